@@ -1,0 +1,1 @@
+"""Export: ROM packing, manifest, RTL generation."""

@@ -1,0 +1,221 @@
+"""The arithmetic contract: one frozen, validated object read by the simulator, the packer and the RTL.
+
+docs/datapath.md is the prose version of this module; keep the two in step. Nothing else in hwsim
+defines a format, a rounding point, a code layout or a schedule constant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+#: Rounding modes of a right shift by k bits (docs/datapath.md, "Requantization").
+ROUNDINGS = ("floor", "half_up", "half_even", "zero")
+#: Overflow modes when a value leaves a wider format for a narrower one.
+OVERFLOWS = ("saturate", "wrap")
+#: Activation hardware units.
+ACTIVATIONS = ("lut", "pwl")
+
+#: Integer code of each rounding / overflow mode / activation, as passed to the Numba kernels and
+#: written into RTL parameters (ROUND_MODE, OVERFLOW_MODE, ACT_KIND).
+ROUNDING_CODE = {name: i for i, name in enumerate(ROUNDINGS)}
+OVERFLOW_CODE = {name: i for i, name in enumerate(OVERFLOWS)}
+ACTIVATION_CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
+
+#: Widest fixed-point format; keeps every product of two formats inside 48 bits, so every
+#: intermediate of the datapath fits a signed 64-bit integer with room for the sums.
+MAX_FORMAT_BITS = 24
+#: Widest accumulator the simulator (int64) and the contract accept.
+MAX_ACC_BITS = 62
+MAX_LUT_BITS = 16
+MAX_WORD_BITS = 1024
+
+
+@dataclass(frozen=True)
+class FixedFormat:
+    """Signed two's complement fixed point: ``bits`` in all, ``frac`` of them after the point.
+
+    The integer ``q`` stands for ``q * 2**-frac``; ``q`` lies in ``[-2**(bits-1), 2**(bits-1) - 1]``.
+    """
+
+    bits: int
+    frac: int
+
+    def __post_init__(self) -> None:
+        for name in ("bits", "frac"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"fixed-point {name} must be an int, not {type(v).__name__}")
+        if not 2 <= self.bits <= MAX_FORMAT_BITS:
+            raise ConfigError(f"fixed-point width must be in [2, {MAX_FORMAT_BITS}] bits, not {self.bits}")
+        if not 0 <= self.frac <= self.bits - 1:
+            raise ConfigError(
+                f"fraction bits must be in [0, bits-1] = [0, {self.bits - 1}], not {self.frac}"
+            )
+
+    @property
+    def min_int(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def max_int(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+    @property
+    def int_bits(self) -> int:
+        """Integer bits including the sign bit."""
+        return self.bits - self.frac
+
+    def __str__(self) -> str:
+        return f"s{self.bits}.{self.frac}"
+
+    def to_dict(self) -> dict[str, int]:
+        return {"bits": self.bits, "frac": self.frac}
+
+
+def _fmt(bits: int, frac: int) -> Any:
+    return field(default_factory=lambda: FixedFormat(bits, frac))
+
+
+#: The named fixed-point formats of the contract, in the order docs/datapath.md lists them.
+FORMAT_NAMES = ("x", "h", "c", "pre", "act", "out")
+
+
+@dataclass(frozen=True)
+class DatapathConfig:
+    """The datapath contract. See docs/datapath.md for what every field means.
+
+    Formats
+        x    network input (layer 0 input)
+        h    hidden state (also the input of layers > 0 and of the head)
+        c    LSTM cell state (more integer bits than h)
+        pre  activation-unit input (pre-activations, leaving the accumulators)
+        act  activation-unit output (sigmoid / tanh values, gate factors)
+        out  head output (logits)
+    """
+
+    x: FixedFormat = _fmt(16, 12)
+    h: FixedFormat = _fmt(16, 14)
+    c: FixedFormat = _fmt(20, 14)
+    pre: FixedFormat = _fmt(16, 11)
+    act: FixedFormat = _fmt(16, 14)
+    out: FixedFormat = _fmt(16, 11)
+    rounding: str = "half_up"
+    overflow: str = "saturate"
+    activation: str = "lut"
+    lut_bits: int = 10
+    sigmoid_range_log2: int = 3  # sigmoid LUT covers [-8, 8)
+    tanh_range_log2: int = 2  # tanh LUT covers [-4, 4)
+    bias_int_bits: int = 5  # biases must lie in [-2**5, 2**5)
+    word_bits: int = 32  # weight ROM word width
+    lanes: int = 1  # shift-add lanes working on one row in parallel
+
+    def __post_init__(self) -> None:
+        for name in FORMAT_NAMES:
+            v = getattr(self, name)
+            if not isinstance(v, FixedFormat):
+                raise TypeError(f"format {name!r} must be a FixedFormat, not {type(v).__name__}")
+        for name, allowed in (("rounding", ROUNDINGS), ("overflow", OVERFLOWS), ("activation", ACTIVATIONS)):
+            v = getattr(self, name)
+            if v not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
+        for name in ("lut_bits", "sigmoid_range_log2", "tanh_range_log2", "bias_int_bits", "word_bits", "lanes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+        if self.act.int_bits < 2:
+            raise ConfigError(
+                f"act format needs at least 2 integer bits (sign and 1.0), not {self.act.int_bits} ({self.act})"
+            )
+        if self.activation == "pwl":
+            if self.act.frac < 5:
+                raise ConfigError(f"pwl activation needs act.frac >= 5 (constants 27/32), not {self.act.frac}")
+            if self.pre.frac < 3:
+                raise ConfigError(f"pwl activation needs pre.frac >= 3 (breakpoint 19/8), not {self.pre.frac}")
+        if not 1 <= self.lut_bits <= MAX_LUT_BITS:
+            raise ConfigError(f"lut_bits must be in [1, {MAX_LUT_BITS}], not {self.lut_bits}")
+        for name in ("sigmoid_range_log2", "tanh_range_log2"):
+            r = getattr(self, name)
+            if not 0 <= r <= 6:
+                raise ConfigError(f"{name} must be in [0, 6], not {r}")
+            # The LUT index is a bit slice of (x + R) in pre format: needs pre.frac + r + 1 >= lut_bits.
+            if self.activation == "lut" and self.pre.frac + r + 1 < self.lut_bits:
+                raise ConfigError(
+                    f"lut_bits ({self.lut_bits}) must be at most pre.frac + {name} + 1 = {self.pre.frac + r + 1}"
+                )
+        if not 0 <= self.bias_int_bits <= 16:
+            raise ConfigError(f"bias_int_bits must be in [0, 16], not {self.bias_int_bits}")
+        if not 1 <= self.word_bits <= MAX_WORD_BITS:
+            raise ConfigError(f"word width must be in [1, {MAX_WORD_BITS}] bits, not {self.word_bits}")
+        if self.lanes < 1:
+            raise ConfigError(f"lanes must be at least 1, not {self.lanes}")
+
+    # -- code layout checks that need the code width (known once the model is) -----------------
+    def codes_per_word(self, code_bits: int) -> int:
+        """Codes in one ROM word; raises when the word width is not a multiple of the code width."""
+        if self.word_bits % code_bits:
+            raise ConfigError(
+                f"word width must be a multiple of the code width ({code_bits}), not {self.word_bits}"
+            )
+        k = self.word_bits // code_bits
+        if k % self.lanes:
+            raise ConfigError(
+                f"lanes must divide the codes per word ({k} = {self.word_bits}/{code_bits} bits), not {self.lanes}"
+            )
+        return k
+
+    # -- (de)serialization --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            d[f.name] = v.to_dict() if isinstance(v, FixedFormat) else v
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "config") -> "DatapathConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+        kw: dict[str, Any] = {}
+        for name, v in d.items():
+            if name in FORMAT_NAMES:
+                if isinstance(v, dict) and set(v) == {"bits", "frac"}:
+                    kw[name] = FixedFormat(v["bits"], v["frac"])
+                elif isinstance(v, (list, tuple)) and len(v) == 2:
+                    kw[name] = FixedFormat(v[0], v[1])
+                else:
+                    raise ConfigError(
+                        f"{source}: format {name!r} must be {{bits = B, frac = F}} or [B, F], not {v!r}"
+                    )
+            else:
+                kw[name] = v
+        try:
+            return cls(**kw)
+        except TypeError as e:  # wrong value types inside the file are bad input, not a crash
+            raise ConfigError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "DatapathConfig":
+        """Read a contract from TOML: top-level keys are the field names (formats as tables)."""
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file must exist, not found: {p}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file must be valid TOML: {p}: {e}") from None
+        return cls.from_dict(data, source=str(p))
+
+    def replace(self, **changes: Any) -> "DatapathConfig":
+        """A validated copy with some fields changed (e.g. ``lanes`` from the CLI)."""
+        return dataclasses.replace(self, **changes)
+
+
+DEFAULT_CONFIG = DatapathConfig()

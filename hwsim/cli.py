@@ -1,0 +1,85 @@
+"""The ``hwsim`` command line: a thin click layer over library functions.
+
+Each sub-command lives in its own ``hwsim/_cli_<name>.py`` module and is imported only when it runs,
+so ``hwsim --help`` stays fast (no Numba start-up). Every user error (an ``HwsimError``) becomes one
+line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+
+import click
+
+from . import __version__
+from ._errors import HwsimError
+
+#: sub-command name -> (module, attribute, one-line help shown by ``hwsim --help``)
+COMMANDS = {
+    "infer": ("hwsim._cli_infer", "infer", "Run float or bit-accurate fixed-point inference on a data set."),
+    "quantize": ("hwsim._cli_quantize", "quantize", "Quantize a float model with one of the seed paper's methods."),
+    "check": ("hwsim._cli_check", "check", "Compare float, quantized-float and bit-accurate inference."),
+    "train": ("hwsim._cli_train", "train", "Train a quantized RNN/GRU/LSTM (needs the [train] extra)."),
+    "export": ("hwsim._cli_export", "export", "Write weight ROMs, manifest and Verilog for an FPGA."),
+    "synth": ("hwsim._cli_synth", "synth", "Synthesize an exported design with yosys and report resources."),
+    "cosim": ("hwsim._cli_cosim", "cosim", "Co-simulate exported RTL under Icarus against the simulator."),
+    "report": ("hwsim._cli_report", "report", "Write the HTML report for a model."),
+    "demo": ("hwsim._cli_demo", "demo", "Run the whole flow on the shipped default model."),
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [n for n, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        mod, attr, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(mod), attr)
+        except ModuleNotFoundError as e:
+            if e.name == mod:
+                return None
+            raise
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def fail(message: str) -> "NoReturn":  # noqa: F821
+    """Print one line and exit 2 (bad input)."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def user_errors(fn):
+    """Decorator for command bodies: an HwsimError becomes one line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HwsimError as e:
+            fail(str(e))
+
+    return wrapper
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hwsim")
+def main() -> None:
+    """hwsim: multiplier-free recurrent networks on FPGAs.
+
+    Quantize (ternary / power-of-two weights), simulate the shift-add datapath bit-accurately,
+    export weight ROMs and Verilog, co-simulate the RTL, and synthesize it.
+    """
+
+
+if __name__ == "__main__":
+    main()

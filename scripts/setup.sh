@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Shared set-up for the README's two commands: a virtual environment with hwsim installed, and the
+# open-source EDA tools (Icarus Verilog, Verilator, yosys) from Debian when they are missing.
+# Usage: source scripts/setup.sh [extras]   (extras: e.g. "test,train")
+set -euo pipefail
+HWSIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+extras="${1:-}"
+
+need_pkgs=()
+command -v iverilog >/dev/null 2>&1 || need_pkgs+=(iverilog)
+command -v verilator >/dev/null 2>&1 || need_pkgs+=(verilator)
+command -v yosys >/dev/null 2>&1 || need_pkgs+=(yosys)
+if [ "${HWSIM_WITH_DATASETS:-0}" = 1 ]; then
+  [ -d /usr/share/datasets/fashion-mnist ] || need_pkgs+=(dataset-fashion-mnist)
+  [ -e /usr/share/bible-kjv ] || command -v bible >/dev/null 2>&1 || need_pkgs+=(bible-kjv-text bible-kjv)
+fi
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "hwsim setup: installing ${need_pkgs[*]} with apt-get" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "hwsim setup: missing ${need_pkgs[*]}; install them first:" >&2
+    echo "  sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+VENV="${HWSIM_VENV:-$HWSIM_ROOT/.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+spec="$HWSIM_ROOT"
+[ -n "$extras" ] && spec="$HWSIM_ROOT[$extras]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" 2>&1 \
+  | grep -v -e "^WARNING: Location" -e "is ignored: it is neither" >&2 || true
+"$VENV/bin/python" -c "import hwsim" || { echo "hwsim setup: pip install failed" >&2; exit 1; }
+export PATH="$VENV/bin:$PATH"

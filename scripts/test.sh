@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's test command: set up from nothing, lint the RTL, run the whole suite (RTL
+# co-simulation included), then the kernel tests once more with NUMBA_DISABLE_JIT=1 so that
+# coverage sees the kernel bodies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HWSIM_WITH_DATASETS=1 source scripts/setup.sh "test,train"
+export PYTHONHASHSEED=0
+python -m pytest -q "$@"
+NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit python -m pytest -q -m "not rtl and not slow" -p no:cacheprovider tests/hwsim -k "sim or kernel or fixed"
