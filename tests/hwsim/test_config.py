@@ -1,0 +1,86 @@
+"""The contract object: defaults, validation messages, TOML round trip."""
+
+import dataclasses
+
+import pytest
+
+from hwsim._config import DEFAULT_CONFIG, DatapathConfig, FixedFormat
+from hwsim._errors import ConfigError
+
+
+def test_defaults_are_valid_and_round_trip_through_dict():
+    cfg = DatapathConfig()
+    assert cfg == DEFAULT_CONFIG
+    assert DatapathConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT_CONFIG.lanes = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rounding": "nearest"}, r"^rounding must be one of floor, half_up, half_even, zero, not 'nearest'$"),
+        ({"overflow": "clip"}, r"^overflow must be one of saturate, wrap, not 'clip'$"),
+        ({"activation": "cordic"}, r"^activation must be one of lut, pwl, not 'cordic'$"),
+        ({"lanes": 0}, r"^lanes must be at least 1, not 0$"),
+        ({"word_bits": 2048}, r"^word width must be in \[1, 1024\] bits, not 2048$"),
+        ({"act": FixedFormat(16, 15)}, r"^act format needs at least 2 integer bits"),
+        ({"lut_bits": 16}, r"^lut_bits \(16\) must be at most pre.frac \+ sigmoid_range_log2 \+ 1 = 15$"),
+    ],
+)
+def test_invalid_values_name_what_must_hold(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        DatapathConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "bits, frac, message",
+    [
+        (1, 0, r"^fixed-point width must be in \[2, 24\] bits, not 1$"),
+        (25, 3, r"^fixed-point width must be in \[2, 24\] bits, not 25$"),
+        (8, 8, r"^fraction bits must be in \[0, bits-1\] = \[0, 7\], not 8$"),
+        (8, -1, r"^fraction bits must be in \[0, bits-1\] = \[0, 7\], not -1$"),
+    ],
+)
+def test_invalid_formats(bits, frac, message):
+    with pytest.raises(ConfigError, match=message):
+        FixedFormat(bits, frac)
+
+
+def test_format_types_are_checked():
+    with pytest.raises(TypeError, match=r"^fixed-point bits must be an int, not float$"):
+        FixedFormat(16.0, 4)  # type: ignore[arg-type]
+
+
+def test_codes_per_word_checks_divisibility():
+    assert DEFAULT_CONFIG.codes_per_word(2) == 16
+    with pytest.raises(ConfigError, match=r"^word width must be a multiple of the code width \(2\), not 33$"):
+        DEFAULT_CONFIG.replace(word_bits=33).codes_per_word(2)
+    with pytest.raises(ConfigError, match=r"^lanes must divide the codes per word \(16 = 32/2 bits\), not 3$"):
+        DEFAULT_CONFIG.replace(lanes=3).codes_per_word(2)
+
+
+def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):
+    p = tmp_path / "dp.toml"
+    p.write_text('x = { bits = 12, frac = 8 }\nh = [16, 13]\nrounding = "half_even"\nlanes = 4\n')
+    cfg = DatapathConfig.from_toml(p)
+    assert cfg.x == FixedFormat(12, 8) and cfg.h == FixedFormat(16, 13)
+    assert cfg.rounding == "half_even" and cfg.lanes == 4 and cfg.c == DEFAULT_CONFIG.c
+
+    p.write_text("lane = 4\n")
+    with pytest.raises(ConfigError, match=r"dp.toml: unknown key 'lane'; known keys: "):
+        DatapathConfig.from_toml(p)
+    p.write_text("x = 16\n")
+    with pytest.raises(ConfigError, match=r"format 'x' must be \{bits = B, frac = F\} or \[B, F\], not 16$"):
+        DatapathConfig.from_toml(p)
+    p.write_text("x = [16, \n")
+    with pytest.raises(ConfigError, match=r"^config file must be valid TOML: "):
+        DatapathConfig.from_toml(p)
+    with pytest.raises(ConfigError, match=r"^config file must exist, not found: "):
+        DatapathConfig.from_toml(tmp_path / "missing.toml")
+    p.write_text('lanes = "two"\n')
+    with pytest.raises(ConfigError, match=r"dp.toml: lanes must be an int, not str$"):
+        DatapathConfig.from_toml(p)
