@@ -49,6 +49,8 @@ class WeightCodec:
     bits: int
 
     def __post_init__(self) -> None:
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int):
+            raise TypeError(f"code width must be an int, not {type(self.bits).__name__}")
         if self.kind not in KIND_CODE:
             raise QuantError(f"code kind must be one of {', '.join(KIND_CODE)}, not {self.kind!r}")
         fixed = {"binary": 1, "ternary": 2}
@@ -95,7 +97,13 @@ class WeightCodec:
 
     def encode(self, m: np.ndarray) -> np.ndarray:
         """Integer multipliers -> unsigned codes (uint32). Raises QuantError off the grid."""
-        m = np.asarray(m, dtype=np.int64)
+        m_in = np.asarray(m)
+        if m_in.dtype.kind not in "iu":
+            frac = m_in != np.floor(m_in) if m_in.dtype.kind == "f" else np.ones(m_in.shape, bool)
+            if m_in.dtype.kind != "f" or frac.any():
+                bad = m_in[frac].flat[0] if frac.any() else m_in.dtype
+                raise QuantError(f"weight multipliers must be integers, not {bad}")
+        m = m_in.astype(np.int64)
         ok = np.isin(m, self.valid_m())
         if not ok.all():
             bad = m[~ok].flat[0]
@@ -116,8 +124,9 @@ class WeightCodec:
     def decode(self, code: np.ndarray) -> np.ndarray:
         """Unsigned codes -> integer multipliers (int64). Never-written codes raise QuantError."""
         code = np.asarray(code, dtype=np.int64)
-        if (code < 0).any() or (code >> self.bits).any():
-            raise QuantError(f"{self.bits}-bit codes must lie in [0, {(1 << self.bits) - 1}]")
+        out = (code < 0) | ((code >> self.bits) != 0)
+        if out.any():
+            raise QuantError(f"{self.bits}-bit codes must lie in [0, {(1 << self.bits) - 1}], not {code[out].flat[0]}")
         if self.kind == "binary":
             return 1 - 2 * code
         if self.kind == "exp":
@@ -130,6 +139,8 @@ class WeightCodec:
         m = np.where(code >> (self.bits - 1) == 1, code - (1 << self.bits), code)
         if self.kind == "ternary" and (m == -2).any():
             raise QuantError("ternary code 0b10 is never written")
+        if self.kind == "uniform" and (m < self.m_min).any():
+            raise QuantError(f"uniform code {1 << (self.bits - 1):#x} (-2**{self.bits - 1}) is never written")
         return m
 
     def table(self) -> list[tuple[int, int]]:

@@ -1,0 +1,81 @@
+"""``hwsim infer``: run a model on a data set, float reference or bit-accurate fixed point.
+
+Thin layer: ``load_model`` + ``load_data`` + ``float_forward`` / ``run_fixed``, then one ``.npz``
+written atomically. Arrays written: ``h`` (N, T, H) last layer, ``c`` (LSTM), ``y`` (N, C) head
+output at the last step; the fixed engine adds the integer codes ``h_int`` (``c_int``,
+``y_int``). The data set's targets go in as ``target`` when it has them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ._model import CELL_GATES
+from .cli import user_errors
+
+ENGINES = ("float", "fixed")
+
+
+@click.command("infer")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data", required=True, help="Data set: an .npz file (x, optional y) or a built-in name (digits, ...).")
+@click.option("--engine", type=click.Choice(ENGINES), default="float", show_default=True,
+              help="float: PyTorch-exact float64 reference; fixed: the bit-accurate datapath.")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Datapath contract (TOML) for --engine fixed; the default contract otherwise.")
+@click.option("--cell", type=click.Choice(tuple(CELL_GATES)), default=None,
+              help="Cell type; needed for ReLU RNNs, otherwise read from the weight shapes.")
+@click.option("--split", type=click.Choice(("train", "test", "all")), default="test", show_default=True,
+              help="Part of a built-in data set.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output .npz file.")
+@user_errors
+def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str,
+          limit: int | None, output: Path) -> None:
+    """Run MODEL (.safetensors or .npz) on a data set and write its states and outputs to an .npz."""
+    from ._data import load_data
+    from ._errors import DataError
+    from ._modelfile import atomic_write, load_model
+
+    m = load_model(model, cell=cell)
+    ds = load_data(data, split=split, input_size=m.input_size)
+    if ds.input_size != m.input_size:
+        raise DataError(f"{ds.name}: inputs must have {m.input_size} features for this model, not {ds.input_size}")
+    if limit is not None:
+        ds = ds.head(limit)
+
+    if engine == "float":
+        from ._reference import float_forward
+
+        res = float_forward(m, ds.x)
+        arrays = {"h": res.h, "c": res.c, "y": res.y}
+    else:
+        try:
+            from ._sim import run_fixed
+        except ModuleNotFoundError as e:
+            if e.name != "hwsim._sim":
+                raise
+            raise DataError("the fixed-point engine (hwsim._sim) is not available in this install") from None
+        from ._config import DEFAULT_CONFIG, DatapathConfig
+
+        cfg = DEFAULT_CONFIG if config is None else DatapathConfig.from_toml(config)
+        res = run_fixed(m, ds.x, cfg)
+        arrays = {name: getattr(res, name, None) for name in ("h", "c", "y", "h_int", "c_int", "y_int")}
+    if ds.y is not None:
+        arrays["target"] = ds.y
+    arrays = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(output, write)
+    summary = f"wrote {output}: {engine} engine, {len(ds)} sequences of {ds.steps} steps"
+    if "y" in arrays and ds.task == "classify":
+        acc = float(np.mean(np.argmax(arrays["y"], axis=1) == ds.y))
+        summary += f", accuracy {acc:.4f}"
+    click.echo(summary)
