@@ -1,0 +1,182 @@
+"""``write_export``: a quantized model plus the contract -> DIR/{manifest.json, rom/, rtl/}, atomically.
+
+Everything that can be refused (formats, identifiers, paths, the contract, the model's codes) is
+checked before the first byte is written. The export is then built in a hidden temporary sibling of
+DIR (same parent, so the final ``os.replace`` is a rename on one file system) and renamed into
+place; an error removes the temporary directory, and a kill leaves at most a ``.NAME.tmp-*``
+sibling, never a partial DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hwsim._config import DatapathConfig
+from hwsim._errors import FormatError
+
+from ._formats import FORMATS, check_formats, format_words
+from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
+from ._pack import rom_images
+
+#: Verilog-2005 reserved words a module name must avoid (the ones a user might plausibly pick).
+_VERILOG_KEYWORDS = frozenset(
+    """always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign
+    default defparam design disable edge else end endcase endconfig endfunction endgenerate endmodule
+    endprimitive endspecify endtable endtask event for force forever fork function generate genvar
+    highz0 highz1 if ifnone incdir include initial inout input instance integer join large liblist
+    library localparam macromodule medium module nand negedge nmos nor noshowcancelled not notif0
+    notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup pulsestyle_ondetect
+    pulsestyle_onevent rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1
+    scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task
+    time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand
+    weak0 weak1 while wire wor xnor xor""".split()
+)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A directory name that is safe inside a Verilog string, a yosys script and a shell command.
+_DIR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+DEFAULT_TOP = "hwsim_top"
+
+
+def check_identifier(name: str, what: str = "top module name") -> str:
+    """Refuse anything that is not a plain Verilog-2005 identifier (and not a keyword)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str, not {type(name).__name__}")
+    if not _IDENT.fullmatch(name) or len(name) > 64 or name in _VERILOG_KEYWORDS:
+        raise FormatError(
+            f"{what} must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters, not a keyword), not {name!r}"
+        )
+    return name
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """The output directory path reaches Verilog strings and tool scripts: keep it plain."""
+    p = Path(path)
+    if not _DIR_NAME.fullmatch(p.name):
+        raise FormatError(f"output directory name must match [A-Za-z0-9_][A-Za-z0-9_.+-]*, not {p.name!r}")
+    full = str(p.absolute())
+    bad = next((ch for ch in full if ch in '"\\' or ch.isspace() or not ch.isprintable()), None)
+    if bad is not None:
+        raise FormatError(f"output directory path must contain no quotes, backslashes, spaces or control characters, not {full!r}")
+    return p
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    manifest: dict[str, Any]
+    files: tuple[str, ...]  # paths relative to ``path``, manifest.json last
+    rtl_written: bool
+
+
+def _write_rtl_hook():
+    """``hwsim.export._rtl.write_rtl`` when the RTL generator is installed, else None."""
+    try:
+        from ._rtl import write_rtl
+    except ModuleNotFoundError as e:
+        if e.name and e.name.endswith("_rtl"):
+            return None
+        raise
+    return write_rtl
+
+
+def _schedule(plan) -> dict[str, Any] | None:
+    """The predicted cycles per timestep (``hwsim._schedule``), when the schedule model exists."""
+    try:
+        from hwsim._schedule import cycles_per_step
+    except ModuleNotFoundError as e:
+        if e.name == "hwsim._schedule":
+            return None
+        raise
+    sched = cycles_per_step(plan)
+    return {"cycles_per_step": int(sched["step"]), "lanes": plan.config.lanes, **sched}
+
+
+def write_export(
+    model,
+    out_dir: str | os.PathLike,
+    cfg: DatapathConfig | None = None,
+    *,
+    formats=tuple(FORMATS),
+    force: bool = False,
+    top_name: str = DEFAULT_TOP,
+    rtl: bool = True,
+) -> ExportResult:
+    """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``.
+
+    ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
+    ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
+    ``FormatError`` when ``out_dir`` exists and ``force`` is false.
+    """
+    from hwsim._plan import lower
+
+    cfg = DatapathConfig() if cfg is None else cfg
+    fmts = check_formats(("hex",) + tuple(check_formats(formats)))
+    check_identifier(top_name)
+    out = check_output_path(out_dir)
+    if out.exists() and not force:
+        raise FormatError(f"output directory {out} exists; pass --force to replace it")
+    if out.exists() and not out.is_dir():
+        raise FormatError(f"output path {out} exists and is not a directory")
+    plan = lower(model, cfg)
+    roms = rom_images(plan)
+    manifest = build_manifest(model, plan, roms, fmts)
+    write_rtl = _write_rtl_hook() if rtl else None
+    manifest["rtl"] = {"top": top_name, "files": []} if write_rtl else None
+    manifest["schedule"] = _schedule(plan)
+
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.tmp-"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; DIR gets the usual mode
+        files: dict[str, bytes] = {}
+        (tmp / "rom").mkdir()
+        for rom in roms.values():
+            comment = f"hwsim {manifest['tool']['version']}: ROM {rom.name} ({rom.role}), {rom.width}-bit words, depth {rom.depth}"
+            for fmt in fmts:
+                rel = f"rom/{rom.name}{FORMATS[fmt]}"
+                data = format_words(rom.words, rom.width, fmt, comment=comment)
+                (tmp / rel).write_bytes(data)
+                files[rel] = data
+        if write_rtl is not None:
+            (tmp / "rtl").mkdir(exist_ok=True)
+            written = write_rtl(plan, tmp / "rtl", manifest)
+            rels = sorted(Path(p).resolve().relative_to(tmp.resolve()).as_posix() for p in written)
+            manifest["rtl"]["files"] = rels
+            for rel in rels:
+                files[rel] = (tmp / rel).read_bytes()
+        manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
+        (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
+        _install(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportResult(out, manifest, tuple(sorted(files)) + (MANIFEST_NAME,), write_rtl is not None)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` to ``out``; an existing ``out`` is moved aside first, then deleted."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+    os.replace(out, old / "x")  # the old export leaves DIR's name in one rename
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old / "x", out)  # put the old export back
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,299 @@
+"""ROM packing: integer multipliers and table words -> ROM images (docs/rom_format.md).
+
+A ROM image is a matrix of words held as little-endian bytes, shape ``(depth, ceil(W/8))``, with
+the bits above ``W`` zero. That one representation is what every file format is printed from
+(``_formats``) and what every reader parses back to, so writer and reader cannot disagree on a
+bit. Weight words hold ``K = W // B`` codes of ``B`` bits; code ``j`` of a row sits in word
+``j // K`` of that row at bits ``[(j % K) * B +: B]``: the first code in the least significant bits,
+so the RTL reads ``word[i*B +: B]``. Rows are padded with zero codes to whole words.
+
+``pack_codes_naive`` is the obviously-correct twin (one ``bitstring`` per word); the tests and the
+benchmark compare the vectorized packer with it bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsim._config import MAX_WORD_BITS
+from hwsim._errors import FormatError
+
+#: Roles a ROM plays; the manifest records one per ROM.
+ROLES = ("weights", "bias", "sigmoid_lut", "tanh_lut")
+
+
+def word_bytes(width: int) -> int:
+    """Bytes of one word in the in-memory image and in ``.bin`` files: ``ceil(W / 8)``."""
+    return (width + 7) // 8
+
+
+def _check_width(width: int, what: str = "word width") -> int:
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, not {type(width).__name__}")
+    if not 1 <= width <= MAX_WORD_BITS:
+        raise FormatError(f"{what} must be in [1, {MAX_WORD_BITS}] bits, not {width}")
+    return int(width)
+
+
+def _codes_per_word(code_bits: int, word_bits: int) -> int:
+    _check_width(code_bits, "code width")
+    _check_width(word_bits)
+    if word_bits % code_bits:
+        raise FormatError(f"word width must be a multiple of the code width ({code_bits}), not {word_bits}")
+    return word_bits // code_bits
+
+
+def _bits_to_words(bits: np.ndarray, width: int) -> np.ndarray:
+    """(depth, width) 0/1 bits, least significant first -> (depth, ceil(width/8)) little-endian bytes."""
+    nb = word_bytes(width)
+    if width != 8 * nb:
+        bits = np.concatenate([bits, np.zeros((bits.shape[0], 8 * nb - width), dtype=np.uint8)], axis=1)
+    return np.packbits(bits, axis=1, bitorder="little")
+
+
+def _words_to_bits(words: np.ndarray, width: int) -> np.ndarray:
+    """Inverse of :func:`_bits_to_words`: (depth, nbytes) bytes -> (depth, width) bits, LSB first."""
+    return np.unpackbits(words, axis=1, bitorder="little")[:, :width]
+
+
+def pack_codes(codes: np.ndarray, code_bits: int, word_bits: int) -> np.ndarray:
+    """Pack a code matrix into ROM words, row by row.
+
+    Parameters
+    ----------
+    codes
+        ``(rows, cols)`` unsigned codes, each below ``2**code_bits``.
+    code_bits, word_bits
+        ``B`` and ``W``; ``W`` must be a multiple of ``B``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows * ceil(cols / K), ceil(W / 8))`` uint8, little-endian words; row ``r`` occupies words
+        ``r * wpr .. (r + 1) * wpr - 1`` and its last word is padded with zero codes.
+    """
+    k = _codes_per_word(code_bits, word_bits)
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be a 2-D (rows, cols) array, not {codes.ndim}-D")
+    if codes.size and (codes.min() < 0 or int(codes.max()) >> code_bits):
+        raise FormatError(f"{code_bits}-bit codes must lie in [0, {(1 << code_bits) - 1}]")
+    rows, cols = codes.shape
+    wpr = -(-cols // k)
+    padded = np.zeros((rows, wpr * k), dtype=np.uint32)
+    padded[:, :cols] = codes
+    slots = padded.reshape(rows * wpr, k)  # one line per word, code j at slot j
+    nb = word_bytes(word_bits)
+    if word_bits % 8 == 0 and 8 % code_bits == 0:
+        # Fast path: whole bytes of 8/B codes each, OR-ed together with shifts.
+        per = 8 // code_bits
+        grouped = slots.reshape(-1, nb, per).astype(np.uint8)
+        out = np.zeros(grouped.shape[:2], dtype=np.uint8)
+        for j in range(per):
+            out |= grouped[:, :, j] << np.uint8(j * code_bits)
+        return out
+    if word_bits % 8 == 0 and code_bits in (16, 32):
+        dt = np.dtype(f"<u{code_bits // 8}")
+        return np.ascontiguousarray(slots.astype(dt)).view(np.uint8).reshape(-1, nb)
+    # General path: expand every code into its bits (LSB first) and pack the bit rows.
+    bits = ((slots[:, :, None] >> np.arange(code_bits, dtype=np.uint32)) & 1).astype(np.uint8)
+    return _bits_to_words(bits.reshape(slots.shape[0], k * code_bits), word_bits)
+
+
+def unpack_codes(words: np.ndarray, code_bits: int, word_bits: int) -> np.ndarray:
+    """ROM words -> ``(depth, K)`` codes (int64), slot ``j`` of each word in column ``j``."""
+    k = _codes_per_word(code_bits, word_bits)
+    words = _as_words(words, word_bits)
+    bits = _words_to_bits(words, word_bits)[:, : k * code_bits].reshape(-1, k, code_bits).astype(np.int64)
+    return (bits << np.arange(code_bits, dtype=np.int64)).sum(axis=2)
+
+
+def pack_ints(values: np.ndarray, width: int) -> np.ndarray:
+    """Signed integers -> ``width``-bit two's complement words (bias ROMs, activation tables).
+
+    Values outside ``[-2**(width-1), 2**(width-1) - 1]`` are refused: a ROM never wraps silently.
+    """
+    width = _check_width(width)
+    if width > 64:
+        raise FormatError(f"integer words must be at most 64 bits wide, not {width}")
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    if v.size and (int(v.min()) < lo or int(v.max()) > hi):
+        bad = int(v[(v < lo) | (v > hi)][0])
+        raise FormatError(f"{width}-bit two's complement words hold [{lo}, {hi}], not {bad}")
+    raw = v.astype("<i8").view(np.uint8).reshape(-1, 8)
+    nb = word_bytes(width)
+    out = np.ascontiguousarray(raw[:, :nb])
+    if width % 8:  # clear the sign-extension bits above the word width
+        out[:, -1] &= np.uint8((1 << (width % 8)) - 1)
+    return out
+
+
+def words_to_ints(words: np.ndarray, width: int, *, signed: bool = True) -> list[int]:
+    """ROM words -> Python ints (any width); ``signed`` reads them as two's complement."""
+    words = _as_words(words, width)
+    out = []
+    for row in words:
+        v = int.from_bytes(row.tobytes(), "little")
+        if signed and v >> (width - 1):
+            v -= 1 << width
+        out.append(v)
+    return out
+
+
+def words_from_ints(values: list[int], width: int) -> np.ndarray:
+    """Python ints (any width, signed or unsigned) -> ROM words; the inverse of :func:`words_to_ints`."""
+    width = _check_width(width)
+    nb = word_bytes(width)
+    mask = (1 << width) - 1
+    buf = b"".join((int(v) & mask).to_bytes(nb, "little") for v in values)
+    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, nb).copy()
+
+
+def _as_words(words: np.ndarray, width: int) -> np.ndarray:
+    words = np.asarray(words)
+    nb = word_bytes(width)
+    if words.dtype != np.uint8 or words.ndim != 2 or words.shape[1] != nb:
+        raise ValueError(f"ROM words of {width} bits must be a (depth, {nb}) uint8 array, not {words.dtype} {words.shape}")
+    return words
+
+
+def pack_codes_naive(codes: np.ndarray, code_bits: int, word_bits: int) -> np.ndarray:
+    """The slow, obviously-correct twin of :func:`pack_codes`: one ``bitstring`` per word.
+
+    A word printed most significant bit first is its codes in *reverse* slot order, each code MSB
+    first, so the first code of the row ends up in the least significant bits.
+    """
+    from bitstring import Bits
+
+    k = _codes_per_word(code_bits, word_bits)
+    out = []
+    for row in np.asarray(codes):
+        row = [int(c) for c in row]
+        row += [0] * (-len(row) % k)
+        for w in range(0, len(row), k):
+            word = Bits().join(Bits(uint=c, length=code_bits) for c in reversed(row[w : w + k]))
+            out.append(word.uint)
+    return words_from_ints(out, word_bits)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One matrix (an accumulation, the head, or a table) inside a ROM, at word address ``start``.
+
+    For weight ROMs a row has ``cols = n_in + n_rec`` codes, input columns first, in
+    ``words_per_row`` words; bias ROMs and tables have one word per row.
+    """
+
+    name: str
+    start: int
+    rows: int
+    cols: int = 1
+    n_in: int = 0
+    n_rec: int = 0
+    words_per_row: int = 1
+
+    @property
+    def depth(self) -> int:
+        return self.rows * self.words_per_row
+
+
+@dataclass(frozen=True, eq=False)
+class Rom:
+    """One ROM image: its name (file stem), role, word width and words, and what lies where.
+
+    ``words`` is ``(depth, ceil(width/8))`` uint8, little-endian per word, bits above ``width`` zero.
+    ``code_bits`` is set for weight ROMs (``codes_per_word = width // code_bits``).
+    """
+
+    name: str
+    role: str
+    width: int
+    words: np.ndarray
+    segments: tuple[Segment, ...] = ()
+    code_bits: int | None = None
+    layer: int | None = None  # None for the head and the activation tables
+    signed: bool = True  # bias and table words are two's complement; weight words are code bundles
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        return int(self.words.shape[0])
+
+    @property
+    def codes_per_word(self) -> int | None:
+        return None if self.code_bits is None else self.width // self.code_bits
+
+    @property
+    def addr_bits(self) -> int:
+        """Address width the RTL needs for this ROM (at least 1)."""
+        return max(1, (self.depth - 1).bit_length())
+
+    def ints(self) -> list[int]:
+        """Every word as a Python int (two's complement read for bias and table ROMs)."""
+        return words_to_ints(self.words, self.width, signed=self.signed)
+
+    def codes(self) -> np.ndarray:
+        """Weight ROMs: ``(depth, K)`` codes, slot ``j`` of word ``a`` at ``[a, j]``."""
+        if self.code_bits is None:
+            raise FormatError(f"ROM {self.name!r} holds {self.role} words, not weight codes")
+        return unpack_codes(self.words, self.code_bits, self.width)
+
+    def matrix_codes(self, segment: Segment) -> np.ndarray:
+        """The ``(rows, cols)`` codes of one weight segment, padding dropped."""
+        c = self.codes()[segment.start : segment.start + segment.depth]
+        return c.reshape(segment.rows, -1)[:, : segment.cols]
+
+
+def _weight_rom(name: str, mats: list[tuple[str, np.ndarray, int, int]], codec, word_bits: int, layer: int | None) -> Rom:
+    """Encode and pack (name, m, n_in, n_rec) matrices one after the other into one ROM."""
+    k = _codes_per_word(codec.bits, word_bits)
+    parts, segs, start = [], [], 0
+    for mname, m, n_in, n_rec in mats:
+        rows, cols = m.shape
+        wpr = -(-cols // k)
+        parts.append(pack_codes(codec.encode(m).reshape(rows, cols), codec.bits, word_bits))
+        segs.append(Segment(mname, start, rows, cols, n_in, n_rec, wpr))
+        start += rows * wpr
+    words = np.concatenate(parts, axis=0) if parts else np.zeros((0, word_bytes(word_bits)), np.uint8)
+    return Rom(name, "weights", word_bits, words, tuple(segs), codec.bits, layer, signed=False)
+
+
+def _bias_rom(name: str, biases: list[tuple[str, np.ndarray]], width: int, layer: int | None) -> Rom:
+    segs, start = [], 0
+    for bname, b in biases:
+        segs.append(Segment(bname, start, len(b)))
+        start += len(b)
+    flat = np.concatenate([np.asarray(b, dtype=np.int64) for _, b in biases]) if biases else np.zeros(0, np.int64)
+    return Rom(name, "bias", width, pack_ints(flat, width), tuple(segs), None, layer)
+
+
+def rom_images(plan) -> dict[str, Rom]:
+    """Every ROM of a lowered plan, in file order, keyed by name (the file stem under ``rom/``).
+
+    ``l{k}_weights`` / ``l{k}_bias`` per layer, ``head_weights`` / ``head_bias`` when the model has
+    a head, and ``sigmoid_lut`` / ``tanh_lut`` when the contract's activation is ``lut``. Raises
+    ``ConfigError`` when the word width is not a multiple of the code width or the lanes do not
+    divide the codes per word (``DatapathConfig.codes_per_word``).
+    """
+    cfg = plan.config
+    cfg.codes_per_word(plan.codec.bits)  # validates W % B and lanes | K with the contract's message
+    roms: dict[str, Rom] = {}
+    for layer in plan.layers:
+        k = layer.index
+        mats = [(a.name, a.m, a.n_in, a.n_rec) for a in layer.accums]
+        roms[f"l{k}_weights"] = _weight_rom(f"l{k}_weights", mats, plan.codec, cfg.word_bits, k)
+        roms[f"l{k}_bias"] = _bias_rom(f"l{k}_bias", [(a.name, a.bias) for a in layer.accums], layer.acc_bits, k)
+    if plan.head is not None:
+        hd = plan.head
+        roms["head_weights"] = _weight_rom(
+            "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None
+        )
+        roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None)
+    if cfg.activation == "lut":
+        for func, table in (("sigmoid", plan.sigmoid_table), ("tanh", plan.tanh_table)):
+            name = f"{func}_lut"
+            roms[name] = Rom(name, name, cfg.act.bits, pack_ints(table, cfg.act.bits), (Segment(func, 0, len(table)),))
+    return roms

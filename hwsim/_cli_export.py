@@ -1,0 +1,60 @@
+"""``hwsim export``: write weight ROMs (every memory-file format), manifest.json and Verilog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .cli import fail, user_errors
+
+
+@click.command("export")
+@click.argument("qmodel", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="Export directory (gets manifest.json, rom/, rtl/).")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Datapath contract (TOML); defaults as in docs/datapath.md.")
+@click.option("--word-bits", "word_bits", type=int, default=None,
+              help="Weight ROM word width (overrides the contract); a multiple of the code width, at most 1024.")
+@click.option("--lanes", type=int, default=None, help="Shift-add lanes per row (overrides the contract); divides the codes per word.")
+@click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
+              help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
+@click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
+@click.option("--cell", type=click.Choice(["rnn_tanh", "rnn_relu", "gru", "lstm"]), default=None,
+              help="Cell type when the shapes cannot tell (rnn_relu).")
+@click.option("--force", is_flag=True, help="Replace an existing export directory.")
+@user_errors
+def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, force):
+    """Export the quantized model QMODEL to an FPGA-ready directory.
+
+    Writes rom/ (weights, biases and activation tables in $readmemh hex, $readmemb, Xilinx .coe,
+    Intel .mif and raw .bin), manifest.json (what every bit means, SHA-256 per file) and rtl/.
+    The directory appears complete or not at all. Layout: docs/rom_format.md.
+    """
+    from ._config import DatapathConfig
+    from ._modelfile import load_model
+    from .export import check_formats, write_export
+    from .export._export import check_identifier, check_output_path
+
+    # Cheap checks first, so bad arguments fail before the model is even read.
+    fmts = check_formats(formats)
+    check_identifier(top_name)
+    check_output_path(output)
+    if output.exists() and not force:
+        fail(f"output directory {output} exists; pass --force to replace it")
+    cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
+    changes = {k: v for k, v in (("word_bits", word_bits), ("lanes", lanes)) if v is not None}
+    if changes:
+        cfg = cfg.replace(**changes)
+    model = load_model(qmodel, cell=cell)
+    res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name)
+    man = res.manifest
+    click.echo(
+        f"{man['model']['cell']} {man['model']['method']} ({man['model']['code_bits']}-bit codes), "
+        f"{cfg.word_bits}-bit words, {cfg.lanes} lane(s) -> {res.path}"
+    )
+    for r in man["roms"]:
+        click.echo(f"  {r['name']:<14} {r['depth']:>8} x {r['word_bits']:>4} bits  {', '.join(r['files'])}")
+    if not res.rtl_written:
+        click.echo("  rtl/ not written: the RTL generator (hwsim.export._rtl) is not installed", err=True)

@@ -1,0 +1,193 @@
+"""write_export and ``hwsim export`` (export/_export.py, hwsim/_cli_export.py): atomic, refuses bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim._config import DatapathConfig
+from hwsim._errors import ConfigError, FormatError
+from hwsim._modelfile import save_model
+from hwsim._quant import quantize_model
+from hwsim.cli import main
+from hwsim.export import FORMATS, read_manifest, write_export
+from hwsim.export import _export as export_mod
+
+
+@pytest.fixture
+def qmodel(make_model):
+    return quantize_model(make_model("gru", 4, 5, 1, 3, seed=3), "ternary")
+
+
+@pytest.fixture
+def qfile(qmodel, tmp_path):
+    p = tmp_path / "q.safetensors"
+    save_model(qmodel, p)
+    return p
+
+
+def test_export_writes_every_format_and_hashes(qmodel, tmp_path):
+    res = write_export(qmodel, tmp_path / "out", rtl=False)
+    out = tmp_path / "out"
+    man = read_manifest(out)  # verifies every SHA-256
+    roms = [r["name"] for r in man["roms"]]
+    expected = {f"rom/{n}{s}" for n in roms for s in FORMATS.values()}
+    assert set(man["files"]) == expected
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected | {"manifest.json"}
+    assert res.files[-1] == "manifest.json" and sorted(os.listdir(tmp_path)) == ["out"]
+    assert out.stat().st_mode & 0o777 == 0o777 & ~export_mod._umask()  # not mkdtemp's 0700
+
+
+def test_hex_is_always_written(qmodel, tmp_path):
+    write_export(qmodel, tmp_path / "out", formats="mif", rtl=False)
+    man = read_manifest(tmp_path / "out")
+    assert man["formats"] == ["hex", "mif"] and set(man["roms"][0]["files"]) == {"hex", "mif"}
+
+
+def test_changed_file_fails_verification(qmodel, tmp_path):
+    write_export(qmodel, tmp_path / "out", formats="hex", rtl=False)
+    (tmp_path / "out" / "rom" / "l0_bias.hex").write_text("0\n")
+    with pytest.raises(FormatError, match=r"^rom/l0_bias\.hex: SHA-256 must match the manifest; the file was changed$"):
+        read_manifest(tmp_path / "out")
+
+
+def test_existing_dir_needs_force_and_force_replaces(qmodel, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.txt").write_text("x")
+    with pytest.raises(FormatError, match=r"^output directory .*out exists; pass --force to replace it$"):
+        write_export(qmodel, out, rtl=False)
+    assert os.listdir(out) == ["stale.txt"]
+    write_export(qmodel, out, force=True, rtl=False)
+    assert not (out / "stale.txt").exists() and (out / "manifest.json").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary or old sibling left
+
+
+def test_error_midway_leaves_nothing(qmodel, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = []
+
+    def boom(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return b"00\n"
+
+    monkeypatch.setattr(export_mod, "format_words", boom)
+    with pytest.raises(OSError, match=r"^disk full$"):
+        write_export(qmodel, out, rtl=False)
+    assert os.listdir(tmp_path) == []
+    # With --force the old export survives a failed replacement untouched.
+    monkeypatch.undo()
+    write_export(qmodel, out, formats="hex", rtl=False)
+    before = (out / "manifest.json").read_bytes()
+    calls.clear()
+    monkeypatch.setattr(export_mod, "format_words", boom)
+    with pytest.raises(OSError):
+        write_export(qmodel, out, force=True, rtl=False)
+    assert (out / "manifest.json").read_bytes() == before and os.listdir(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"formats": "hex,vhdl"}, FormatError, r"^format must be one of hex, memb, coe, mif, bin, not 'vhdl'$"),
+        ({"top_name": "1top"}, FormatError, r"^top module name must be a Verilog identifier .*, not '1top'$"),
+        ({"top_name": "module"}, FormatError, r"^top module name must be a Verilog identifier .*, not 'module'$"),
+        ({"cfg": DatapathConfig(word_bits=33)}, ConfigError, r"^word width must be a multiple of the code width \(2\), not 33$"),
+        ({"cfg": DatapathConfig(lanes=5)}, ConfigError, r"^lanes must divide the codes per word \(16 = 32/2 bits\), not 5$"),
+    ],
+)
+def test_bad_input_writes_nothing(qmodel, tmp_path, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        write_export(qmodel, tmp_path / "out", rtl=False, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["a b", 'x"y', "-x"])
+def test_bad_directory_names(qmodel, tmp_path, name):
+    with pytest.raises(FormatError, match=r"^output directory (name|path) must "):
+        write_export(qmodel, tmp_path / name, rtl=False)
+    assert os.listdir(tmp_path) == []
+
+
+# ---- CLI -------------------------------------------------------------------------------------
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["export", *map(str, args)])
+
+
+def test_cli_export(qfile, tmp_path):
+    r = _run(qfile, "-o", tmp_path / "out", "--word-bits", 64, "--lanes", 4, "--formats", "coe,bin")
+    assert r.exit_code == 0, r.output
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert man["contract"]["word_bits"] == 64 and man["contract"]["lanes"] == 4
+    assert man["formats"] == ["hex", "coe", "bin"]
+    assert man["roms"][0]["codes_per_word"] == 32
+
+
+def test_cli_export_reads_config(qfile, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('word_bits = 16\nactivation = "pwl"\n')
+    r = _run(qfile, "-o", tmp_path / "out", "--config", cfg)
+    assert r.exit_code == 0, r.output
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert man["contract"]["word_bits"] == 16 and [r["name"] for r in man["roms"]][-1] == "head_bias"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--formats", "hex,xyz"), r"^Error: format must be one of hex, memb, coe, mif, bin, not 'xyz'$"),
+        (("--word-bits", "31"), r"^Error: word width must be a multiple of the code width \(2\), not 31$"),
+        (("--word-bits", "2048"), r"^Error: word width must be in \[1, 1024\] bits, not 2048$"),
+        (("--lanes", "3"), r"^Error: lanes must divide the codes per word \(16 = 32/2 bits\), not 3$"),
+        (("--top-name", "top-1"), r"^Error: top module name must be a Verilog identifier .*, not 'top-1'$"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(qfile, tmp_path, args, message):
+    r = _run(qfile, "-o", tmp_path / "out", *args)
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and __import__("re").match(message, lines[0]), r.output
+    assert sorted(os.listdir(tmp_path)) == ["q.safetensors"]
+
+
+def test_cli_existing_dir_without_force(qfile, tmp_path):
+    (tmp_path / "out").mkdir()
+    r = _run(qfile, "-o", tmp_path / "out")
+    assert r.exit_code == 2 and r.output.strip().endswith("exists; pass --force to replace it")
+    assert os.listdir(tmp_path / "out") == []
+    r = _run(qfile, "-o", tmp_path / "out", "--force")
+    assert r.exit_code == 0 and (tmp_path / "out" / "manifest.json").is_file()
+
+
+def test_cli_unquantized_model_is_refused(make_model, tmp_path):
+    p = tmp_path / "f.safetensors"
+    save_model(make_model("gru", 3, 4, 1, None), p)
+    r = _run(p, "-o", tmp_path / "out")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+needs_rtl = pytest.mark.skipif(export_mod._write_rtl_hook() is None, reason="hwsim.export._rtl is not installed")
+
+
+@needs_rtl
+def test_rtl_files_are_written_and_hashed(qmodel, tmp_path):
+    res = write_export(qmodel, tmp_path / "out", formats="hex", top_name="my_rnn")
+    man = read_manifest(tmp_path / "out")
+    assert res.rtl_written and man["rtl"]["top"] == "my_rnn"
+    assert "rtl/my_rnn.v" in man["rtl"]["files"] and set(man["rtl"]["files"]) <= set(man["files"])
+    assert man["schedule"]["cycles_per_step"] > 0
+
+
+@needs_rtl
+def test_rtl_refusal_leaves_nothing(qmodel, tmp_path):
+    with pytest.raises(FormatError, match=r"^top module name must differ from the library blocks"):
+        write_export(qmodel, tmp_path / "out", formats="hex", top_name="hwsim_lane")
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,152 @@
+"""``hwsim synth`` (export/_synth.py, hwsim/_cli_synth.py): yosys runs, resource counts, multipliers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim._errors import FormatError, ToolError
+from hwsim._quant import quantize_model
+from hwsim.cli import main
+from hwsim.export import write_export
+from hwsim.export._synth import TARGETS, _base, _mul_by_module, synthesize
+
+needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed")
+TEMPLATES = Path(__file__).resolve().parents[2] / "rtl_templates"
+
+# A stand-in design in the shape of an export: two lanes of a weight-code module whose uniform
+# variant multiplies, a ROM read with $readmemh from rom/, and a register stage.
+_LANE = """
+module hwsim_lane #(parameter KIND = 1, parameter CODE_BITS = 2, parameter V_BITS = 8) (
+    input wire [CODE_BITS-1:0] code, input wire signed [V_BITS-1:0] v, output wire signed [V_BITS+CODE_BITS-1:0] p);
+    generate if (KIND == 3) begin : g_mul
+        assign p = $signed(code) * v;
+    end else begin : g_mux
+        assign p = (code == 2'b01) ? v : (code == 2'b11) ? -v : 0;
+    end endgenerate
+endmodule
+"""
+_TOP = """
+module {top} #(parameter KIND = {kind}) (input wire clk, input wire [3:0] addr, input wire signed [15:0] v,
+                                     output reg signed [19:0] acc);
+    reg [7:0] rom [0:15];
+    initial $readmemh("../rom/l0_weights.hex", rom);
+    reg [7:0] word;
+    wire signed [17:0] p0, p1;
+    always @(posedge clk) word <= rom[addr];
+    hwsim_lane #(.KIND(KIND), .CODE_BITS(2), .V_BITS(16)) u0 (.code(word[1:0]), .v(v), .p(p0));
+    hwsim_lane #(.KIND(KIND), .CODE_BITS(2), .V_BITS(16)) u1 (.code(word[3:2]), .v(v), .p(p1));
+    always @(posedge clk) acc <= acc + p0 + p1;
+endmodule
+"""
+
+
+def _fake_export(make_model, root: Path, kind: int, top: str = "toy_top") -> Path:
+    """A real export (ROMs + manifest) with the stand-in RTL added under rtl/."""
+    out = root / f"e{kind}"
+    write_export(quantize_model(make_model("gru", 2, 4, 1, None), "ternary"), out, formats="hex", rtl=False)
+    (out / "rtl").mkdir()
+    (out / "rtl" / "hwsim_lane.v").write_text(_LANE)
+    (out / "rtl" / f"{top}.v").write_text(_TOP.format(top=top, kind=kind))
+    (out / "rom" / "l0_weights.hex").unlink()
+    (out / "rom" / "l0_weights.hex").write_text("".join(f"{i * 17 % 256:02x}\n" for i in range(16)))
+    man = json.loads((out / "manifest.json").read_text())
+    man["rtl"] = {"top": top, "files": []}
+    man["schedule"] = {"cycles_per_step": 42, "lanes": 1}
+    man["files"].pop("rom/l0_weights.hex")
+    (out / "manifest.json").write_text(json.dumps(man))
+    return out
+
+
+def test_mul_counts_are_instance_weighted_and_skip_constant_operands():
+    def mul(a, b):
+        return {"type": "$mul", "connections": {"A": a, "B": b, "Y": [9]}}
+
+    netlist = {"modules": {
+        "top": {"cells": {"l": {"type": "$paramod$ab12\\lane"}, "l2": {"type": "$paramod$ab12\\lane"},
+                          "m": {"type": "mid"}, "x": mul([1, 2], [3])}},
+        "mid": {"cells": {"l": {"type": "$paramod$ab12\\lane"}, "c": mul([4, 5], ["0", "1"])}},
+        "$paramod$ab12\\lane": {"cells": {"a": mul([1], [2]), "b": mul([1], [2, "1"]), "k": mul(["1"], [2])}},
+    }}
+    assert _mul_by_module(netlist, "top") == {"lane": 6, "top": 1}
+    assert _base("$paramod\\hwsim_lane\\KIND=s32'1") == "hwsim_lane"
+
+
+@needs_yosys
+@pytest.mark.rtl
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_synth_counts_resources_and_multipliers(make_model, tmp_path, target):
+    ternary = synthesize(_fake_export(make_model, tmp_path, 1), target)
+    uniform = synthesize(_fake_export(make_model, tmp_path, 3), target)
+    assert ternary.weight_multipliers == 0 and ternary.multipliers == {}
+    assert uniform.weight_multipliers == 2 and uniform.multipliers == {"hwsim_lane": 2}
+    assert uniform.dsps >= 1 and ternary.dsps == 0  # the multiplier maps onto DSP blocks
+    assert ternary.luts > 0  # the negate/zero mux and the adders are plain logic
+    for rep in (ternary, uniform):
+        assert rep.ffs > 0 and rep.cycles_per_step == 42 and rep.top == "toy_top"
+        assert rep.luts == sum(n for t, n in rep.cells.items() if t in TARGETS[target]["luts"])
+
+
+@needs_yosys
+@pytest.mark.rtl
+def test_cli_synth_json(make_model, tmp_path):
+    out = _fake_export(make_model, tmp_path, 3)
+    r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert {"luts", "ffs", "brams", "dsps", "cycles_per_step", "cells"} <= set(rep)
+    assert rep["cells"].get("SB_MAC16", 0) == rep["dsps"] >= 1
+
+
+def test_synth_refuses_export_without_rtl(make_model, tmp_path):
+    out = tmp_path / "e"
+    write_export(quantize_model(make_model("gru", 2, 4, 1, None), "ternary"), out, formats="hex", rtl=False)
+    with pytest.raises(FormatError, match=r"^.*e has no rtl/ \(exported without the RTL generator\); pass --top and add rtl/\*\.v$"):
+        synthesize(out, "ice40")
+    with pytest.raises(FormatError, match=r"^export directory must hold Verilog in rtl/\*\.v, none found in "):
+        synthesize(out, "ice40", top="x")
+    r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--top", "1x"])
+    assert r.exit_code == 2 and r.output.startswith("Error: top module name must be a Verilog identifier")
+
+
+@needs_yosys
+@pytest.mark.rtl
+def test_yosys_error_is_one_line(make_model, tmp_path):
+    out = _fake_export(make_model, tmp_path, 1)
+    (out / "rtl" / "broken.v").write_text("module broken(; endmodule\n")
+    with pytest.raises(ToolError, match=r"^yosys failed on ecp5: .*"):
+        synthesize(out, "ecp5")
+
+
+def _write_rtl_available() -> bool:
+    from hwsim.export._export import _write_rtl_hook
+
+    return _write_rtl_hook() is not None
+
+
+@needs_yosys
+@pytest.mark.rtl
+@pytest.mark.skipif(not _write_rtl_available(), reason="the RTL generator (hwsim.export._rtl) is not installed")
+@pytest.mark.slow  # two full ice40 syntheses, ~10-20 s each on 2 cores
+@pytest.mark.parametrize(("method", "bits"), [("ternary", None), ("exp", 4), ("uniform", 4)])
+def test_exported_design_has_weight_multipliers_only_for_uniform(make_model, tmp_path, method, bits):
+    model = quantize_model(make_model("gru", 3, 4, 1, 2, seed=5), method, bits=bits)
+    out = tmp_path / "e"
+    res = write_export(model, out, formats="hex")
+    assert res.rtl_written and any(f.startswith("rtl/") for f in res.manifest["files"])
+    rep = synthesize(out, "ice40")
+    from hwsim._plan import lower
+    from hwsim._schedule import cycles_per_step
+
+    from hwsim._config import DatapathConfig
+
+    assert rep.cycles_per_step == cycles_per_step(lower(model, DatapathConfig()))["step"]
+    if method == "uniform":
+        assert rep.weight_multipliers >= 1  # one k x B multiplier per lane: the baseline
+    else:
+        assert rep.weight_multipliers == 0  # negate/zero mux or shift: no multiplier for weight products
+    assert rep.luts > 0 and rep.ffs > 0 and rep.brams >= 1
