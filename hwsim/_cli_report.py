@@ -1,0 +1,85 @@
+"""``hwsim report``: the HTML report for any quantized model on a data set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._errors import HwsimError
+from .cli import user_errors
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HwsimError(f"{what} JSON file must exist, not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HwsimError(f"{what} JSON file must hold one JSON object: {path}: {e}") from None
+    if not isinstance(d, dict):
+        raise HwsimError(f"{what} JSON file must hold one JSON object, not {type(d).__name__}: {path}")
+    return d
+
+
+def make_report(qmodel_path, data, output, *, float_model_path=None, config_path=None, cell=None,
+                synth_files=(), cosim_file=None, limit=None, title=None) -> Path:
+    """Run the check of ``qmodel_path`` on ``data`` and write ``output/index.html``.
+
+    ``synth_files`` / ``cosim_file`` are JSON outputs of ``hwsim synth --json`` / ``hwsim cosim
+    --json``, shown in the report's resource and co-simulation sections.
+    """
+    from ._check import run_check
+    from ._config import DatapathConfig
+    from ._data import load_data
+    from ._modelfile import load_model
+    from ._plan import lower
+    from ._report import report_for_check
+
+    cfg = DatapathConfig.from_toml(config_path) if config_path else DatapathConfig()
+    qmodel = load_model(qmodel_path, cell=cell)
+    lower(qmodel, cfg)  # a model that does not fit the contract fails before the check runs
+    fmodel = load_model(float_model_path, cell=cell) if float_model_path else None
+    dataset = load_data(data, split="test", input_size=qmodel.input_size)
+    if limit is not None:
+        dataset = dataset.head(limit)
+    synth = {}
+    for p in synth_files:
+        d = _read_json(p, "synth")
+        synth[str(d.get("target", p.stem))] = d
+    cosim = _read_json(cosim_file, "cosim") if cosim_file else None
+    check = run_check(qmodel, dataset, cfg, float_model=fmodel)
+    return report_for_check(output, check, qmodel, dataset, cfg,
+                            title=title or f"hwsim report: {Path(qmodel_path).name} on {dataset.name}",
+                            synth=synth or None, cosim=cosim)
+
+
+@click.command("report")
+@click.argument("qmodel", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", required=True, help="Data set: a built-in name (digits, fashion, kjv) or an .npz file.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Report directory; gets index.html (replaced when it exists).")
+@click.option("--float-model", "float_model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The original float model, for the float row of the accuracy table.")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Datapath contract (TOML); default: the built-in contract.")
+@click.option("--synth-json", "synth_json", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output of `hwsim synth --json` to show as resources (repeatable, one per target).")
+@click.option("--cosim-json", "cosim_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output of `hwsim cosim --json` to show as the co-simulation result.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
+@click.option("--cell", type=click.Choice(["rnn_tanh", "rnn_relu", "gru", "lstm"]), default=None,
+              help="Cell type when the shapes cannot tell (rnn_relu).")
+@click.option("--title", default=None, help="Title of the report page.")
+@user_errors
+def report(qmodel, data, output, float_model, config, synth_json, cosim_json, limit, cell, title):
+    """Check QMODEL on a data set and write a self-contained HTML report to OUTPUT/index.html.
+
+    The report holds the accuracy table (float / quantized / fixed point), the drift of h over
+    the sequence, the error per gate, weight-code histograms per matrix, saturation counts and
+    the datapath contract; with --synth-json / --cosim-json also resources and co-simulation.
+    """
+    path = make_report(qmodel, data, output, float_model_path=float_model, config_path=config, cell=cell,
+                       synth_files=synth_json, cosim_file=cosim_json, limit=limit, title=title)
+    click.echo(f"report -> {path}")
