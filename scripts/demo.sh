@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh ""
-if [ "$#" -eq 0 ]; then set -- -o out/demo --force; fi
+if [ "$#" -eq 0 ]; then set -- -o out/demo; fi
 hwsim demo "$@"
