@@ -61,6 +61,11 @@ _EXPORTS = {
     "SimResult": "hwsim._sim",
     "FixedResult": "hwsim._sim",
     "run_check": "hwsim._check",
+    # RTL schedule and co-simulation
+    "cycles_per_step": "hwsim._schedule",
+    "cosim": "hwsim._cosim",
+    "CosimReport": "hwsim._cosim",
+    "plan_from_export": "hwsim._cosim",
     # report and the whole flow
     "run_flow": "hwsim._demo",
     "run_demo": "hwsim._demo",

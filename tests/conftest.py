@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import hwsim  # noqa: F401  first: with tests/ on sys.path, tests/hwsim/ must not stand in for the package
+
 _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)

@@ -1,0 +1,179 @@
+"""``write_rtl``: the Verilog of an export -- the templates of ``rtl_templates/`` plus a thin top.
+
+The blocks in ``rtl_templates/`` are real, parameterized Verilog-2005; the only generated text is
+the top module (``templates/top.v.j2``), which sets every block's parameters from the plan and
+chains the layers. Jinja2 runs with ``StrictUndefined`` and filters that emit Verilog literals;
+every identifier and path is validated before it reaches the output (docs/rtl.md).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from hwsim._codes import KIND_CODE
+from hwsim._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE
+from hwsim._errors import FormatError
+
+#: The synthesizable blocks copied into every export, in dependency order.
+RTL_SOURCES = (
+    "hwsim_rom.v",
+    "hwsim_requant.v",
+    "hwsim_lane.v",
+    "hwsim_act.v",
+    "hwsim_matvec.v",
+    "hwsim_layer.v",
+    "hwsim_head.v",
+    "hwsim_axis_ctrl.v",
+)
+#: RNN cell -> CELL parameter of hwsim_layer.
+CELL_CODE = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ROM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+
+
+def templates_dir() -> Path:
+    """Directory holding the Verilog blocks (``hwsim.rtl_templates``)."""
+    import hwsim.rtl_templates as rt
+
+    return Path(rt.__file__).resolve().parent
+
+
+def rtl_sources() -> list[Path]:
+    """Paths of the synthesizable blocks, in dependency order."""
+    d = templates_dir()
+    return [d / name for name in RTL_SOURCES]
+
+
+def _vint(v: Any) -> str:
+    """A Python int as a Verilog decimal literal (negative values as ``-N``)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise FormatError(f"Verilog parameter must be an int, not {v!r}")
+    return str(v)
+
+
+def _vstr(v: Any) -> str:
+    """A Python str as a Verilog string literal; refuses quotes, backslashes and control characters."""
+    if not isinstance(v, str) or any(ch in '"\\' or not ch.isprintable() for ch in v):
+        raise FormatError(f"Verilog string must hold no quotes, backslashes or control characters, not {v!r}")
+    return f'"{v}"'
+
+
+def _vident(v: Any) -> str:
+    if not isinstance(v, str) or not _IDENT.match(v):
+        raise FormatError(f"Verilog identifier must match [A-Za-z_][A-Za-z0-9_]*, not {v!r}")
+    return v
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of the RTL templates: strict, trimmed, with Verilog-literal filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(vint=_vint, vstr=_vstr, vident=_vident)
+    return env
+
+
+def _round8(bits: int) -> int:
+    return -(-bits // 8) * 8
+
+
+def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
+    """Every number the generated top needs, taken from the plan (the template only prints them)."""
+    _vident(top)
+    cfg = plan.config
+    act = cfg.activation
+    common = {
+        "round_mode": ROUNDING_CODE[cfg.rounding],
+        "overflow_mode": OVERFLOW_CODE[cfg.overflow],
+        "kind": KIND_CODE[plan.codec.kind],
+        "code_bits": plan.codec.bits,
+        "word_bits": cfg.word_bits,
+        "lanes": cfg.lanes,
+    }
+    layers = []
+    for lp in plan.layers:
+        layers.append({
+            "index": lp.index,
+            "n_in": lp.accums[0].n_in if lp.accums[0].n_in else plan.input_size,
+            "u_bits": lp.in_fmt.bits,
+            "shift_in": lp.shift_in,
+            "shift_rec": lp.shift_rec,
+            "acc_bits": lp.acc_bits,
+            "acc_frac": lp.acc_frac,
+            "weights": f"l{lp.index}_weights.hex",
+            "bias": f"l{lp.index}_bias.hex",
+        })
+    head = None
+    if plan.head is not None:
+        hd = plan.head
+        head = {
+            "classes": int(hd.m.shape[0]),
+            "shift": hd.shift,
+            "acc_bits": hd.acc_bits,
+            "acc_frac": hd.acc_frac,
+            "weights": "head_weights.hex",
+            "bias": "head_bias.hex",
+        }
+    for name in [l["weights"] for l in layers] + [l["bias"] for l in layers]:
+        if not _ROM_NAME.match(name):
+            raise FormatError(f"ROM file name must match [A-Za-z0-9_][A-Za-z0-9_.-]*, not {name!r}")
+    return {
+        "top": top,
+        "cell": CELL_CODE[plan.cell],
+        "cell_name": plan.cell,
+        "input_size": plan.input_size,
+        "hidden": plan.hidden_size,
+        "num_layers": len(plan.layers),
+        "fmt": {n: getattr(cfg, n) for n in ("x", "h", "c", "pre", "act", "out")},
+        "act_kind": ACTIVATION_CODE[act],
+        "lut_bits": cfg.lut_bits,
+        "sig_range": cfg.sigmoid_range_log2,
+        "tanh_range": cfg.tanh_range_log2,
+        "sig_file": "sigmoid_lut.hex" if act == "lut" else "",
+        "tanh_file": "tanh_lut.hex" if act == "lut" else "",
+        "s_width": _round8(cfg.x.bits),
+        "m_width": _round8(max(cfg.h.bits, cfg.out.bits)),
+        "common": common,
+        "layers": layers,
+        "head": head,
+    }
+
+
+def render_top(plan, top: str = "hwsim_top") -> str:
+    """The text of the generated top module for ``plan``."""
+    return environment().get_template("top.v.j2").render(**top_params(plan, top))
+
+
+def write_rtl(plan, out_dir: Path, manifest: dict) -> list[Path]:
+    """Fill ``out_dir`` (an export's ``rtl/``) with the blocks and the generated top; return the paths.
+
+    The top's name comes from ``manifest["rtl"]["top"]`` (default ``hwsim_top``); the ROM files are
+    found through its ``ROM_DIR`` parameter (default ``"../rom"``, see docs/rtl.md).
+    """
+    rtl = manifest.get("rtl") or {}
+    top = _vident(rtl.get("top", "hwsim_top"))
+    if top in {Path(n).stem for n in RTL_SOURCES}:
+        raise FormatError(f"top module name must differ from the library blocks ({', '.join(RTL_SOURCES)}), not {top!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = render_top(plan, top)
+    written = []
+    for src in rtl_sources():
+        dst = out_dir / src.name
+        shutil.copyfile(src, dst)
+        written.append(dst)
+    top_path = out_dir / f"{top}.v"
+    top_path.write_text(text, encoding="utf-8")
+    written.append(top_path)
+    return written

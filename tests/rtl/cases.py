@@ -1,0 +1,116 @@
+"""Configurations of the RTL co-simulation sweep, shared by the pytest sweep and scripts/cosim_sweep.py."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwsim._config import DatapathConfig, FixedFormat
+from hwsim._model import Head, Layer, RNNModel
+
+#: narrow formats: every requant point sees overflow with saturating inputs, LUTs stay small
+NARROW = dict(
+    x=FixedFormat(8, 4), h=FixedFormat(8, 6), c=FixedFormat(10, 6), pre=FixedFormat(8, 4),
+    act=FixedFormat(10, 7), out=FixedFormat(6, 3), lut_bits=6,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One design: model shape, quantizer, contract; ``id`` names the pytest case and build dir."""
+
+    cell: str = "gru"
+    method: str = "ternary"
+    bits: int | None = None
+    inputs: int = 3
+    hidden: int = 5
+    layers: int = 1
+    classes: int | None = 3
+    word_bits: int = 32
+    lanes: int = 1
+    rounding: str = "half_up"
+    overflow: str = "saturate"
+    activation: str = "lut"
+    narrow: bool = False
+    gain: float = 1.0  # weights times gain before quantizing: > 1 drives the extreme codes
+    saturate: float = 0.0  # fraction of inputs at the x format's extremes
+    bias: bool = True
+    quant_kw: dict = field(default_factory=dict, hash=False)
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        b = "" if self.bits is None else str(self.bits)
+        parts = [self.cell, f"{self.method}{b}", f"w{self.word_bits}", f"p{self.lanes}",
+                 f"i{self.inputs}", f"h{self.hidden}", f"l{self.layers}", f"c{self.classes or 0}"]
+        if (self.rounding, self.overflow) != ("half_up", "saturate"):
+            parts.append(f"{self.rounding}-{self.overflow}")
+        if self.activation != "lut":
+            parts.append(self.activation)
+        if self.narrow:
+            parts.append("narrow")
+        if self.gain != 1.0:
+            parts.append(f"gain{self.gain:g}")
+        if self.saturate:
+            parts.append("sat")
+        if self.quant_kw:
+            parts.append("-".join(f"{k}{v}" for k, v in sorted(self.quant_kw.items())))
+        if not self.bias:
+            parts.append("nobias")
+        return "-".join(str(p) for p in parts)
+
+    def config(self) -> DatapathConfig:
+        kw = dict(NARROW) if self.narrow else {}
+        return DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rounding=self.rounding,
+                              overflow=self.overflow, activation=self.activation, **kw)
+
+    def model(self) -> RNNModel:
+        import helpers
+        from hwsim._quant import quantize_model
+
+        m = helpers.make_model(self.cell, self.inputs, self.hidden, self.layers, self.classes, self.seed, bias=self.bias)
+        if self.gain != 1.0:
+            g = self.gain
+            m = dataclasses.replace(
+                m,
+                layers=tuple(dataclasses.replace(l, w_ih=l.w_ih * g, w_hh=l.w_hh * g) for l in m.layers),
+                head=None if m.head is None else Head(m.head.weight * g, m.head.bias),
+            )
+        return quantize_model(m, self.method, bits=self.bits, **self.quant_kw)
+
+
+#: The CI sweep: every cell, code kind, rounding and overflow mode; lanes 1, 2 and ones that do not
+#: divide the row length; sizes 1, primes, non-powers of two; saturating inputs; extreme codes.
+SWEEP = [
+    Case("gru", "ternary"),
+    Case("gru", "ternary", lanes=2, hidden=5),
+    Case("gru", "binary", word_bits=8, lanes=8, inputs=1, hidden=1, classes=1),
+    Case("gru", "pow2-ternary", word_bits=64, lanes=4, inputs=5, hidden=7, layers=2, classes=None),
+    Case("gru", "exp", bits=6, word_bits=12, lanes=2, hidden=3, gain=4.0),
+    Case("gru", "uniform", bits=8, word_bits=32, lanes=4, hidden=6, rounding="half_even", overflow="wrap",
+         narrow=True, saturate=0.3, gain=4.0),
+    Case("gru", "binary", word_bits=128, lanes=1, inputs=2, hidden=11, activation="pwl"),
+    Case("lstm", "ternary", inputs=1, hidden=1, classes=2),
+    Case("lstm", "exp", bits=4, word_bits=16, lanes=4, hidden=7, rounding="zero", overflow="wrap", narrow=True,
+         saturate=0.3, gain=4.0),
+    Case("lstm", "uniform", bits=4, word_bits=32, lanes=8, hidden=5, layers=2, activation="pwl"),
+    Case("lstm", "pow2-ternary", word_bits=32, lanes=2, hidden=6, rounding="floor", narrow=True, saturate=0.5,
+         gain=8.0),
+    Case("lstm", "exp", bits=3, word_bits=6, lanes=1, hidden=4, quant_kw={"zero": False}, gain=2.0),
+    Case("rnn_tanh", "ternary", word_bits=32, lanes=4, inputs=3, hidden=13, rounding="half_even"),
+    Case("rnn_tanh", "binary", word_bits=1, lanes=1, inputs=2, hidden=3, layers=3, overflow="wrap", narrow=True,
+         saturate=0.4, activation="pwl"),
+    Case("rnn_relu", "exp", bits=5, word_bits=20, lanes=2, hidden=5, rounding="floor", overflow="wrap",
+         narrow=True, saturate=0.3, gain=4.0),
+    Case("rnn_relu", "uniform", bits=16, word_bits=32, lanes=2, inputs=4, hidden=2, classes=5, gain=2.0,
+         bias=False),
+    Case("rnn_relu", "ternary-stoch", word_bits=16, lanes=8, inputs=6, hidden=9, rounding="zero"),
+]
+
+
+def random_x(case: Case, plan, sequences: int, steps: int) -> np.ndarray:
+    from hwsim._cosim import random_inputs
+
+    return random_inputs(plan, sequences, steps, seed=case.seed + 17, saturate=case.saturate)
