@@ -1,0 +1,334 @@
+"""The float-vs-fixed check: how far the bit-accurate datapath strays from float on a data set.
+
+``run_check`` runs up to three engines on the same sequences, in chunks so memory stays bounded:
+the original float model (when given), float inference on the quantized weights ("quant") and the
+bit-accurate simulation ("fixed"). It reports the task metric of each, argmax flips between quant
+and fixed, the error of h per step (drift), max and mean error per gate, the first step and node
+where the error passes a threshold in LSBs of that node's format, saturation counts per node, and
+a suggested width per node from an interval bound and from the observed range. ``format_report``
+renders the dict as the human table that ``hwsim check`` prints.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._config import DatapathConfig, FixedFormat
+from ._errors import DataError
+from ._model import RNNModel
+from ._plan import ACCUMS, Plan, lower
+from ._reference import GATE_NAMES, float_forward, sigmoid
+from ._sim import gate_frac, node_names, run_fixed
+
+#: Sequences per chunk: bounds the memory of recorded gates (L * G * chunk * T * H values).
+CHUNK = 256
+_BOUNDED_CELLS = ("rnn_tanh", "gru", "lstm")  # |h| <= 1 whatever the input
+
+
+def _metric_name(task: str | None) -> str | None:
+    return {"classify": "accuracy", "next-symbol": "bits_per_symbol"}.get(task)
+
+
+def _head_logits(model: RNNModel, h_last: np.ndarray, all_steps: bool) -> np.ndarray:
+    """Float head on (N, T, H): (N, T, C) for every step, or (N, C) at the last step."""
+    h = h_last if all_steps else h_last[:, -1]
+    y = h @ model.head.weight.T
+    return y + model.head.bias if model.head.bias is not None else y
+
+
+class _Metric:
+    """Accumulates the task metric over chunks: accuracy, or mean -log2 p(target) (bits per symbol)."""
+
+    def __init__(self, task: str | None, num_classes: int | None) -> None:
+        self.task, self.num_classes = task, num_classes
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, y: np.ndarray | None, target: np.ndarray | None) -> None:
+        if y is None or target is None or self.task is None:
+            return
+        if self.task == "classify":
+            self.total += float(np.sum(np.argmax(y, axis=-1) == target))
+            self.count += target.size
+        else:
+            z = y - y.max(axis=-1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+            picked = np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+            self.total += float(-picked.sum() / math.log(2))
+            self.count += target.size
+
+    def value(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+def _width(bound: float, frac: int) -> int:
+    """Signed width that holds +-bound with ``frac`` fraction bits."""
+    q = math.ceil(bound * 2.0**frac) if math.isfinite(bound) else 2**62
+    return max(2, int(q).bit_length() + 1)
+
+
+def _node_format(cfg: DatapathConfig, node: str) -> FixedFormat:
+    tail = node.split(".")[-1]
+    if node == "x":
+        return cfg.x
+    if node == "out":
+        return cfg.out
+    return {"h": cfg.h, "c": cfg.c}.get(tail, cfg.pre)
+
+
+def interval_bounds(model: RNNModel, plan: Plan, steps: int) -> dict[str, float]:
+    """Worst-case |value| of every node (real units) for any input the x format can hold.
+
+    Interval arithmetic on the quantized weights: |W u + b| <= sum |W| max|u| + |b| row by row;
+    gates lie in [0, 1] or [-1, 1]; h of tanh/GRU/LSTM cells in [-1, 1]; the LSTM cell can grow by
+    at most 1 per step (|f c + i g| <= |c| + 1), so its bound is the number of steps.
+    """
+    cfg = plan.config
+    bounds: dict[str, float] = {"x": cfg.x.max_int * 2.0**-cfg.x.frac}
+    u_max = bounds["x"]
+    H = model.hidden_size
+    for k, layer in enumerate(model.layers):
+        h_fmt_max = 2.0 ** (cfg.h.int_bits - 1)
+        h_max = 1.0 if model.cell in _BOUNDED_CELLS else h_fmt_max
+        b_ih = np.zeros(layer.w_ih.shape[0]) if layer.b_ih is None else np.abs(layer.b_ih)
+        b_hh = np.zeros(layer.w_hh.shape[0]) if layer.b_hh is None else np.abs(layer.b_hh)
+        part_in = np.abs(layer.w_ih).sum(axis=1) * u_max + b_ih
+        part_rec = np.abs(layer.w_hh).sum(axis=1) * h_max + b_hh
+        for name, g, use_in, use_rec in ACCUMS[model.cell]:
+            rows = slice(g * H, (g + 1) * H)
+            v = (part_in[rows] if use_in else 0) + (part_rec[rows] if use_rec else 0)
+            bounds[f"l{k}.pre_{name}"] = float(np.max(v))
+        if model.cell == "gru":
+            bounds[f"l{k}.pre_n"] = bounds[f"l{k}.pre_n_x"] + bounds[f"l{k}.pre_n_h"]
+        if model.cell == "lstm":
+            bounds[f"l{k}.c"] = float(max(steps, 1))
+            bounds[f"l{k}.pre_c"] = bounds[f"l{k}.c"]
+        bounds[f"l{k}.h"] = h_max if model.cell in _BOUNDED_CELLS else bounds[f"l{k}.pre_a"]
+        u_max = bounds[f"l{k}.h"]
+    if model.head is not None:
+        b = np.zeros(model.num_classes) if model.head.bias is None else np.abs(model.head.bias)
+        bounds["out"] = float(np.max(np.abs(model.head.weight).sum(axis=1) * u_max + b))
+    return bounds
+
+
+def _observed(model: RNNModel, x: np.ndarray, qf, y: np.ndarray | None) -> dict[str, float]:
+    """max |value| of every node in the quantized-float run of one chunk (before any saturation)."""
+    obs = {"x": float(np.abs(x).max(initial=0.0))}
+    H = model.hidden_size
+    u = x
+    for k, layer in enumerate(model.layers):
+        hs = qf.h_layers[k]
+        h_prev = np.concatenate([np.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)
+        gi = u @ layer.w_ih.T + (0 if layer.b_ih is None else layer.b_ih)
+        gh = h_prev @ layer.w_hh.T + (0 if layer.b_hh is None else layer.b_hh)
+        for name, g, use_in, use_rec in ACCUMS[model.cell]:
+            rows = slice(g * H, (g + 1) * H)
+            v = (gi[..., rows] if use_in else 0) + (gh[..., rows] if use_rec else 0)
+            obs[f"l{k}.pre_{name}"] = float(np.abs(v).max(initial=0.0))
+        if model.cell == "gru":
+            r = sigmoid(gi[..., :H] + gh[..., :H])
+            obs[f"l{k}.pre_n"] = float(np.abs(gi[..., 2 * H :] + r * gh[..., 2 * H :]).max(initial=0.0))
+        if model.cell == "lstm":
+            obs[f"l{k}.c"] = obs[f"l{k}.pre_c"] = float(np.abs(qf.c_layers[k]).max(initial=0.0))
+        obs[f"l{k}.h"] = float(np.abs(hs).max(initial=0.0))
+        u = hs
+    if y is not None:
+        obs["out"] = float(np.abs(y).max(initial=0.0))
+    return obs
+
+
+def run_check(
+    qmodel: RNNModel,
+    dataset,
+    config: DatapathConfig | None = None,
+    *,
+    float_model: RNNModel | None = None,
+    threshold_lsb: float = 4.0,
+    chunk: int = CHUNK,
+) -> dict[str, Any]:
+    """Compare float, quantized-float and bit-accurate inference of ``qmodel`` on ``dataset``.
+
+    Parameters
+    ----------
+    qmodel
+        The quantized model (its ``QuantSpec`` set).
+    dataset
+        A ``hwsim._data.Dataset``: x (N, T, I) float32 and optional targets. For next-symbol
+        targets the head is applied at every step.
+    config
+        The datapath contract; the default contract when None.
+    float_model
+        The original float model, for its metric.
+    threshold_lsb
+        ``first_divergence`` is the first step and node whose |fixed - quant| exceeds this many LSBs
+        of the node's format.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``metric``, ``float_metric``, ``quant_metric``, ``fixed_metric``,
+        ``argmax_flips``, ``max_abs_err_h``, ``max_abs_err_y``, ``drift`` (mean |error| of the last
+        layer's h per step), ``drift_layers``, ``gate_errors`` (node -> max, mean), ``first_divergence``,
+        ``saturations``, ``suggested_widths`` (node -> configured, interval, observed bits) and
+        the run's description.
+    """
+    cfg = config if config is not None else DatapathConfig()
+    if not isinstance(cfg, DatapathConfig):
+        raise TypeError(f"config must be a DatapathConfig, not {type(cfg).__name__}")
+    if not (isinstance(threshold_lsb, (int, float)) and threshold_lsb > 0):
+        raise ValueError(f"threshold_lsb must be a positive number, not {threshold_lsb!r}")
+    x_all = dataset.x
+    if x_all.shape[2] != qmodel.input_size:
+        raise DataError(f"{dataset.name}: inputs must have {qmodel.input_size} features for this model, not {x_all.shape[2]}")
+    if float_model is not None and (float_model.input_size, float_model.cell) != (qmodel.input_size, qmodel.cell):
+        raise DataError(
+            f"the float model must be the quantized model's original ({qmodel.cell}, input size {qmodel.input_size}), "
+            f"not {float_model.cell} with input size {float_model.input_size}"
+        )
+    n_seq, n_steps, _ = x_all.shape
+    if n_seq == 0 or n_steps == 0:
+        raise DataError(f"{dataset.name}: needs at least one sequence of at least one step, not {x_all.shape}")
+    task = dataset.task
+    has_head = qmodel.head is not None
+    all_steps = task == "next-symbol" and has_head
+    if has_head and dataset.y is not None and int(dataset.y.max()) >= qmodel.num_classes:
+        raise DataError(
+            f"{dataset.name}: targets must be below the model's {qmodel.num_classes} classes, not up to {int(dataset.y.max())}"
+        )
+    plan = lower(qmodel, cfg)
+    L, H = qmodel.num_layers, qmodel.hidden_size
+    gnames = GATE_NAMES[qmodel.cell]
+    lsb_gate = 2.0 ** -gate_frac(plan)
+
+    metrics = {name: _Metric(task, dataset.num_classes) for name in ("float", "quant", "fixed")}
+    flips = 0
+    flip_count = 0
+    sat = dict.fromkeys(node_names(plan), 0)
+    err_max: dict[str, float] = {}
+    err_sum: dict[str, float] = {}
+    drift = np.zeros((L, n_steps))
+    max_err_y = 0.0
+    first: tuple | None = None  # (step, node order, node, sequence, unit, error in LSB)
+    observed: dict[str, float] = {}
+
+    for start in range(0, n_seq, chunk):
+        x = x_all[start : start + chunk]
+        target = None if dataset.y is None else dataset.y[start : start + chunk]
+        fx = run_fixed(qmodel, x, cfg, record_gates=True, head_all_steps=all_steps, plan=plan)
+        qf = float_forward(qmodel, x, record_gates=True)
+        y_q = _head_logits(qmodel, qf.h, all_steps) if has_head else None
+        for k, v in fx.saturations.items():
+            sat[k] += v
+        metrics["fixed"].add(fx.y, target)
+        metrics["quant"].add(y_q, target)
+        if float_model is not None and float_model.head is not None:
+            ff = float_forward(float_model, x)
+            metrics["float"].add(_head_logits(float_model, ff.h, all_steps), target)
+        if has_head:
+            flips += int(np.sum(np.argmax(fx.y, axis=-1) != np.argmax(y_q, axis=-1)))
+            flip_count += y_q.shape[0] * (y_q.shape[1] if all_steps else 1)
+            max_err_y = max(max_err_y, float(np.abs(fx.y - y_q).max()))
+
+        # Errors per node, in datapath order: each layer's gates, then c, then h.
+        order = 0
+        for k in range(L):
+            nodes = [(f"l{k}.{g}", fx.gates[k][g], qf.gates[k][g], lsb_gate) for g in gnames]
+            if qmodel.cell == "lstm":
+                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-cfg.c.frac, qf.c_layers[k], 2.0**-cfg.c.frac))
+            h_fx = fx.sim.h_layers_int[k] * 2.0**-cfg.h.frac
+            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-cfg.h.frac))
+            drift[k] += np.abs(h_fx - qf.h_layers[k]).sum(axis=(0, 2))
+            for name, a, b, lsb in nodes:
+                e = np.abs(a - b)
+                err_max[name] = max(err_max.get(name, 0.0), float(e.max()))
+                err_sum[name] = err_sum.get(name, 0.0) + float(e.sum())
+                over = e > threshold_lsb * lsb
+                if over.any():
+                    n_i, t_i, j_i = np.argwhere(over.transpose(1, 0, 2))[0][[1, 0, 2]]
+                    cand = (int(t_i), order, name, start + int(n_i), int(j_i), float(e[n_i, t_i, j_i] / lsb))
+                    if first is None or cand[:2] < first[:2]:
+                        first = cand
+                order += 1
+        for name, v in _observed(qmodel, x, qf, y_q).items():
+            observed[name] = max(observed.get(name, 0.0), v)
+
+    bounds = interval_bounds(qmodel, plan, n_steps)
+    widths = {}
+    for node in node_names(plan):
+        fmt = _node_format(cfg, node)
+        widths[node] = {
+            "format": str(fmt),
+            "configured": fmt.bits,
+            "interval": _width(bounds[node], fmt.frac),
+            "observed": _width(observed.get(node, 0.0), fmt.frac),
+        }
+    total = n_seq * n_steps * H
+    drift /= n_seq * H
+    return {
+        "data": dataset.name,
+        "task": task,
+        "n_sequences": n_seq,
+        "steps": n_steps,
+        "cell": qmodel.cell,
+        "method": qmodel.quant.method,
+        "config": cfg.to_dict(),
+        "metric": _metric_name(task) if has_head else None,
+        "float_metric": metrics["float"].value(),
+        "quant_metric": metrics["quant"].value(),
+        "fixed_metric": metrics["fixed"].value(),
+        "argmax_flips": flips / flip_count if flip_count else None,
+        "max_abs_err_h": max(err_max[f"l{k}.h"] for k in range(L)),
+        "max_abs_err_y": max_err_y if has_head else None,
+        "drift": drift[-1].tolist(),
+        "drift_layers": drift.tolist(),
+        "gate_errors": {name: {"max": err_max[name], "mean": err_sum[name] / total} for name in err_max},
+        "threshold_lsb": float(threshold_lsb),
+        "first_divergence": None
+        if first is None
+        else {"step": first[0], "node": first[2], "sequence": first[3], "unit": first[4], "error_lsb": first[5]},
+        "saturations": sat,
+        "suggested_widths": widths,
+    }
+
+
+def _fmt_num(v: float | None, spec: str = ".4f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The human-readable table of a ``run_check`` result."""
+    lines = [
+        f"hwsim check: {r['cell']} ({r['method']}) on {r['data']}: {r['n_sequences']} sequences x {r['steps']} steps",
+        "",
+        f"{'metric':<18}{'float':>10}{'quant':>10}{'fixed':>10}",
+        f"{r['metric'] or '(no targets)':<18}{_fmt_num(r['float_metric']):>10}"
+        f"{_fmt_num(r['quant_metric']):>10}{_fmt_num(r['fixed_metric']):>10}",
+        f"argmax flips quant vs fixed: {_fmt_num(r['argmax_flips'])}",
+        f"max |h err| {r['max_abs_err_h']:.3g}" + (f", max |y err| {r['max_abs_err_y']:.3g}" if r["max_abs_err_y"] is not None else ""),
+        "",
+        f"{'node':<14}{'max err':>12}{'mean err':>12}",
+    ]
+    for name, e in r["gate_errors"].items():
+        lines.append(f"{name:<14}{e['max']:>12.3g}{e['mean']:>12.3g}")
+    fd = r["first_divergence"]
+    lines.append("")
+    if fd is None:
+        lines.append(f"first divergence: none above {r['threshold_lsb']:g} LSB")
+    else:
+        lines.append(
+            f"first divergence (> {r['threshold_lsb']:g} LSB): step {fd['step']}, node {fd['node']}, "
+            f"sequence {fd['sequence']}, unit {fd['unit']}, {fd['error_lsb']:.1f} LSB"
+        )
+    d = r["drift"]
+    idx = sorted({0, len(d) // 4, len(d) // 2, (3 * len(d)) // 4, len(d) - 1})
+    lines.append("drift (mean |h err| by step): " + ", ".join(f"t{t} {d[t]:.3g}" for t in idx))
+    lines += ["", f"{'node':<14}{'format':>9}{'saturated':>11}{'interval':>10}{'observed':>10}"]
+    for name, w in r["suggested_widths"].items():
+        lines.append(
+            f"{name:<14}{w['format']:>9}{r['saturations'].get(name, 0):>11}{w['interval']:>10}{w['observed']:>10}"
+        )
+    lines.append("(interval: bits for the worst case of any input; observed: bits for this data's range)")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""``hwsim check``: float vs quantized-float vs bit-accurate fixed point on a data set.
+
+Thin layer over ``hwsim._check.run_check``: loads the models, the data set and the contract, and
+prints ``format_report``'s table or, with ``--json``, one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._model import CELL_GATES
+from .cli import user_errors
+
+
+@click.command("check")
+@click.argument("qmodel", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data", required=True, help="Data set: an .npz file (x, optional y) or a built-in name.")
+@click.option("--float-model", "float_model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The original float model, to report its metric too.")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Datapath contract (TOML); the default contract otherwise.")
+@click.option("--cell", type=click.Choice(tuple(CELL_GATES)), default=None,
+              help="Cell type; needed for ReLU RNNs, otherwise read from the weight shapes.")
+@click.option("--split", type=click.Choice(("train", "test", "all")), default="test", show_default=True,
+              help="Part of a built-in data set.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
+@click.option("--threshold-lsb", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
+              help="First divergence: error above this many LSBs of the node's format.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@user_errors
+def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
+          limit: int | None, threshold_lsb: float, as_json: bool) -> None:
+    """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
+    from ._check import format_report, run_check
+    from ._config import DEFAULT_CONFIG, DatapathConfig
+    from ._data import load_data
+    from ._errors import QuantError
+    from ._modelfile import load_model
+
+    qm = load_model(qmodel, cell=cell)
+    if qm.quant is None:
+        raise QuantError(f"{qmodel}: check needs a quantized model (run `hwsim quantize` first)")
+    fm = None if float_model is None else load_model(float_model, cell=cell or qm.cell)
+    cfg = DEFAULT_CONFIG if config is None else DatapathConfig.from_toml(config)
+    ds = load_data(data, split=split, input_size=qm.input_size)
+    if limit is not None:
+        ds = ds.head(limit)
+    report = run_check(qm, ds, cfg, float_model=fm, threshold_lsb=threshold_lsb)
+    click.echo(json.dumps(report) if as_json else format_report(report))

@@ -1,0 +1,407 @@
+"""Numba kernels of the bit-accurate datapath: integers only, parallel over sequences.
+
+Each function implements one line of docs/datapath.md and nothing else; ``hwsim._sim`` is the thin
+wrapper that validates, packs the ``Plan`` into the arrays and parameter vectors below, and names
+the results. tests/hwsim/naive.py is the slow plain-Python twin compared with these exactly.
+
+Speed: a layer's input projection (``W_in u_t`` for every step) does not depend on ``h``, so it is
+done for all steps first; the recurrent product runs once per step. Both are integer
+matrix-vector products on the multipliers ``m`` (for exp codes ``m = +-2**f``: one exact integer
+product equals the shift the hardware does). When the wrapper has proved that every dot product of
+a call fits int32 and every operand int16 (``narrow``), operands are int16 and the dot products
+accumulate in int32, which LLVM vectorizes to ``vpmaddwd`` / VNNI; otherwise int64 throughout.
+The shifts ``<< shift_in`` / ``<< shift_rec`` are the same for every column of a part, so they are
+applied once to the exact dot product: ``sum((m*v) << s) == (sum m*v) << s`` for integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit, jit_parallel, prange
+
+# ---- parameter vector of a layer (int64), filled by hwsim._sim._layer_params ---------------------
+P_CELL = 0  # 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm
+P_ROUND = 1  # _config.ROUNDING_CODE
+P_OVF = 2  # _config.OVERFLOW_CODE
+P_ACT = 3  # _config.ACTIVATION_CODE: 0 lut, 1 pwl
+P_ACC_FRAC = 4
+P_SHIFT_IN = 5
+P_SHIFT_REC = 6
+P_PRE_BITS = 7
+P_PRE_FRAC = 8
+P_ACT_BITS = 9
+P_ACT_FRAC = 10
+P_H_BITS = 11
+P_H_FRAC = 12
+P_C_BITS = 13
+P_C_FRAC = 14
+P_SIG_R = 15  # sigmoid_range_log2
+P_TANH_R = 16
+P_SIG_SHIFT = 17  # LUT index shift, docs "Activation units"
+P_TANH_SHIFT = 18
+P_NARROW = 19  # 1: int16 operands, int32 dot products
+P_RECORD = 20  # 1: write the activated gates
+P_HIDDEN = 21
+N_PARAMS = 22
+
+# ---- parameter vector of the head ----------------------------------------------------------------
+Q_ROUND = 0
+Q_OVF = 1
+Q_ACC_FRAC = 2
+Q_SHIFT = 3
+Q_OUT_BITS = 4
+Q_OUT_FRAC = 5
+Q_NARROW = 6
+Q_T0 = 7  # first step the head reads (T-1: last step only; 0: every step)
+N_HEAD_PARAMS = 8
+
+
+
+# ---- requantization (docs/datapath.md, "Requantization") ---------------------------------------
+# A requantization point has fixed shifts and modes, so its constants are worked out once per step
+# (``rq_site``); ``rq`` then does the per-value work. For a right shift by k every rounding mode is
+# ``(v + c) >> k`` with a correction c:
+#   floor      c = 0
+#   half_up    c = 2**(k-1)                           (ties towards +inf)
+#   half_even  c = 2**(k-1) - 1 + (bit k of v)        (a tie rounds up exactly when v >> k is odd)
+#   zero       c = 2**k - 1 if v < 0 else 0           (negative values round up, towards zero)
+# A move to more fraction bits is the exact left shift ``ls`` (and no right shift).
+# The mode branches are loop-invariant and predict perfectly; they measured faster than a
+# branch-free select of all four corrections.
+
+
+@jit
+def rq_site(from_frac, bits, frac, rounding, overflow):
+    """Constants (ls, rs, rounding, half, lo, hi, wrap) of requantizing from ``from_frac`` fraction
+    bits into ``s{bits}.{frac}`` with rounding code ``rounding`` and overflow code ``overflow``."""
+    k = np.int64(from_frac) - np.int64(frac)
+    ls = max(-k, np.int64(0))
+    rs = max(k, np.int64(0))
+    half = (np.int64(1) << rs) >> 1
+    lo = -(np.int64(1) << (bits - 1))
+    hi = (np.int64(1) << (bits - 1)) - 1
+    return ls, rs, np.int64(rounding), half, lo, hi, np.int64(overflow)
+
+
+@jit
+def rq(v, site):
+    """Requantize ``v`` at ``site`` (from ``rq_site``): (value, 1 if it left the range else 0)."""
+    ls, rs, rounding, half, lo, hi, wrap = site
+    q = np.int64(v) << ls
+    if rs > 0:
+        if rounding == 0:
+            q = q >> rs
+        elif rounding == 1:
+            q = (q + half) >> rs
+        elif rounding == 2:
+            q = (q + half - 1 + ((q >> rs) & 1)) >> rs
+        else:
+            q = (q + ((q >> 63) & (2 * half - 1))) >> rs
+    if q < lo or q > hi:
+        if wrap == 1:  # keep the low bits: two's complement wrap-around (hi - lo = 2**bits - 1)
+            return ((q - lo) & (hi - lo)) + lo, np.int64(1)
+        return (lo if q < lo else hi), np.int64(1)
+    return q, np.int64(0)
+
+
+@jit
+def requant(v, from_frac, bits, frac, rounding, overflow):
+    """Move ``v`` (``from_frac`` fraction bits) into ``s{bits}.{frac}``: (value, out-of-range flag)."""
+    return rq(v, rq_site(from_frac, bits, frac, rounding, overflow))
+
+
+# ---- activation units (docs/datapath.md, "Activation units") -----------------------------------
+@jit
+def lut_index(x, r, pre_frac, index_shift):
+    """LUT unit address: clamp to [-R, R) in pre units, offset by R, keep the top lut_bits bits."""
+    lo = -(np.int64(1) << (r + pre_frac))
+    hi = -lo - 1
+    xc = min(max(np.int64(x), lo), hi)
+    return (xc - lo) >> index_shift
+
+
+@jit
+def _shr(a, k):
+    return a >> k if k >= 0 else a << (-k)
+
+
+@jit
+def plan_positive(a, fp, fa):
+    """PLAN sigmoid on a = |x| >= 0 (pre units in, act units out): slopes are shifts."""
+    if a >= (np.int64(5) << fp):
+        return np.int64(1) << fa
+    if a >= (np.int64(19) << (fp - 3)):
+        return _shr(a, fp + 5 - fa) + (np.int64(27) << (fa - 5))
+    if a >= (np.int64(1) << fp):
+        return _shr(a, fp + 3 - fa) + (np.int64(5) << (fa - 3))
+    return _shr(a, fp + 2 - fa) + (np.int64(1) << (fa - 1))
+
+
+@jit
+def sigmoid_pwl(x, fp, fa):
+    """PWL sigmoid: PLAN(|x|), mirrored as ONE - PLAN(|x|) for x < 0."""
+    x = np.int64(x)
+    y = plan_positive(abs(x), fp, fa)
+    return (np.int64(1) << fa) - y if x < 0 else y
+
+
+@jit
+def tanh_pwl(x, fp, fa):
+    """PWL tanh: 2 * PLAN(2|x|) - ONE, negated for x < 0."""
+    x = np.int64(x)
+    t = 2 * plan_positive(2 * abs(x), fp, fa) - (np.int64(1) << fa)
+    return -t if x < 0 else t
+
+
+# ---- integer matrix-vector products --------------------------------------------------------------
+@jit
+def matvec_narrow(w, v, out):
+    """out[j] = sum_c w[j, c] * v[c] with int16 operands and an int32 sum (vpmaddwd).
+
+    Only called when the wrapper proved |sum| < 2**31 for every row and every v in the format.
+    """
+    rows, cols = w.shape
+    for j in range(rows):
+        acc = np.int32(0)
+        for c in range(cols):
+            acc = np.int32(acc + np.int32(w[j, c]) * np.int32(v[c]))
+        out[j] = acc
+
+
+@jit
+def matvec_wide(w, v, out):
+    """out[j] = sum_c w[j, c] * v[c] in int64 (exact: the plan bounds the sum by 2**62)."""
+    rows, cols = w.shape
+    for j in range(rows):
+        acc = np.int64(0)
+        for c in range(cols):
+            acc += np.int64(w[j, c]) * np.int64(v[c])
+        out[j] = acc
+
+
+@jit
+def matvec(w, v, out, narrow):
+    if narrow:
+        matvec_narrow(w, v, out)
+    else:
+        matvec_wide(w, v, out)
+
+
+# ---- pointwise cell updates: one step of one sequence, all H rows ---------------------------------
+# Each takes the layer's parameter vector p and the step's dot products: gi = W_in u_t (G*H),
+# gh = W_rec h (G*H). It updates h (and c) in place, writes h_out / c_out / gates rows for this
+# (n, t), and adds the out-of-range counts of its nodes to cnt (the sequence's row of counts).
+
+
+@jit
+def rnn_step(p, gi, gh, b_in, tanh_table, h, h_out, gates, cnt, t):
+    """RNN: h' = requant(tanh(p_a), act -> h) or requant(max(p_a, 0), pre -> h)."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    use_lut, tanh_r, tanh_sh = p[P_ACT] == 0, p[P_TANH_R], p[P_TANH_SHIFT]
+    relu, record = p[P_CELL] == 1, p[P_RECORD] == 1
+    s_pre = rq_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    s_h_act = rq_site(act_f, h_b, h_f, rnd, ovf)
+    s_h_pre = rq_site(pre_f, h_b, h_f, rnd, ovf)
+    n0 = np.int64(0)
+    n1 = np.int64(0)
+    for j in range(h.shape[0]):
+        pa, o0 = rq(b_in[j] + (gi[j] << s_in) + (gh[j] << s_rec), s_pre)
+        if relu:
+            a = max(pa, np.int64(0))
+            hn, o1 = rq(a, s_h_pre)
+        else:
+            a = tanh_table[lut_index(pa, tanh_r, pre_f, tanh_sh)] if use_lut else tanh_pwl(pa, pre_f, act_f)
+            hn, o1 = rq(a, s_h_act)
+        n0 += o0
+        n1 += o1
+        h[j] = hn
+        h_out[t, j] = hn
+        if record:
+            gates[0, t, j] = a
+    cnt[0] += n0
+    cnt[1] += n1
+
+
+@jit
+def gru_step(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, gates, cnt, t):
+    """GRU: r, z, n_x, n_h leave their accumulators; p_n, n, h' as docs/datapath.md."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    use_lut, sig_r, sig_sh, tanh_r, tanh_sh = p[P_ACT] == 0, p[P_SIG_R], p[P_SIG_SHIFT], p[P_TANH_R], p[P_TANH_SHIFT]
+    record = p[P_RECORD] == 1
+    one = np.int64(1) << act_f
+    align = act_f + max(act_f, h_f)  # (ONE - z) * n and z * h meet at this many fraction bits
+    sh_n = align - 2 * act_f
+    sh_h = align - act_f - h_f
+    s_pre = rq_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    s_pn = rq_site(pre_f + act_f, pre_b, pre_f, rnd, ovf)
+    s_h_gru = rq_site(align, h_b, h_f, rnd, ovf)
+    H = h.shape[0]
+    n0 = np.int64(0)
+    n1 = np.int64(0)
+    n2 = np.int64(0)
+    n3 = np.int64(0)
+    n4 = np.int64(0)
+    n5 = np.int64(0)
+    for j in range(H):
+        jz = H + j
+        jn = 2 * H + j
+        pr, o0 = rq(b_in[j] + (gi[j] << s_in) + (gh[j] << s_rec), s_pre)
+        pz, o1 = rq(b_in[jz] + (gi[jz] << s_in) + (gh[jz] << s_rec), s_pre)
+        pnx, o2 = rq(b_in[jn] + (gi[jn] << s_in), s_pre)
+        pnh, o3 = rq(b_rec[jn] + (gh[jn] << s_rec), s_pre)
+        if use_lut:
+            r = sig_table[lut_index(pr, sig_r, pre_f, sig_sh)]
+            z = sig_table[lut_index(pz, sig_r, pre_f, sig_sh)]
+        else:
+            r = sigmoid_pwl(pr, pre_f, act_f)
+            z = sigmoid_pwl(pz, pre_f, act_f)
+        pn, o4 = rq((pnx << act_f) + r * pnh, s_pn)
+        nn = tanh_table[lut_index(pn, tanh_r, pre_f, tanh_sh)] if use_lut else tanh_pwl(pn, pre_f, act_f)
+        v = (((one - z) * nn) << sh_n) + ((z * np.int64(h[j])) << sh_h)
+        hn, o5 = rq(v, s_h_gru)
+        n0 += o0
+        n1 += o1
+        n2 += o2
+        n3 += o3
+        n4 += o4
+        n5 += o5
+        h[j] = hn
+        h_out[t, j] = hn
+        if record:
+            gates[0, t, j] = r
+            gates[1, t, j] = z
+            gates[2, t, j] = nn
+    cnt[0] += n0
+    cnt[1] += n1
+    cnt[2] += n2
+    cnt[3] += n3
+    cnt[4] += n4
+    cnt[5] += n5
+
+
+@jit
+def lstm_step(p, gi, gh, b_in, sig_table, tanh_table, h, c, h_out, c_out, gates, cnt, t):
+    """LSTM: i, f, g, o leave their accumulators; c', tanh(c'), h' as docs/datapath.md."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    c_b, c_f = p[P_C_BITS], p[P_C_FRAC]
+    use_lut, sig_r, sig_sh, tanh_r, tanh_sh = p[P_ACT] == 0, p[P_SIG_R], p[P_SIG_SHIFT], p[P_TANH_R], p[P_TANH_SHIFT]
+    record = p[P_RECORD] == 1
+    align = act_f + max(c_f, act_f)  # f * c and i * g meet at this many fraction bits
+    sh_fc = align - act_f - c_f
+    sh_ig = align - 2 * act_f
+    s_pre = rq_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    s_c = rq_site(align, c_b, c_f, rnd, ovf)
+    s_pc = rq_site(c_f, pre_b, pre_f, rnd, ovf)
+    s_h_lstm = rq_site(2 * act_f, h_b, h_f, rnd, ovf)
+    H = h.shape[0]
+    n0 = np.int64(0)
+    n1 = np.int64(0)
+    n2 = np.int64(0)
+    n3 = np.int64(0)
+    n4 = np.int64(0)
+    n5 = np.int64(0)
+    n6 = np.int64(0)
+    for j in range(H):
+        jf = H + j
+        jg = 2 * H + j
+        jo = 3 * H + j
+        pi, o0 = rq(b_in[j] + (gi[j] << s_in) + (gh[j] << s_rec), s_pre)
+        pf, o1 = rq(b_in[jf] + (gi[jf] << s_in) + (gh[jf] << s_rec), s_pre)
+        pg, o2 = rq(b_in[jg] + (gi[jg] << s_in) + (gh[jg] << s_rec), s_pre)
+        po, o3 = rq(b_in[jo] + (gi[jo] << s_in) + (gh[jo] << s_rec), s_pre)
+        if use_lut:
+            ig = sig_table[lut_index(pi, sig_r, pre_f, sig_sh)]
+            fg = sig_table[lut_index(pf, sig_r, pre_f, sig_sh)]
+            gg = tanh_table[lut_index(pg, tanh_r, pre_f, tanh_sh)]
+            og = sig_table[lut_index(po, sig_r, pre_f, sig_sh)]
+        else:
+            ig = sigmoid_pwl(pi, pre_f, act_f)
+            fg = sigmoid_pwl(pf, pre_f, act_f)
+            gg = tanh_pwl(pg, pre_f, act_f)
+            og = sigmoid_pwl(po, pre_f, act_f)
+        cn, o4 = rq(((fg * c[j]) << sh_fc) + ((ig * gg) << sh_ig), s_c)
+        pc, o5 = rq(cn, s_pc)
+        tc = tanh_table[lut_index(pc, tanh_r, pre_f, tanh_sh)] if use_lut else tanh_pwl(pc, pre_f, act_f)
+        hn, o6 = rq(og * tc, s_h_lstm)
+        n0 += o0
+        n1 += o1
+        n2 += o2
+        n3 += o3
+        n4 += o4
+        n5 += o5
+        n6 += o6
+        c[j] = cn
+        c_out[t, j] = cn
+        h[j] = hn
+        h_out[t, j] = hn
+        if record:
+            gates[0, t, j] = ig
+            gates[1, t, j] = fg
+            gates[2, t, j] = gg
+            gates[3, t, j] = og
+    cnt[0] += n0
+    cnt[1] += n1
+    cnt[2] += n2
+    cnt[3] += n3
+    cnt[4] += n4
+    cnt[5] += n5
+    cnt[6] += n6
+
+
+# ---- one layer over every sequence ---------------------------------------------------------------
+@jit_parallel
+def layer_kernel(u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c_out, gates, counts):
+    """Run one recurrent layer over all sequences and steps.
+
+    u (N, T, n_in) layer input (operand dtype); w_in (G*H, n_in), w_rec (G*H, H) multipliers in
+    PyTorch's gate-block order; b_in, b_rec (G*H,) int64 biases in accumulator format (b_in enters
+    the accumulations that read the input, b_rec those that read only h: GRU's n_h). Writes
+    h_out (N, T, H) (operand dtype), c_out (N, T, H) int64 (LSTM), gates (G, N, T, H) int64 when
+    p[P_RECORD] (else a (G, 1, 1, 1) dummy), and adds out-of-range counts to counts (N, nodes).
+    """
+    n_seq, n_steps, _ = u.shape
+    rows = w_rec.shape[0]
+    H = p[P_HIDDEN]
+    cell = p[P_CELL]
+    narrow = p[P_NARROW] == 1
+    record = p[P_RECORD] == 1
+    for n in prange(n_seq):
+        gi = np.empty((n_steps, rows), dtype=np.int64)
+        for t in range(n_steps):  # the input projection does not depend on h: all steps first
+            matvec(w_in, u[n, t], gi[t], narrow)
+        gh = np.empty(rows, dtype=np.int64)
+        h = np.zeros(H, dtype=h_out.dtype)
+        c = np.zeros(H, dtype=np.int64)
+        g_n = gates[:, n] if record else gates[:, 0]
+        c_n = c_out[n] if cell == 3 else c_out[0]
+        for t in range(n_steps):
+            matvec(w_rec, h, gh, narrow)
+            if cell <= 1:
+                rnn_step(p, gi[t], gh, b_in, tanh_table, h, h_out[n], g_n, counts[n], t)
+            elif cell == 2:
+                gru_step(p, gi[t], gh, b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
+            else:
+                lstm_step(p, gi[t], gh, b_in, sig_table, tanh_table, h, c, h_out[n], c_n, g_n, counts[n], t)
+
+
+@jit_parallel
+def head_kernel(h_seq, w, bias, q, y_out, counts):
+    """Head on steps q[Q_T0].. of h_seq (N, T, H): y_out (N, T - t0, C) int64, counts (N, 1)."""
+    n_seq, n_steps, _ = h_seq.shape
+    classes = w.shape[0]
+    t0 = q[Q_T0]
+    narrow = q[Q_NARROW] == 1
+    shift = q[Q_SHIFT]
+    site = rq_site(q[Q_ACC_FRAC], q[Q_OUT_BITS], q[Q_OUT_FRAC], q[Q_ROUND], q[Q_OVF])
+    for n in prange(n_seq):
+        acc = np.empty(classes, dtype=np.int64)
+        for t in range(t0, n_steps):
+            matvec(w, h_seq[n, t], acc, narrow)
+            for j in range(classes):
+                y, o = rq(bias[j] + (acc[j] << shift), site)
+                y_out[n, t - t0, j] = y
+                counts[n, 0] += o
