@@ -60,6 +60,7 @@ _EXPORTS = {
     "run_fixed": "hwsim._sim",
     "SimResult": "hwsim._sim",
     "FixedResult": "hwsim._sim",
+    "node_names": "hwsim._sim",
     "run_check": "hwsim._check",
     # RTL schedule and co-simulation
     "cycles_per_step": "hwsim._schedule",

@@ -30,9 +30,11 @@ from .cli import user_errors
 @click.option("--threshold-lsb", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
               help="First divergence: error above this many LSBs of the node's format.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write a self-contained HTML report to REPORT/index.html (replaced when it exists).")
 @user_errors
 def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
-          limit: int | None, threshold_lsb: float, as_json: bool) -> None:
+          limit: int | None, threshold_lsb: float, as_json: bool, report_dir: Path | None) -> None:
     """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
     from ._check import format_report, run_check
     from ._config import DEFAULT_CONFIG, DatapathConfig
@@ -50,3 +52,8 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
         ds = ds.head(limit)
     report = run_check(qm, ds, cfg, float_model=fm, threshold_lsb=threshold_lsb)
     click.echo(json.dumps(report) if as_json else format_report(report))
+    if report_dir is not None:
+        from ._report import report_for_check
+
+        path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
+        click.echo(f"report -> {path}", err=as_json)  # with --json, stdout stays one JSON object

@@ -128,6 +128,18 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
         acc_frac = max(in_fmt.frac - s_in, cfg.h.frac - s_rec, cfg.pre.frac)
         shift_in = acc_frac - in_fmt.frac + s_in
         shift_rec = acc_frac - cfg.h.frac + s_rec
+        # Every cell has an accumulation over all input and all recurrent columns, which bounds the
+        # layer's width. It depends only on the contract and the shapes; check it before any bias is
+        # scaled into accumulator units, so an absurd scale is refused instead of overflowing int64.
+        acc_bits = _acc_bits(
+            [(m_ih.shape[1], codec.m_max, in_fmt.bits, shift_in), (H, codec.m_max, cfg.h.bits, shift_rec)],
+            bias_bound << acc_frac,
+        )
+        if acc_bits > MAX_ACC_BITS:
+            raise ConfigError(
+                f"layer {li} accumulator needs {acc_bits} bits, at most {MAX_ACC_BITS} are supported; "
+                "narrow the formats or the exponent range"
+            )
         accums = []
         for name, g, use_in, use_rec in ACCUMS[model.cell]:
             rows = slice(g * H, (g + 1) * H)
@@ -146,17 +158,6 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
                     bias=bias,
                 )
             )
-        n_in_max = max(a.n_in for a in accums)
-        n_rec_max = max(a.n_rec for a in accums)
-        acc_bits = _acc_bits(
-            [(n_in_max, codec.m_max, in_fmt.bits, shift_in), (n_rec_max, codec.m_max, cfg.h.bits, shift_rec)],
-            bias_bound << acc_frac,
-        )
-        if acc_bits > MAX_ACC_BITS:
-            raise ConfigError(
-                f"layer {li} accumulator needs {acc_bits} bits, at most {MAX_ACC_BITS} are supported; "
-                "narrow the formats or the exponent range"
-            )
         layers.append(LayerPlan(li, in_fmt, s_in, s_rec, acc_frac, shift_in, shift_rec, acc_bits, tuple(accums)))
 
     head = None
@@ -164,10 +165,10 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
         m, s = codes[keys[("head", None, "weight")]]
         acc_frac = max(cfg.h.frac - s, cfg.out.frac)
         shift = acc_frac - cfg.h.frac + s
-        bias = _bias_int(model, keys.get(("head", None, "bias"), ""), model.head.bias, slice(0, m.shape[0]), acc_frac, cfg)
         acc_bits = _acc_bits([(H, codec.m_max, cfg.h.bits, shift)], (1 << cfg.bias_int_bits) << acc_frac)
         if acc_bits > MAX_ACC_BITS:
             raise ConfigError(f"head accumulator needs {acc_bits} bits, at most {MAX_ACC_BITS} are supported")
+        bias = _bias_int(model, keys.get(("head", None, "bias"), ""), model.head.bias, slice(0, m.shape[0]), acc_frac, cfg)
         head = HeadPlan(s, acc_frac, shift, acc_bits, np.ascontiguousarray(m, dtype=np.int64), bias)
 
     return Plan(

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 HWSIM_WITH_DATASETS=1 source scripts/setup.sh "test,train"
 export PYTHONHASHSEED=0
 python -m pytest -q "$@"
-NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit python -m pytest -q -m "not rtl and not slow" -p no:cacheprovider tests/hwsim -k "sim or kernel or fixed"
+# The same kernel-vs-twin tests with the JIT off, so coverage sees the kernel bodies.
+NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit python -m pytest -q -p no:cacheprovider \
+  tests/hwsim/test_sim.py tests/hwsim/test_fixed.py tests/hwsim/test_activation.py
