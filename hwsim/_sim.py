@@ -215,6 +215,7 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     names = GATE_NAMES[plan.cell]
     sat = {"x": 0}
 
+    acc_proto = np.empty(0, dtype=np.int32 if narrow else np.int64)  # dtype of the dot products
     u = np.ascontiguousarray(x_int, dtype=op)
     h_layers, c_layers, gate_layers = [], [], []
     for k, lp in enumerate(plan.layers):
@@ -227,7 +228,7 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
         counts = np.zeros((n_seq, len(nodes)), dtype=np.int64)
         K.layer_kernel(
             u, w_in, w_rec, b_in, b_rec, _layer_params(plan, k, narrow, record_gates),
-            plan.sigmoid_table, plan.tanh_table, h_out, c_out, gates, counts,
+            plan.sigmoid_table, plan.tanh_table, h_out, c_out, gates, counts, acc_proto,
         )  # fmt: skip
         sat.update(zip(nodes, (int(v) for v in counts.sum(axis=0))))
         h_layers.append(h_out.astype(np.int64))

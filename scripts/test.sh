@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's test command: set up from nothing, lint the RTL, run the whole suite (RTL
+# The README's test command: set up from nothing, run the whole suite (RTL lint, synthesis and
 # co-simulation included), then the kernel tests once more with NUMBA_DISABLE_JIT=1 so that
 # coverage sees the kernel bodies.
 set -euo pipefail
@@ -9,4 +9,4 @@ export PYTHONHASHSEED=0
 python -m pytest -q "$@"
 # The same kernel-vs-twin tests with the JIT off, so coverage sees the kernel bodies.
 NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit python -m pytest -q -p no:cacheprovider \
-  tests/hwsim/test_sim.py tests/hwsim/test_fixed.py tests/hwsim/test_activation.py
+  tests/hwsim/test_sim.py tests/hwsim/test_kernels.py tests/hwsim/test_fixed.py tests/hwsim/test_activation.py

@@ -1,0 +1,48 @@
+"""The command-line shell: one-line usage errors with exit status 2, help, version."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim import __version__
+from hwsim.cli import COMMANDS, main
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuch"], r"^Error: No such command 'nosuch'\.$"),
+        (["quantize", "m.safetensors", "-o", "q.safetensors", "--method", "foo"],
+         r"^Error: Invalid value for '--method': 'foo' is not one of 'binary', .*'uniform'\.$"),
+        (["demo", "--bogus"], r"^Error: No such option '--bogus'\.$"),
+        (["check"], r"^Error: Missing argument 'QMODEL'\.$"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(args, message):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
+    assert re.match(message, lines[0]), lines[0]
+
+
+def test_help_lists_every_command_and_version_prints():
+    res = CliRunner().invoke(main, ["--help"])
+    assert res.exit_code == 0
+    for name in COMMANDS:
+        assert f"  {name} " in res.output
+    res = CliRunner().invoke(main, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"hwsim, version {__version__}"
+
+
+def test_installed_entry_point_gives_one_line_and_status_2():
+    proc = subprocess.run(
+        [sys.executable, "-m", "hwsim.cli", "export", "missing.safetensors", "-o", "out", "--word-bits", "33"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("Error: ")
+    assert "Traceback" not in proc.stderr
