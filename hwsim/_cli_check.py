@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ._model import CELL_GATES
-from .cli import user_errors
+from .cli import PositiveFloat, user_errors
 
 
 @click.command("check")
@@ -27,7 +27,7 @@ from .cli import user_errors
 @click.option("--split", type=click.Choice(("train", "test", "all")), default="test", show_default=True,
               help="Part of a built-in data set.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
-@click.option("--threshold-lsb", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True,
+@click.option("--threshold-lsb", type=PositiveFloat(), default=4.0, show_default=True,
               help="First divergence: error above this many LSBs of the node's format.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

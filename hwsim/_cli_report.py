@@ -49,6 +49,10 @@ def make_report(qmodel_path, data, output, *, float_model_path=None, config_path
         d = _read_json(p, "synth")
         synth[str(d.get("target", p.stem))] = d
     cosim = _read_json(cosim_file, "cosim") if cosim_file else None
+    if cosim is not None:
+        n = cosim.get("mismatches", 0)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise HwsimError(f"cosim JSON file must give 'mismatches' as a count >= 0, not {n!r}: {cosim_file}")
     check = run_check(qmodel, dataset, cfg, float_model=fmodel)
     return report_for_check(output, check, qmodel, dataset, cfg,
                             title=title or f"hwsim report: {Path(qmodel_path).name} on {dataset.name}",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import user_errors
+from .cli import PositiveFloat, user_errors
 
 
 @click.command("synth")
@@ -15,7 +15,7 @@ from .cli import user_errors
 @click.option("--target", required=True, type=click.Choice(["ice40", "ecp5", "xilinx"]), help="FPGA family (yosys synth_<target>).")
 @click.option("--top", default=None, help="Top module (default: the manifest's rtl.top).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (keys luts, ffs, brams, dsps, cycles_per_step, ...).")
-@click.option("--timeout", type=float, default=3600, show_default=True, help="Seconds yosys may run.")
+@click.option("--timeout", type=PositiveFloat(), default=3600, show_default=True, help="Seconds yosys may run.")
 @user_errors
 def synth(export_dir, target, top, as_json, timeout):
     """Synthesize EXPORT_DIR/rtl/*.v for TARGET and report LUTs, flip-flops, BRAMs and DSPs.

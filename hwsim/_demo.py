@@ -169,7 +169,9 @@ def run_flow(
 
     stages = ["check", "export"] + (["cosim"] if cosim else []) + [f"synth {t}" for t in synth_targets] + ["report"]
     parent = out_dir.parent if str(out_dir.parent) else Path(".")
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    from ._report import sibling_tmp_dir
+
+    tmp = sibling_tmp_dir(parent / out_dir.name)
     res = FlowResult(out_dir=out_dir, check={})
     bar = tqdm(total=len(stages), disable=not progress, unit="stage", file=sys.stderr,
                bar_format="{desc:<22}{bar:24} {n_fmt}/{total_fmt} [{elapsed}]")

@@ -569,6 +569,15 @@ def _divergence_text(d: Any) -> str:
     return str(d)
 
 
+def sibling_tmp_dir(target: Path) -> Path:
+    """A new empty directory next to ``target`` to build it in before the rename, with the mode a
+    plain ``mkdir`` would give (``mkdtemp`` makes 0700, which would make the result private)."""
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(tmp, 0o777 & ~mask)
+    return tmp
+
 def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **sections: Any) -> Path:
     """Write ``directory/index.html`` atomically and return its path.
 
@@ -586,7 +595,7 @@ def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **secti
     if target.exists() and not target.is_dir():
         raise HwsimError(f"report directory must be a directory, not a file: {target}")
     text = build_html(check, **sections)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp"))
+    tmp = sibling_tmp_dir(target)
     try:
         (tmp / "index.html").write_text(text, encoding="utf-8")
         if target.exists():

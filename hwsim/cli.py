@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import sys
 
 import click
@@ -54,7 +55,9 @@ class _LazyGroup(click.Group):
             click.echo(e.format_message(), err=True)
             sys.exit(e.exit_code)
         except click.ClickException as e:  # UsageError, BadParameter, NoSuchOption, ...
-            click.echo(f"Error: {e.format_message()}", err=True)
+            # click lists a Choice's values one per line ("Missing option ... Choose from:\n\tbinary,
+            # ..."); the contract is one line, so collapse the whitespace.
+            click.echo(f"Error: {' '.join(e.format_message().split())}", err=True)
             sys.exit(e.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
@@ -66,6 +69,21 @@ class _LazyGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class PositiveFloat(click.ParamType):
+    """A finite number > 0 (click's FloatRange lets ``nan`` and ``inf`` through)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(v) and v > 0):
+            self.fail(f"must be a finite number > 0, not {value!r}", param, ctx)
+        return v
 
 
 def fail(message: str) -> "NoReturn":  # noqa: F821

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -111,6 +112,13 @@ def test_synth_refuses_export_without_rtl(make_model, tmp_path):
         synthesize(out, "ice40", top="x")
     r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--top", "1x"])
     assert r.exit_code == 2 and r.output.startswith("Error: top module name must be a Verilog identifier")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_cli_synth_refuses_a_timeout_that_is_not_a_positive_number(tmp_path, value):
+    r = CliRunner().invoke(main, ["synth", str(tmp_path), "--target", "ice40", "--timeout", value])
+    assert r.exit_code == 2
+    assert re.fullmatch(rf"Error: Invalid value for '--timeout': must be a finite number > 0, not '{value}'\n", r.output)
 
 
 @needs_yosys

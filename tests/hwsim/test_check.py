@@ -164,6 +164,8 @@ def test_cli_table_and_limit(files):
         (["q.safetensors", "--data", "missing.npz"], r"data file must exist, not found"),
         (["q.safetensors", "--data", "d.npz", "--config", "missing.toml"], r"config file must exist, not found"),
         (["q.safetensors", "--data", "d.npz", "--threshold-lsb", "0"], r"Invalid value for '--threshold-lsb'"),
+        (["q.safetensors", "--data", "d.npz", "--threshold-lsb", "nan"],
+         r"^Error: Invalid value for '--threshold-lsb': must be a finite number > 0, not 'nan'\.?\n$"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(files, args, message):

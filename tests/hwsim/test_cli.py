@@ -19,6 +19,10 @@ from hwsim.cli import COMMANDS, main
          r"^Error: Invalid value for '--method': 'foo' is not one of 'binary', .*'uniform'\.$"),
         (["demo", "--bogus"], r"^Error: No such option '--bogus'\.$"),
         (["check"], r"^Error: Missing argument 'QMODEL'\.$"),
+        # click prints a missing Choice option's values one per line; hwsim keeps it to one line
+        (["quantize", "m.safetensors", "-o", "q.safetensors"],
+         r"^Error: Missing option '--method'\. Choose from: binary, binary-stoch, .*, uniform$"),
+        (["synth", "dir"], r"^Error: Missing option '--target'\. Choose from: ice40, ecp5, xilinx$"),
     ],
 )
 def test_usage_errors_are_one_line_with_status_2(args, message):
@@ -46,3 +50,12 @@ def test_installed_entry_point_gives_one_line_and_status_2():
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("Error: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_generated_docs_match_the_code():
+    """docs/cli.md and docs/python_api.md are generated; a stale copy fails here, not in review."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_cli_docs.py"
+    proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

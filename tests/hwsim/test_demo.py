@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -37,6 +38,9 @@ def test_demo_fast_path_writes_export_report_and_summary(tmp_path):
     assert summary["synth"] == {}
     assert "accuracy, fixed point" in r.output and str(out / "report" / "index.html") in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no temporary left behind
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700
 
     # a rerun replaces the directory a previous demo wrote, without --force
     (out / "stale").write_text("x")

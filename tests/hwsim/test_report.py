@@ -153,6 +153,16 @@ def test_report_replaces_an_existing_report(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
+def test_report_directory_gets_the_mode_of_a_plain_mkdir(tmp_path):
+    """Built in a mkdtemp sibling (0700) and renamed: it must not stay private to the user."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_report(tmp_path / "r", _check_result())
+    assert (tmp_path / "r").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
 def test_report_refuses_a_result_that_is_not_a_check(tmp_path):
     with pytest.raises(HwsimError, match=r"^a report needs the result of a check \(a mapping with a 'metric' key\)$"):
         write_report(tmp_path / "r", {"drift": []})
@@ -215,4 +225,19 @@ def test_cli_report_rejects_a_bad_json_file_in_one_line(tmp_path):
                                   "--synth-json", str(bad)])
     assert r.exit_code == 2
     assert re.fullmatch(r"Error: synth JSON file must hold one JSON object, not list: .*s\.json\n", r.output)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("mismatches", ['"x"', "-1", "1.5", "true"])
+def test_cli_report_rejects_a_cosim_json_without_a_count(tmp_path, mismatches):
+    from click.testing import CliRunner
+
+    from hwsim.cli import main
+
+    bad = tmp_path / "c.json"
+    bad.write_text(f'{{"sequences": 2, "mismatches": {mismatches}}}')
+    r = CliRunner().invoke(main, ["report", str(_default_model()), "--data", "digits", "-o", str(tmp_path / "r"),
+                                  "--cosim-json", str(bad)])
+    assert r.exit_code == 2
+    assert re.fullmatch(r"Error: cosim JSON file must give 'mismatches' as a count >= 0, not .*: .*c\.json\n", r.output)
     assert not (tmp_path / "r").exists()
