@@ -19,10 +19,12 @@ from typing import Any
 
 from hwsim._config import DatapathConfig
 from hwsim._errors import FormatError
+from hwsim._schedule import cycles_per_step
 
 from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._pack import rom_images
+from ._rtl import write_rtl
 
 #: Verilog-2005 reserved words a module name must avoid (the ones a user might plausibly pick).
 _VERILOG_KEYWORDS = frozenset(
@@ -74,25 +76,8 @@ class ExportResult:
     rtl_written: bool
 
 
-def _write_rtl_hook():
-    """``hwsim.export._rtl.write_rtl`` when the RTL generator is installed, else None."""
-    try:
-        from ._rtl import write_rtl
-    except ModuleNotFoundError as e:
-        if e.name and e.name.endswith("_rtl"):
-            return None
-        raise
-    return write_rtl
-
-
-def _schedule(plan) -> dict[str, Any] | None:
-    """The predicted cycles per timestep (``hwsim._schedule``), when the schedule model exists."""
-    try:
-        from hwsim._schedule import cycles_per_step
-    except ModuleNotFoundError as e:
-        if e.name == "hwsim._schedule":
-            return None
-        raise
+def _schedule(plan) -> dict[str, Any]:
+    """The predicted cycles per timestep (``hwsim._schedule``), recorded in the manifest."""
     sched = cycles_per_step(plan)
     return {"cycles_per_step": int(sched["step"]), "lanes": plan.config.lanes, **sched}
 
@@ -126,8 +111,7 @@ def write_export(
     plan = lower(model, cfg)
     roms = rom_images(plan)
     manifest = build_manifest(model, plan, roms, fmts)
-    write_rtl = _write_rtl_hook() if rtl else None
-    manifest["rtl"] = {"top": top_name, "files": []} if write_rtl else None
+    manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
     manifest["schedule"] = _schedule(plan)
 
     parent = out.parent
@@ -144,7 +128,7 @@ def write_export(
                 data = format_words(rom.words, rom.width, fmt, comment=comment)
                 (tmp / rel).write_bytes(data)
                 files[rel] = data
-        if write_rtl is not None:
+        if rtl:
             (tmp / "rtl").mkdir(exist_ok=True)
             written = write_rtl(plan, tmp / "rtl", manifest)
             rels = sorted(Path(p).resolve().relative_to(tmp.resolve()).as_posix() for p in written)
@@ -157,7 +141,7 @@ def write_export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ExportResult(out, manifest, tuple(sorted(files)) + (MANIFEST_NAME,), write_rtl is not None)
+    return ExportResult(out, manifest, tuple(sorted(files)) + (MANIFEST_NAME,), rtl)
 
 
 def _umask() -> int:

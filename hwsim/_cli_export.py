@@ -56,5 +56,3 @@ def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, fo
     )
     for r in man["roms"]:
         click.echo(f"  {r['name']:<14} {r['depth']:>8} x {r['word_bits']:>4} bits  {', '.join(r['files'])}")
-    if not res.rtl_written:
-        click.echo("  rtl/ not written: the RTL generator (hwsim.export._rtl) is not installed", err=True)

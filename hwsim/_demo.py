@@ -100,11 +100,11 @@ def _have(tool: str) -> bool:
 # stage adapters: the library functions of the other sub-commands
 
 
-def _export(qmodel, out: Path, config: DatapathConfig) -> bool:
-    """Export into ``out``; True when the RTL was written too (cosim and synth need it)."""
+def _export(qmodel, out: Path, config: DatapathConfig) -> None:
+    """Export ROMs, manifest and RTL into ``out`` (cosim and synth read them)."""
     from .export import write_export
 
-    return write_export(qmodel, out, config).rtl_written
+    write_export(qmodel, out, config)
 
 
 def _cosim(export_dir: Path, dataset, sequences: int, config: DatapathConfig) -> dict[str, Any]:
@@ -192,18 +192,13 @@ def run_flow(
         done("check", t0)
 
         t0 = stage("export")
-        rtl_written = _export(qmodel, tmp / "export", cfg)
+        _export(qmodel, tmp / "export", cfg)
         res.export_dir = tmp / "export"
         done("export", t0)
-        no_rtl = None if rtl_written else "the RTL generator (hwsim.export._rtl) is not installed"
-        if no_rtl:
-            res.hints.append(f"co-simulation and synthesis skipped: {no_rtl}")
 
         if cosim:
             t0 = stage("cosim")
-            if no_rtl:
-                res.cosim = _skipped(no_rtl)
-            elif not _have("iverilog"):
+            if not _have("iverilog"):
                 res.cosim = _skipped("Icarus Verilog not found")
                 res.hints.append("co-simulation skipped, iverilog not found: " + INSTALL_HINT["iverilog"])
             else:
@@ -218,9 +213,7 @@ def run_flow(
 
         for t in synth_targets:
             t0 = stage(f"synth {t}")
-            if no_rtl:
-                res.synth[t] = _skipped(no_rtl)
-            elif not _have("yosys"):
+            if not _have("yosys"):
                 res.synth[t] = _skipped("yosys not found")
                 if not any("yosys" in h for h in res.hints):
                     res.hints.append("synthesis skipped, yosys not found: " + INSTALL_HINT["yosys"])

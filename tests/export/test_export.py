@@ -174,10 +174,8 @@ def test_cli_unquantized_model_is_refused(make_model, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-needs_rtl = pytest.mark.skipif(export_mod._write_rtl_hook() is None, reason="hwsim.export._rtl is not installed")
 
 
-@needs_rtl
 def test_rtl_files_are_written_and_hashed(qmodel, tmp_path):
     res = write_export(qmodel, tmp_path / "out", formats="hex", top_name="my_rnn")
     man = read_manifest(tmp_path / "out")
@@ -186,7 +184,6 @@ def test_rtl_files_are_written_and_hashed(qmodel, tmp_path):
     assert man["schedule"]["cycles_per_step"] > 0
 
 
-@needs_rtl
 def test_rtl_refusal_leaves_nothing(qmodel, tmp_path):
     with pytest.raises(FormatError, match=r"^top module name must differ from the library blocks"):
         write_export(qmodel, tmp_path / "out", formats="hex", top_name="hwsim_lane")

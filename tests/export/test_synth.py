@@ -130,15 +130,8 @@ def test_yosys_error_is_one_line(make_model, tmp_path):
         synthesize(out, "ecp5")
 
 
-def _write_rtl_available() -> bool:
-    from hwsim.export._export import _write_rtl_hook
-
-    return _write_rtl_hook() is not None
-
-
 @needs_yosys
 @pytest.mark.rtl
-@pytest.mark.skipif(not _write_rtl_available(), reason="the RTL generator (hwsim.export._rtl) is not installed")
 @pytest.mark.slow  # two full ice40 syntheses, ~10-20 s each on 2 cores
 @pytest.mark.parametrize(("method", "bits"), [("ternary", None), ("exp", 4), ("uniform", 4)])
 def test_exported_design_has_weight_multipliers_only_for_uniform(make_model, tmp_path, method, bits):
