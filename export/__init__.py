@@ -52,4 +52,5 @@ __all__ = [
     "word_bytes",
     "words_from_ints",
     "words_to_ints",
+    "write_export",
 ]

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hwsim._config import DatapathConfig
 from hwsim._errors import FormatError
+from hwsim._fsutil import replace_dir, sibling_tmp_dir
 from hwsim._schedule import cycles_per_step
 
 from ._formats import FORMATS, check_formats, format_words
@@ -116,9 +116,8 @@ def write_export(
 
     parent = out.parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.tmp-"))
+    tmp = sibling_tmp_dir(out)
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; DIR gets the usual mode
         files: dict[str, bytes] = {}
         (tmp / "rom").mkdir()
         for rom in roms.values():
@@ -137,30 +136,9 @@ def write_export(
                 files[rel] = (tmp / rel).read_bytes()
         manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
         (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
-        _install(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportResult(out, manifest, tuple(sorted(files)) + (MANIFEST_NAME,), rtl)
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _install(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` to ``out``; an existing ``out`` is moved aside first, then deleted."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-    os.replace(out, old / "x")  # the old export leaves DIR's name in one rename
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old / "x", out)  # put the old export back
-        shutil.rmtree(old, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -8,7 +8,6 @@ the files an FPGA flow would use, not a copy of the model. docs/rtl.md describes
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile

@@ -13,12 +13,12 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ._fsutil import replace_dir
 from ._config import DatapathConfig
 from ._errors import HwsimError, ToolError
 
@@ -169,7 +169,7 @@ def run_flow(
 
     stages = ["check", "export"] + (["cosim"] if cosim else []) + [f"synth {t}" for t in synth_targets] + ["report"]
     parent = out_dir.parent if str(out_dir.parent) else Path(".")
-    from ._report import sibling_tmp_dir
+    from ._fsutil import sibling_tmp_dir
 
     tmp = sibling_tmp_dir(parent / out_dir.name)
     res = FlowResult(out_dir=out_dir, check={})
@@ -247,7 +247,7 @@ def run_flow(
         bar.set_description("done")
         bar.close()
         (tmp / SUMMARY_FILE).write_text(json.dumps(_jsonable(res.to_dict()), indent=2, sort_keys=True) + "\n")
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         bar.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -257,18 +257,6 @@ def run_flow(
     for h in res.hints:
         say(h)
     return res
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Rename ``src`` to ``dst``, replacing an existing ``dst`` with as short a gap as possible."""
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".old"))
-        old.rmdir()
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
 
 
 def _jsonable(v: Any) -> Any:

@@ -18,12 +18,13 @@ import json
 import os
 import re
 import struct
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+
+from ._fsutil import atomic_write as _atomic_write
 
 from ._errors import ModelFileError
 from ._model import CELL_GATES, Head, Layer, QuantSpec, RNNModel
@@ -115,17 +116,7 @@ def atomic_write(path: Path, write) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ModelFileError(f"output directory must exist, not found: {directory}")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    _atomic_write(path, write)
 
 
 def model_to_tensors(model: RNNModel, *, dtype: type = np.float32) -> dict[str, np.ndarray]:

@@ -17,13 +17,13 @@ import io
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ._fsutil import replace_dir, sibling_tmp_dir
 from ._errors import HwsimError
 
 #: Metric names as the check reports them -> (label, "higher is better").
@@ -569,15 +569,6 @@ def _divergence_text(d: Any) -> str:
     return str(d)
 
 
-def sibling_tmp_dir(target: Path) -> Path:
-    """A new empty directory next to ``target`` to build it in before the rename, with the mode a
-    plain ``mkdir`` would give (``mkdtemp`` makes 0700, which would make the result private)."""
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    mask = os.umask(0o022)
-    os.umask(mask)
-    os.chmod(tmp, 0o777 & ~mask)
-    return tmp
-
 def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **sections: Any) -> Path:
     """Write ``directory/index.html`` atomically and return its path.
 
@@ -598,14 +589,7 @@ def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **secti
     tmp = sibling_tmp_dir(target)
     try:
         (tmp / "index.html").write_text(text, encoding="utf-8")
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".old"))
-            old.rmdir()
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -14,6 +14,7 @@ from hwsim._modelfile import save_model
 from hwsim._quant import quantize_model
 from hwsim.cli import main
 from hwsim.export import FORMATS, read_manifest, write_export
+from hwsim._fsutil import _umask
 from hwsim.export import _export as export_mod
 
 
@@ -38,7 +39,7 @@ def test_export_writes_every_format_and_hashes(qmodel, tmp_path):
     assert set(man["files"]) == expected
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected | {"manifest.json"}
     assert res.files[-1] == "manifest.json" and sorted(os.listdir(tmp_path)) == ["out"]
-    assert out.stat().st_mode & 0o777 == 0o777 & ~export_mod._umask()  # not mkdtemp's 0700
+    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
 
 
 def test_hex_is_always_written(qmodel, tmp_path):

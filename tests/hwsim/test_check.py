@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 from numpy.testing import assert_allclose
 
-import naive
 from hwsim._check import format_report, interval_bounds, run_check
 from hwsim._config import DatapathConfig, FixedFormat
 from hwsim._data import Dataset

@@ -157,9 +157,8 @@ def test_saturating_inputs_are_counted_and_equal(cell, method, bits):
 
 def test_worked_example_in_docs():
     """docs/datapath.md, "Worked example (bits)": acc 27034, pre 845, LUT index 538, r = 9864."""
-    from hwsim._model import Head, Layer, QuantSpec, RNNModel
+    from hwsim._model import Layer, QuantSpec, RNNModel
 
-    H = 1
     w_ih = np.zeros((3, 1))
     w_hh = np.zeros((3, 1))
     w_ih[0, 0], w_hh[0, 0] = 0.25, -0.25  # r-gate row: +0.25 on x, -0.25 on h

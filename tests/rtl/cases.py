@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwsim._config import DatapathConfig, FixedFormat
-from hwsim._model import Head, Layer, RNNModel
+from hwsim._model import Head, RNNModel
 
 #: narrow formats: every requant point sees overflow with saturating inputs, LUTs stay small
 NARROW = dict(
