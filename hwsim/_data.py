@@ -112,6 +112,8 @@ def load_data(spec: str | os.PathLike, *, split: str = "test", input_size: int |
     name = str(spec)
     if name in BUILTINS:
         return _load_builtin(name, split)
+    if p.is_dir():
+        raise DataError(f"data must be an .npz file or a built-in name, not a directory: {p}")
     if p.suffix or os.sep in name or "/" in name:
         raise DataError(f"data file must exist, not found: {p}")
     raise DataError(

@@ -142,3 +142,8 @@ def test_dataset_validates_and_slices():
     h = d.head(2)
     assert len(h) == 2 and list(h.y) == [0, 1] and h.num_classes == 5
     assert len(d.head(99)) == 5
+
+
+def test_directory_is_refused_with_its_own_message(tmp_path):
+    with pytest.raises(DataError, match=r"^data must be an \.npz file or a built-in name, not a directory: "):
+        load_data(tmp_path)
