@@ -62,6 +62,11 @@ _EXPORTS = {
     "FixedResult": "hwsim._sim",
     "node_names": "hwsim._sim",
     "run_check": "hwsim._check",
+    # training (needs the [train] extra only when train() runs)
+    "train": "hwsim._train",
+    "TrainConfig": "hwsim._train",
+    "TrainResult": "hwsim._train",
+    "default_model_path": "hwsim.data",
     # RTL schedule and co-simulation
     "cycles_per_step": "hwsim._schedule",
     "cosim": "hwsim._cosim",

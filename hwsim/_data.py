@@ -21,7 +21,7 @@ import numpy as np
 
 from ._errors import DataError
 
-SPLITS = ("train", "test", "all")
+SPLITS = ("train", "valid", "test", "all")
 TASKS = ("classify", "next-symbol")
 
 #: Built-in data sets: name -> "module:function", the function being ``load(split) -> Dataset``.
@@ -144,6 +144,8 @@ def load_digits(split: str = "test") -> Dataset:
     """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if split == "valid":
+        raise DataError("digits has no 'valid' split: use 'train' and hold out part of it (hwsim train does)")
     from sklearn.datasets import load_digits as sk_digits
 
     d = sk_digits()

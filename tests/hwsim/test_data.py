@@ -96,7 +96,7 @@ def test_builtin_registry_calls_loader(monkeypatch):
 
 def test_bad_files(tmp_path):
     assert re.match(r"^data file must exist, not found: .*gone\.npz$", _err(tmp_path / "gone.npz"))
-    assert _err("digits", split="dev") == "split must be one of train, test, all, not 'dev'"
+    assert _err("digits", split="dev") == "split must be one of train, valid, test, all, not 'dev'"
     (tmp_path / "t.npz").write_text("not a zip")
     assert re.search(r"t\.npz: data file must be an \.npz archive \(", _err(tmp_path / "t.npz"))
     np.save(tmp_path / "a.npy", np.zeros((2, 3, 4)))
@@ -147,3 +147,8 @@ def test_dataset_validates_and_slices():
 def test_directory_is_refused_with_its_own_message(tmp_path):
     with pytest.raises(DataError, match=r"^data must be an \.npz file or a built-in name, not a directory: "):
         load_data(tmp_path)
+
+
+def test_digits_has_no_valid_split():
+    with pytest.raises(DataError, match=r"^digits has no 'valid' split: "):
+        load_data("digits", split="valid")

@@ -1,0 +1,76 @@
+"""``hwsim train``: quantization-aware training of a recurrent model (needs the [train] extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._errors import QuantError
+from ._train import CELL_NAMES, TRAIN_METHODS
+from .cli import fail, user_errors
+
+
+@click.command("train")
+@click.option("--cell", type=click.Choice(list(CELL_NAMES)), default="gru", show_default=True,
+              help="Recurrent cell (rnn = tanh RNN).")
+@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True, help="Hidden size H.")
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="Stacked layers.")
+@click.option("--method", type=click.Choice(TRAIN_METHODS), default="ternary", show_default=True,
+              help="Quantizer in the loop; 'full' trains the float baseline.")
+@click.option("--data", required=True, help="Built-in data set (digits, fashion, kjv) or an .npz file.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (.safetensors or .npz); metrics go to the same name with .json.")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--lr", type=float, default=1e-2, show_default=True, help="Adam learning rate.")
+@click.option("--batch", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Train on this many sequences (seeded subset).")
+@click.option("--eval-limit", type=click.IntRange(min=1), default=None,
+              help="Validate and test on this many sequences (seeded subset).")
+@click.option("--bits", type=int, default=None, help="Code width: exp 2-6 (default 4), uniform 2-16 (default 4).")
+@click.option("--e-min", "e_min", type=int, default=None, help="exp: smallest exponent.")
+@click.option("--e-max", "e_max", type=int, default=None, help="exp: largest exponent (default: per tensor).")
+@click.option("--paper-exact", is_flag=True, help="exp: no zero code, as in the paper's code.")
+@click.option("--H", "H", type=float, default=1.0, show_default=True, help="binary: level H (a power of two).")
+@click.option("--biases", type=click.Choice(["fixed", "quantized"]), default="fixed", show_default=True,
+              help="Keep biases in fixed point, or quantize them like the weights (as the paper did).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="PyTorch CPU threads.")
+@click.option("--check", is_flag=True,
+              help="Also measure the bit-accurate 16-bit fixed-point metric of the saved model on the test set.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, limit, eval_limit, bits, e_min,
+          e_max, paper_exact, H, biases, threads, check, force, quiet):
+    """Train a quantized RNN/GRU/LSTM on the --data set and write the quantized model to --output.
+
+    Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
+    The best epoch by validation metric is kept; the saved model holds its deterministic
+    quantized weights and is a valid input to hwsim check and hwsim export.
+    """
+    from ._train import TrainConfig, command_line, import_torch
+    from ._train import train as run
+
+    import_torch()  # TorchMissing (an HwsimError): one line naming the [train] extra, exit 2
+    if output.exists() and not force:
+        fail(f"output file {output} exists; pass --force to overwrite it")
+    if paper_exact and method not in ("exp", "exp-stoch"):
+        raise QuantError(f"--paper-exact applies to exp and exp-stoch only, not {method}")
+    config = TrainConfig(
+        cell=cell, hidden=hidden, method=method, data=data, layers=layers, epochs=epochs, lr=lr, batch=batch,
+        seed=seed, limit=limit, eval_limit=eval_limit, bits=bits, e_min=e_min, e_max=e_max, zero=not paper_exact,
+        biases=biases, H=H, threads=threads, check=check,
+    )
+    result = run(config, output, progress=not quiet, command=command_line(config, output))
+    m = result.metrics
+    name = m["metric"]
+    fmt = (lambda v: f"{100 * v:.2f}%") if name == "accuracy" else (lambda v: f"{v:.4f}")
+    click.echo(
+        f"{cell} H={hidden} {method} on {data}: test {name} {fmt(m['test_metric'])} "
+        f"(float shadow {fmt(m['shadow_test_metric'])}"
+        + ("" if m["fixed_test_metric"] is None else f", bit-accurate fixed point {fmt(m['fixed_test_metric'])}")
+        + f"), best epoch {m['best_epoch']}/{epochs}, "
+        f"{m['wall_s']:.1f} s -> {output}"
+    )

@@ -1,0 +1,392 @@
+"""Quantization-aware training of RNN/GRU/LSTM classifiers and language models (``hwsim train``).
+
+The seed paper's scheme (Ott et al., arXiv 1608.06902): float shadow weights, the quantized copy
+in the forward pass, straight-through gradients, stochastic quantizers in training and their
+deterministic twins in evaluation, weights clipped to the quantizer's range after every step
+(``hwsim.torch``). Adam, cross-entropy, a validation split and the best checkpoint by validation
+metric. The saved model is the deterministic quantized model of the best shadow weights
+(``hwsim._quant.quantize_model``), so it is a valid input to ``hwsim check`` and ``hwsim export``.
+
+PyTorch is imported only inside the functions that need it, so this module (and
+``default_model_path``) import without the ``[train]`` extra.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import DataError, HwsimError
+from ._model import METHODS
+
+#: ``--cell`` choices and the hwsim cell name each one trains.
+CELL_NAMES = {"rnn": "rnn_tanh", "rnn_relu": "rnn_relu", "gru": "gru", "lstm": "lstm"}
+#: ``--method`` choices: the quantization methods plus "full" (the float baseline).
+TRAIN_METHODS = ("full",) + tuple(METHODS)
+TORCH_MISSING = "hwsim train needs PyTorch: pip install 'hwsim[train]'"
+
+
+class TorchMissing(HwsimError):
+    """PyTorch is not installed (the ``[train]`` extra)."""
+
+
+def import_torch():
+    """``torch``, or TorchMissing with the one-line install hint."""
+    try:
+        import torch
+    except ImportError:
+        raise TorchMissing(TORCH_MISSING) from None
+    return torch
+
+
+def default_model_path() -> Path:
+    """The shipped default model (a ternary GRU trained on digits); see hwsim/data/default_gru.json."""
+    from .data import default_model_path as path
+
+    return path()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (the ``hwsim train`` options).
+
+    ``limit`` keeps the first N training sequences after a seeded shuffle; ``eval_limit`` does
+    the same for the validation and test sets. ``valid_fraction`` carves the validation set out of
+    the training split when the data set has no ``valid`` split of its own.
+    """
+
+    cell: str = "gru"
+    hidden: int = 32
+    method: str = "ternary"
+    data: str = "digits"
+    layers: int = 1
+    epochs: int = 20
+    lr: float = 1e-2
+    batch: int = 64
+    seed: int = 0
+    limit: int | None = None
+    eval_limit: int | None = None
+    bits: int | None = None
+    e_min: int | None = None
+    e_max: int | None = None
+    zero: bool = True
+    biases: str = "fixed"
+    H: float = 1.0
+    valid_fraction: float = 0.1
+    grad_clip: float = 5.0
+    threads: int = 1
+    check: bool = False  # also measure the bit-accurate fixed-point metric (hwsim check)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_NAMES:
+            raise HwsimError(f"cell must be one of {', '.join(CELL_NAMES)}, not {self.cell!r}")
+        if self.method not in TRAIN_METHODS:
+            raise HwsimError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
+        for name in ("hidden", "layers", "epochs", "batch", "threads"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise HwsimError(f"{name} must be a positive int, not {v!r}")
+        for name in ("limit", "eval_limit"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise HwsimError(f"{name} must be a positive int or None, not {v!r}")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            raise HwsimError(f"seed must be a non-negative int, not {self.seed!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise HwsimError(f"lr must be a positive number, not {self.lr!r}")
+        if not 0 < self.valid_fraction < 1:
+            raise HwsimError(f"valid_fraction must be in (0, 1), not {self.valid_fraction!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` produced: the saved (quantized) model, its float shadow, and the metrics."""
+
+    model: Any  # RNNModel, quantized unless method == "full"
+    float_model: Any  # RNNModel of the best float shadow weights
+    metrics: dict[str, Any] = field(default_factory=dict)
+    module: Any = None  # the hwsim.torch.QuantSeqModel holding the best weights
+    test: Any = None  # the test Dataset the metrics were measured on (after eval_limit)
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+def _subset(ds, idx: np.ndarray):
+    y = None if ds.y is None else ds.y[idx]
+    return dataclasses.replace(ds, x=ds.x[idx], y=y)
+
+
+def load_splits(config: TrainConfig):
+    """(train, valid, test) Datasets of ``config.data``, limited and carved as the config says."""
+    from ._data import load_data
+
+    train = load_data(config.data, split="train")
+    if train.y is None or train.task not in ("classify", "next-symbol"):
+        raise DataError(f"data set {config.data!r} has no labels to train on (task {train.task!r})")
+    rng = np.random.default_rng(config.seed)
+    try:  # fashion and kjv hold a validation part of their own; digits and most .npz files do not
+        valid = load_data(config.data, split="valid")
+    except DataError:
+        valid = None
+    if valid is None:
+        perm = rng.permutation(len(train.x))
+        n_valid = max(1, int(round(config.valid_fraction * len(perm))))
+        valid, train = _subset(train, np.sort(perm[:n_valid])), _subset(train, np.sort(perm[n_valid:]))
+    test = load_data(config.data, split="test")
+    if config.limit is not None and config.limit < len(train.x):
+        train = _subset(train, np.sort(rng.permutation(len(train.x))[: config.limit]))
+    if config.eval_limit is not None:
+        if config.eval_limit < len(valid.x):
+            valid = _subset(valid, np.sort(rng.permutation(len(valid.x))[: config.eval_limit]))
+        if config.eval_limit < len(test.x):
+            test = _subset(test, np.sort(np.random.default_rng(config.seed).permutation(len(test.x))[: config.eval_limit]))
+    return train, valid, test
+
+
+def metric_name(task: str) -> str:
+    """``accuracy`` (fraction, higher is better) or ``bits_per_symbol`` (lower is better), as hwsim check names them."""
+    return "bits_per_symbol" if task == "next-symbol" else "accuracy"
+
+
+def better(task: str, a: float, b: float) -> bool:
+    """Whether metric value ``a`` beats ``b``."""
+    return a < b if task == "next-symbol" else a > b
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+def evaluate(module, ds, *, batch: int = 512) -> float:
+    """Accuracy (classify) or bits per character (next-symbol) of ``module`` in evaluation mode."""
+    torch = import_torch()
+    module.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(ds.x), batch):
+            x = torch.from_numpy(np.ascontiguousarray(ds.x[i : i + batch], dtype=np.float32))
+            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=np.int64))
+            out = module(x)
+            if ds.task == "next-symbol":
+                loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum")
+                total += float(loss) / math.log(2)
+                n += y.numel()
+            else:
+                total += float((out.argmax(-1) == y).sum())
+                n += len(y)
+    return total / max(n, 1)
+
+
+def init_bound(method: str, n_in: int, n_units: int) -> float:
+    """Half-width of the uniform initialization of a weight tensor (see ``build_module``)."""
+    b = math.sqrt(6.0 / (n_in + n_units))  # Glorot
+    return max(b, 0.5) if method == "pow2-ternary" else b
+
+
+def build_module(config: TrainConfig, input_size: int, num_classes: int, per_step: bool):
+    """A fresh ``hwsim.torch.QuantSeqModel`` with Glorot-uniform weights and zero biases.
+
+    Glorot init for every method (TernaryConnect's choice): PyTorch's default U(-1/sqrt(H), 1/sqrt(H))
+    lies inside W0/2 for most tensors, so deterministic ternarization would start from all zeros.
+    Pow2-ternarization has the fixed levels {-0.5, 0, 0.5} whatever the layer size; where the Glorot
+    bound is below its clip range 0.5, weights start uniform on [-0.5, 0.5] instead. Otherwise a wide
+    layer starts with every quantized weight zero (|w| < 0.25), the hidden state and the head output
+    stay constant, and no gradient ever reaches the weights (a saddle the straight-through estimator
+    cannot leave).
+    """
+    torch = import_torch()
+    from .torch import QuantConfig, QuantSeqModel
+
+    qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
+                     zero=config.zero, biases=config.biases, H=config.H)
+    module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
+                           num_layers=config.layers, config=qc, per_step=per_step)
+    with torch.no_grad():
+        H = config.hidden
+        for name, p in module.rnn.named_parameters():
+            if name.startswith("weight"):
+                n_in = H if name.startswith("weight_hh") or not name.endswith("_l0") else input_size
+                p.uniform_(-init_bound(config.method, n_in, H), init_bound(config.method, n_in, H))
+            else:
+                p.zero_()
+        b = init_bound(config.method, H, num_classes)
+        module.head.weight.uniform_(-b, b)
+        module.head.bias.zero_()
+    module.clip_weights()
+    return module
+
+
+def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool = True,
+          command: str | None = None) -> TrainResult:
+    """Train as ``config`` says; write the quantized model to ``out`` and its metrics beside it.
+
+    The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, the
+    per-epoch validation metric, the test metric of the saved weights (float arithmetic with the
+    quantized weights), the test metric of the float shadow weights, sizes and the wall time.
+    """
+    torch = import_torch()
+    from tqdm.auto import tqdm
+
+    from ._modelfile import SUFFIXES, save_model
+
+    if out is not None:
+        out = Path(out)
+        if out.suffix not in SUFFIXES:
+            raise HwsimError(f"model file name must end in .safetensors or .npz, not {out.name!r}")
+        if not out.parent.is_dir():
+            raise HwsimError(f"output directory must exist, not found: {out.parent}")
+    t0 = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        train_ds, valid_ds, test_ds = load_splits(config)
+        task = train_ds.task
+        per_step = task == "next-symbol"
+        torch.manual_seed(config.seed)
+        module = build_module(config, train_ds.x.shape[2], int(train_ds.num_classes), per_step)
+        gen = torch.Generator().manual_seed(config.seed + 1)
+        module.set_generator(gen)
+        opt = torch.optim.Adam(module.parameters(), lr=config.lr)
+        rng = np.random.default_rng(config.seed + 2)
+        x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32))
+        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64))
+        n = len(x_all)
+        steps = math.ceil(n / config.batch)
+        history = []
+        best, best_epoch, best_state = None, -1, None
+        bar = tqdm(total=config.epochs * steps, disable=not progress, unit="batch",
+                   desc=f"{config.cell}-{config.hidden} {config.method} {config.data}", leave=False)
+        for epoch in range(config.epochs):
+            module.train()
+            perm = torch.from_numpy(rng.permutation(n))
+            total = 0.0
+            for i in range(steps):
+                idx = perm[i * config.batch : (i + 1) * config.batch]
+                logits = module(x_all[idx])
+                y = y_all[idx]
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+                opt.step()
+                module.clip_weights()
+                total += loss.item() * len(idx)
+                bar.update()
+            v = evaluate(module, valid_ds)
+            history.append({"epoch": epoch + 1, "train_loss": total / n, "valid": v})
+            bar.set_postfix({"loss": f"{total / n:.3f}", metric_name(task): f"{v:.4f}"})
+            if best is None or better(task, v, best):
+                best, best_epoch, best_state = v, epoch + 1, copy.deepcopy(module.state_dict())
+        bar.close()
+        module.load_state_dict(best_state)
+        test_metric = evaluate(module, test_ds)
+        shadow = copy.deepcopy(module)
+        shadow.config = dataclasses.replace(module.config, method="full")
+        for m in (shadow.rnn, shadow.head):
+            m.quantizers = {k: None for k in m.quantizers}
+        shadow_metric = evaluate(shadow, test_ds)
+        model = module.quantized_model(seed=config.seed)
+        float_model = module.float_model()
+    finally:
+        torch.set_num_threads(old_threads)
+    wall = time.perf_counter() - t0
+    metrics = {
+        "command": command,
+        "config": config.to_dict(),
+        "task": task,
+        "metric": metric_name(task),
+        "test_metric": test_metric,
+        "shadow_test_metric": shadow_metric,
+        "best_valid_metric": best,
+        "best_epoch": best_epoch,
+        "history": history,
+        "n_train": int(len(train_ds.x)),
+        "n_valid": int(len(valid_ds.x)),
+        "n_test": int(len(test_ds.x)),
+        "input_size": int(train_ds.x.shape[2]),
+        "steps": int(train_ds.x.shape[1]),
+        "num_classes": int(train_ds.num_classes),
+        "parameters": int(sum(p.numel() for p in module.parameters())),
+        "fixed_test_metric": None,
+        "fixed_how": None,
+        "quant": None if model.quant is None else json.loads(model.quant.to_json()),
+        "wall_s": round(wall, 2),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if config.check:
+        metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(model, test_ds, float_model)
+    if out is not None:
+        save_model(model, out)
+        metrics_path(out).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return TrainResult(model=model, float_model=float_model, metrics=metrics, module=module, test=test_ds)
+
+
+def fixed_point_metric(qmodel, test, float_model=None, config=None) -> tuple[float | None, str]:
+    """The bit-accurate fixed-point metric of ``qmodel`` on ``test`` and how it was measured.
+
+    Uses ``hwsim._check.run_check`` (what ``hwsim check`` runs) when it is installed, else the
+    bit-accurate simulator ``hwsim._sim.run_fixed`` directly; ``config`` is the DatapathConfig
+    (default: the 16-bit default). Float models have no shift-add datapath: (None, reason).
+    """
+    from ._config import DatapathConfig
+
+    cfg = DatapathConfig() if config is None else config
+    if qmodel.quant is None:
+        return None, "float weights: no shift-add datapath"
+    try:
+        from ._check import run_check
+    except ImportError:
+        run_check = None
+    if run_check is not None:
+        r = run_check(qmodel, test, cfg, float_model=float_model)
+        v = r["fixed_metric"] if isinstance(r, dict) else getattr(r, "fixed_metric")
+        return (None if v is None else float(v)), "hwsim check"
+    from ._sim import run_fixed
+
+    per_step = test.task == "next-symbol"
+    y = np.asarray(run_fixed(qmodel, test.x, cfg, head_all_steps=per_step).y, dtype=np.float64)
+    if per_step:
+        z = y - y.max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        nll = -np.take_along_axis(logp, test.y[..., None], -1)
+        return float(nll.mean() / math.log(2)), "hwsim._sim.run_fixed"
+    return float((y.argmax(-1) == test.y).mean()), "hwsim._sim.run_fixed"
+
+
+def metrics_path(model_path: str | Path) -> Path:
+    """Where ``train`` writes the metrics of ``model_path``: the same name with suffix .json."""
+    return Path(model_path).with_suffix(".json")
+
+
+def command_line(config: TrainConfig, output: str | Path) -> str:
+    """The ``hwsim train`` command that reruns ``config`` (every option spelled out)."""
+    import shlex
+
+    d = config.to_dict()
+    args = ["hwsim", "train"]
+    for key in ("cell", "hidden", "layers", "method", "data", "epochs", "lr", "batch", "seed", "limit",
+                "eval_limit", "bits", "e_min", "e_max", "H", "biases", "threads"):
+        v = d[key]
+        if v is None or (key == "H" and v == 1.0) or (key == "layers" and v == 1):
+            continue
+        args += [f"--{key.replace('_', '-')}", str(v)]
+    if not config.zero:
+        args.append("--paper-exact")
+    if config.check:
+        args.append("--check")
+    args += ["-o", str(output)]
+    return " ".join(shlex.quote(a) for a in args)

@@ -1,0 +1,250 @@
+"""hwsim train (hwsim/_train.py, hwsim/_cli_train.py), the shipped default model, scripts/reproduce.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hwsim._data import load_data
+from hwsim._errors import HwsimError
+from hwsim._modelfile import load_model
+from hwsim._quant import decode_model_codes
+from hwsim._reference import float_forward
+from hwsim._train import TORCH_MISSING, TrainConfig, command_line, metrics_path
+from hwsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+torch_mark = pytest.mark.torch
+
+
+def _needs_torch():
+    return pytest.importorskip("torch")
+
+
+def _tiny(**kw) -> TrainConfig:
+    base = dict(cell="gru", hidden=8, method="ternary", data="digits", epochs=2, limit=96, eval_limit=64, batch=32)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+# -------------------------------------------------------------------------------------- library
+
+
+@torch_mark
+def test_train_writes_a_quantized_model_and_metrics(tmp_path):
+    _needs_torch()
+    from hwsim._train import train
+
+    out = tmp_path / "m.safetensors"
+    res = train(_tiny(), out, progress=False, command="hwsim train ...")
+    model = load_model(out)
+    assert model.cell == "gru" and model.hidden_size == 8 and model.num_classes == 10
+    assert model.quant.method == "ternary" and model.quant.biases == "fixed"
+    codes = decode_model_codes(model)
+    assert set(codes) == {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "head.weight"}
+    m = json.loads(metrics_path(out).read_text())
+    assert m["command"] == "hwsim train ..."
+    assert m["config"]["method"] == "ternary" and len(m["history"]) == 2
+    assert m["n_train"] == 96 and m["n_test"] == 64 and m["metric"] == "accuracy"
+    # the recorded test metric is the saved model's float accuracy on the recorded test subset
+    y = float_forward(model, res.test.x).y
+    assert m["test_metric"] == pytest.approx(float((y.argmax(-1) == res.test.y).mean()))
+    assert 1 <= m["best_epoch"] <= 2
+    assert m["best_valid_metric"] == max(h["valid"] for h in m["history"])
+
+
+@torch_mark
+def test_train_is_seeded(tmp_path):
+    _needs_torch()
+    from hwsim._train import train
+
+    a = train(_tiny(method="ternary-stoch", seed=3), progress=False).model
+    b = train(_tiny(method="ternary-stoch", seed=3), progress=False).model
+    c = train(_tiny(method="ternary-stoch", seed=4), progress=False).model
+    for key in a.tensor_keys():
+        np.testing.assert_array_equal(a.tensor(key), b.tensor(key))
+    assert any(not np.array_equal(a.tensor(k), c.tensor(k)) for k in a.tensor_keys())
+    # stochastic training saves the deterministic twin
+    assert a.quant.method == "ternary" and a.quant.params["trained_with"] == "ternary-stoch"
+
+
+@torch_mark
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_train_full_and_other_cells(cell):
+    _needs_torch()
+    from hwsim._train import train
+
+    res = train(_tiny(cell=cell, method="full", epochs=1), progress=False)
+    assert res.model.quant is None
+    assert res.model.cell == {"rnn": "rnn_tanh", "lstm": "lstm"}[cell]
+    assert res.metrics["test_metric"] == res.metrics["shadow_test_metric"]
+
+
+@torch_mark
+def test_train_next_symbol_task(tmp_path):
+    """A next-symbol .npz data set trains a per-step head and reports bits per character."""
+    _needs_torch()
+    from hwsim._train import train
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 5, size=(80, 13))
+    data = tmp_path / "lm.npz"
+    oh = np.eye(5, dtype=np.float32)[tokens[:, :-1]]  # one-hot: token ids would need the alphabet size
+    np.savez(data, x_train=oh, y_train=tokens[:, 1:], x_test=oh[:20], y_test=tokens[:20, 1:])
+    res = train(_tiny(data=str(data), method="pow2-ternary", limit=None, eval_limit=None), progress=False)
+    assert res.metrics["metric"] == "bits_per_symbol" and res.metrics["task"] == "next-symbol"
+    assert 0 < res.metrics["test_metric"] < 6  # bits per symbol of a 5-symbol alphabet, barely trained
+
+
+def test_train_config_errors():
+    with pytest.raises(HwsimError, match=r"^cell must be one of rnn, rnn_relu, gru, lstm, not 'tcn'$"):
+        TrainConfig(cell="tcn")
+    with pytest.raises(HwsimError, match=r"^method must be one of full, binary, .*, uniform, not 'int8'$"):
+        TrainConfig(method="int8")
+    with pytest.raises(HwsimError, match=r"^hidden must be a positive int, not 0$"):
+        TrainConfig(hidden=0)
+    with pytest.raises(HwsimError, match=r"^lr must be a positive number, not -1\.0$"):
+        TrainConfig(lr=-1.0)
+    with pytest.raises(HwsimError, match=r"^valid_fraction must be in \(0, 1\), not 1\.5$"):
+        TrainConfig(valid_fraction=1.5)
+
+
+def test_command_line_spells_out_the_config():
+    cmd = command_line(TrainConfig(method="exp", bits=3, zero=False), "out dir/m.safetensors")
+    assert cmd.startswith("hwsim train --cell gru --hidden 32 --method exp --data digits ")
+    assert "--bits 3" in cmd and "--paper-exact" in cmd and "--limit" not in cmd
+    assert cmd.endswith("-o 'out dir/m.safetensors'")
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+@torch_mark
+def test_cli_train(tmp_path):
+    _needs_torch()
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--cell", "gru", "--hidden", "8", "--method", "pow2-ternary", "--data", "digits",
+            "--epochs", "1", "--limit", "64", "--eval-limit", "32", "-o", str(out), "--quiet"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("gru H=8 pow2-ternary on digits: test accuracy ")
+    assert load_model(out).quant.method == "pow2-ternary"
+    rec = json.loads(metrics_path(out).read_text())
+    assert rec["command"].startswith("hwsim train --cell gru --hidden 8 --method pow2-ternary --data digits --epochs 1")
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2
+    assert r.output.strip() == f"Error: output file {out} exists; pass --force to overwrite it"
+
+
+def test_cli_train_without_torch(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    r = CliRunner().invoke(main, ["train", "--data", "digits", "-o", str(tmp_path / "m.safetensors")])
+    assert r.exit_code == 2
+    assert r.output.strip() == f"Error: {TORCH_MISSING}"
+    assert TORCH_MISSING == "hwsim train needs PyTorch: pip install 'hwsim[train]'"
+
+
+@torch_mark
+def test_cli_train_bad_inputs(tmp_path):
+    _needs_torch()
+    r = CliRunner().invoke(main, ["train", "--data", "digits", "-o", str(tmp_path / "m.pt")])
+    assert r.exit_code == 2
+    assert r.output.strip() == "Error: model file name must end in .safetensors or .npz, not 'm.pt'"
+    r = CliRunner().invoke(main, ["train", "--data", "nope", "-o", str(tmp_path / "m.npz")])
+    assert r.exit_code == 2
+    assert r.output.strip().startswith("Error: unknown data set 'nope'")
+    r = CliRunner().invoke(main, ["train", "--data", "digits", "--method", "ternary", "--paper-exact",
+                                  "-o", str(tmp_path / "m.npz")])
+    assert r.exit_code == 2
+    assert r.output.strip() == "Error: --paper-exact applies to exp and exp-stoch only, not ternary"
+
+
+# -------------------------------------------------------------------------------- default model
+
+
+def test_default_model_ships_and_runs_without_torch(monkeypatch):
+    test = load_data("digits")  # before hiding torch: scikit-learn probes sys.modules["torch"]
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    from hwsim._sim import run_fixed
+    from hwsim.data import default_model_path, default_record_path
+
+    path = default_model_path()
+    assert path.is_file() and path.stat().st_size < 64_000
+    model = load_model(path)
+    assert model.cell == "gru" and model.quant.method in ("ternary", "pow2-ternary")
+    decode_model_codes(model)
+    rec = json.loads(default_record_path().read_text())
+    assert rec["command"].startswith("hwsim train --cell gru ")
+    assert rec["command"].endswith("-o hwsim/data/default_gru.safetensors")
+    assert rec["config"]["data"] == "digits"
+    assert rec["n_test"] == len(test)
+    acc_float = float((float_forward(model, test.x).y.argmax(-1) == test.y).mean())
+    assert acc_float == pytest.approx(rec["test_metric"])
+    acc_fixed = float((run_fixed(model, test.x).y.argmax(-1) == test.y).mean())
+    assert abs(acc_fixed - acc_float) <= 0.02  # the done-when of issue 4: within 2 points
+    if "fixed_test_metric" in rec:
+        assert acc_fixed == pytest.approx(rec["fixed_test_metric"])
+
+
+# ------------------------------------------------------------------------------------ reproduce
+
+
+def _reproduce_module():
+    spec = importlib.util.spec_from_file_location("hwsim_reproduce", ROOT / "scripts" / "reproduce.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _check_smoke_table(text: str, data: str) -> None:
+    section = text.split(f"## {data}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+    if "Skipped:" in section:
+        return
+    assert len(rows) == 11  # full + 8 trained methods + 2 post-training rows
+    assert rows[0].startswith("| full precision (float) |") and "n/a" in rows[0]
+    assert rows[-2].startswith("| *ternarization after float training") and rows[-1].startswith("| *pow2-ternarization")
+    for row in rows[1:]:
+        cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+        assert all(c not in ("-", "") for c in cells), row
+
+
+@torch_mark
+def test_reproduce_smoke_digits(tmp_path):
+    _needs_torch()
+    mod = _reproduce_module()
+    out = tmp_path / "results.md"
+    assert mod.main(["--smoke", "--data", "digits", "--jobs", "1", "--work", str(tmp_path / "w"), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Reproduction of the seed paper's quantization results (SMOKE RUN")
+    assert "| method | RNN (tanh) float | RNN (tanh) fixed | GRU float | GRU fixed | LSTM float | LSTM fixed |" in text
+    _check_smoke_table(text, "digits")
+    saved = json.loads((tmp_path / "w" / "results.json").read_text())
+    results = saved["results"]
+    assert saved["meta"]["smoke"] is True and saved["meta"]["data"] == ["digits"]
+    assert len(results) == 27 and all(r["status"] == "ok" for r in results)
+    assert all(r["fixed_metric"] is not None for r in results if r["method"] != "full")
+    # re-rendering from results.json gives the same Markdown
+    again = tmp_path / "again.md"
+    args = ["--smoke", "--data", "digits", "--work", str(tmp_path / "w"), "-o", str(again), "--render-only"]
+    assert mod.main(args) == 0
+    assert again.read_text() == text
+
+
+@torch_mark
+@pytest.mark.slow
+def test_reproduce_smoke_all(tmp_path):
+    _needs_torch()
+    mod = _reproduce_module()
+    out = tmp_path / "results.md"
+    assert mod.main(["--smoke", "--jobs", "1", "--work", str(tmp_path / "w"), "-o", str(out)]) == 0
+    text = out.read_text()
+    for data in ("digits", "fashion", "kjv"):
+        _check_smoke_table(text, data)
