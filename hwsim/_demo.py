@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ._fsutil import replace_dir
+from ._fsutil import make_parent, replace_dir
 from ._config import DatapathConfig
 from ._errors import HwsimError, ToolError
 
@@ -79,9 +79,7 @@ def _skipped(reason: str) -> dict[str, Any]:
 def prepare_out_dir(out_dir: Path, force: bool) -> None:
     """Refuse to replace a directory that a previous run did not write, unless ``force``."""
     if not out_dir.exists():
-        parent = out_dir.parent if str(out_dir.parent) else Path(".")
-        if not parent.is_dir():
-            raise HwsimError(f"output directory's parent must exist, not found: {parent}")
+        make_parent(out_dir)
         return
     if not out_dir.is_dir():
         raise HwsimError(f"output directory must be a directory, not a file: {out_dir}")

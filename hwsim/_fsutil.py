@@ -11,11 +11,26 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from ._errors import HwsimError
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def make_parent(target: Path) -> Path:
+    """Create the parent directories of an output ``target`` (like ``mkdir -p``) and return the
+    parent; a parent that cannot be a directory is bad input."""
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise HwsimError(f"output's parent must be a directory, not a file: {parent}") from None
+    except PermissionError:
+        raise HwsimError(f"output's parent must be writable, permission denied: {parent}") from None
+    return parent
 
 
 def sibling_tmp_dir(target: Path) -> Path:

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._fsutil import replace_dir, sibling_tmp_dir
+from ._fsutil import make_parent, replace_dir, sibling_tmp_dir
 from ._errors import HwsimError
 
 #: Metric names as the check reports them -> (label, "higher is better").
@@ -580,9 +580,7 @@ def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **secti
     (``DatapathConfig.to_dict()``), ``notes`` and ``float_source`` (what the float row measured).
     """
     target = Path(directory)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise HwsimError(f"report directory's parent must exist, not found: {parent}")
+    make_parent(target)
     if target.exists() and not target.is_dir():
         raise HwsimError(f"report directory must be a directory, not a file: {target}")
     text = build_html(check, **sections)

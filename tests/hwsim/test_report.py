@@ -169,9 +169,11 @@ def test_report_refuses_a_result_that_is_not_a_check(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_report_refuses_a_missing_parent(tmp_path):
-    with pytest.raises(HwsimError, match=r"^report directory's parent must exist, not found: .*nope$"):
-        write_report(tmp_path / "nope" / "r", _check_result())
+def test_report_creates_missing_parents_but_refuses_a_file_parent(tmp_path):
+    assert write_report(tmp_path / "a" / "b" / "r", _check_result()).is_file()
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(HwsimError, match=r"^output's parent must be a directory, not a file: .*f$"):
+        write_report(tmp_path / "f" / "r", _check_result())
 
 
 def test_bpc_metric_is_labelled_lower_is_better():
