@@ -156,7 +156,7 @@ def _need_tools() -> None:
         import cocotb  # noqa: F401
         import cocotb_tools.runner  # noqa: F401
     except ModuleNotFoundError:
-        raise ToolError("co-simulation needs cocotb >= 2.1 (pip install 'hwsim[test]')") from None
+        raise ToolError("co-simulation needs cocotb >= 2.1 (pip install 'cocotb>=2.1,<3')") from None
 
 
 def _vstr(p: str | Path) -> str:
