@@ -171,7 +171,7 @@ def run_flow(
 
     tmp = sibling_tmp_dir(parent / out_dir.name)
     res = FlowResult(out_dir=out_dir, check={})
-    bar = tqdm(total=len(stages), disable=not progress, unit="stage", file=sys.stderr,
+    bar = tqdm(total=len(stages), disable=True if not progress else None, unit="stage", file=sys.stderr,  # None: off when not a terminal
                bar_format="{desc:<22}{bar:24} {n_fmt}/{total_fmt} [{elapsed}]")
     try:
 

@@ -266,7 +266,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         steps = math.ceil(n / config.batch)
         history = []
         best, best_epoch, best_state = None, -1, None
-        bar = tqdm(total=config.epochs * steps, disable=not progress, unit="batch",
+        bar = tqdm(total=config.epochs * steps, disable=True if not progress else None, unit="batch",
                    desc=f"{config.cell}-{config.hidden} {config.method} {config.data}", leave=False)
         for epoch in range(config.epochs):
             module.train()
