@@ -40,17 +40,9 @@ module hwsim_axis_ctrl #(
     output reg  [31:0]           step_cycles,
     output reg  [31:0]           head_cycles
 );
-    function integer clog2;
-        input integer n;
-        integer i;
-        begin
-            clog2 = 1;
-            for (i = 2; i < n; i = i * 2) clog2 = clog2 + 1;
-        end
-    endfunction
     localparam NC  = (NCLS > 0) ? NCLS : 1;
     localparam MAXN = (I > HID) ? ((I > NC) ? I : NC) : ((HID > NC) ? HID : NC);
-    localparam IW  = clog2(MAXN);
+    localparam IW  = ((MAXN) > 2 ? $clog2(MAXN) : 1);
     localparam NP  = 1 << IW;
     localparam integer I_M1_I = I - 1, H_M1_I = HID - 1, C_M1_I = NC - 1;
     localparam [IW-1:0] I_M1 = I_M1_I[IW-1:0];

@@ -28,15 +28,7 @@ module hwsim_head #(
     output reg                      done,
     output reg  [31:0]              sat_count
 );
-    function integer clog2;
-        input integer n;
-        integer i;
-        begin
-            clog2 = 1;
-            for (i = 2; i < n; i = i * 2) clog2 = clog2 + 1;
-        end
-    endfunction
-    localparam RW = clog2(NCLS);
+    localparam RW = ((NCLS) > 2 ? $clog2(NCLS) : 1);
 
     wire                       wr, oor, mv_done;
     wire [1:0]                 acc_unused;

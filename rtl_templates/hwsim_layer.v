@@ -49,18 +49,10 @@ module hwsim_layer #(
     output reg                     done,
     output reg  [31:0]             sat_count
 );
-    function integer clog2;
-        input integer n;
-        integer i;
-        begin
-            clog2 = 1;
-            for (i = 2; i < n; i = i * 2) clog2 = clog2 + 1;
-        end
-    endfunction
 
     localparam NACC = (CELL == 2 || CELL == 3) ? 4 : 1;
     localparam PWC  = (CELL == 3) ? 5 : (CELL == 2) ? 4 : 2;   // pointwise cycles per row
-    localparam RW   = clog2(HID);
+    localparam RW   = ((HID) > 2 ? $clog2(HID) : 1);
     localparam integer HID_M1_I = HID - 1, PWC_M1_I = PWC - 1;
     localparam [RW-1:0] HID_M1 = HID_M1_I[RW-1:0];
     localparam [2:0]    PWC_M1 = PWC_M1_I[2:0];

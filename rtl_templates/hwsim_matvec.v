@@ -36,7 +36,7 @@ module hwsim_matvec #(
     parameter BIAS_FILE     = "",
     // derived; not to be overridden
     parameter REC_W         = ((N_REC > 0) ? N_REC : 1) * H_BITS,
-    parameter ROW_BITS      = clog2(ROWS)
+    parameter ROW_BITS      = ((ROWS) > 2 ? $clog2(ROWS) : 1)
 ) (
     input  wire                       clk,
     input  wire                       rst,
@@ -50,14 +50,6 @@ module hwsim_matvec #(
     output wire                       wr_oor,
     output wire                       done
 );
-    function integer clog2;  // ceil(log2(n)), at least 1
-        input integer n;
-        integer i;
-        begin
-            clog2 = 1;
-            for (i = 2; i < n; i = i * 2) clog2 = clog2 + 1;
-        end
-    endfunction
     function integer nin_of;
         input integer a;
         nin_of = (SPLIT_GRU != 0 && a == 3) ? 0 : N_IN;
@@ -79,14 +71,14 @@ module hwsim_matvec #(
     localparam K      = WORD_BITS / CODE_BITS;      // codes per word
     localparam KP     = K / LANES;                  // beats per word
     localparam COLS   = N_IN + N_REC;
-    localparam CLW    = clog2(COLS + LANES + 1);    // column / beat counter width
+    localparam CLW    = ((COLS + LANES + 1) > 2 ? $clog2(COLS + LANES + 1) : 1);  // column / beat counter width
     localparam NCOL   = 1 << CLW;
     localparam DEPTH  = depth_of(NACC);
-    localparam IDX_BITS = clog2(NACC * ROWS);
-    localparam AB     = clog2(DEPTH);
+    localparam IDX_BITS = ((NACC * ROWS) > 2 ? $clog2(NACC * ROWS) : 1);
+    localparam AB     = ((DEPTH) > 2 ? $clog2(DEPTH) : 1);
     localparam RW     = ROW_BITS;
-    localparam NAW    = clog2(NACC);
-    localparam SW     = clog2(KP);
+    localparam NAW    = ((NACC) > 2 ? $clog2(NACC) : 1);
+    localparam SW     = ((KP) > 2 ? $clog2(KP) : 1);
     localparam NGRP   = 1 << SW;
     localparam VB     = (U_BITS > H_BITS) ? U_BITS : H_BITS;
     localparam GRP    = LANES * CODE_BITS;
