@@ -11,22 +11,25 @@ from pathlib import Path
 
 import click
 
-from ._model import CELL_GATES
+from ._cli_options import (
+    cell_option,
+    config_option,
+    data_option,
+    limit_option,
+    split_option,
+)
 from .cli import PositiveFloat, user_errors
 
 
 @click.command("check")
 @click.argument("qmodel", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", "data", required=True, help="Data set: an .npz file (x, optional y) or a built-in name.")
+@data_option()
 @click.option("--float-model", "float_model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The original float model, to report its metric too.")
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Datapath contract (TOML); the default contract otherwise.")
-@click.option("--cell", type=click.Choice(tuple(CELL_GATES)), default=None,
-              help="Cell type; needed for ReLU RNNs, otherwise read from the weight shapes.")
-@click.option("--split", type=click.Choice(("train", "test", "all")), default="test", show_default=True,
-              help="Part of a built-in data set.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
+@config_option()
+@cell_option()
+@split_option()
+@limit_option()
 @click.option("--threshold-lsb", type=PositiveFloat(), default=4.0, show_default=True,
               help="First divergence: error above this many LSBs of the node's format.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ._cli_options import cell_option, config_option
 from .cli import fail, user_errors
 
 
@@ -13,16 +14,14 @@ from .cli import fail, user_errors
 @click.argument("qmodel", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
               help="Export directory (gets manifest.json, rom/, rtl/).")
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Datapath contract (TOML); defaults as in docs/datapath.md.")
+@config_option()
 @click.option("--word-bits", "word_bits", type=int, default=None,
               help="Weight ROM word width (overrides the contract); a multiple of the code width, at most 1024.")
 @click.option("--lanes", type=int, default=None, help="Shift-add lanes per row (overrides the contract); divides the codes per word.")
 @click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
-@click.option("--cell", type=click.Choice(["rnn_tanh", "rnn_relu", "gru", "lstm"]), default=None,
-              help="Cell type when the shapes cannot tell (rnn_relu).")
+@cell_option()
 @click.option("--force", is_flag=True, help="Replace an existing export directory.")
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, force):

@@ -13,7 +13,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ._model import CELL_GATES
+from ._cli_options import (
+    cell_option,
+    config_option,
+    data_option,
+    limit_option,
+    split_option,
+)
 from .cli import user_errors
 
 ENGINES = ("float", "fixed")
@@ -21,16 +27,13 @@ ENGINES = ("float", "fixed")
 
 @click.command("infer")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", "data", required=True, help="Data set: an .npz file (x, optional y) or a built-in name (digits, ...).")
+@data_option()
 @click.option("--engine", type=click.Choice(ENGINES), default="float", show_default=True,
               help="float: PyTorch-exact float64 reference; fixed: the bit-accurate datapath.")
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Datapath contract (TOML) for --engine fixed; the default contract otherwise.")
-@click.option("--cell", type=click.Choice(tuple(CELL_GATES)), default=None,
-              help="Cell type; needed for ReLU RNNs, otherwise read from the weight shapes.")
-@click.option("--split", type=click.Choice(("train", "test", "all")), default="test", show_default=True,
-              help="Part of a built-in data set.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
+@config_option(help="Datapath contract (TOML) for --engine fixed; the default contract otherwise.")
+@cell_option()
+@split_option()
+@limit_option()
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output .npz file.")
 @user_errors

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from ._cli_options import cell_option
 from ._errors import QuantError
-from ._model import CELL_GATES, METHODS
+from ._model import METHODS
 from .cli import fail, user_errors
 
 
@@ -29,8 +30,7 @@ from .cli import fail, user_errors
 @click.option("--biases", type=click.Choice(["fixed", "quantized"]), default="fixed", show_default=True,
               help="Keep biases in fixed point, or quantize them like the weights.")
 @click.option("--paper-exact", is_flag=True, help="exp: no zero code; w = 0 maps to -2**e_min, as in the paper's code.")
-@click.option("--cell", type=click.Choice(list(CELL_GATES)), default=None,
-              help="Cell type when the shapes cannot tell (rnn_relu).")
+@cell_option()
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @user_errors
 def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, paper_exact, cell, force):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ._cli_options import cell_option, config_option, data_option, limit_option
 from ._errors import HwsimError
 from .cli import user_errors
 
@@ -61,20 +62,18 @@ def make_report(qmodel_path, data, output, *, float_model_path=None, config_path
 
 @click.command("report")
 @click.argument("qmodel", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", required=True, help="Data set: a built-in name (digits, fashion, kjv) or an .npz file.")
+@data_option()
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report directory; gets index.html (replaced when it exists).")
 @click.option("--float-model", "float_model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The original float model, for the float row of the accuracy table.")
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Datapath contract (TOML); default: the built-in contract.")
+@config_option()
 @click.option("--synth-json", "synth_json", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output of `hwsim synth --json` to show as resources (repeatable, one per target).")
 @click.option("--cosim-json", "cosim_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output of `hwsim cosim --json` to show as the co-simulation result.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
-@click.option("--cell", type=click.Choice(["rnn_tanh", "rnn_relu", "gru", "lstm"]), default=None,
-              help="Cell type when the shapes cannot tell (rnn_relu).")
+@limit_option()
+@cell_option()
 @click.option("--title", default=None, help="Title of the report page.")
 @user_errors
 def report(qmodel, data, output, float_model, config, synth_json, cosim_json, limit, cell, title):

@@ -59,3 +59,14 @@ def test_generated_docs_match_the_code():
     script = Path(__file__).resolve().parents[2] / "scripts" / "gen_cli_docs.py"
     proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_shared_options_follow_the_library():
+    from hwsim._data import SPLITS
+    from hwsim._model import CELL_GATES
+
+    for name in ("check", "infer"):
+        cmd = main.get_command(None, name)
+        params = {p.name: p for p in cmd.params}
+        assert tuple(params["split"].type.choices) == SPLITS
+        assert tuple(params["cell"].type.choices) == tuple(CELL_GATES)

@@ -1,0 +1,42 @@
+"""Options shared by several sub-commands, defined once so their choices follow the library.
+
+``--cell`` lists ``CELL_GATES`` and ``--split`` lists the data module's ``SPLITS``; a command passes
+its own help text where the meaning is narrower.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._data import BUILTINS, SPLITS
+from ._model import CELL_GATES
+
+
+def data_option(*, required: bool = True, help: str | None = None):
+    return click.option(
+        "--data", "data", required=required, default=None,
+        help=help or f"Data set: an .npz file (x, optional y) or a built-in name ({', '.join(BUILTINS)}).",
+    )
+
+
+def config_option(*, help: str = "Datapath contract (TOML, docs/datapath.md); the default contract otherwise."):
+    return click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help)
+
+
+def cell_option():
+    return click.option(
+        "--cell", type=click.Choice(tuple(CELL_GATES)), default=None,
+        help="Cell type when the weight shapes cannot tell (rnn_relu).",
+    )
+
+
+def split_option():
+    return click.option(
+        "--split", type=click.Choice(SPLITS), default="test", show_default=True, help="Part of a built-in data set."
+    )
+
+
+def limit_option():
+    return click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N sequences.")
