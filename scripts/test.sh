@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 HWSIM_WITH_DATASETS=1 source scripts/setup.sh "test,train"
 export PYTHONHASHSEED=0
 export HWSIM_NO_SKIPS=1  # every tool is installed above: a skipped test is a failure
-python -m pytest -q "$@"
+# Both runs always run; the script fails when either does (a failure in the first must not hide
+# the second's result, nor the second's success hide the first's failure).
+status=0
+python -m pytest -q "$@" || status=$?
 # The same kernel-vs-twin tests with the JIT off, so coverage sees the kernel bodies.
 NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit python -m pytest -q -p no:cacheprovider \
   --cov=hwsim._kernels --cov=hwsim._sim --cov-report=term \
-  tests/hwsim/test_sim.py tests/hwsim/test_kernels.py tests/hwsim/test_fixed.py tests/hwsim/test_activation.py
+  tests/hwsim/test_sim.py tests/hwsim/test_kernels.py tests/hwsim/test_fixed.py tests/hwsim/test_activation.py \
+  || { s=$?; [ "$status" != 0 ] || status=$s; }
+exit "$status"

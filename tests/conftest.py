@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import hwsim  # noqa: F401  first: with tests/ on sys.path, tests/hwsim/ must not stand in for the package
 
@@ -15,6 +16,24 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 import helpers  # noqa: E402
+
+# -- Hypothesis profiles, chosen by the HYPOTHESIS_PROFILE environment variable ----------------------
+#
+# ``default``: the full run (the kernel-vs-twin equality tests reach >= 10**4 cases in all).
+# ``nojit``: a few cases per test, for ``NUMBA_DISABLE_JIT=1`` runs where the kernels are Python.
+# ``explore``: like ``default`` but random, with hypothesis's example database: for a developer
+# hunting new counterexamples, never for CI.
+# Tests scale their own ``max_examples`` from the loaded profile's (``naive.examples``).
+#
+# ``default`` and ``nojit`` are derandomized and keep no example database, so a run is the same on
+# every machine and a failure found once is not replayed from ``.hypothesis/`` forever after: the
+# suite passes or fails on the code, never on the seed.
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("default", max_examples=100, derandomize=True, database=None, **_COMMON)
+settings.register_profile("nojit", max_examples=3, derandomize=True, database=None, **_COMMON)
+settings.register_profile("explore", max_examples=100, derandomize=False, **_COMMON)
+_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.load_profile(_PROFILE)
 
 
 @pytest.fixture

@@ -237,7 +237,7 @@ def random_quant_model(
 
 
 def examples(n: int) -> int:
-    """``n`` hypothesis cases under the default profile (tests/hwsim/conftest.py), proportionally
+    """``n`` hypothesis cases under the default profile (tests/conftest.py), proportionally
     fewer, at least 2, under the ``nojit`` profile."""
     from hypothesis import settings
 
