@@ -1,4 +1,4 @@
-"""write_export and ``hwsim export`` (export/_export.py, hwsim/_cli_export.py): atomic, refuses bad input."""
+"""write_export and ``hwsim export`` (export/_export.py, hwsim/cli/_export.py): atomic, refuses bad input."""
 
 from __future__ import annotations
 

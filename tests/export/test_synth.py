@@ -1,4 +1,4 @@
-"""``hwsim synth`` (export/_synth.py, hwsim/_cli_synth.py): yosys runs, resource counts, multipliers."""
+"""``hwsim synth`` (export/_synth.py, hwsim/cli/_synth.py): yosys runs, resource counts, multipliers."""
 
 from __future__ import annotations
 

@@ -182,7 +182,7 @@ def test_bpc_metric_is_labelled_lower_is_better():
     assert "bits per character (lower is better)" in text and "2.15" in text
 
 
-# -- hwsim report (the CLI in hwsim/_cli_report.py) --------------------------------------------------
+# -- hwsim report (the CLI in hwsim/cli/_report.py) --------------------------------------------------
 
 
 def _default_model():

@@ -1,4 +1,4 @@
-"""hwsim train (hwsim/_train.py, hwsim/_cli_train.py), the shipped default model, scripts/reproduce.py."""
+"""hwsim train (hwsim/_train.py, hwsim/cli/_train.py), the shipped default model, scripts/reproduce.py."""
 
 from __future__ import annotations
 

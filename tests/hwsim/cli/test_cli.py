@@ -56,7 +56,7 @@ def test_generated_docs_match_the_code():
     """docs/cli.md and docs/python_api.md are generated; a stale copy fails here, not in review."""
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_cli_docs.py"
+    script = Path(__file__).resolve().parents[3] / "scripts" / "gen_cli_docs.py"
     proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

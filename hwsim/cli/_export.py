@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ._cli_options import cell_option, config_option
-from .cli import fail, user_errors
+from ._options import cell_option, config_option
+from . import fail, user_errors
 
 
 @click.command("export")
@@ -31,10 +31,10 @@ def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, fo
     Intel .mif and raw .bin), manifest.json (what every bit means, SHA-256 per file) and rtl/.
     The directory appears complete or not at all. Layout: docs/rom_format.md.
     """
-    from ._config import DatapathConfig
-    from ._modelfile import load_model
-    from .export import check_formats, write_export
-    from .export._export import check_identifier, check_output_path
+    from .._config import DatapathConfig
+    from .._modelfile import load_model
+    from ..export import check_formats, write_export
+    from ..export._export import check_identifier, check_output_path
 
     # Cheap checks first, so bad arguments fail before the model is even read.
     fmts = check_formats(formats)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ._cli_options import cell_option
-from ._errors import QuantError
-from ._model import METHODS
-from .cli import fail, user_errors
+from ._options import cell_option
+from .._errors import QuantError
+from .._model import METHODS
+from . import fail, user_errors
 
 
 @click.command("quantize")
@@ -39,8 +39,8 @@ def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, pap
     Every quantized weight is m * 2**s with m an integer code and s one power-of-two scale per
     tensor; the record (method, code width, scales, parameters) is stored in the output file.
     """
-    from ._modelfile import load_model, save_model
-    from ._quant import decode_model_codes, quantize_model
+    from .._modelfile import load_model, save_model
+    from .._quant import decode_model_codes, quantize_model
 
     if output.exists() and not force:
         fail(f"output file {output} exists; pass --force to overwrite it")

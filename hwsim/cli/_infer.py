@@ -13,14 +13,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ._cli_options import (
+from ._options import (
     cell_option,
     config_option,
     data_option,
     limit_option,
     split_option,
 )
-from .cli import user_errors
+from . import user_errors
 
 ENGINES = ("float", "fixed")
 
@@ -40,9 +40,9 @@ ENGINES = ("float", "fixed")
 def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str,
           limit: int | None, output: Path) -> None:
     """Run MODEL (.safetensors or .npz) on a data set and write its states and outputs to an .npz."""
-    from ._data import load_data
-    from ._errors import DataError
-    from ._modelfile import atomic_write, load_model
+    from .._data import load_data
+    from .._errors import DataError
+    from .._modelfile import atomic_write, load_model
 
     m = load_model(model, cell=cell)
     ds = load_data(data, split=split, input_size=m.input_size)
@@ -52,18 +52,18 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
         ds = ds.head(limit)
 
     if engine == "float":
-        from ._reference import float_forward
+        from .._reference import float_forward
 
         res = float_forward(m, ds.x)
         arrays = {"h": res.h, "c": res.c, "y": res.y}
     else:
         try:
-            from ._sim import run_fixed
+            from .._sim import run_fixed
         except ModuleNotFoundError as e:
             if e.name != "hwsim._sim":
                 raise
             raise DataError("the fixed-point engine (hwsim._sim) is not available in this install") from None
-        from ._config import DEFAULT_CONFIG, DatapathConfig
+        from .._config import DEFAULT_CONFIG, DatapathConfig
 
         cfg = DEFAULT_CONFIG if config is None else DatapathConfig.from_toml(config)
         res = run_fixed(m, ds.x, cfg)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .cli import user_errors
+from . import user_errors
 
 
 @click.command("cosim")
@@ -33,17 +33,17 @@ from .cli import user_errors
 @user_errors
 def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, build_dir, as_json) -> None:
     """Run the exported RTL in EXPORT_DIR on sequences and compare every value with the simulator."""
-    from ._cosim import cosim as run_cosim
-    from ._cosim import plan_from_export, random_inputs
-    from ._errors import DataError
+    from .._cosim import cosim as run_cosim
+    from .._cosim import plan_from_export, random_inputs
+    from .._errors import DataError
 
     if data is not None and random_n is not None:
         raise click.UsageError("give --data or --random, not both")
     plan, _ = plan_from_export(export_dir)
     cfg = plan.config
     if data is not None:
-        from ._data import load_data
-        from ._fixed import quantize_float
+        from .._data import load_data
+        from .._fixed import quantize_float
 
         ds = load_data(data, input_size=plan.input_size)
         x = np.asarray(ds.x)

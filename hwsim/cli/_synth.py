@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import PositiveFloat, user_errors
+from . import PositiveFloat, user_errors
 
 
 @click.command("synth")
@@ -23,7 +23,7 @@ def synth(export_dir, target, top, as_json, timeout):
     Also counts multipliers per RTL module before mapping (weight products need none unless the
     code is the uniform baseline) and prints the cycles per timestep the schedule predicts.
     """
-    from .export._synth import format_report, synthesize
+    from ..export._synth import format_report, synthesize
 
     rep = synthesize(export_dir, target, top=top, timeout=timeout)
     click.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_report(rep))

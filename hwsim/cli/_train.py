@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ._errors import QuantError
-from ._train import CELL_NAMES, TRAIN_METHODS
-from .cli import fail, user_errors
+from .._errors import QuantError
+from .._train import CELL_NAMES, TRAIN_METHODS
+from . import fail, user_errors
 
 
 @click.command("train")
@@ -50,8 +50,8 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
     The best epoch by validation metric is kept; the saved model holds its deterministic
     quantized weights and is a valid input to hwsim check and hwsim export.
     """
-    from ._train import TrainConfig, command_line, import_torch
-    from ._train import train as run
+    from .._train import TrainConfig, command_line, import_torch
+    from .._train import train as run
 
     import_torch()  # TorchMissing (an HwsimError): one line naming the [train] extra, exit 2
     if output.exists() and not force:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from ._cli_options import (
+from ._options import (
     cell_option,
     config_option,
     data_option,
     limit_option,
     split_option,
 )
-from .cli import PositiveFloat, user_errors
+from . import PositiveFloat, user_errors
 
 
 @click.command("check")
@@ -39,11 +39,11 @@ from .cli import PositiveFloat, user_errors
 def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
           limit: int | None, threshold_lsb: float, as_json: bool, report_dir: Path | None) -> None:
     """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
-    from ._check import format_report, run_check
-    from ._config import DEFAULT_CONFIG, DatapathConfig
-    from ._data import load_data
-    from ._errors import QuantError
-    from ._modelfile import load_model
+    from .._check import format_report, run_check
+    from .._config import DEFAULT_CONFIG, DatapathConfig
+    from .._data import load_data
+    from .._errors import QuantError
+    from .._modelfile import load_model
 
     qm = load_model(qmodel, cell=cell)
     if qm.quant is None:
@@ -56,7 +56,7 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     report = run_check(qm, ds, cfg, float_model=fm, threshold_lsb=threshold_lsb)
     click.echo(json.dumps(report) if as_json else format_report(report))
     if report_dir is not None:
-        from ._report import report_for_check
+        from .._report import report_for_check
 
         path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
         click.echo(f"report -> {path}", err=as_json)  # with --json, stdout stays one JSON object

@@ -1,6 +1,6 @@
 """The ``hwsim`` command line: a thin click layer over library functions.
 
-Each sub-command lives in its own ``hwsim/_cli_<name>.py`` module and is imported only when it runs,
+Each sub-command lives in its own ``hwsim/cli/_<name>.py`` module and is imported only when it runs,
 so ``hwsim --help`` stays fast (no Numba start-up). Every user error (an ``HwsimError``) becomes one
 line on stderr and exit status 2, never a traceback.
 """
@@ -14,20 +14,20 @@ import sys
 
 import click
 
-from . import __version__
-from ._errors import HwsimError
+from .. import __version__
+from .._errors import HwsimError
 
 #: sub-command name -> (module, attribute, one-line help shown by ``hwsim --help``)
 COMMANDS = {
-    "infer": ("hwsim._cli_infer", "infer", "Run float or bit-accurate fixed-point inference on a data set."),
-    "quantize": ("hwsim._cli_quantize", "quantize", "Quantize a float model with one of the seed paper's methods."),
-    "check": ("hwsim._cli_check", "check", "Compare float, quantized-float and bit-accurate inference."),
-    "train": ("hwsim._cli_train", "train", "Train a quantized RNN/GRU/LSTM (needs the [train] extra)."),
-    "export": ("hwsim._cli_export", "export", "Write weight ROMs, manifest and Verilog for an FPGA."),
-    "synth": ("hwsim._cli_synth", "synth", "Synthesize an exported design with yosys and report resources."),
-    "cosim": ("hwsim._cli_cosim", "cosim", "Co-simulate exported RTL under Icarus against the simulator."),
-    "report": ("hwsim._cli_report", "report", "Write the HTML report for a model."),
-    "demo": ("hwsim._cli_demo", "demo", "Run the whole flow on the shipped default model."),
+    "infer": ("hwsim.cli._infer", "infer", "Run float or bit-accurate fixed-point inference on a data set."),
+    "quantize": ("hwsim.cli._quantize", "quantize", "Quantize a float model with one of the seed paper's methods."),
+    "check": ("hwsim.cli._check", "check", "Compare float, quantized-float and bit-accurate inference."),
+    "train": ("hwsim.cli._train", "train", "Train a quantized RNN/GRU/LSTM (needs the [train] extra)."),
+    "export": ("hwsim.cli._export", "export", "Write weight ROMs, manifest and Verilog for an FPGA."),
+    "synth": ("hwsim.cli._synth", "synth", "Synthesize an exported design with yosys and report resources."),
+    "cosim": ("hwsim.cli._cosim", "cosim", "Co-simulate exported RTL under Icarus against the simulator."),
+    "report": ("hwsim.cli._report", "report", "Write the HTML report for a model."),
+    "demo": ("hwsim.cli._demo", "demo", "Run the whole flow on the shipped default model."),
 }
 
 
@@ -114,6 +114,3 @@ def main() -> None:
     export weight ROMs and Verilog, co-simulate the RTL, and synthesize it.
     """
 
-
-if __name__ == "__main__":
-    main()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ._cli_options import cell_option, config_option, data_option, limit_option
-from ._errors import HwsimError
-from .cli import user_errors
+from ._options import cell_option, config_option, data_option, limit_option
+from .._errors import HwsimError
+from . import user_errors
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -31,12 +31,12 @@ def make_report(qmodel_path, data, output, *, float_model_path=None, config_path
     ``synth_files`` / ``cosim_file`` are JSON outputs of ``hwsim synth --json`` / ``hwsim cosim
     --json``, shown in the report's resource and co-simulation sections.
     """
-    from ._check import run_check
-    from ._config import DatapathConfig
-    from ._data import load_data
-    from ._modelfile import load_model
-    from ._plan import lower
-    from ._report import report_for_check
+    from .._check import run_check
+    from .._config import DatapathConfig
+    from .._data import load_data
+    from .._modelfile import load_model
+    from .._plan import lower
+    from .._report import report_for_check
 
     cfg = DatapathConfig.from_toml(config_path) if config_path else DatapathConfig()
     qmodel = load_model(qmodel_path, cell=cell)

@@ -1,0 +1,5 @@
+"""``python -m hwsim``: the ``hwsim`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m hwsim.cli``: the ``hwsim`` command."""
+
+from . import main
+
+main()
