@@ -28,8 +28,9 @@ import numpy as np
 from ._errors import DataError, HwsimError
 from ._model import METHODS
 
-#: ``--cell`` choices and the hwsim cell name each one trains.
-CELL_NAMES = {"rnn": "rnn_tanh", "rnn_relu": "rnn_relu", "gru": "gru", "lstm": "lstm"}
+#: ``--cell`` choices and the hwsim cell name each one trains: the cell names every command uses
+#: (``CELL_GATES``), plus ``rnn`` as an alias of ``rnn_tanh`` (PyTorch's ``nn.RNN`` default).
+CELL_NAMES = {"rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu", "gru": "gru", "lstm": "lstm", "rnn": "rnn_tanh"}
 #: ``--method`` choices: the quantization methods plus "full" (the float baseline).
 TRAIN_METHODS = ("full",) + tuple(METHODS)
 TORCH_MISSING = "hwsim train needs PyTorch: pip install 'hwsim[train]'"
@@ -232,6 +233,9 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
           command: str | None = None) -> TrainResult:
     """Train as ``config`` says; write the quantized model to ``out`` and its metrics beside it.
 
+    A quantized model's float shadow weights go to ``float_model_path(out)`` (``NAME.float.SUFFIX``),
+    so ``hwsim check OUT --float-model NAME.float.SUFFIX`` shows the float column.
+
     The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, the
     per-epoch validation metric, the test metric of the saved weights (float arithmetic with the
     quantized weights), the test metric of the float shadow weights, sizes and the wall time.
@@ -331,6 +335,9 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(model, test_ds, float_model)
     if out is not None:
         save_model(model, out)
+        if model.quant is not None:  # the float shadow weights: `hwsim check --float-model` compares with them
+            save_model(float_model, float_model_path(out))
+            metrics["float_model"] = str(float_model_path(out))
         metrics_path(out).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return TrainResult(model=model, float_model=float_model, metrics=metrics, module=module, test=test_ds)
 
@@ -365,6 +372,12 @@ def fixed_point_metric(qmodel, test, float_model=None, config=None) -> tuple[flo
         nll = -np.take_along_axis(logp, test.y[..., None], -1)
         return float(nll.mean() / math.log(2)), "hwsim._sim.run_fixed"
     return float((y.argmax(-1) == test.y).mean()), "hwsim._sim.run_fixed"
+
+
+def float_model_path(model_path: str | Path) -> Path:
+    """Where ``train`` writes the float shadow weights of a quantized ``model_path``: ``NAME.float.SUFFIX``."""
+    p = Path(model_path)
+    return p.with_name(f"{p.stem}.float{p.suffix}")
 
 
 def metrics_path(model_path: str | Path) -> Path:

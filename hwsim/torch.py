@@ -6,9 +6,12 @@ the quantized copy reaches the float weights unchanged (straight-through); stoch
 used in training mode and their deterministic twins in evaluation mode; after every optimizer step
 ``clip_weights()`` clamps the float weights to the quantizer's range.
 
-``QuantRNN`` / ``QuantGRU`` / ``QuantLSTM`` subclass ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM``
-(``batch_first=True``), so their parameters and state_dict keys are PyTorch's own
-(``weight_ih_l0``, ...). ``QuantSeqModel`` adds a quantized linear head (keys ``rnn.*``,
+``QuantRNN`` / ``QuantGRU`` / ``QuantLSTM`` subclass ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` and
+``QuantLinear`` subclasses ``nn.Linear``, so their parameters and state_dict keys are PyTorch's own
+(``weight_ih_l0``, ...) and a trained state_dict loads into the plain PyTorch module.
+``batch_first`` defaults to True (hwsim's (N, T, I) layout); ``batch_first=False`` takes PyTorch's
+(T, N, I). Dropout and bidirectional layers have no datapath and are not offered; docs/training.md
+walks through training, saving and checking a model. ``QuantSeqModel`` adds a quantized linear head (keys ``rnn.*``,
 ``head.*``), the layout ``hwsim._modelfile`` reads. The quantizers here mirror ``hwsim._quant``
 formula for formula; the deterministic ones give identical values (tests/hwsim/test_torch.py).
 """
@@ -289,53 +292,56 @@ class _QuantMixin:
                 getattr(self, name).clamp_(-b, b)
 
     def _hx(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(self.num_layers, x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+        n = x.shape[0 if self.batch_first else 1]
+        return torch.zeros(self.num_layers, n, self.hidden_size, dtype=x.dtype, device=x.device)
 
 
 def _check_input(module: nn.Module, x: torch.Tensor) -> None:
     if x.dim() != 3 or x.shape[2] != module.input_size:
-        raise ValueError(f"input must be (N, T, {module.input_size}) (batch_first), not {tuple(x.shape)}")
+        layout = "(N, T, {}) (batch_first)" if module.batch_first else "(T, N, {}) (batch_first=False)"
+        raise ValueError(f"input must be {layout.format(module.input_size)}, not {tuple(x.shape)}")
 
 
 class QuantRNN(_QuantMixin, nn.RNN):
-    """``nn.RNN`` (batch_first) whose forward uses quantized weights; see the module docstring."""
+    """``nn.RNN`` whose forward uses quantized weights; see the module docstring."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, nonlinearity: str = "tanh",
-                 bias: bool = True, config: QuantConfig = QuantConfig()) -> None:
+                 bias: bool = True, batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
         nn.RNN.__init__(self, input_size, hidden_size, num_layers, nonlinearity=nonlinearity, bias=bias,
-                        batch_first=True)
+                        batch_first=batch_first)
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
         _check_input(self, x)
         fn = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
         hx = self._hx(x) if hx is None else hx
-        out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False, True)
+        out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False,
+                    self.batch_first)
         return out, h
 
 
 class QuantGRU(_QuantMixin, nn.GRU):
-    """``nn.GRU`` (batch_first) whose forward uses quantized weights; see the module docstring."""
+    """``nn.GRU`` whose forward uses quantized weights; see the module docstring."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
-                 config: QuantConfig = QuantConfig()) -> None:
-        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=True)
+                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
         _check_input(self, x)
         hx = self._hx(x) if hx is None else hx
         out, h = torch._VF.gru(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
-                               False, True)
+                               False, self.batch_first)
         return out, h
 
 
 class QuantLSTM(_QuantMixin, nn.LSTM):
-    """``nn.LSTM`` (batch_first) whose forward uses quantized weights; see the module docstring."""
+    """``nn.LSTM`` whose forward uses quantized weights; see the module docstring."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
-                 config: QuantConfig = QuantConfig()) -> None:
-        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=True)
+                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
@@ -343,7 +349,7 @@ class QuantLSTM(_QuantMixin, nn.LSTM):
         if hx is None:
             hx = (self._hx(x), self._hx(x))
         out, h, c = torch._VF.lstm(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
-                                   False, True)
+                                   False, self.batch_first)
         return out, (h, c)
 
 

@@ -103,7 +103,7 @@ def test_train_next_symbol_task(tmp_path):
 
 
 def test_train_config_errors():
-    with pytest.raises(HwsimError, match=r"^cell must be one of rnn, rnn_relu, gru, lstm, not 'tcn'$"):
+    with pytest.raises(HwsimError, match=r"^cell must be one of rnn_tanh, rnn_relu, gru, lstm, rnn, not 'tcn'$"):
         TrainConfig(cell="tcn")
     with pytest.raises(HwsimError, match=r"^method must be one of full, binary, .*, uniform, not 'int8'$"):
         TrainConfig(method="int8")
