@@ -190,43 +190,19 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
     return total / max(n, 1)
 
 
-def init_bound(method: str, n_in: int, n_units: int) -> float:
-    """Half-width of the uniform initialization of a weight tensor (see ``build_module``)."""
-    b = math.sqrt(6.0 / (n_in + n_units))  # Glorot
-    return max(b, 0.5) if method == "pow2-ternary" else b
-
-
 def build_module(config: TrainConfig, input_size: int, num_classes: int, per_step: bool):
     """A fresh ``hwsim.torch.QuantSeqModel`` with Glorot-uniform weights and zero biases.
 
-    Glorot init for every method (TernaryConnect's choice): PyTorch's default U(-1/sqrt(H), 1/sqrt(H))
-    lies inside W0/2 for most tensors, so deterministic ternarization would start from all zeros.
-    Pow2-ternarization has the fixed levels {-0.5, 0, 0.5} whatever the layer size; where the Glorot
-    bound is below its clip range 0.5, weights start uniform on [-0.5, 0.5] instead. Otherwise a wide
-    layer starts with every quantized weight zero (|w| < 0.25), the hidden state and the head output
-    stay constant, and no gradient ever reaches the weights (a saddle the straight-through estimator
-    cannot leave).
+    ``hwsim.torch.init_weights_`` says why Glorot for every method (TernaryConnect's choice).
     """
-    torch = import_torch()
-    from .torch import QuantConfig, QuantSeqModel
+    import_torch()
+    from .torch import QuantConfig, QuantSeqModel, init_weights_
 
     qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
                      zero=config.zero, biases=config.biases, H=config.H)
     module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
                            num_layers=config.layers, config=qc, per_step=per_step)
-    with torch.no_grad():
-        H = config.hidden
-        for name, p in module.rnn.named_parameters():
-            if name.startswith("weight"):
-                n_in = H if name.startswith("weight_hh") or not name.endswith("_l0") else input_size
-                p.uniform_(-init_bound(config.method, n_in, H), init_bound(config.method, n_in, H))
-            else:
-                p.zero_()
-        b = init_bound(config.method, H, num_classes)
-        module.head.weight.uniform_(-b, b)
-        module.head.bias.zero_()
-    module.clip_weights()
-    return module
+    return init_weights_(module)
 
 
 def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool = True,

@@ -40,6 +40,8 @@ __all__ = [
     "QuantLSTM",
     "QuantLinear",
     "QuantSeqModel",
+    "init_weights_",
+    "init_bound",
     "TRAIN_METHODS",
 ]
 
@@ -358,6 +360,7 @@ class QuantLinear(nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, *, config: QuantConfig = QuantConfig()) -> None:
         super().__init__(in_features, out_features)
+        self.qconfig = config
         q = None if config.method == "full" else config.tensor(glorot(in_features, out_features))
         self.quantizers = {"weight": q, "bias": q if config.biases == "quantized" else None}
         self.generator: torch.Generator | None = None
@@ -375,6 +378,44 @@ class QuantLinear(nn.Linear):
         for name, q in self.quantizers.items():
             if q is not None:
                 getattr(self, name).clamp_(-q.bound, q.bound)
+
+
+def init_bound(method: str, n_in: int, n_units: int) -> float:
+    """Half-width of the uniform initialization of a weight tensor (see ``init_weights_``)."""
+    b = glorot(n_in, n_units)
+    return max(b, 0.5) if method == "pow2-ternary" else b
+
+
+@torch.no_grad()
+def init_weights_(module: nn.Module) -> nn.Module:
+    """Glorot-uniform weights and zero biases for every hwsim.torch layer in ``module``; returns it.
+
+    Call it once after building a model. PyTorch's default U(-1/sqrt(H), 1/sqrt(H)) lies inside
+    W0/2 for most tensors, so deterministic ternarization would start from all zeros (TernaryConnect
+    initializes with Glorot for this reason). Pow2-ternarization has the fixed levels {-0.5, 0, 0.5}
+    whatever the layer size; where the Glorot bound is below its clip range 0.5, weights start
+    uniform on [-0.5, 0.5] instead. Otherwise a wide layer starts with every quantized weight zero
+    (|w| < 0.25), the hidden state and the output stay constant, and no gradient ever reaches the
+    weights (a saddle the straight-through estimator cannot leave). Weights are clipped to their
+    quantizer's range afterwards.
+    """
+    for m in module.modules():
+        if isinstance(m, _QuantMixin):
+            method, H = m.qconfig.method, m.hidden_size
+            for name, p in m.named_parameters():
+                if name.startswith("weight"):
+                    n_in = H if name.startswith("weight_hh") or not name.endswith("_l0") else m.input_size
+                    p.uniform_(-init_bound(method, n_in, H), init_bound(method, n_in, H))
+                else:
+                    p.zero_()
+            m.clip_weights()
+        elif isinstance(m, QuantLinear):
+            b = init_bound(m.qconfig.method, m.in_features, m.out_features)
+            m.weight.uniform_(-b, b)
+            if m.bias is not None:
+                m.bias.zero_()
+            m.clip_weights()
+    return module
 
 
 CELLS = {"rnn": QuantRNN, "rnn_tanh": QuantRNN, "rnn_relu": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}
