@@ -410,8 +410,8 @@ def build_html(
     if lsb is not None and check.get("max_abs_err_h") is not None:
         extra.append(("... in LSBs of h", _Raw(f"{float(check['max_abs_err_h']) / lsb:.2f}")))
     fd = check.get("first_divergence")
-    thr = check.get("threshold_lsb")
-    extra.append((f"first divergence (error > {_plain(thr)} LSB)" if thr is not None else "first divergence",
+    thr = check.get("threshold_text") or (None if check.get("threshold_lsb") is None else f"{_plain(check['threshold_lsb'])} LSB")
+    extra.append((f"first divergence (error > {thr})" if thr is not None else "first divergence",
                   _Raw(html.escape(_divergence_text(fd)))))
     for k in ("sequences", "steps", "n_sequences", "timesteps"):
         if k in check:
