@@ -23,6 +23,7 @@ from ._config import DatapathConfig
 from ._errors import FormatError, ToolError
 from ._plan import Accum, HeadPlan, LayerPlan, Plan
 from ._schedule import cycles_per_step
+from ._repr import short_repr
 
 #: Sequences per harness run: bounds the stimulus memory and the size of one record file.
 CHUNK = 256
@@ -31,6 +32,8 @@ CHUNK = 256
 @dataclass
 class CosimReport:
     """What ``cosim`` found. ``first_mismatch`` is None when every value agreed."""
+
+    __repr__ = short_repr
 
     sequences: int
     steps: int

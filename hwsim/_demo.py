@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 from ._fsutil import make_parent, replace_dir
 from ._config import DatapathConfig
 from ._errors import HwsimError, ToolError
+from ._repr import short_repr
 
 #: The file that marks a directory as written by ``run_flow`` (so a rerun may replace it).
 SUMMARY_FILE = "summary.json"
@@ -36,6 +37,8 @@ INSTALL_HINT = {
 @dataclass
 class FlowResult:
     """What each stage of ``run_flow`` produced; ``skipped`` stages carry ``{"skipped": True, "reason": ...}``."""
+
+    __repr__ = short_repr
 
     out_dir: Path
     check: dict[str, Any]

@@ -27,6 +27,7 @@ import numpy as np
 
 from ._errors import DataError, HwsimError
 from ._model import METHODS
+from ._repr import short_repr
 
 #: ``--cell`` choices and the hwsim cell name each one trains: the cell names every command uses
 #: (``CELL_GATES``), plus ``rnn`` as an alias of ``rnn_tanh`` (PyTorch's ``nn.RNN`` default).
@@ -114,6 +115,8 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """What ``train`` produced: the saved (quantized) model, its float shadow, and the metrics."""
+
+    __repr__ = short_repr
 
     model: Any  # RNNModel, quantized unless method == "full"
     float_model: Any  # RNNModel of the best float shadow weights
