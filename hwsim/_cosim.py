@@ -399,9 +399,9 @@ def cosim(
         chunks = list(range(0, n, chunk))
         bar = None
         if progress:
-            from tqdm import tqdm
+            from ._progress import bar as progress_bar
 
-            bar = tqdm(total=n, unit="seq", desc="cosim", leave=False)
+            bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
         built_for = None
         rec_path = bdir / "record.txt"
         for c0 in chunks:

@@ -220,7 +220,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     quantized weights), the test metric of the float shadow weights, sizes and the wall time.
     """
     torch = import_torch()
-    from tqdm.auto import tqdm
+    from ._progress import bar as progress_bar
 
     from ._modelfile import SUFFIXES, save_model
 
@@ -249,7 +249,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         steps = math.ceil(n / config.batch)
         history = []
         best, best_epoch, best_state = None, -1, None
-        bar = tqdm(total=config.epochs * steps, disable=True if not progress else None, unit="batch",
+        bar = progress_bar(total=config.epochs * steps, disable=True if not progress else None, unit="batch",
                    desc=f"{config.cell}-{config.hidden} {config.method} {config.data}", leave=False)
         for epoch in range(config.epochs):
             module.train()
