@@ -263,7 +263,7 @@ def test_weight_code_panels_share_one_y_scale_and_readable_ticks(qplan, monkeypa
     monkeypatch.setattr(report, "_png", lambda fig: figs.append(fig) or "")
     report.weight_figure(weight_histograms(qplan[1]), "exp")
     axes = [ax for ax in figs[0].axes if ax.get_visible()]
-    assert len(axes) == 7 and len({ax.get_ylim() for ax in axes}) == 1
+    assert len(axes) == 13 and len({ax.get_ylim() for ax in axes}) == 1  # 2 GRU layers x 6 + head
     assert min(t.get_fontsize() for ax in axes for t in ax.get_xticklabels() + ax.get_yticklabels()) >= 10
 
 
