@@ -6,6 +6,7 @@ import fcntl
 import io
 import os
 import pty
+import select
 import struct
 import termios
 
@@ -18,6 +19,14 @@ def _pty(columns: int):
     return master, os.fdopen(slave, "w", buffering=1)
 
 
+def _read_all(fd: int) -> str:
+    """Everything written to the pty so far (a single read may return one write only)."""
+    chunks = []
+    while select.select([fd], [], [], 0.2)[0]:
+        chunks.append(os.read(fd, 65536))
+    return b"".join(chunks).decode()
+
+
 def test_zero_column_pty_gets_a_width_and_a_bar():
     master, f = _pty(0)
     try:
@@ -27,8 +36,9 @@ def test_zero_column_pty_gets_a_width_and_a_bar():
         for _ in range(4):
             b.update()
         b.close()
-        lines = [ln for ln in os.read(master, 65536).decode().split("\r") if "4/4" in ln]
-        assert lines and all(len(ln.rstrip()) >= FALLBACK_COLUMNS - 10 for ln in lines)  # a full-width bar
+        out = _read_all(master)
+        lines = [ln for ln in out.split("\r") if "4/4" in ln]
+        assert lines and all(len(ln.rstrip()) >= FALLBACK_COLUMNS - 10 for ln in lines), repr(out)  # full width
     finally:
         f.close()
         os.close(master)
