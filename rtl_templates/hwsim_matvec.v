@@ -193,15 +193,20 @@ module hwsim_matvec #(
     );
 
     // ---- operands: lane l reads column c*LANES + l, shifted into accumulator units ----------------
-    // vc: of [u ; h] (is_in flag in the top bit); hc: of h alone (GRU n_h); ub: column past u (GRU n_x)
+    // vc: of [u ; h] (is_in flag in the top bit); ub: column past u (GRU n_x, whose h part reads 0).
+    // GRU n_h reads h alone: when LANES divides N_IN that is vc from column group N_IN/LANES on
+    // (one selector per lane); otherwise a second selector hc over h.
+    localparam SHARE = (SPLIT_GRU == 0) || (N_IN % LANES == 0);
+    localparam integer OFFG_I = N_IN / LANES;
+    localparam [CLW-1:0] OFFG = OFFG_I[CLW-1:0];
     wire type_h = (SPLIT_GRU != 0) && (a2 == 2'd3);
     wire type_u = (SPLIT_GRU != 0) && (a2 == 2'd2);
+    wire [CLW-1:0] cv = (SHARE && type_h) ? c + OFFG : c;
     reg signed [OPW-1:0] op [0:LANES-1];
     genvar gl, gc, gr, gk;
     generate
         for (gl = 0; gl < LANES; gl = gl + 1) begin : g_op
             wire [VB:0] vc [0:NSEL-1];
-            wire [VB:0] hc [0:NSEL-1];
             wire        ub [0:NSEL-1];
             for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_col
                 localparam integer J = gc * LANES + gl;
@@ -214,18 +219,28 @@ module hwsim_matvec #(
                 end else begin : g_z
                     assign vc[gc] = {(VB + 1){1'b0}};
                 end
-                if (J < N_REC) begin : g_hh
-                    wire signed [VB-1:0] hh = $signed(h_flat[J*H_BITS +: H_BITS]);
-                    assign hc[gc] = {1'b0, hh};
-                end else begin : g_hz
-                    assign hc[gc] = {(VB + 1){1'b0}};
-                end
                 assign ub[gc] = (J >= N_IN);
             end
-            wire [VB:0] sel  = type_h ? hc[c] : vc[c];
+            wire [VB:0] sel;
+            if (SHARE) begin : g_share
+                assign sel = vc[cv];
+            end else begin : g_hsel
+                wire [VB:0] hc [0:NSEL-1];
+                for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_hcol
+                    localparam integer J = gc * LANES + gl;
+                    if (J < N_REC) begin : g_hh
+                        wire signed [VB-1:0] hh = $signed(h_flat[J*H_BITS +: H_BITS]);
+                        assign hc[gc] = {1'b0, hh};
+                    end else begin : g_hz
+                        assign hc[gc] = {(VB + 1){1'b0}};
+                    end
+                end
+                assign sel = type_h ? hc[c] : vc[c];
+                wire unused_cv = ^cv;
+            end
             wire        mask = type_u & ub[c];
             wire signed [VB-1:0] v = mask ? {VB{1'b0}} : sel[VB-1:0];
-            wire signed [VB+SMAX-1:0] vx = {{SMAX{v[VB-1]}}, v};
+            wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
             wire signed [VB+SMAX-1:0] vs = sel[VB] ? (vx <<< SHIFT_IN) : (vx <<< SHIFT_REC);
             always @(posedge clk) op[gl] <= vs[OPW-1:0];  // exact: the product it feeds fits ACC_BITS
             if (VB + SMAX > OPW) begin : g_cut
