@@ -35,6 +35,7 @@ module hwsim_head #(
 
     wire                       wr, mv_done;
     wire [1:0]                 acc_unused;
+    wire                       h_addr_unused;
     wire [GW-1:0]              grp;
     wire [ROWS*OUT_BITS-1:0]   data;
     wire [ROWS-1:0]            valid, oor;
@@ -47,6 +48,7 @@ module hwsim_head #(
         .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(h_flat), .h_flat({H_BITS{1'b0}}),
+        .h_addr(h_addr_unused), .h_q({H_BITS{1'b0}}),
         .wr_en(wr), .wr_acc(acc_unused), .wr_grp(grp), .wr_data(data), .wr_valid(valid), .wr_oor(oor),
         .done(mv_done)
     );
