@@ -51,6 +51,11 @@ module hwsim_layer #(
     input  wire [N_IN*U_BITS-1:0]  u_flat,
     output wire [HID*H_BITS-1:0]   h_flat,
     output wire [HID*C_BITS-1:0]   c_flat,
+    // the h port for a reader outside the layer (the head) while the layer is idle (HRAM only):
+    // h_rd = h[ext_addr] one cycle after ext_en
+    input  wire                    ext_en,
+    input  wire [((HID) > 2 ? $clog2(HID) : 1)-1:0] ext_addr,
+    output wire signed [H_BITS-1:0] h_rd,
     output reg                     done,
     output reg  [31:0]             sat_count
 );
@@ -86,7 +91,7 @@ module hwsim_layer #(
     wire [ROWS*PRE_BITS-1:0]   mv_data;
     wire [ROWS-1:0]            mv_valid, mv_oor;
     wire [HAW-1:0]             mv_haddr;
-    wire signed [H_BITS-1:0]   h_rd;       // the h port's read data (HRAM)
+    wire                       mv_hen;
     hwsim_matvec #(
         .KIND(KIND), .CODE_BITS(CODE_BITS), .ROWS(ROWS), .LANES(LANES), .TPW(TPW),
         .NROW(HID), .NACC(NACC), .N_IN(N_IN), .N_REC(HID), .SPLIT_GRU(CELL == 2 ? 1 : 0),
@@ -95,7 +100,7 @@ module hwsim_layer #(
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
         .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H)
     ) u_mv (
-        .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat), .h_addr(mv_haddr), .h_q(h_rd),
+        .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat), .h_addr(mv_haddr), .h_en(mv_hen), .h_q(h_rd),
         .wr_en(mv_wr), .wr_acc(mv_acc), .wr_grp(mv_grp), .wr_data(mv_data), .wr_valid(mv_valid),
         .wr_oor(mv_oor), .done(mv_done)
     );
@@ -167,7 +172,8 @@ module hwsim_layer #(
             reg              qv;
             wire             pw_rd;    // the pointwise pass reads at issue + 1 (address k1)
             hwsim_delay #(.W(1), .N(1), .RST(1)) u_dr (.clk(clk), .rst(rst), .d(pw_busy), .q(pw_rd));
-            wire [HAW-1:0]   raddr = pw_rd ? k1[HAW-1:0] : mv_haddr;
+            wire [HAW-1:0]   raddr = pw_rd ? k1[HAW-1:0] : ext_en ? ext_addr : mv_haddr;
+            wire             unused_en = mv_hen;
             wire             wen = vh;   // one unit: every issue carries a row
             always @(posedge clk) begin
                 if (wen) mem[kh[HAW-1:0]] <= hn_flat[H_BITS-1:0];
@@ -181,7 +187,7 @@ module hwsim_layer #(
             assign h_rd = qv ? q : {H_BITS{1'b0}};
         end else begin : g_nohram
             assign h_rd = {H_BITS{1'b0}};
-            wire unused_ha = ^mv_haddr;
+            wire unused_ha = ^{mv_haddr, mv_hen, ext_en, ext_addr};
         end
     endgenerate
 

@@ -43,9 +43,12 @@ module hwsim_matvec #(
     // EXT_H = 1 (LANES = 1 only): h is read through a synchronous port (h_addr -> h_q one cycle
     // later, e.g. a block-RAM copy of h) instead of a selector over h_flat
     parameter EXT_H         = 0,
+    // EXT_U = 1 (with EXT_H, no recurrent columns: the head): the u columns come through the port
+    parameter EXT_U         = 0,
     // derived; not to be overridden
     parameter REC_W         = ((N_REC > 0) ? N_REC : 1) * H_BITS,
-    parameter HAW           = ((N_REC) > 2 ? $clog2(N_REC) : 1),
+    parameter HN            = (EXT_U != 0) ? N_IN : N_REC,
+    parameter HAW           = ((HN) > 2 ? $clog2(HN) : 1),
     parameter RG            = (NROW + ROWS - 1) / ROWS,
     parameter GW            = ((RG) > 2 ? $clog2(RG) : 1)
 ) (
@@ -55,6 +58,7 @@ module hwsim_matvec #(
     input  wire [N_IN*U_BITS-1:0]      u_flat,
     input  wire [REC_W-1:0]            h_flat,
     output wire [HAW-1:0]              h_addr,
+    output wire                        h_en,     // the port is being read (h_addr valid)
     input  wire signed [H_BITS-1:0]    h_q,
     output reg                         wr_en,
     output reg  [1:0]                  wr_acc,
@@ -152,6 +156,7 @@ module hwsim_matvec #(
     wire           end_c  = (c == c_last);
     wire           end_g  = (g == RG_M1);
     wire           end_a  = (a == NACC_M1);
+    assign h_en = busy;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -211,7 +216,21 @@ module hwsim_matvec #(
     wire signed [OPW-1:0] op [0:LANES-1];
     genvar gl, gc, gr, gk;
     generate
-        if (EXT_H != 0) begin : g_ext
+        if (EXT_H != 0 && EXT_U != 0) begin : g_extu
+            // one lane, every column u[c] through the port
+            assign h_addr = c[HAW-1:0];
+            wire signed [VB-1:0] v = {{(VB - H_BITS + 1){h_q[H_BITS-1]}}, h_q[H_BITS-2:0]};
+            wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+            wire signed [VB+SMAX-1:0] vs = vx <<< SHIFT_IN;
+            assign op[0] = vs[OPW-1:0];
+            if (VB + SMAX > OPW) begin : g_cut
+                wire unused_hi = ^vs[VB+SMAX-1:OPW];
+            end
+            if (CLW > HAW) begin : g_chi
+                wire unused_chi = ^c[CLW-1:HAW];
+            end
+            wire unused_extu = ^{u_flat, h_flat, cv, type_u, type_h};
+        end else if (EXT_H != 0) begin : g_ext
             // one lane: column c is u[c] (c < N_IN, a selector over u) or h[c - N_IN] (GRU n_h: h[c])
             // from the port; both registered, then chosen and shifted
             localparam UW = ((N_IN) > 2 ? $clog2(N_IN) : 1);
