@@ -85,7 +85,12 @@ def suggest_config(
         ib = min(need[name], width)
         frac = width - ib
         if name in ("act", "pre") and base.activation == "pwl":
-            frac = max(frac, 5 if name == "act" else 3)
+            least = 5 if name == "act" else 3  # the PWL constants need these fraction bits
+            if width - ib < least:
+                raise ConfigError(
+                    f"a {width}-bit {name} format must keep {ib} integer and {least} fraction bits for the pwl unit, "
+                    f"so at least {ib + least} bits, not {width}"
+                )
         fmts[name] = FixedFormat(width, min(frac, width - 1))
     changes: dict[str, Any] = dict(fmts)
     if base.activation == "lut":
