@@ -97,3 +97,23 @@ def suggest_config(
         r_min = min(base.sigmoid_range_log2, base.tanh_range_log2)
         changes["lut_bits"] = max(1, min(base.lut_bits, fmts["pre"].frac + r_min + 1))
     return base.replace(**changes)
+
+
+def config_toml(cfg: DatapathConfig, comments: tuple[str, ...] = ()) -> str:
+    """``cfg`` as TOML that ``DatapathConfig.from_toml`` reads back to an equal contract."""
+    import tomli_w
+
+    head = "".join(f"# {c}\n" for c in comments)
+    return head + ("\n" if head else "") + tomli_w.dumps(cfg.to_dict())
+
+
+def write_config_toml(path, cfg: DatapathConfig, comments: tuple[str, ...] = ()) -> None:
+    """Write ``config_toml(cfg)`` to ``path`` atomically."""
+    from pathlib import Path
+
+    from ._fsutil import atomic_write, make_parent
+
+    p = Path(path)
+    make_parent(p)
+    text = config_toml(cfg, comments)
+    atomic_write(p, lambda t: Path(t).write_text(text, encoding="utf-8"))

@@ -267,6 +267,11 @@ def run_check(
         }
     total = n_seq * n_steps * H
     drift /= n_seq * H
+    loss_src = None
+    if float_model is not None:  # where the loss comes from: per tensor / layer, and float-vs-quant drift
+        from ._loss import quantization_loss
+
+        loss_src = quantization_loss(float_model, qmodel, dataset, chunk=chunk)
     return {
         "data": dataset.name,
         "task": task,
@@ -291,6 +296,7 @@ def run_check(
         else {"step": first[0], "node": first[2], "sequence": first[3], "unit": first[4], "error_lsb": first[5]},
         "saturations": sat,
         "suggested_widths": widths,
+        "quantization_loss": loss_src,
     }
 
 
@@ -331,4 +337,19 @@ def format_report(r: dict[str, Any]) -> str:
             f"{name:<14}{w['format']:>9}{r['saturations'].get(name, 0):>11}{w['interval']:>10}{w['observed']:>10}"
         )
     lines.append("(interval: bits for the worst case of any input; observed: bits for this data's range)")
+    lines += _format_quantization_loss(r.get("quantization_loss"))
     return "\n".join(lines)
+
+
+def _format_quantization_loss(q: dict[str, Any] | None) -> list[str]:
+    """The table of the metric with one tensor / one layer quantized, and the float-vs-quant drift."""
+    if not q:
+        return []
+    lines = ["", f"quantization loss (float model with only this quantized; float metric {_fmt_num(q['reference'])})",
+             f"{'tensor / layer':<28}{'metric':>10}{'loss':>10}"]
+    for name, e in [*q["tensors"].items(), *q["layers"].items()]:
+        lines.append(f"{name:<28}{_fmt_num(e['metric']):>10}{_fmt_num(e['loss'], '.2f'):>10}")
+    d = q["quant_drift"]
+    idx = sorted({0, len(d) // 2, len(d) - 1})
+    lines.append("float vs quantized drift (mean |h err| by step): " + ", ".join(f"t{t} {d[t]:.3g}" for t in idx))
+    return lines

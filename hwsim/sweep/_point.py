@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import HwsimError
+from .._loss import loss
 
 #: Bump when a record's meaning changes: it is part of every point's key.
 RECORD_VERSION = 1
@@ -203,11 +204,3 @@ def compute_point(task: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     rec["finished"] = time.time()
     return rec, qbytes
-
-
-def loss(metric: str | None, ref: float | None, fixed: float | None) -> float | None:
-    """Loss of the bit-accurate datapath against the reference: accuracy points (x100) for
-    classification, extra bits per symbol for next-symbol; positive is worse."""
-    if ref is None or fixed is None:
-        return None
-    return (ref - fixed) * 100.0 if metric == "accuracy" else fixed - ref

@@ -70,18 +70,18 @@ def choose_best(records: Sequence[dict[str, Any]], *, max_loss: float | None = N
 
 def best_toml(rec: dict[str, Any], *, data: str, split: str, limit: int | None, rule: str) -> str:
     """The chosen point's contract as TOML for ``--config``, with how to reproduce it in comments."""
-    import tomli_w
+    from .._advise import config_toml
+    from .._config import DatapathConfig
 
     lim = f" --limit {limit}" if limit is not None else ""
     head = [
-        f"# hwsim sweep: recommended configuration ({rule})",
-        f"# point {rec['key']}: {rec['point']}",
-        f"# {rec['metric']}: fixed {rec['fixed_metric']!r}, reference {rec['reference_metric']!r}, loss {rec['loss']!r}",
-        f"# LUTs {luts(rec)}, cycles/step {rec['cycles_per_step']}, latency {rec['latency_cycles']} cycles",
-        f"# reproduce: hwsim check {rec.get('model_file', rec['model'])} --data {data} --split {split}{lim} --config best.toml",
-        "",
+        f"hwsim sweep: recommended configuration ({rule})",
+        f"point {rec['key']}: {rec['point']}",
+        f"{rec['metric']}: fixed {rec['fixed_metric']!r}, reference {rec['reference_metric']!r}, loss {rec['loss']!r}",
+        f"LUTs {luts(rec)}, cycles/step {rec['cycles_per_step']}, latency {rec['latency_cycles']} cycles",
+        f"reproduce: hwsim check {rec.get('model_file', rec['model'])} --data {data} --split {split}{lim} --config best.toml",
     ]
-    return "\n".join(head) + tomli_w.dumps(rec["config"])
+    return config_toml(DatapathConfig.from_dict(rec["config"]), tuple(head))
 
 
 def _fig(records, front, cost, xlabel: str) -> str | None:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from hwsim._modelfile import save_model
-from hwsim._demo import load_default
 from hwsim.sweep import RESULTS_NAME, parse_grid, run_sweep
 
 DEFAULT = Path(__file__).parents[3] / "hwsim" / "data" / "default_gru.safetensors"
