@@ -75,7 +75,8 @@ def _node_format(cfg: DatapathConfig, node: str) -> FixedFormat:
     if node == "x":
         return cfg.x
     if node == "out":
-        return cfg.out
+        return cfg.head_config(1).out  # out is not a layer field: the same for any layer count
+    cfg = cfg.layer_config(int(node.split(".")[0][1:]))  # "l{k}.<name>": layer k's own contract
     return {"h": cfg.h, "c": cfg.c}.get(tail, cfg.pre)
 
 
@@ -91,7 +92,7 @@ def interval_bounds(model: RNNModel, plan: Plan, steps: int) -> dict[str, float]
     u_max = bounds["x"]
     H = model.hidden_size
     for k, layer in enumerate(model.layers):
-        h_fmt_max = 2.0 ** (cfg.h.int_bits - 1)
+        h_fmt_max = 2.0 ** (cfg.layer_config(k).h.int_bits - 1)
         h_max = 1.0 if model.cell in _BOUNDED_CELLS else h_fmt_max
         b_ih = np.zeros(layer.w_ih.shape[0]) if layer.b_ih is None else np.abs(layer.b_ih)
         b_hh = np.zeros(layer.w_hh.shape[0]) if layer.b_hh is None else np.abs(layer.b_hh)
@@ -201,7 +202,6 @@ def run_check(
     plan = lower(qmodel, cfg)
     L, H = qmodel.num_layers, qmodel.hidden_size
     gnames = GATE_NAMES[qmodel.cell]
-    lsb_gate = 2.0 ** -gate_frac(plan)
 
     metrics = {name: _Metric(task, dataset.num_classes) for name in ("float", "quant", "fixed")}
     flips = 0
@@ -235,11 +235,12 @@ def run_check(
         # Errors per node, in datapath order: each layer's gates, then c, then h.
         order = 0
         for k in range(L):
+            lc, lsb_gate = plan.layer_config(k), 2.0 ** -gate_frac(plan, k)
             nodes = [(f"l{k}.{g}", fx.gates[k][g], qf.gates[k][g], lsb_gate) for g in gnames]
             if qmodel.cell == "lstm":
-                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-cfg.c.frac, qf.c_layers[k], 2.0**-cfg.c.frac))
-            h_fx = fx.sim.h_layers_int[k] * 2.0**-cfg.h.frac
-            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-cfg.h.frac))
+                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-lc.c.frac, qf.c_layers[k], 2.0**-lc.c.frac))
+            h_fx = fx.sim.h_layers_int[k] * 2.0**-lc.h.frac
+            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-lc.h.frac))
             drift[k] += np.abs(h_fx - qf.h_layers[k]).sum(axis=(0, 2))
             for name, a, b, lsb in nodes:
                 e = np.abs(a - b)

@@ -81,3 +81,19 @@ def test_shipped_example_grid_with_yosys(tmp_path):
     by = {(r["point"]["method"], r["point"]["bits"]): r["resources"]["luts"] for r in recs}
     assert by[("given", 8)] < by[("given", 12)]
     assert summary["pareto_luts"] and (out / "best.toml").is_file()
+
+
+def test_check_suggest_config_is_reproduced_by_check(tmp_path):
+    sug = tmp_path / "sug.toml"
+    r = json.loads(_hwsim("check", str(DEFAULT), "--data", "digits", "--limit", "60", "--suggest-config", str(sug),
+                          "--suggest-bits", "10", "--json"))
+    sc = r["suggested_config"]
+    assert sc["config"]["h"]["bits"] == 10 and sug.read_text().startswith("# hwsim check --suggest-config")
+    again = json.loads(_hwsim("check", str(DEFAULT), "--data", "digits", "--limit", "60", "--config", str(sug), "--json"))
+    assert again["fixed_metric"] == sc["fixed_metric"] and again["config"] == sc["config"]
+
+
+def test_suggest_bits_alone_is_refused():
+    res = CliRunner().invoke(main, ["check", str(DEFAULT), "--data", "digits", "--limit", "5", "--suggest-bits", "8"])
+    assert res.exit_code == 2
+    assert res.output.strip() == "Error: --suggest-bits needs --suggest-config OUT.toml, not --suggest-bits 8 alone"
