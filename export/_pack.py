@@ -292,8 +292,13 @@ def rom_images(plan) -> dict[str, Rom]:
             "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None
         )
         roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None)
-    if cfg.activation == "lut":
-        for func, table in (("sigmoid", plan.sigmoid_table), ("tanh", plan.tanh_table)):
-            name = f"{func}_lut"
-            roms[name] = Rom(name, name, cfg.act.bits, pack_ints(table, cfg.act.bits), (Segment(func, 0, len(table)),))
+    # One pair of tables per distinct contract: the global sigmoid_lut / tanh_lut, and l{k}_* for a
+    # layer whose own precision changes its tables (per-layer precision, docs/datapath.md).
+    for k in range(len(plan.layers)):
+        names = plan.lut_roms(k)
+        if names is None or names[0] in roms:
+            continue
+        act_bits = plan.layer_config(k).act.bits
+        for func, table, name in zip(("sigmoid", "tanh"), plan.layer_tables(k), names):
+            roms[name] = Rom(name, f"{func}_lut", act_bits, pack_ints(table, act_bits), (Segment(func, 0, len(table)),))
     return roms

@@ -101,6 +101,17 @@ class Plan:
         return lut_table("sigmoid", lc), lut_table("tanh", lc)
 
 
+    def lut_roms(self, k: int) -> tuple[str, str] | None:
+        """ROM names of layer ``k``'s sigmoid and tanh tables (None for the PWL unit): the shared
+        ``sigmoid_lut`` / ``tanh_lut`` when its tables are the global contract's, else its own."""
+        lc = self.layer_config(k)
+        if lc.activation != "lut":
+            return None
+        if self.config.activation == "lut" and _table_key(lc) == _table_key(self.config):
+            return "sigmoid_lut", "tanh_lut"
+        return f"l{k}_sigmoid_lut", f"l{k}_tanh_lut"
+
+
 def _table_key(cfg: DatapathConfig) -> tuple:
     """What the activation tables depend on."""
     return (cfg.pre, cfg.act, cfg.lut_bits, cfg.sigmoid_range_log2, cfg.tanh_range_log2)
