@@ -116,3 +116,23 @@ def test_killed_sweep_restarts_and_computes_every_point_once(tmp_path):
     assert summary["cached"] == len(before) and summary["computed"] == 12 - len(before)
     keys = [rec["key"] for rec in _lines(out)]
     assert len(keys) == 12 and len(set(keys)) == 12  # every point computed exactly once across both runs
+
+
+@pytest.mark.rtl
+@pytest.mark.skipif(__import__("shutil").which("yosys") is None, reason="needs yosys")
+def test_points_that_share_rtl_synthesize_once(tmp_path):
+    """Two points whose contracts coincide ({} and the default h written out) have different keys but
+    the same RTL: yosys runs for the first and the second reads the synthesis cache."""
+    from helpers import make_model
+    from hwsim._quant import quantize_model
+
+    small = tmp_path / "small_gru.safetensors"
+    save_model(quantize_model(make_model("gru", 8, 3, classes=10, seed=5), "ternary"), small)
+    grid = parse_grid({"axes": {"formats": [{}, {"h": [16, 14]}], "target": ["ice40"]}})
+    res = run_sweep([small], "digits", grid, tmp_path / "out", workers=1, limit=LIMIT, progress=False)
+    a, b = res.records
+    assert a["key"] != b["key"] and a["config"] == b["config"]
+    assert a["resources"]["synth_key"] == b["resources"]["synth_key"]
+    assert sorted([a["resources"]["synth_cached"], b["resources"]["synth_cached"]]) == [False, True]
+    strip = lambda r: {k: v for k, v in r["resources"].items() if k != "synth_cached"}  # noqa: E731
+    assert strip(a) == strip(b) and a["resources"]["luts"] > 0
