@@ -191,6 +191,8 @@ def compute_point(task: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
             argmax_flips=r["argmax_flips"],
             saturations=sum(r["saturations"].values()),
             saturations_by_node=r["saturations"],
+            drift_last_step=r["drift"][-1],  # mean |h fixed - h quant| at the last step
+            quantization_loss=None if r["quantization_loss"] is None else r["quantization_loss"]["layers"],
             cycles_per_step=sched["step"],
             step_period=sched["step_period"],
             latency_cycles=sequence_cycles(plan, ds.steps),

@@ -44,6 +44,8 @@ def test_local_cluster_sweep_then_resume_computes_nothing(tmp_path, lstm_file):
         assert r["config"]["pre"]["bits"] == 10 and r["config"]["activation"] == r["point"]["activation"]
         assert 0.0 <= r["fixed_metric"] <= 1.0 and r["cycles_per_step"] > 0
         assert (tmp_path / r["model_file"]).is_file()
+        # where the loss comes from: per layer, for post-training methods (a float model to compare)
+        assert (r["quantization_loss"] is None) == (r["point"]["method"] == "given")
     assert {r["worker"] for r in ok} <= {r["worker"] for r in res.records}
     again = run_sweep([DEFAULT, lstm_file], "digits", grid, tmp_path, workers=2, limit=LIMIT, progress=False)
     assert again.computed == 0 and again.cached == 8
