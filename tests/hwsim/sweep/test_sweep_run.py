@@ -138,3 +138,16 @@ def test_points_that_share_rtl_synthesize_once(tmp_path):
     assert sorted([a["resources"]["synth_cached"], b["resources"]["synth_cached"]]) == [False, True]
     strip = lambda r: {k: v for k, v in r["resources"].items() if k != "synth_cached"}  # noqa: E731
     assert strip(a) == strip(b) and a["resources"]["luts"] > 0
+
+
+def test_rows_axis_folds_the_hardware_not_the_numbers(tmp_path):
+    """rows (issue #10) is a contract field, so a sweep axis: more row PEs, fewer cycles, same bits."""
+    grid = parse_grid({"axes": {"rows": [1, 4], "pointwise_units": [1]}})
+    res = run_sweep([DEFAULT], "digits", grid, tmp_path, workers=1, limit=10, progress=False)
+    assert res.computed == 2
+    recs = {r["point"]["rows"]: r for r in _lines(tmp_path)}
+    assert set(recs) == {1, 4} and not any(r.get("error") for r in recs.values())
+    assert (recs[4]["config"]["rows"], recs[4]["config"]["pointwise_units"]) == (4, 1)
+    assert recs[4]["cycles_per_step"] < recs[1]["cycles_per_step"]
+    assert recs[4]["latency_cycles"] < recs[1]["latency_cycles"]
+    assert recs[4]["metric"] == recs[1]["metric"] and recs[4]["saturations"] == recs[1]["saturations"]
