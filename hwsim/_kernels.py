@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
+from ._simd import LANES, vload, vstore, vzero
 
 # ---- parameter vector of a layer (int64), filled by hwsim._sim._layer_params ---------------------
 P_CELL = 0  # 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm
@@ -196,6 +197,57 @@ def matvec(w, v, out, narrow):
         matvec_narrow(w, v, out)
     else:
         matvec_wide(w, v, out)
+
+
+# ---- register-blocked int16 GEMM (hwsim._simd) -----------------------------------------------------
+#: Rows (sequences) and 16-lane column vectors of one register block: 4 x 4 int32 accumulators,
+#: 4 weight vectors and one broadcast per pair of columns, 21 of the 32 zmm registers.
+MR = 4
+NR = 4
+#: Output columns of one register block; the packed weights' column count is a multiple of it.
+NB = NR * LANES
+
+
+@jit
+def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
+    """c[m, j] = sum_k A[r0 + m, s, k] * W[k, j] for m < m_rows, j < n_cols, exactly in int32.
+
+    ``a`` is (R, S, K/2) int32: int16 operand pairs (k = 2q, 2q + 1) as the low and high halves of
+    ``a[r, s, q]``. ``wp`` is the packed (K/2, n_cols) int32 weights, flattened: ``wp[q * n_cols +
+    j]`` holds W[2q, j] (low half) and W[2q + 1, j] (high half), so one 16-lane load of ``wp``
+    meets one broadcast ``a[r, s, q]`` in the dot primitive ``dot`` (``hwsim._simd.dot_vnni`` or
+    ``dot_portable``). m_rows is a multiple of MR, n_cols of NB. ``c`` is (>= m_rows, >= n_cols)
+    int32. Only called when the wrapper proved every sum (and so every partial sum) below 2**31.
+    """
+    n_pairs = a.shape[2]
+    for nb in range(0, n_cols, NB):
+        for mb in range(0, m_rows, MR):
+            a0, a1, a2, a3 = a[r0 + mb, s], a[r0 + mb + 1, s], a[r0 + mb + 2, s], a[r0 + mb + 3, s]
+            c00, c01, c02, c03 = vzero(), vzero(), vzero(), vzero()
+            c10, c11, c12, c13 = vzero(), vzero(), vzero(), vzero()
+            c20, c21, c22, c23 = vzero(), vzero(), vzero(), vzero()
+            c30, c31, c32, c33 = vzero(), vzero(), vzero(), vzero()
+            for q in range(n_pairs):
+                o = q * n_cols + nb
+                w0 = vload(wp, o)
+                w1 = vload(wp, o + LANES)
+                w2 = vload(wp, o + 2 * LANES)
+                w3 = vload(wp, o + 3 * LANES)
+                x = a0[q]
+                c00, c01, c02, c03 = dot(c00, x, w0), dot(c01, x, w1), dot(c02, x, w2), dot(c03, x, w3)
+                x = a1[q]
+                c10, c11, c12, c13 = dot(c10, x, w0), dot(c11, x, w1), dot(c12, x, w2), dot(c13, x, w3)
+                x = a2[q]
+                c20, c21, c22, c23 = dot(c20, x, w0), dot(c21, x, w1), dot(c22, x, w2), dot(c23, x, w3)
+                x = a3[q]
+                c30, c31, c32, c33 = dot(c30, x, w0), dot(c31, x, w1), dot(c32, x, w2), dot(c33, x, w3)
+            for i, (v0, v1, v2, v3) in enumerate(((c00, c01, c02, c03), (c10, c11, c12, c13),
+                                                  (c20, c21, c22, c23), (c30, c31, c32, c33))):
+                row = c[mb + i]
+                vstore(row, nb, v0)
+                vstore(row, nb + LANES, v1)
+                vstore(row, nb + 2 * LANES, v2)
+                vstore(row, nb + 3 * LANES, v3)
 
 
 # ---- pointwise cell updates: one step of one sequence, all H rows ---------------------------------
@@ -522,6 +574,50 @@ def layer_kernel(u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c
                 gru_step(p, gi[t], gh, b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
             else:
                 lstm_step(p, gi[t], gh, b_in, sig_table, tanh_table, h, c, h_out[n], c_n, g_n, counts[n], t)
+
+
+@jit_parallel
+def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_table, tile, h_out, c_out, gates, counts):
+    """``layer_kernel`` on the int16 path, batch-major: a step is one GEMM per tile of sequences.
+
+    The sequences are cut into tiles of ``tile`` rows (a multiple of MR; the wrapper pads the
+    batch to a multiple of ``tile`` with zero sequences, whose results it drops); tiles run in
+    parallel. Per step a tile computes (tile x K_in) @ W_in and (tile x H) @ W_rec with
+    ``gemm_i16`` and then the pointwise update of each of its sequences. u is (N, T, K_in / 2)
+    int32 (int16 pairs, K_in even: the wrapper pads a zero column); wp_in, wp_rec are packed by
+    ``hwsim._sim._pack_pairs`` with ``n_cols`` (G*H rounded up to NB) columns. Other arguments as
+    ``layer_kernel``; h_out is int16.
+    """
+    n_seq, n_steps, _ = u.shape
+    H = p[P_HIDDEN]
+    n_cols = wp_rec.shape[0] // ((H + 1) // 2)
+    cell = p[P_CELL]
+    record = p[P_RECORD] == 1
+    fast_gru = cell == 2 and p[P_ACT] == 0 and not record
+    for k in prange(n_seq // tile):
+        n0 = k * tile
+        gi = np.empty((tile, n_cols), dtype=np.int32)
+        gh = np.empty((tile, n_cols), dtype=np.int32)
+        hp = np.zeros((tile, 1, 2 * ((H + 1) // 2)), dtype=np.int16)  # h of the tile, even width
+        h32 = hp.view(np.int32)
+        c = np.zeros((tile, H), dtype=np.int64)
+        sc = np.empty((4, 2 * H), dtype=np.int64)
+        for t in range(n_steps):
+            gemm_i16(dot, u, t, n0, tile, wp_in, n_cols, gi)
+            gemm_i16(dot, h32, 0, 0, tile, wp_rec, n_cols, gh)
+            for i in range(tile):
+                n = n0 + i
+                h = hp[i, 0, :H]
+                g_n = gates[:, n] if record else gates[:, 0]
+                c_n = c_out[n] if cell == 3 else c_out[0]
+                if fast_gru:
+                    gru_step_lut(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], counts[n], t, sc)
+                elif cell <= 1:
+                    rnn_step(p, gi[i], gh[i], b_in, tanh_table, h, h_out[n], g_n, counts[n], t)
+                elif cell == 2:
+                    gru_step(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
+                else:
+                    lstm_step(p, gi[i], gh[i], b_in, sig_table, tanh_table, h, c[i], h_out[n], c_n, g_n, counts[n], t)
 
 
 @jit_parallel
