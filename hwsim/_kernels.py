@@ -250,6 +250,12 @@ def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
                 vstore(row, nb + 3 * LANES, v3)
 
 
+@jit
+def dot_store(dot, acc, x, w, out):
+    """out = dot(acc, x, w) on 16-lane int32 arrays: the dot primitive alone, for its tests."""
+    vstore(out, 0, dot(vload(acc, 0), x, vload(w, 0)))
+
+
 # ---- pointwise cell updates: one step of one sequence, all H rows ---------------------------------
 # Each takes the layer's parameter vector p and the step's dot products: gi = W_in u_t (G*H),
 # gh = W_rec h (G*H). It updates h (and c) in place, writes h_out / c_out / gates rows for this
@@ -466,6 +472,78 @@ def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t
 
 
 @jit
+def acc_pass(b, gi, s_in, gh, s_rec, out, n):
+    """out[j] = b[j] + (gi[j] << s_in) + (gh[j] << s_rec) for j < n: accumulators of both parts."""
+    for j in range(n):
+        out[j] = b[j] + (np.int64(gi[j]) << s_in) + (np.int64(gh[j]) << s_rec)
+
+
+@jit
+def rnn_step_lut(p, gi, gh, b_in, tanh_table, h, h_out, cnt, t, sc):
+    """``rnn_step`` for the LUT unit (or ReLU) without recording, as passes that vectorize.
+
+    sc is int64 scratch of shape (4, >= H). Same results and counts as ``rnn_step``.
+    """
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    H = h.shape[0]
+    acc, pre, act = sc[0], sc[1], sc[2]
+    acc_pass(b_in, gi, s_in, gh, s_rec, acc, H)
+    cnt[0] += rqv_pass(acc, rqv_site(acc_frac, pre_b, pre_f, rnd, ovf), pre, H)
+    if p[P_CELL] == 1:
+        for j in range(H):
+            act[j] = max(pre[j], np.int64(0))
+        cnt[1] += rqv_pass(act, rqv_site(pre_f, h_b, h_f, rnd, ovf), acc, H)
+    else:
+        lut_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, p[P_TANH_SHIFT], act, H)
+        cnt[1] += rqv_pass(act, rqv_site(act_f, h_b, h_f, rnd, ovf), acc, H)
+    for j in range(H):
+        h[j] = acc[j]
+        h_out[t, j] = acc[j]
+
+
+@jit
+def lstm_step_lut(p, gi, gh, b_in, sig_table, tanh_table, h, c, h_out, c_out, cnt, t, sc):
+    """``lstm_step`` for the LUT unit without recording, as passes over the units that vectorize.
+
+    sc is int64 scratch of shape (4, >= 4 * H). Same results and counts as ``lstm_step``.
+    """
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    c_b, c_f = p[P_C_BITS], p[P_C_FRAC]
+    sig_sh, tanh_sh = p[P_SIG_SHIFT], p[P_TANH_SHIFT]
+    sig_lo = -(np.int64(1) << (p[P_SIG_R] + pre_f))
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    align = act_f + max(c_f, act_f)
+    sh_fc = align - act_f - c_f
+    sh_ig = align - 2 * act_f
+    s_pre = rqv_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    H = h.shape[0]
+    acc, pre, act, v = sc[0], sc[1], sc[2], sc[3]
+    acc_pass(b_in, gi, s_in, gh, s_rec, acc, 4 * H)
+    for g in range(4):  # i, f, g, o leave their accumulators; one count each
+        cnt[g] += rqv_pass(acc[g * H :], s_pre, pre[g * H :], H)
+    lut_pass(sig_table, pre, sig_lo, -sig_lo - 1, sig_sh, act, 2 * H)  # i | f
+    lut_pass(tanh_table, pre[2 * H :], tanh_lo, -tanh_lo - 1, tanh_sh, act[2 * H :], H)  # g
+    lut_pass(sig_table, pre[3 * H :], sig_lo, -sig_lo - 1, sig_sh, act[3 * H :], H)  # o
+    for j in range(H):
+        v[j] = ((act[H + j] * c[j]) << sh_fc) + ((act[j] * act[2 * H + j]) << sh_ig)
+    cnt[4] += rqv_pass(v, rqv_site(align, c_b, c_f, rnd, ovf), acc, H)  # acc[:H] = c'
+    for j in range(H):
+        c[j] = acc[j]
+        c_out[t, j] = acc[j]
+    cnt[5] += rqv_pass(acc, rqv_site(c_f, pre_b, pre_f, rnd, ovf), pre, H)
+    lut_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, tanh_sh, v, H)  # v[:H] = tanh(c')
+    for j in range(H):
+        v[H + j] = act[3 * H + j] * v[j]
+    cnt[6] += rqv_pass(v[H:], rqv_site(2 * act_f, h_b, h_f, rnd, ovf), pre, H)
+    for j in range(H):
+        h[j] = pre[j]
+        h_out[t, j] = pre[j]
+
+
+@jit
 def lstm_step(p, gi, gh, b_in, sig_table, tanh_table, h, c, h_out, c_out, gates, cnt, t):
     """LSTM: i, f, g, o leave their accumulators; c', tanh(c'), h' as docs/datapath.md."""
     rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
@@ -593,7 +671,8 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
     n_cols = wp_rec.shape[0] // ((H + 1) // 2)
     cell = p[P_CELL]
     record = p[P_RECORD] == 1
-    fast_gru = cell == 2 and p[P_ACT] == 0 and not record
+    lut = p[P_ACT] == 0 and not record  # the passes that vectorize (ReLU RNN: any unit)
+    fast_rnn = cell <= 1 and not record and (cell == 1 or lut)
     for k in prange(n_seq // tile):
         n0 = k * tile
         gi = np.empty((tile, n_cols), dtype=np.int32)
@@ -601,7 +680,7 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
         hp = np.zeros((tile, 1, 2 * ((H + 1) // 2)), dtype=np.int16)  # h of the tile, even width
         h32 = hp.view(np.int32)
         c = np.zeros((tile, H), dtype=np.int64)
-        sc = np.empty((4, 2 * H), dtype=np.int64)
+        sc = np.empty((4, 4 * H), dtype=np.int64)
         for t in range(n_steps):
             gemm_i16(dot, u, t, n0, tile, wp_in, n_cols, gi)
             gemm_i16(dot, h32, 0, 0, tile, wp_rec, n_cols, gh)
@@ -610,12 +689,16 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
                 h = hp[i, 0, :H]
                 g_n = gates[:, n] if record else gates[:, 0]
                 c_n = c_out[n] if cell == 3 else c_out[0]
-                if fast_gru:
-                    gru_step_lut(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], counts[n], t, sc)
+                if fast_rnn:
+                    rnn_step_lut(p, gi[i], gh[i], b_in, tanh_table, h, h_out[n], counts[n], t, sc)
                 elif cell <= 1:
                     rnn_step(p, gi[i], gh[i], b_in, tanh_table, h, h_out[n], g_n, counts[n], t)
+                elif cell == 2 and lut:
+                    gru_step_lut(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], counts[n], t, sc)
                 elif cell == 2:
                     gru_step(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
+                elif lut:
+                    lstm_step_lut(p, gi[i], gh[i], b_in, sig_table, tanh_table, h, c[i], h_out[n], c_n, counts[n], t, sc)
                 else:
                     lstm_step(p, gi[i], gh[i], b_in, sig_table, tanh_table, h, c[i], h_out[n], c_n, g_n, counts[n], t)
 
