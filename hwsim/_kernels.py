@@ -4,24 +4,49 @@ Each function implements one line of docs/datapath.md and nothing else; ``hwsim.
 wrapper that validates, packs the ``Plan`` into the arrays and parameter vectors below, and names
 the results. tests/hwsim/naive.py is the slow plain-Python twin compared with these exactly.
 
-Speed: a layer's input projection (``W_in u_t`` for every step) does not depend on ``h``, so it is
-done for all steps first; the recurrent product runs once per step. Both are integer
-matrix-vector products on the multipliers ``m`` (for exp codes ``m = +-2**f``: one exact integer
-product equals the shift the hardware does). When the wrapper has proved that every dot product of
-a call fits int32 and every operand int16 (``narrow``), operands are int16 and the dot products
-accumulate in int32, which LLVM vectorizes to ``vpmaddwd`` / VNNI; otherwise int64 throughout.
+Speed (issue #14). Two paths, chosen by the wrapper:
+
+- int16 path (``narrow``: the wrapper proved every operand int16 and every dot product below
+  2**31): ``layer_kernel_gemm``, batch-major. The batch is cut into tiles of sequences (run in
+  parallel); per step a tile does two GEMMs, (tile x K_in) @ W_in and (tile x H) @ W_rec, with
+  ``gemm_i16``: int16 operand pairs against packed int16 weight pairs, 4 sequences x 64 columns
+  of int32 accumulators held in 16 zmm registers (``hwsim._simd``'s 16-lane vector type, so the
+  register blocking is written, not hoped for), one ``vpdpwssd`` (AVX-512 VNNI) per 32 MACs. The
+  VNNI intrinsic is compiled only where the CPU has it (``_simd.HAS_VNNI``, what Numba compiles
+  for); the portable primitive is plain LLVM IR (sign-extend, multiply, add pairs) that LLVM
+  lowers to ``vpmaddwd`` on AVX-512BW and, with VNNI present, fuses into ``vpdpwssd`` too.
+- int64 path (anything wider): ``layer_kernel``, per sequence, int64 matrix-vector products,
+  the input projection of all steps first. Exact for every contract the plan accepts.
+
 The shifts ``<< shift_in`` / ``<< shift_rec`` are the same for every column of a part, so they are
 applied once to the exact dot product: ``sum((m*v) << s) == (sum m*v) << s`` for integers.
+The pointwise updates with the LUT unit (``rnn_step_lut``, ``gru_step_lut``, ``lstm_step_lut``;
+taken when gates are not recorded) run as branch-free passes over the units (rounding and
+overflow modes as masks, with a shorter loop for floor/half_up + saturate; LUT reads as separate
+passes), which LLVM vectorizes; the per-unit ``*_step`` functions stay the path for recording, the
+PWL unit and the reference for the tests.
 
-The pointwise update of a GRU with the LUT unit (``gru_step_lut``, taken when gates are not
-recorded) runs as branch-free passes over the units (rounding and overflow modes as masks, LUT
-reads as a separate gather pass), which the compiler vectorizes; it measured 3-4x faster than the
-per-unit ``gru_step``, which stays the path for recording, the PWL unit and the reference for the
-tests. Measured and rejected (not kept): transposed
-weights with the inner loop over output rows (broadcast input, with or without unrolling the
-columns by 2-8 or interleaving column pairs), several rows or several vectors per pass over a
-row, and row tiles kept in scalar accumulators; LLVM compiled none of them faster than the plain
-per-row dot product (about 30 GMAC/s on one Zen 4 core).
+Measured (CPU time, 1 thread, one Zen 4 core of a 2-core machine shared with other jobs, load
+9-15; GRU I=64 H=128 256 x 50, exp4 weights, 16-bit formats, 0.94 G MAC per run):
+  GEMMs, ``gemm_i16`` VNNI                      8.5-9.0 ms   ~105-110 G MAC/s (~1 vpdpwssd/cycle)
+  GEMMs, ``gemm_i16`` portable primitive        8.5-9.0 ms   (same instructions on this CPU)
+  GEMMs, per-sequence matvec (previous kernel)  ~31 ms       ~30 G MAC/s
+  GEMMs, OpenBLAS float32 (numpy, same shapes)  20.0 ms      47 G MAC/s
+  GEMMs, OpenBLAS float64 (numpy, same shapes)  45.4 ms      21 G MAC/s
+  GRU pointwise passes (12800 steps of H=128)   9-11 ms      of which LUT reads ~3 ms
+  whole ``simulate``: ~22-25 ms; ``float_forward`` float32: ~42-43 ms (ratio ~0.52-0.59)
+Rejected:
+- exact float GEMM through BLAS: provably exact in float64 here (|sum| <= 5933 * 2**15 < 2**53)
+  but not in float32 (the bound is 1.9e8 > 2**24, so the per-accumulation float32 path would
+  never be taken on this workload), and even where float32 is exact its GEMMs run 2.3x slower
+  than ``gemm_i16`` (float64: 5x). Not kept.
+- int8 weight codes with int16 activations: the int16 GEMM is compute-bound at ~1 vpdpwssd per
+  cycle (each weight vector is reused from a register by the 4 rows of a block; the packed
+  weights are L2-resident), and there is no int8 x int16 multiply-add (``vpdpbusd`` is u8 x s8),
+  so int8 weights would add a ``vpmovsxbw`` per weight vector to save bandwidth that is not the
+  limit. Not built.
+- previous per-sequence matrix-vector variants (transposed weights, column unrolling by 2-8,
+  several rows or vectors per pass, scalar row tiles): none beat ~30 G MAC/s per core.
 """
 
 from __future__ import annotations
@@ -388,6 +413,13 @@ def rqv_pass(v, s, out, n):
     vectorizes; returns the number of values that left the range."""
     ls, rs, a0, e1, m2, lo, hi, wm = s
     o = np.int64(0)
+    if e1 == 0 and m2 == 0 and wm == 0:  # floor or half_up, saturate: the other terms are all 0
+        for j in range(n):
+            q = ((v[j] << ls) + a0) >> rs
+            qs = min(max(q, lo), hi)
+            o += np.int64(qs != q)
+            out[j] = qs
+        return o
     for j in range(n):
         q = v[j] << ls
         q = (q + a0 + ((q >> rs) & e1) + ((q >> 63) & m2)) >> rs
@@ -409,7 +441,7 @@ def lut_pass(table, x, lo, hi, index_shift, out, n):
 def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t, sc):
     """``gru_step`` for the LUT unit without recording, as passes over the units that vectorize.
 
-    sc is int64 scratch of shape (4, 2 * H). Same results and counts as ``gru_step``.
+    sc is int64 scratch of shape (4, >= 4 * H). Same results and counts as ``gru_step``.
     """
     rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
     pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
@@ -423,34 +455,17 @@ def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t
     s_h_gru = rqv_site(align, h_b, h_f, rnd, ovf)
     sig_lo = -(np.int64(1) << (sig_r + pre_f))
     tanh_lo = -(np.int64(1) << (tanh_r + pre_f))
-    ls0, rs0, a00, e10, m20, lo0, hi0, wm0 = s_pre  # the four accumulators' requantizer
     H = h.shape[0]
     pre, act, nx, nh = sc[0], sc[1], sc[2], sc[3]
-    o_r = np.int64(0)
-    o_z = np.int64(0)
-    o_nx = np.int64(0)
-    o_nh = np.int64(0)
-    for j in range(H):  # pass 1: r, z, n_x, n_h leave their accumulators (rqv written out)
-        q = (b_in[j] + (np.int64(gi[j]) << s_in) + (np.int64(gh[j]) << s_rec)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_r += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        pre[j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
-        q = (b_in[H + j] + (np.int64(gi[H + j]) << s_in) + (np.int64(gh[H + j]) << s_rec)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_z += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        pre[H + j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
-        q = (b_in[2 * H + j] + (np.int64(gi[2 * H + j]) << s_in)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_nx += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        nx[j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
-        q = (b_rec[2 * H + j] + (np.int64(gh[2 * H + j]) << s_rec)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_nh += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        nx[H + j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
+    # r, z, n_x, n_h leave their accumulators (nh[:4H]) into pre (r | z) and nx (n_x | n_h)
+    acc_pass(b_in, gi, s_in, gh, s_rec, nh, 2 * H)
+    for j in range(H):
+        nh[2 * H + j] = b_in[2 * H + j] + (np.int64(gi[2 * H + j]) << s_in)
+        nh[3 * H + j] = b_rec[2 * H + j] + (np.int64(gh[2 * H + j]) << s_rec)
+    o_r = rqv_pass(nh, s_pre, pre, H)
+    o_z = rqv_pass(nh[H:], s_pre, pre[H:], H)
+    o_nx = rqv_pass(nh[2 * H :], s_pre, nx, H)
+    o_nh = rqv_pass(nh[3 * H :], s_pre, nx[H:], H)
     lut_pass(sig_table, pre, sig_lo, -sig_lo - 1, sig_sh, act, 2 * H)  # act = r | z
     for j in range(H):
         nh[j] = (nx[j] << act_f) + act[j] * nx[H + j]
@@ -469,6 +484,72 @@ def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t
     cnt[3] += o_nh
     cnt[4] += o_pn
     cnt[5] += o_h
+
+
+@jit
+def rqv_rows(v, s, out, rows, valid, width):
+    """``rqv_pass`` over ``rows`` rows of ``width`` values; only the first ``valid`` rows count
+    (the rest are padding sequences of the batch-major kernel)."""
+    o = rqv_pass(v, s, out, valid * width)
+    rqv_pass(v[valid * width :], s, out[valid * width :], (rows - valid) * width)
+    return o
+
+
+@jit
+def acc_rows(b, g, g0, s, out, rows, width):
+    """out[i * width + j] = b[j] + (g[i, g0 + j] << s): one part's accumulators, row by row."""
+    for i in range(rows):
+        for j in range(width):
+            out[i * width + j] = b[j] + (np.int64(g[i, g0 + j]) << s)
+
+
+@jit
+def gru_tile_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, hp, h_out, cnt, n0, valid, t, sc):
+    """``gru_step_lut`` for a whole tile of the batch-major kernel: every pass runs over all
+    rows x H units at once (no per-sequence calls). gi, gh (rows, >= 3H) int32; hp (rows, 1, >= H)
+    int16 state; h_out rows n0.. written at step t; cnt (nodes,) gets the counts of the first
+    ``valid`` rows; sc int64 scratch (8, >= rows * H). Same results and counts as ``gru_step``.
+    """
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    sig_lo = -(np.int64(1) << (p[P_SIG_R] + pre_f))
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    one = np.int64(1) << act_f
+    align = act_f + max(act_f, h_f)
+    sh_n = align - 2 * act_f
+    sh_h = align - act_f - h_f
+    s_pre = rqv_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    acc, pr, pz, pnx, pnh, r, z, v = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
+    for i in range(R):  # r and z read both parts
+        for j in range(H):
+            acc[i * H + j] = b_in[j] + (np.int64(gi[i, j]) << s_in) + (np.int64(gh[i, j]) << s_rec)
+    cnt[0] += rqv_rows(acc, s_pre, pr, R, valid, H)
+    for i in range(R):
+        for j in range(H):
+            acc[i * H + j] = b_in[H + j] + (np.int64(gi[i, H + j]) << s_in) + (np.int64(gh[i, H + j]) << s_rec)
+    cnt[1] += rqv_rows(acc, s_pre, pz, R, valid, H)
+    acc_rows(b_in[2 * H :], gi, 2 * H, s_in, acc, R, H)
+    cnt[2] += rqv_rows(acc, s_pre, pnx, R, valid, H)
+    acc_rows(b_rec[2 * H :], gh, 2 * H, s_rec, acc, R, H)
+    cnt[3] += rqv_rows(acc, s_pre, pnh, R, valid, H)
+    n = R * H
+    lut_pass(sig_table, pr, sig_lo, -sig_lo - 1, p[P_SIG_SHIFT], r, n)
+    lut_pass(sig_table, pz, sig_lo, -sig_lo - 1, p[P_SIG_SHIFT], z, n)
+    for j in range(n):
+        acc[j] = (pnx[j] << act_f) + r[j] * pnh[j]
+    cnt[4] += rqv_rows(acc, rqv_site(pre_f + act_f, pre_b, pre_f, rnd, ovf), pr, R, valid, H)
+    lut_pass(tanh_table, pr, tanh_lo, -tanh_lo - 1, p[P_TANH_SHIFT], pz, n)  # pz = n
+    for i in range(R):
+        for j in range(H):
+            k = i * H + j
+            v[k] = (((one - z[k]) * pz[k]) << sh_n) + ((z[k] * np.int64(hp[i, 0, j])) << sh_h)
+    cnt[5] += rqv_rows(v, rqv_site(align, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    for i in range(R):
+        for j in range(H):
+            hp[i, 0, j] = acc[i * H + j]
+            h_out[n0 + i, t, j] = acc[i * H + j]
 
 
 @jit
@@ -637,7 +718,7 @@ def layer_kernel(u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c
         for t in range(n_steps):  # the input projection does not depend on h: all steps first
             matvec(w_in, u[n, t], gi[t], narrow)
         gh = np.empty(rows, dtype=acc_proto.dtype)
-        sc = np.empty((4, 2 * H), dtype=np.int64)
+        sc = np.empty((4, 4 * H), dtype=np.int64)
         h = np.zeros(H, dtype=h_out.dtype)
         c = np.zeros(H, dtype=np.int64)
         g_n = gates[:, n] if record else gates[:, 0]
@@ -655,7 +736,7 @@ def layer_kernel(u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c
 
 
 @jit_parallel
-def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_table, tile, h_out, c_out, gates, counts):
+def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_table, tile, n_valid, h_out, c_out, gates, counts):
     """``layer_kernel`` on the int16 path, batch-major: a step is one GEMM per tile of sequences.
 
     The sequences are cut into tiles of ``tile`` rows (a multiple of MR; the wrapper pads the
@@ -663,7 +744,8 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
     parallel. Per step a tile computes (tile x K_in) @ W_in and (tile x H) @ W_rec with
     ``gemm_i16`` and then the pointwise update of each of its sequences. u is (N, T, K_in / 2)
     int32 (int16 pairs, K_in even: the wrapper pads a zero column); wp_in, wp_rec are packed by
-    ``hwsim._sim._pack_pairs`` with ``n_cols`` (G*H rounded up to NB) columns. Other arguments as
+    ``hwsim._sim._pack_pairs`` with ``n_cols`` (G*H rounded up to NB) columns; the first n_valid
+    sequences are real (a GRU tile counts into its first row). Other arguments as
     ``layer_kernel``; h_out is int16.
     """
     n_seq, n_steps, _ = u.shape
@@ -681,9 +763,14 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
         h32 = hp.view(np.int32)
         c = np.zeros((tile, H), dtype=np.int64)
         sc = np.empty((4, 4 * H), dtype=np.int64)
+        tsc = np.empty((8, tile * H), dtype=np.int64) if cell == 2 and lut else sc
+        valid = min(tile, n_valid - n0)  # the rest of the tile is padding: not counted
         for t in range(n_steps):
             gemm_i16(dot, u, t, n0, tile, wp_in, n_cols, gi)
             gemm_i16(dot, h32, 0, 0, tile, wp_rec, n_cols, gh)
+            if cell == 2 and lut:
+                gru_tile_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, hp, h_out, counts[n0], n0, valid, t, tsc)
+                continue
             for i in range(tile):
                 n = n0 + i
                 h = hp[i, 0, :H]
@@ -693,8 +780,6 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
                     rnn_step_lut(p, gi[i], gh[i], b_in, tanh_table, h, h_out[n], counts[n], t, sc)
                 elif cell <= 1:
                     rnn_step(p, gi[i], gh[i], b_in, tanh_table, h, h_out[n], g_n, counts[n], t)
-                elif cell == 2 and lut:
-                    gru_step_lut(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], counts[n], t, sc)
                 elif cell == 2:
                     gru_step(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
                 elif lut:

@@ -269,7 +269,7 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
         if narrow:
             K.layer_kernel_gemm(
                 DOT_PATHS[dot_path], _int16_pairs(u, n_rows), _pack_pairs(w_in), _pack_pairs(w_rec), b_in, b_rec,
-                p, plan.sigmoid_table, plan.tanh_table, tile, h_out, c_out, gates, counts,
+                p, plan.sigmoid_table, plan.tanh_table, tile, n_seq, h_out, c_out, gates, counts,
             )  # fmt: skip
         else:
             K.layer_kernel(
