@@ -256,6 +256,8 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     tile = _tile_rows(n_seq)
     n_rows = -(-n_seq // tile) * tile if narrow else n_seq  # the batch-major kernel's padded batch
     u = np.ascontiguousarray(x_int, dtype=op)
+    # act words are at most 24 bits: int32 tables, which the kernels read 16 at a time (vpgatherdd)
+    sig_table, tanh_table = (np.ascontiguousarray(tb, dtype=np.int32) for tb in (plan.sigmoid_table, plan.tanh_table))
     h_layers, c_layers, gate_layers = [], [], []
     for k, lp in enumerate(plan.layers):
         w_in, w_rec, b_in, b_rec = _pack_layer(plan, k, op)
@@ -269,11 +271,11 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
         if narrow:
             K.layer_kernel_gemm(
                 DOT_PATHS[dot_path], _int16_pairs(u, n_rows), _pack_pairs(w_in), _pack_pairs(w_rec), b_in, b_rec,
-                p, plan.sigmoid_table, plan.tanh_table, tile, n_seq, h_out, c_out, gates, counts,
+                p, sig_table, tanh_table, tile, n_seq, h_out, c_out, gates, counts,
             )  # fmt: skip
         else:
             K.layer_kernel(
-                u, w_in, w_rec, b_in, b_rec, p, plan.sigmoid_table, plan.tanh_table, h_out, c_out, gates, counts,
+                u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c_out, gates, counts,
                 acc_proto,
             )  # fmt: skip
         sat.update(zip(nodes, (int(v) for v in counts[:n_seq].sum(axis=0))))

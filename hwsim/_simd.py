@@ -11,6 +11,8 @@ operations a register-blocked int16 GEMM needs:
 ``vdot_vnni(acc, x, w)``        VNNI ``vpdpwssd``: lane j += x.lo * w[j].lo + x.hi * w[j].hi, the
                                 int16 halves of the int32 ``x`` (broadcast to every lane) and of
                                 lane j of ``w``; exact (the caller proves the sums fit int32)
+``lut16(table, x, out, i, ...)``  16 table reads (clamp, offset, shift, one ``vpgatherdd``), for
+                                the LUT activation unit; AVX-512F only (``HAS_AVX512F``)
 ``vdot_portable(acc, x, w)``    the same sum in plain LLVM IR (sign-extend, multiply, add the even
                                 and odd lanes): LLVM selects ``vpmaddwd`` + ``vpaddd`` on AVX-512BW
                                 and splits it into narrower vectors elsewhere
@@ -40,8 +42,11 @@ from ._jit import jit_inline
 
 LANES = 16
 
+_FEATURES = llvm_binding.get_host_cpu_features()
 #: True when the CPU that Numba compiles for has AVX-512 VNNI (``vpdpwssd`` on zmm registers).
-HAS_VNNI = bool(llvm_binding.get_host_cpu_features().get("avx512vnni", False))
+HAS_VNNI = bool(_FEATURES.get("avx512vnni", False))
+#: True when it has AVX-512F (``vpgatherdd`` on zmm registers, used by ``lut16``).
+HAS_AVX512F = bool(_FEATURES.get("avx512f", False))
 
 
 class I32x16Type(types.Type):
@@ -79,6 +84,13 @@ def _pairs(v):
     """Lane j of an int32 vector -> its int16 halves (low, high) as int64."""
     h = np.asarray(v, dtype=np.int32).view(np.int16).astype(np.int64).reshape(-1, 2)
     return h[:, 0], h[:, 1]
+
+
+def lut16(table, x, out, i, lo, hi, shift):
+    """out[i + l] = table[(min(max(x[i + l], lo), hi) - lo) >> shift] for the 16 lanes l: one
+    ``vpgatherdd``. table int32 (every index the clamp allows must lie in it), x and out int64."""
+    idx = (np.minimum(np.maximum(x[i : i + LANES], lo), hi) - lo) >> shift
+    out[i : i + LANES] = table[idx]
 
 
 def _vdot(acc, x, w):
@@ -175,6 +187,48 @@ def _vdot_portable(typingctx, acc, x, w):
         return builder.add(a, builder.add(even, odd))
 
     return i32x16(acc, x, w), codegen
+
+
+@intrinsic
+def _lut16(typingctx, table, x, out, i, lo, hi, shift):
+    ok = (
+        isinstance(table, types.Array) and table.dtype == types.int32 and table.ndim == 1 and table.layout == "C"
+        and all(isinstance(a, types.Array) and a.dtype == types.int64 and a.ndim == 1 and a.layout == "C" for a in (x, out))
+    )  # fmt: skip
+    if not ok:
+        return None
+
+    def codegen(context, builder, sig, args):
+        tab, xa, oa, ii, lo_, hi_, sh_ = args
+        i64 = ir.IntType(64)
+        v64 = ir.VectorType(i64, LANES)
+
+        def splat(s):
+            s = builder.sext(s, i64) if s.type.width < 64 else s
+            v = builder.insert_element(ir.Constant(v64, ir.Undefined), s, ir.Constant(ir.IntType(32), 0))
+            return builder.shuffle_vector(v, ir.Constant(v64, ir.Undefined), ir.Constant(_V, [0] * LANES))
+
+        xp = builder.bitcast(_elem_ptr(context, builder, sig.args[1], xa, ii), v64.as_pointer())
+        xv = builder.load(xp, align=8)
+        lo_v, hi_v = splat(lo_), splat(hi_)
+        c = builder.select(builder.icmp_signed("<", xv, lo_v), lo_v, xv)
+        c = builder.select(builder.icmp_signed(">", c, hi_v), hi_v, c)
+        idx = builder.trunc(builder.ashr(builder.sub(c, lo_v), splat(sh_)), _V)
+        base = builder.bitcast(_elem_ptr(context, builder, sig.args[0], tab, ir.Constant(i64, 0)), ir.IntType(8).as_pointer())
+        fnty = ir.FunctionType(_V, [_V, ir.IntType(8).as_pointer(), _V, ir.IntType(16), ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.gather.dpi.512")
+        zero, all_lanes, scale = ir.Constant(_V, [0] * LANES), ir.Constant(ir.IntType(16), 0xFFFF), ir.Constant(ir.IntType(32), 4)
+        g = builder.call(fn, [zero, base, idx, all_lanes, scale])
+        op = builder.bitcast(_elem_ptr(context, builder, sig.args[2], oa, ii), v64.as_pointer())
+        builder.store(builder.sext(g, v64), op, align=8)
+        return context.get_dummy_value()
+
+    return types.none(table, x, out, i, lo, hi, shift), codegen
+
+
+@overload(lut16, inline="always")
+def _ov_lut16(table, x, out, i, lo, hi, shift):
+    return lambda table, x, out, i, lo, hi, shift: _lut16(table, x, out, i, lo, hi, shift)
 
 
 @overload(vzero, inline="always")
