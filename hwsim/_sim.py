@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import _kernels as K
@@ -171,8 +172,6 @@ def _int16_pairs(u: np.ndarray, n_rows: int) -> np.ndarray:
 def _tile_rows(n_seq: int) -> int:
     """Sequences per tile of the batch-major kernel: a multiple of MR, at most 32, and at least
     as many tiles as Numba threads while the batch allows."""
-    import numba
-
     per_thread = -(-max(n_seq, 1) // numba.get_num_threads())
     return min(32, -(-per_thread // K.MR) * K.MR)
 
