@@ -71,8 +71,9 @@ def peak_kernel(dot, reps, out):
         a0, a1, a2, a3, a4, a5 = S.vzero(), S.vzero(), S.vzero(), S.vzero(), S.vzero(), S.vzero()
         a6, a7, a8, a9, a10, a11 = S.vzero(), S.vzero(), S.vzero(), S.vzero(), S.vzero(), S.vzero()
         for _ in range(reps):
-            a0, a1, a2, a3, a4, a5 = dot(a0, x, w), dot(a1, x, w), dot(a2, x, w), dot(a3, x, w), dot(a4, x, w), dot(a5, x, w)
-            a6, a7, a8, a9, a10, a11 = dot(a6, x, w), dot(a7, x, w), dot(a8, x, w), dot(a9, x, w), dot(a10, x, w), dot(a11, x, w)
+            a0, a1, a2, a3 = S.vdot(dot, a0, x, w), S.vdot(dot, a1, x, w), S.vdot(dot, a2, x, w), S.vdot(dot, a3, x, w)
+            a4, a5, a6, a7 = S.vdot(dot, a4, x, w), S.vdot(dot, a5, x, w), S.vdot(dot, a6, x, w), S.vdot(dot, a7, x, w)
+            a8, a9, a10, a11 = S.vdot(dot, a8, x, w), S.vdot(dot, a9, x, w), S.vdot(dot, a10, x, w), S.vdot(dot, a11, x, w)
         for i, v in enumerate((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11)):
             S.vstore(out[k], i * S.LANES, v)  # every accumulator is kept: none is dead code
 

@@ -37,8 +37,13 @@ Measured (CPU time, 1 thread, one Zen 4 core of a 2-core machine shared with oth
   GEMMs, OpenBLAS float64 (numpy, same shapes)  45.4 ms      21 G MAC/s
   GRU pointwise, per sequence (12800 calls)     9-11 ms      of which LUT reads ~3 ms
   GRU pointwise, per tile (400 calls of 32 x H) ~9.8 ms      LUT read 0.71 -> 0.55 ns by vpgatherdd
-  whole ``simulate`` / ``float_forward`` float32 (interleaved, CPU time, 1 thread):
-    GRU 21.0 / 46.5 ms = 0.45, LSTM 37.2 / 55.2 ms = 0.67, RNN tanh 7.3 / 12.2 ms = 0.59
+  whole ``simulate`` / ``float_forward`` float32, benchmarks/bench_sim.py (interleaved medians,
+  1 thread, load 10; wall ratio, CPU-time ratio):
+    GRU 0.516, 0.512 (22.3 / 43.5 ms CPU); LSTM 0.565, 0.550; RNN tanh 0.724, 0.653
+    (quieter moments measured GRU 0.45-0.46, LSTM 0.52, RNN 0.59 in CPU time). With 2 threads
+    the ratios are 0.04-0.08, but only because the 2-thread OpenBLAS baseline queues for cores
+    on a loaded machine (3 s wall, 0.8 s CPU for 43 ms of work); that setting needs a quiet
+    machine to mean anything.
 Rejected:
 - exact float GEMM through BLAS: provably exact in float64 here (|sum| <= 5933 * 2**15 < 2**53)
   but not in float32 (the bound is 1.9e8 > 2**24, so the per-accumulation float32 path would
@@ -58,7 +63,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._simd import HAS_AVX512F, LANES, lut16, vload, vstore, vzero
+from ._simd import HAS_AVX512F, LANES, lut16, vdot, vload, vstore, vzero
 
 #: Table reads by ``vpgatherdd`` (a compile-time constant of the kernels).
 GATHER = HAS_AVX512F
@@ -248,7 +253,7 @@ def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
     ``a[r, s, q]``. ``wp`` is the packed (K/2, n_cols) int32 weights, flattened: ``wp[q * n_cols +
     j]`` holds W[2q, j] (low half) and W[2q + 1, j] (high half), so one 16-lane load of ``wp``
     meets one broadcast ``a[r, s, q]`` in the dot primitive ``dot`` (``hwsim._simd.dot_vnni`` or
-    ``dot_portable``). m_rows is a multiple of MR, n_cols of NB. ``c`` is (>= m_rows, >= n_cols)
+    ``dot_portable``, called through ``vdot``). m_rows is a multiple of MR, n_cols of NB. ``c`` is (>= m_rows, >= n_cols)
     int32. Only called when the wrapper proved every sum (and so every partial sum) below 2**31.
     """
     n_pairs = a.shape[2]
@@ -266,13 +271,17 @@ def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
                 w2 = vload(wp, o + 2 * LANES)
                 w3 = vload(wp, o + 3 * LANES)
                 x = a0[q]
-                c00, c01, c02, c03 = dot(c00, x, w0), dot(c01, x, w1), dot(c02, x, w2), dot(c03, x, w3)
+                c00, c01 = vdot(dot, c00, x, w0), vdot(dot, c01, x, w1)
+                c02, c03 = vdot(dot, c02, x, w2), vdot(dot, c03, x, w3)
                 x = a1[q]
-                c10, c11, c12, c13 = dot(c10, x, w0), dot(c11, x, w1), dot(c12, x, w2), dot(c13, x, w3)
+                c10, c11 = vdot(dot, c10, x, w0), vdot(dot, c11, x, w1)
+                c12, c13 = vdot(dot, c12, x, w2), vdot(dot, c13, x, w3)
                 x = a2[q]
-                c20, c21, c22, c23 = dot(c20, x, w0), dot(c21, x, w1), dot(c22, x, w2), dot(c23, x, w3)
+                c20, c21 = vdot(dot, c20, x, w0), vdot(dot, c21, x, w1)
+                c22, c23 = vdot(dot, c22, x, w2), vdot(dot, c23, x, w3)
                 x = a3[q]
-                c30, c31, c32, c33 = dot(c30, x, w0), dot(c31, x, w1), dot(c32, x, w2), dot(c33, x, w3)
+                c30, c31 = vdot(dot, c30, x, w0), vdot(dot, c31, x, w1)
+                c32, c33 = vdot(dot, c32, x, w2), vdot(dot, c33, x, w3)
             for i, (v0, v1, v2, v3) in enumerate(((c00, c01, c02, c03), (c10, c11, c12, c13),
                                                   (c20, c21, c22, c23), (c30, c31, c32, c33))):
                 row = c[mb + i]
@@ -285,7 +294,7 @@ def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
 @jit
 def dot_store(dot, acc, x, w, out):
     """out = dot(acc, x, w) on 16-lane int32 arrays: the dot primitive alone, for its tests."""
-    vstore(out, 0, dot(vload(acc, 0), x, vload(w, 0)))
+    vstore(out, 0, vdot(dot, vload(acc, 0), x, vload(w, 0)))
 
 
 # ---- pointwise cell updates: one step of one sequence, all H rows ---------------------------------

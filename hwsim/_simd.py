@@ -8,20 +8,22 @@ operations a register-blocked int16 GEMM needs:
 ``vzero()``                     all lanes 0
 ``vload(a, i)``                 a[i : i + 16] of a 1-D int32 array (unaligned load)
 ``vstore(a, i, v)``             a[i : i + 16] = v
-``vdot_vnni(acc, x, w)``        VNNI ``vpdpwssd``: lane j += x.lo * w[j].lo + x.hi * w[j].hi, the
+``vdot(dot_vnni, acc, x, w)``   VNNI ``vpdpwssd``: lane j += x.lo * w[j].lo + x.hi * w[j].hi, the
                                 int16 halves of the int32 ``x`` (broadcast to every lane) and of
                                 lane j of ``w``; exact (the caller proves the sums fit int32)
+``vdot(dot_portable, ...)``     the same sum in plain LLVM IR (sign-extend, multiply, add the even
+                                and odd lanes): LLVM selects ``vpmaddwd`` + ``vpaddd`` on AVX-512BW
+                                (and fuses them into ``vpdpwssd`` where VNNI is present) and
+                                splits it into narrower vectors elsewhere
 ``lut16(table, x, out, i, ...)``  16 table reads (clamp, offset, shift, one ``vpgatherdd``), for
                                 the LUT activation unit; AVX-512F only (``HAS_AVX512F``)
-``vdot_portable(acc, x, w)``    the same sum in plain LLVM IR (sign-extend, multiply, add the even
-                                and odd lanes): LLVM selects ``vpmaddwd`` + ``vpaddd`` on AVX-512BW
-                                and splits it into narrower vectors elsewhere
 
-A kernel takes the dot primitive as an argument (a jitted function is a first-class value in
-Numba, and each one compiles its own specialization), so the VNNI instruction is only ever
-compiled when ``HAS_VNNI`` says the CPU Numba compiles for has it; ``vdot_portable`` is the
-fallback and is tested on every machine. Every operation is a plain Python function on NumPy
-arrays as well, which is what runs under ``NUMBA_DISABLE_JIT=1``.
+A kernel takes the dot primitive as an argument (``dot_vnni`` or ``dot_portable``, values whose
+Numba type names the primitive; ``vdot(dot, acc, x, w)`` calls it), and each compiles its own
+specialization, so the VNNI instruction is only ever compiled when ``HAS_VNNI`` says the CPU
+Numba compiles for has it; ``dot_portable`` is the fallback and is tested on every machine.
+Every operation is a plain Python function on NumPy arrays as well, which is what runs under
+``NUMBA_DISABLE_JIT=1``.
 
 The accumulation is exact either way: both instructions add the two int32 products and the
 accumulator without saturation (``vpdpwssd``, not ``vpdpwssds``), wrapping modulo 2**32 like
@@ -36,9 +38,8 @@ from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, models, overload, register_model
+from numba.extending import NativeValue, intrinsic, models, overload, register_model, typeof_impl, unbox
 
-from ._jit import jit_inline
 
 LANES = 16
 
@@ -98,14 +99,6 @@ def _vdot(acc, x, w):
     wl, wh = _pairs(w)
     s = np.asarray(acc, dtype=np.int64) + xl * wl + xh * wh
     return ((s + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)  # int32 wrap, no saturation
-
-
-def vdot_vnni(acc, x, w):
-    return _vdot(acc, x, w)
-
-
-def vdot_portable(acc, x, w):  # the same function of the operands; only the instructions differ
-    return _vdot(acc, x, w)
 
 
 # ---- Numba implementations -------------------------------------------------------------------------
@@ -246,23 +239,53 @@ def _ov_vstore(a, i, v):
     return lambda a, i, v: _vstore(a, i, v)
 
 
-@overload(vdot_vnni, inline="always")
-def _ov_vdot_vnni(acc, x, w):
-    return lambda acc, x, w: _vdot_vnni(acc, x, w)
+# ---- the dot primitive as a value -----------------------------------------------------------------
+class Dot:
+    """Which dot primitive a kernel uses: ``dot_vnni`` or ``dot_portable`` (pass one as an argument,
+    call ``vdot(dot, acc, x, w)``). Its Numba type carries the choice, so every kernel compiles
+    one specialization per primitive with a type name that is the same in every process (Numba's
+    on-disk cache keys on it; a jitted function passed as a value would not be)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.__name__ = f"dot_{kind}"
+
+    def __repr__(self):
+        return self.__name__
 
 
-@overload(vdot_portable, inline="always")
-def _ov_vdot_portable(acc, x, w):
-    return lambda acc, x, w: _vdot_portable(acc, x, w)
+class DotType(types.Type):
+    def __init__(self, kind: str):
+        self.kind = kind
+        super().__init__(name=f"Dot({kind})")
 
 
-# The dot primitives as jitted function values: a GEMM kernel takes one as an argument and
-# compiles one specialization per primitive.
-@jit_inline
-def dot_vnni(acc, x, w):
-    return vdot_vnni(acc, x, w)
+@typeof_impl.register(Dot)
+def _typeof_dot(val, c):
+    return DotType(val.kind)
 
 
-@jit_inline
-def dot_portable(acc, x, w):
-    return vdot_portable(acc, x, w)
+register_model(DotType)(models.OpaqueModel)
+
+
+@unbox(DotType)
+def _unbox_dot(typ, obj, c):
+    return NativeValue(c.context.get_constant_null(typ))
+
+
+dot_vnni = Dot("vnni")
+dot_portable = Dot("portable")
+
+
+def vdot(dot, acc, x, w):
+    """acc + the pairwise int16 dot of the broadcast x with w, lane by lane, wrapped to int32, by
+    the primitive ``dot`` (``dot_vnni`` or ``dot_portable``: the same integers)."""
+    return _vdot(acc, x, w)
+
+
+@overload(vdot, inline="always")
+def _ov_vdot(dot, acc, x, w):
+    if isinstance(dot, DotType):
+        fn = _vdot_vnni if dot.kind == "vnni" else _vdot_portable
+        return lambda dot, acc, x, w: fn(acc, x, w)
+    return None
