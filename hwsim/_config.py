@@ -183,6 +183,9 @@ class DatapathConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+        from ._validate import ContractRecord, validate
+
+        validate(ContractRecord, d, source=source, error=ConfigError)  # types before any arithmetic
         kw: dict[str, Any] = {}
         for name, v in d.items():
             if name in FORMAT_NAMES:

@@ -309,6 +309,9 @@ def _describe(head: bytes) -> str:
 
 
 def _read_npz(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
+    from ._validate import check_npz
+
+    check_npz(p, error=ModelFileError)  # every header against its size, before anything is allocated
     try:
         npz = np.load(p, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:

@@ -74,7 +74,7 @@ def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"dp.toml: unknown key 'lane'; known keys: "):
         DatapathConfig.from_toml(p)
     p.write_text("x = 16\n")
-    with pytest.raises(ConfigError, match=r"format 'x' must be \{bits = B, frac = F\} or \[B, F\], not 16$"):
+    with pytest.raises(ConfigError, match=r"dp.toml: x must be \{bits = B, frac = F\} or \[B, F\], not 16$"):
         DatapathConfig.from_toml(p)
     p.write_text("x = [16, \n")
     with pytest.raises(ConfigError, match=r"^config file must be valid TOML: "):
@@ -82,5 +82,5 @@ def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"^config file must exist, not found: "):
         DatapathConfig.from_toml(tmp_path / "missing.toml")
     p.write_text('lanes = "two"\n')
-    with pytest.raises(ConfigError, match=r"dp.toml: lanes must be an int, not str$"):
+    with pytest.raises(ConfigError, match=r"dp.toml: lanes must be a valid integer, not 'two'$"):
         DatapathConfig.from_toml(p)
