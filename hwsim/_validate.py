@@ -65,7 +65,8 @@ def one_line(err: ValidationError) -> str:
         return f"{where} must be given (missing)"
     if e["type"] == "extra_forbidden":
         return f"{where} must not be there (unknown key)"
-    msg = msg.replace("Input should be", "must be").replace("Value error, ", "")
+    msg = re.sub(r"^(Input|List|Value|String|Dictionary|Tuple) should", "must", msg).replace("Value error, ", "")
+    msg = re.sub(r" after validation, not \d+", "", msg)
     msg = re.sub(r" or instance of \w+", "", msg)
     if not msg.startswith("must"):
         msg = f"must hold: {msg}"
@@ -253,9 +254,18 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
     if rec.head is not None:
         needed += [(rec.head.weights_rom, "head"), (rec.head.bias_rom, "head")]
+    if rec.contract.get("activation", "lut") == "lut":
+        needed += [("sigmoid_lut", "the lut activation"), ("tanh_lut", "the lut activation")]
     for name, who in needed:
         if name not in roms:
             raise error(f"{source}: {who} names ROM {name!r}, which must be listed under roms")
+    segments = {r.name: {s.name for s in r.segments} for r in rec.roms}
+    for lj in rec.layers:
+        for a in lj.accumulations:
+            if a.name not in segments[lj.weights_rom]:
+                raise error(f"{source}: layers[{lj.index}] accumulation {a.name!r} must be a segment of ROM {lj.weights_rom!r}")
+    if rec.head is not None and "head" not in segments[rec.head.weights_rom]:
+        raise error(f"{source}: ROM {rec.head.weights_rom!r} must hold a segment 'head'")
     read = [f for r in rec.roms for f in r.files.values()]
     read += list(rec.rtl.files) if rec.rtl is not None else []
     for rel in read:
