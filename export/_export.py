@@ -18,7 +18,7 @@ from typing import Any
 
 from hwsim._config import DatapathConfig
 from hwsim._errors import FormatError
-from hwsim._fsutil import replace_dir, sibling_tmp_dir
+from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
 from hwsim._schedule import cycles_per_step
 
 from ._formats import FORMATS, check_formats, format_words
@@ -96,7 +96,8 @@ def write_export(
 
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
-    ``FormatError`` when ``out_dir`` exists and ``force`` is false.
+    ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
+    write (``hwsim._fsutil``: only a directory carrying hwsim's marker is ever replaced).
     """
     from hwsim._plan import lower
 
@@ -104,18 +105,13 @@ def write_export(
     fmts = check_formats(("hex",) + tuple(check_formats(formats)))
     check_identifier(top_name)
     out = check_output_path(out_dir)
-    if out.exists() and not force:
-        raise FormatError(f"output directory {out} exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise FormatError(f"output path {out} exists and is not a directory")
+    prepare_output_dir(out, force=force)  # the ownership rule (hwsim._fsutil), before anything is built
     plan = lower(model, cfg)
     roms = rom_images(plan)
     manifest = build_manifest(model, plan, roms, fmts)
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
     manifest["schedule"] = _schedule(plan)
 
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
     tmp = sibling_tmp_dir(out)
     try:
         files: dict[str, bytes] = {}
@@ -136,7 +132,7 @@ def write_export(
                 files[rel] = (tmp / rel).read_bytes()
         manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
         (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, force=force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

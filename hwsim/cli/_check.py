@@ -34,7 +34,7 @@ from . import PositiveFloat, user_errors
               help="First divergence: error above this many LSBs of the node's format.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write a self-contained HTML report to REPORT/index.html (replaced when it exists).")
+              help="Also write a self-contained HTML report to REPORT/index.html (a report hwsim wrote there is replaced; other files are refused).")
 @user_errors
 def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
           limit: int | None, threshold_lsb: float, as_json: bool, report_dir: Path | None) -> None:
@@ -45,6 +45,10 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     from .._errors import QuantError
     from .._modelfile import load_model
 
+    if report_dir is not None:
+        from .._fsutil import prepare_output_dir
+
+        prepare_output_dir(report_dir, force=None, what="report directory")  # refused before the check runs
     qm = load_model(qmodel, cell=cell)
     if qm.quant is None:
         raise QuantError(f"{qmodel}: check needs a quantized model (run `hwsim quantize` first)")
