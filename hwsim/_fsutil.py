@@ -69,6 +69,17 @@ def make_parent(target: Path) -> Path:
     return parent
 
 
+def make_dir(path: Path, what: str = "directory") -> Path:
+    """``mkdir -p path`` with one-line errors (under a file, read-only, ...)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise HwsimError(f"{what} must be a directory, not a file: {path}") from None
+    except OSError as e:
+        raise os_error(e, path) from None
+    return path
+
+
 # -- ownership -------------------------------------------------------------------------------------
 
 
