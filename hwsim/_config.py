@@ -185,23 +185,15 @@ class DatapathConfig:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
         from ._validate import ContractRecord, validate
 
-        validate(ContractRecord, d, source=source, error=ConfigError)  # types before any arithmetic
-        kw: dict[str, Any] = {}
-        for name, v in d.items():
-            if name in FORMAT_NAMES:
-                if isinstance(v, dict) and set(v) == {"bits", "frac"}:
-                    kw[name] = FixedFormat(v["bits"], v["frac"])
-                elif isinstance(v, (list, tuple)) and len(v) == 2:
-                    kw[name] = FixedFormat(v[0], v[1])
-                else:
-                    raise ConfigError(
-                        f"{source}: format {name!r} must be {{bits = B, frac = F}} or [B, F], not {v!r}"
-                    )
-            else:
-                kw[name] = v
+        # types first (the schema), then the contract's own rules, each error naming the file
+        rec = validate(ContractRecord, d, source=source, error=ConfigError)
         try:
+            kw: dict[str, Any] = {}
+            for name in d:
+                v = getattr(rec, name)
+                kw[name] = FixedFormat(v.bits, v.frac) if name in FORMAT_NAMES else v
             return cls(**kw)
-        except TypeError as e:  # wrong value types inside the file are bad input, not a crash
+        except (TypeError, ConfigError) as e:
             raise ConfigError(f"{source}: {e}") from None
 
     @classmethod

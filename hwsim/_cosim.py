@@ -375,7 +375,6 @@ def cosim(
     """
     from hwsim.export._names import check_hdl_path
 
-    _need_tools()
     d = Path(export_dir).resolve()
     plan, man = plan_from_export(d)
     # Paths that reach Verilog strings, checked before anything is written ($readmemh cannot open
@@ -383,6 +382,8 @@ def cosim(
     check_hdl_path(d, "export directory path")
     if build_dir is not None:
         check_hdl_path(build_dir, "build directory path")
+    _need_tools()
+    if build_dir is not None:
         make_dir(Path(build_dir), "build directory")
     x_int = np.asarray(x_int)
     if x_int.ndim != 3 or x_int.shape[2] != plan.input_size or x_int.shape[1] < 1:

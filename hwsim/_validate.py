@@ -137,23 +137,24 @@ FormatValue = Annotated[FormatTable, BeforeValidator(_format_pair)]
 
 
 class ContractRecord(_Strict):
-    """The keys of ``DatapathConfig`` with their types; the ranges are ``DatapathConfig``'s own rules."""
+    """The keys of ``DatapathConfig`` with their types; the ranges are ``DatapathConfig``'s own rules.
+    A key may be absent (its default applies), never null."""
 
-    x: FormatValue | None = None
-    h: FormatValue | None = None
-    c: FormatValue | None = None
-    pre: FormatValue | None = None
-    act: FormatValue | None = None
-    out: FormatValue | None = None
-    rounding: StrictStr | None = None
-    overflow: StrictStr | None = None
-    activation: StrictStr | None = None
-    lut_bits: Int64 | None = None
-    sigmoid_range_log2: Int64 | None = None
-    tanh_range_log2: Int64 | None = None
-    bias_int_bits: Int64 | None = None
-    word_bits: Int64 | None = None
-    lanes: Int64 | None = None
+    x: FormatValue = None  # type: ignore[assignment]
+    h: FormatValue = None  # type: ignore[assignment]
+    c: FormatValue = None  # type: ignore[assignment]
+    pre: FormatValue = None  # type: ignore[assignment]
+    act: FormatValue = None  # type: ignore[assignment]
+    out: FormatValue = None  # type: ignore[assignment]
+    rounding: StrictStr = None  # type: ignore[assignment]
+    overflow: StrictStr = None  # type: ignore[assignment]
+    activation: StrictStr = None  # type: ignore[assignment]
+    lut_bits: Int64 = None  # type: ignore[assignment]
+    sigmoid_range_log2: Int64 = None  # type: ignore[assignment]
+    tanh_range_log2: Int64 = None  # type: ignore[assignment]
+    bias_int_bits: Int64 = None  # type: ignore[assignment]
+    word_bits: Int64 = None  # type: ignore[assignment]
+    lanes: Int64 = None  # type: ignore[assignment]
 
 
 # -- manifest.json: the parts cosim and synth read ---------------------------------------------------
@@ -248,7 +249,16 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     ROM's files, every RTL file) must be listed under ``files`` with its SHA-256.
     """
     rec = validate(ManifestRecord, man, source=source, error=error)
-    validate(ContractRecord, rec.contract, source=f"{source}: contract", error=error)
+    from ._config import DatapathConfig
+    from ._errors import ConfigError
+
+    try:  # the schema and the contract's own rules
+        DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
+    except ConfigError as e:
+        raise error(str(e)) from None
+    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract))
+    if missing:  # the RTL was generated from the whole contract: no key may fall back to a default
+        raise error(f"{source}: contract must give every key of the datapath contract, not lack {missing[0]!r}")
     roms = {r.name for r in rec.roms}
     needed = [(lj.weights_rom, f"layers[{lj.index}]") for lj in rec.layers]
     needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
