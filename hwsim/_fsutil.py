@@ -151,6 +151,16 @@ def recover(target: str | os.PathLike) -> None:
             pass  # best effort: a read-only parent is reported by the write that follows
 
 
+def _check_writable(directory: Path, given: str) -> None:
+    """Refuse a read-only file system up front, before a command spends minutes on its work."""
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return
+    if read_only:
+        raise os_error(OSError(errno.EROFS, "Read-only file system"), given)
+
+
 def prepare_output_dir(target: str | os.PathLike, *, force: bool | None, what: str = "output directory") -> Path:
     """The up-front checks of an output directory, before anything is built; returns it absolute.
 
@@ -165,6 +175,7 @@ def prepare_output_dir(target: str | os.PathLike, *, force: bool | None, what: s
     if t == Path(t.anchor) or t == cwd or t in cwd.parents:
         raise HwsimError(f"{what} must not be the current directory or one that contains it, not {given!r}")
     make_parent(t)
+    _check_writable(t.parent, given)
     recover(t)
     if not os.path.lexists(t):
         return t

@@ -58,9 +58,11 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     if limit is not None:
         ds = ds.head(limit)
     report = run_check(qm, ds, cfg, float_model=fm, threshold_lsb=threshold_lsb)
-    click.echo(json.dumps(report) if as_json else format_report(report))
-    if report_dir is not None:
+    path = None
+    if report_dir is not None:  # written before anything is printed: a failure is then the only line
         from .._report import report_for_check
 
         path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
+    click.echo(json.dumps(report) if as_json else format_report(report))
+    if path is not None:
         click.echo(f"report -> {path}", err=as_json)  # with --json, stdout stays one JSON object
