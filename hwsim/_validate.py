@@ -278,11 +278,12 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
         raise error(f"{source}: ROM {rec.head.weights_rom!r} must hold a segment 'head'")
     read = [f for r in rec.roms for f in r.files.values()]
     read += list(rec.rtl.files) if rec.rtl is not None else []
+    for rel in [*read, *rec.files]:
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise error(f"{source}: file paths must be relative and stay inside the export, not {rel!r}")
     for rel in read:
         if rel not in rec.files:
             raise error(f"{source}: every ROM and RTL file must be listed under files with its SHA-256, not {rel!r}")
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise error(f"{source}: file paths must be relative and stay inside the export, not {rel!r}")
     return rec
 
 
