@@ -50,7 +50,7 @@ def os_error(e: OSError, path: str | os.PathLike) -> HwsimError:
         errno.ENOSPC: "needs free space, the device is full",
         errno.ENAMETOOLONG: "must have a shorter name",
     }
-    why = reasons.get(e.errno, f"cannot be written ({e.strerror or type(e).__name__})")
+    why = reasons.get(e.errno, f"cannot be written ({e.strerror or str(e) or type(e).__name__})")
     return HwsimError(f"output {path} {why}")
 
 
