@@ -26,7 +26,7 @@ import math
 import re
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Type, TypeVar
+from typing import Annotated, Any, Literal, Type, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError

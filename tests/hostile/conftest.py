@@ -1,73 +1,17 @@
 """The hostile-input suite: every input a careful user could get wrong, or an attacker could craft,
-is refused with exit status 2, one ``Error:`` line, no traceback, and no file created or changed.
-
-Shared pieces: a tiny quantized model, an export of it, and ``refused`` / ``snapshot`` to state the
-promise once.
+is refused with exit status 2, one ``Error:`` line, no traceback, and no file created or changed
+(``_promise.py`` states that once). Shared here: a tiny quantized model, its file, a data file
+and an export of it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from helpers import make_model
 
 from hwsim._modelfile import save_model
 from hwsim._quant import quantize_model
-from hwsim.cli import main
-
-
-def snapshot(root: Path) -> dict[str, tuple[str, str]]:
-    """Every entry under ``root`` (hidden ones too): relative path -> (kind, content hash)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            p = Path(dirpath, d)
-            out[p.relative_to(root).as_posix()] = ("dir", "")
-        for f in filenames:
-            p = Path(dirpath, f)
-            out[p.relative_to(root).as_posix()] = ("file", hashlib.sha256(p.read_bytes()).hexdigest())
-    return out
-
-
-def run(*args, cwd: Path | None = None):
-    """``hwsim ARGS`` in process (click's CliRunner), optionally from ``cwd``."""
-    runner = CliRunner()
-    if cwd is None:
-        return runner.invoke(main, [str(a) for a in args])
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return runner.invoke(main, [str(a) for a in args])
-    finally:
-        os.chdir(old)
-
-
-def refused(r, pattern: str = "") -> str:
-    """Assert the promise for bad input: exit 2, exactly one line, ``Error: ...``, no traceback."""
-    text = r.output
-    assert r.exit_code == 2, f"exit {r.exit_code}: {text!r} {r.exception!r}"
-    assert isinstance(r.exception, SystemExit), repr(r.exception)
-    assert "Traceback" not in text
-    lines = text.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), text
-    if pattern:
-        import re
-
-        assert re.search(pattern, lines[0]), lines[0]
-    return lines[0]
-
-
-def refused_untouched(root: Path, *args, pattern: str = "", cwd: Path | None = None) -> str:
-    """Run, assert ``refused``, and assert nothing under ``root`` was created, changed or removed."""
-    before = snapshot(root)
-    line = refused(run(*args, cwd=cwd), pattern)
-    assert snapshot(root) == before
-    return line
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import refused_untouched
+from _promise import refused_untouched
 
 from hwsim.export._names import SYSTEMVERILOG_KEYWORDS, VERILOG_KEYWORDS
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import refused_untouched, run, snapshot
+from _promise import refused_untouched, snapshot
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import refused_untouched
+from _promise import refused_untouched
 from safetensors.numpy import save_file
 
 from hwsim._modelfile import QUANT_META_KEY, model_to_tensors

@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import refused, refused_untouched, run, snapshot
+from _promise import refused, refused_untouched, run, snapshot
 
 import hwsim._fsutil as fsutil
 import hwsim.export._export as export_mod
