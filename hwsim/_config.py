@@ -152,8 +152,8 @@ class DatapathConfig:
             raise ConfigError(f"bias_int_bits must be in [0, 16], not {self.bias_int_bits}")
         if not 1 <= self.word_bits <= MAX_WORD_BITS:
             raise ConfigError(f"word width must be in [1, {MAX_WORD_BITS}] bits, not {self.word_bits}")
-        if self.lanes < 1:
-            raise ConfigError(f"lanes must be at least 1, not {self.lanes}")
+        if not 1 <= self.lanes <= self.word_bits:  # lanes divide the codes of one word: at most word_bits
+            raise ConfigError(f"lanes must be in [1, word_bits = {self.word_bits}], not {self.lanes}")
 
     # -- code layout checks that need the code width (known once the model is) -----------------
     def codes_per_word(self, code_bits: int) -> int:
