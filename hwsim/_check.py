@@ -19,10 +19,10 @@ import numpy as np
 from ._config import DatapathConfig, FixedFormat
 from ._errors import DataError
 from ._model import RNNModel
-from ._validate import targets_fit
 from ._plan import ACCUMS, Plan, lower
 from ._reference import GATE_NAMES, float_forward, sigmoid
 from ._sim import gate_frac, node_names, run_fixed
+from ._validate import targets_fit
 
 #: Sequences per chunk: bounds the memory of recorded gates (L * G * chunk * T * H values).
 CHUNK = 256

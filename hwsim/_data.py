@@ -167,6 +167,10 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
 
     if zipfile.is_zipfile(p):
         check_npz(p, error=DataError)  # every header against its size, before anything is allocated
+    else:
+        with open(p, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":  # refused unread: its header could declare any size
+                raise DataError(f"{p}: data file must be an .npz archive holding 'x', not a single .npy array")
     try:
         npz = np.load(p, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:

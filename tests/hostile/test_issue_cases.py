@@ -87,14 +87,20 @@ def test_empty_files_table_cannot_switch_the_hash_check_off(tmp_path, assets):
     refused_untouched(tmp_path, "cosim", exp, "--random", "1", pattern=r"must be listed under files with its SHA-256")
 
 
-def test_npz_declaring_a_huge_shape(tmp_path, assets):
+@pytest.mark.parametrize("container", ["npz", "npy"])
+def test_data_file_declaring_a_huge_shape(tmp_path, assets, container):
     header = repr({"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6, 10**3)}).encode()
     header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
-    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as z:
-        z.writestr("x.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header)
-    assert (tmp_path / "bomb.npz").stat().st_size < 400
-    refused_untouched(tmp_path, "infer", assets / "q.safetensors", "--data", tmp_path / "bomb.npz", "-o",
-                      tmp_path / "o.npz", pattern=r"must have at most 268435456 elements")
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+    bomb = tmp_path / f"bomb.{container}"
+    if container == "npz":
+        with zipfile.ZipFile(bomb, "w") as z:
+            z.writestr("x.npy", npy)
+    else:
+        bomb.write_bytes(npy)
+    assert bomb.stat().st_size < 400
+    refused_untouched(tmp_path, "infer", assets / "q.safetensors", "--data", bomb, "-o", tmp_path / "o.npz",
+                      pattern=r"must have at most 268435456 elements|not a single \.npy array")
 
 
 @pytest.mark.parametrize("edit", ["no layers", "files as a list", "rtl as a string"])
