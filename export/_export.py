@@ -24,12 +24,15 @@ from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_byte
 from ._names import check_identifier, check_output_path  # noqa: F401  (re-exported)
 from ._pack import rom_images
 from ._rtl import write_rtl
+from .._repr import short_repr
 
 DEFAULT_TOP = "hwsim_top"
 
 
 @dataclass(frozen=True)
 class ExportResult:
+    __repr__ = short_repr
+
     path: Path
     manifest: dict[str, Any]
     files: tuple[str, ...]  # paths relative to ``path``, manifest.json last
@@ -39,7 +42,7 @@ class ExportResult:
 def _schedule(plan) -> dict[str, Any]:
     """The predicted cycles per timestep (``hwsim._schedule``), recorded in the manifest."""
     sched = cycles_per_step(plan)
-    return {"cycles_per_step": int(sched["step"]), "lanes": plan.config.lanes, **sched}
+    return {"cycles_per_step": int(sched["step"]), **sched}
 
 
 def write_export(

@@ -155,6 +155,8 @@ class ContractRecord(_Strict):
     bias_int_bits: Int64 = None  # type: ignore[assignment]
     word_bits: Int64 = None  # type: ignore[assignment]
     lanes: Int64 = None  # type: ignore[assignment]
+    rows: Int64 = None  # type: ignore[assignment]
+    pointwise_units: Int64 = None  # type: ignore[assignment]
 
 
 # -- manifest.json: the parts cosim and synth read ---------------------------------------------------
@@ -176,7 +178,7 @@ class _Segment(_Open):
 class _Rom(_Open):
     name: Name
     files: dict[Name, Name]
-    word_bits: Annotated[StrictInt, Field(ge=1, le=1024)]
+    word_bits: Annotated[StrictInt, Field(ge=1, le=1 << 20)]
     depth: Count
     code_bits: Annotated[StrictInt, Field(ge=1, le=32)] | None = None
     segments: list[_Segment]
@@ -231,7 +233,7 @@ class _Rtl(_Open):
 class ManifestRecord(_Open):
     """What ``hwsim cosim`` / ``hwsim synth`` read from ``manifest.json``."""
 
-    manifest_version: Literal[1]
+    manifest_version: StrictInt  # read_manifest checks it is the version it knows
     contract: dict[str, Any]
     model: _Model
     codes: _Codes

@@ -108,7 +108,8 @@ def toml_value(v) -> str:
 
 
 INT_RANGES = {"lut_bits": (1, 16), "sigmoid_range_log2": (0, 6), "tanh_range_log2": (0, 6),
-              "bias_int_bits": (0, 16), "word_bits": (1, 1024), "lanes": (1, 32)}  # lanes <= word_bits (32 by default)
+              "bias_int_bits": (0, 16), "word_bits": (1, 1024), "lanes": (1, 65536), "rows": (1, 65536),
+              "pointwise_units": (0, 1)}  # pointwise_units divides rows (1 by default)
 CHOICES = {"rounding": ("floor", "half_up", "half_even", "zero"), "overflow": ("saturate", "wrap"), "activation": ("lut", "pwl")}
 FORMATS = ("x", "h", "c", "pre", "act", "out")
 
