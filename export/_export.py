@@ -10,63 +10,23 @@ sibling, never a partial DIR.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hwsim._config import DatapathConfig
-from hwsim._errors import FormatError
-from hwsim._fsutil import replace_dir, sibling_tmp_dir
+from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
 from hwsim._schedule import cycles_per_step
 
 from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
+from ._names import check_identifier, check_output_path  # noqa: F401  (re-exported)
 from ._pack import rom_images
 from ._rtl import write_rtl
 from .._repr import short_repr
 
-#: Verilog-2005 reserved words a module name must avoid (the ones a user might plausibly pick).
-_VERILOG_KEYWORDS = frozenset(
-    """always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign
-    default defparam design disable edge else end endcase endconfig endfunction endgenerate endmodule
-    endprimitive endspecify endtable endtask event for force forever fork function generate genvar
-    highz0 highz1 if ifnone incdir include initial inout input instance integer join large liblist
-    library localparam macromodule medium module nand negedge nmos nor noshowcancelled not notif0
-    notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup pulsestyle_ondetect
-    pulsestyle_onevent rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1
-    scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task
-    time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand
-    weak0 weak1 while wire wor xnor xor""".split()
-)
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: A directory name that is safe inside a Verilog string, a yosys script and a shell command.
-_DIR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 DEFAULT_TOP = "hwsim_top"
-
-
-def check_identifier(name: str, what: str = "top module name") -> str:
-    """Refuse anything that is not a plain Verilog-2005 identifier (and not a keyword)."""
-    if not isinstance(name, str):
-        raise TypeError(f"{what} must be a str, not {type(name).__name__}")
-    if not _IDENT.fullmatch(name) or len(name) > 64 or name in _VERILOG_KEYWORDS:
-        raise FormatError(
-            f"{what} must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64 characters, not a keyword), not {name!r}"
-        )
-    return name
-
-
-def check_output_path(path: str | os.PathLike) -> Path:
-    """The output directory path reaches Verilog strings and tool scripts: keep it plain."""
-    p = Path(path)
-    if not _DIR_NAME.fullmatch(p.name):
-        raise FormatError(f"output directory name must match [A-Za-z0-9_][A-Za-z0-9_.+-]*, not {p.name!r}")
-    full = str(p.absolute())
-    bad = next((ch for ch in full if ch in '"\\' or ch.isspace() or not ch.isprintable()), None)
-    if bad is not None:
-        raise FormatError(f"output directory path must contain no quotes, backslashes, spaces or control characters, not {full!r}")
-    return p
 
 
 @dataclass(frozen=True)
@@ -99,7 +59,8 @@ def write_export(
 
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
-    ``FormatError`` when ``out_dir`` exists and ``force`` is false.
+    ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
+    write (``hwsim._fsutil``: only a directory carrying hwsim's marker is ever replaced).
     """
     from hwsim._plan import lower
 
@@ -107,18 +68,13 @@ def write_export(
     fmts = check_formats(("hex",) + tuple(check_formats(formats)))
     check_identifier(top_name)
     out = check_output_path(out_dir)
-    if out.exists() and not force:
-        raise FormatError(f"output directory {out} exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise FormatError(f"output path {out} exists and is not a directory")
+    prepare_output_dir(out, force=force)  # the ownership rule (hwsim._fsutil), before anything is built
     plan = lower(model, cfg)
     roms = rom_images(plan)
     manifest = build_manifest(model, plan, roms, fmts)
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
     manifest["schedule"] = _schedule(plan)
 
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
     tmp = sibling_tmp_dir(out)
     try:
         files: dict[str, bytes] = {}
@@ -139,7 +95,7 @@ def write_export(
                 files[rel] = (tmp / rel).read_bytes()
         manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
         (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
-        replace_dir(tmp, out)
+        replace_dir(tmp, out, force=force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -21,6 +21,7 @@ from hwsim import __version__
 from hwsim._activation import lut_index_shift, range_log2
 from hwsim._errors import FormatError
 from hwsim._plan import ACCUMS
+from hwsim._validate import check_manifest
 
 from ._formats import FORMATS, read_words
 from ._pack import Rom, unpack_codes, untile_codes, words_to_ints
@@ -246,8 +247,16 @@ def read_manifest(export_dir: str | Path, *, verify: bool = True) -> dict[str, A
     if not isinstance(man, dict) or man.get("manifest_version") != MANIFEST_VERSION:
         got = man.get("manifest_version") if isinstance(man, dict) else None
         raise FormatError(f"{p}: manifest_version must be {MANIFEST_VERSION}, not {got!r}")
+    check_manifest(man, source=str(p), error=FormatError)  # schema, cross-references, every read file listed
     if verify:
-        for rel, info in man.get("files", {}).items():
+        # The check cannot be switched off by the manifest: every file the design can read (all of
+        # rom/ and rtl/) must be listed, and every listed file must hash as recorded.
+        for sub in ("rom", "rtl"):
+            for f in sorted((d / sub).rglob("*")) if (d / sub).is_dir() else ():
+                rel = f.relative_to(d).as_posix()
+                if f.is_file() and rel not in man["files"]:
+                    raise FormatError(f"{p}: every file in rom/ and rtl/ must be listed with its SHA-256, not {rel!r}")
+        for rel, info in man["files"].items():
             f = d / rel
             if not f.is_file():
                 raise FormatError(f"{p} lists {rel}, which is missing")

@@ -23,6 +23,7 @@ from ._model import RNNModel
 from ._plan import ACCUMS, Plan, lower
 from ._reference import GATE_NAMES, float_forward, sigmoid
 from ._sim import gate_frac, node_names, run_fixed
+from ._validate import targets_fit
 
 #: Sequences per chunk: bounds the memory of recorded gates (L * G * chunk * T * H values).
 CHUNK = 256
@@ -302,10 +303,7 @@ def run_check(
     task = dataset.task
     has_head = qmodel.head is not None
     all_steps = task == "next-symbol" and has_head
-    if has_head and dataset.y is not None and int(dataset.y.max()) >= qmodel.num_classes:
-        raise DataError(
-            f"{dataset.name}: targets must be below the model's {qmodel.num_classes} classes, not up to {int(dataset.y.max())}"
-        )
+    targets_fit(qmodel.num_classes if has_head else None, dataset, error=DataError)
     plan = lower(qmodel, cfg)
     L, H = qmodel.num_layers, qmodel.hidden_size
     gnames = GATE_NAMES[qmodel.cell]

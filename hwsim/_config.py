@@ -34,6 +34,8 @@ MAX_FORMAT_BITS = 24
 MAX_ACC_BITS = 62
 MAX_LUT_BITS = 16
 MAX_WORD_BITS = 1024
+#: Most lanes / row PEs a contract may ask for (far beyond any FPGA; keeps every product of counts small).
+MAX_PARALLEL = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -196,8 +198,11 @@ class DatapathConfig:
         if not 1 <= self.word_bits <= MAX_WORD_BITS:
             raise ConfigError(f"word width must be in [1, {MAX_WORD_BITS}] bits, not {self.word_bits}")
         for name in ("lanes", "rows"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+            v = getattr(self, name)
+            if not 1 <= v <= MAX_PARALLEL:
+                raise ConfigError(
+                    f"{name} must be at least 1, not {v}" if v < 1 else f"{name} must be at most {MAX_PARALLEL}, not {v}"
+                )
         if self.pointwise_units < 0 or (self.pointwise_units and self.rows % self.pointwise_units):
             raise ConfigError(
                 f"pointwise_units must be 0 (one per row PE) or divide rows ({self.rows}), not {self.pointwise_units}"
@@ -292,28 +297,25 @@ class DatapathConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+        from ._validate import ContractRecord, validate
+
+        # types first (the schema), then the contract's own rules, each error naming the file; the
+        # per-layer and head tables go through the same schema in _override
+        plain = {k: v for k, v in d.items() if k not in ("layers", "head")}
+        rec = validate(ContractRecord, plain, source=source, error=ConfigError)
         kw: dict[str, Any] = {}
-        for name, v in d.items():
-            if name == "layers":
-                if not isinstance(v, dict):
-                    raise ConfigError(f"{source}: layers must be a table of layer index -> overrides, not {v!r}")
-                kw["layers"] = tuple(_override(val, k, source) for k, val in v.items())
-            elif name == "head":
-                kw["head"] = _override(v, None, source)
-            elif name in FORMAT_NAMES:
-                if isinstance(v, dict) and set(v) == {"bits", "frac"}:
-                    kw[name] = FixedFormat(v["bits"], v["frac"])
-                elif isinstance(v, (list, tuple)) and len(v) == 2:
-                    kw[name] = FixedFormat(v[0], v[1])
-                else:
-                    raise ConfigError(
-                        f"{source}: format {name!r} must be {{bits = B, frac = F}} or [B, F], not {v!r}"
-                    )
-            else:
-                kw[name] = v
+        if "layers" in d:
+            if not isinstance(d["layers"], dict):
+                raise ConfigError(f"{source}: layers must be a table of layer index -> overrides, not {d['layers']!r}")
+            kw["layers"] = tuple(_override(val, k, source) for k, val in d["layers"].items())
+        if "head" in d:
+            kw["head"] = _override(d["head"], None, source)
         try:
+            for name in plain:
+                v = getattr(rec, name)
+                kw[name] = FixedFormat(v.bits, v.frac) if name in FORMAT_NAMES else v
             return cls(**kw)
-        except TypeError as e:  # wrong value types inside the file are bad input, not a crash
+        except (TypeError, ConfigError) as e:
             raise ConfigError(f"{source}: {e}") from None
 
     @classmethod
@@ -333,14 +335,6 @@ class DatapathConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _format(v: Any, name: str, source: str) -> FixedFormat:
-    if isinstance(v, dict) and set(v) == {"bits", "frac"}:
-        return FixedFormat(v["bits"], v["frac"])
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        return FixedFormat(v[0], v[1])
-    raise ConfigError(f"{source}: format {name!r} must be {{bits = B, frac = F}} or [B, F], not {v!r}")
-
-
 def _override(d: Any, key: str | None, source: str) -> Override:
     """An ``Override`` from its TOML table (``[layers.K]`` when ``key`` is K, ``[head]`` when None)."""
     where = "head" if key is None else f"layers.{key}"
@@ -355,7 +349,10 @@ def _override(d: Any, key: str | None, source: str) -> Override:
     bad = sorted(set(d) - set(allowed))
     if bad:
         raise ConfigError(f"{source}: [{where}] may set {', '.join(allowed)}, not {bad[0]!r}")
-    kw = {n: _format(v, n, source) if n in FORMAT_NAMES else v for n, v in d.items()}
+    from ._validate import ContractRecord, validate
+
+    rec = validate(ContractRecord, d, source=f"{source}: [{where}]", error=ConfigError)
+    kw = {n: FixedFormat(getattr(rec, n).bits, getattr(rec, n).frac) if n in FORMAT_NAMES else getattr(rec, n) for n in d}
     try:
         return Override(index=index, **kw)
     except TypeError as e:

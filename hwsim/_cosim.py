@@ -21,6 +21,7 @@ from ._activation import lut_table
 from ._codes import WeightCodec
 from ._config import DatapathConfig
 from ._errors import FormatError, ToolError
+from ._fsutil import make_dir
 from ._plan import Accum, HeadPlan, LayerPlan, Plan
 from ._schedule import cycles_per_step
 from ._repr import short_repr
@@ -378,9 +379,18 @@ def cosim(
     source idle and the sink refuse beats at random. ``defines`` reach the Verilog compiler (the
     fault-injection test uses ``HWSIM_FAULT_ROUNDING``).
     """
-    _need_tools()
+    from hwsim.export._names import check_hdl_path
+
     d = Path(export_dir).resolve()
     plan, man = plan_from_export(d)
+    # Paths that reach Verilog strings, checked before anything is written ($readmemh cannot open
+    # a non-ASCII path and would run the design on x values).
+    check_hdl_path(d, "export directory path")
+    if build_dir is not None:
+        check_hdl_path(build_dir, "build directory path")
+    _need_tools()
+    if build_dir is not None:
+        make_dir(Path(build_dir), "build directory")
     x_int = np.asarray(x_int)
     if x_int.ndim != 3 or x_int.shape[2] != plan.input_size or x_int.shape[1] < 1:
         raise FormatError(f"inputs must have shape (N, T >= 1, {plan.input_size}), not {x_int.shape}")

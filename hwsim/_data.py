@@ -166,6 +166,14 @@ def load_digits(split: str = "test") -> Dataset:
 
 
 def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
+    from ._validate import as_finite, check_count, check_labels, check_npz
+
+    if zipfile.is_zipfile(p):
+        check_npz(p, error=DataError)  # every header against its size, before anything is allocated
+    else:
+        with open(p, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":  # refused unread: its header could declare any size
+                raise DataError(f"{p}: data file must be an .npz archive holding 'x', not a single .npy array")
     try:
         npz = np.load(p, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
@@ -180,7 +188,9 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
         ykey = "y" if xkey == "x" else f"y_{split}"
         x = _read(npz, p, xkey)
         y = _read(npz, p, ykey) if ykey in files else None
-        num_classes = int(_read(npz, p, "num_classes")) if "num_classes" in files else None
+        num_classes = None
+        if "num_classes" in files:
+            num_classes = check_count(_read(npz, p, "num_classes"), what=f"{p}: 'num_classes'", error=DataError)
 
     # inputs
     one_hot = x.ndim == 2 and x.dtype.kind in "iu"
@@ -194,10 +204,7 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
             )
         x = np.eye(input_size, dtype=np.float32)[x]
     elif x.ndim == 3 and x.dtype.kind == "f":
-        bad = int(np.count_nonzero(~np.isfinite(x)))
-        if bad:
-            raise DataError(f"{p}: {xkey!r} holds {bad} NaN/Inf values; inputs must be finite")
-        x = x.astype(np.float32)
+        x = as_finite(x, np.float32, what=f"{p}: {xkey!r}", error=DataError)  # finite after the cast
     else:
         raise DataError(
             f"{p}: {xkey!r} must be (N, T, I) floats or (N, T) integer token ids, not {x.dtype} {x.shape}"
@@ -208,8 +215,7 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
     # targets
     task = None
     if y is not None:
-        if y.dtype.kind not in "iu":
-            raise DataError(f"{p}: {ykey!r} must hold integer labels, not {y.dtype}")
+        y = check_labels(y, what=f"{p}: {ykey!r}", num_classes=num_classes, error=DataError)
         n, t = x.shape[:2]
         if y.shape == (n,):
             task = "classify"
@@ -220,15 +226,10 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
                 f"{p}: {ykey!r} must have shape ({n},) (class labels) or ({n}, {t}) (next-symbol targets) "
                 f"to match {xkey!r} {x.shape}, not {y.shape}"
             )
-        if y.min() < 0:
-            raise DataError(f"{p}: {ykey!r} labels must be >= 0, not {y.min()}")
         if num_classes is None:
             num_classes = int(y.max()) + 1
             if task == "next-symbol" and one_hot:  # targets range over the same alphabet
                 num_classes = max(num_classes, x.shape[2])
-        elif y.max() >= num_classes:
-            raise DataError(f"{p}: {ykey!r} labels must be < num_classes = {num_classes}, not {y.max()}")
-        y = y.astype(np.int64)
     else:
         num_classes = None
     return Dataset(name=str(p), x=x, y=y, task=task, num_classes=num_classes)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ._fsutil import make_parent, replace_dir
+from ._fsutil import prepare_output_dir, replace_dir
 from ._config import DatapathConfig
 from ._errors import HwsimError, ToolError
 from ._repr import short_repr
@@ -80,17 +80,9 @@ def _skipped(reason: str) -> dict[str, Any]:
 
 
 def prepare_out_dir(out_dir: Path, force: bool) -> None:
-    """Refuse to replace a directory that a previous run did not write, unless ``force``."""
-    if not out_dir.exists():
-        make_parent(out_dir)
-        return
-    if not out_dir.is_dir():
-        raise HwsimError(f"output directory must be a directory, not a file: {out_dir}")
-    if force or not any(out_dir.iterdir()) or (out_dir / SUMMARY_FILE).is_file():
-        return
-    raise HwsimError(
-        f"output directory {out_dir} exists and was not written by hwsim demo; pass --force to replace it"
-    )
+    """Refuse to replace a directory that hwsim did not write (``--force`` included: the ownership
+    rule of ``hwsim._fsutil``); a previous run's output is replaced without asking."""
+    prepare_output_dir(out_dir, force=None)
 
 
 def _have(tool: str) -> bool:

@@ -88,16 +88,21 @@ class QuantSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "QuantSpec":
-        d = json.loads(text)
+        """Parse and schema-check a record (``hwsim._validate.QuantRecord``): wrong types,
+        non-finite or out-of-range numbers raise ``HwsimError`` before any arithmetic."""
+        from ._errors import HwsimError
+        from ._validate import QuantRecord, validate
+
+        d = validate(QuantRecord, json.loads(text), source="record", error=HwsimError)
         return cls(
-            method=d["method"],
-            bits=int(d["bits"]),
-            scales={k: int(v) for k, v in d["scales"].items()},
-            biases=d.get("biases", "fixed"),
-            e_min=d.get("e_min"),
-            e_max=d.get("e_max"),
-            zero=bool(d.get("zero", True)),
-            params=d.get("params", {}),
+            method=d.method,
+            bits=d.bits,
+            scales=dict(d.scales),
+            biases=d.biases,
+            e_min=d.e_min,
+            e_max=d.e_max,
+            zero=d.zero,
+            params=dict(d.params),
         )
 
 

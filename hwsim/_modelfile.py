@@ -293,12 +293,14 @@ def _read_file(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
         raise ModelFileError(f"model file cannot be read: {p}: {e.strerror}") from None
     from ._torchfile import is_torch_save, read_torch
 
+    # safetensors first: its u64 header length may begin with 0x80 (a 0x380-byte header), which
+    # is_torch_save would take for a pickle; a pickle never has "{" at byte 8.
+    if len(head) == 9 and head[8:9] == b"{":
+        return _read_safetensors(p)
     if is_torch_save(p, head):
         return read_torch(p), None
     if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
         return _read_npz(p)
-    if len(head) == 9 and head[8:9] == b"{":
-        return _read_safetensors(p)
     if p.suffix == ".safetensors":
         raise ModelFileError(f"{p}: not a safetensors file (truncated or corrupt header)")
     raise ModelFileError(
@@ -315,6 +317,9 @@ def _describe(head: bytes) -> str:
 
 
 def _read_npz(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
+    from ._validate import check_npz
+
+    check_npz(p, error=ModelFileError)  # every header against its size, before anything is allocated
     try:
         npz = np.load(p, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._fsutil import make_parent, replace_dir, sibling_tmp_dir
+from ._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
 from ._errors import HwsimError
 
 #: Metric names as the check reports them -> (label, "higher is better").
@@ -619,16 +619,14 @@ def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **secti
     """Write ``directory/index.html`` atomically and return its path.
 
     The page is built in a temporary sibling directory and renamed into place, so a reader (or a
-    browser left open) never sees half a report; an existing report in ``directory`` is replaced.
+    browser left open) never sees half a report; an existing report in ``directory`` is replaced,
+    a directory hwsim did not write is refused (``hwsim._fsutil.prepare_output_dir``).
     ``sections`` are the keyword arguments of ``build_html``: ``title``, ``model_info``,
     ``weights`` (``weight_histograms(plan)``), ``code_kind``, ``synth`` ({target: synth JSON}),
     ``cosim`` (cosim JSON, or ``{"skipped": True, "reason": ...}``), ``config``
     (``DatapathConfig.to_dict()``), ``notes`` and ``float_source`` (what the float row measured).
     """
-    target = Path(directory)
-    make_parent(target)
-    if target.exists() and not target.is_dir():
-        raise HwsimError(f"report directory must be a directory, not a file: {target}")
+    target = prepare_output_dir(directory, force=None, what="report directory")
     text = build_html(check, **sections)
     tmp = sibling_tmp_dir(target)
     try:
@@ -637,7 +635,7 @@ def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **secti
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target / "index.html"
+    return Path(directory) / "index.html"
 
 
 def describe_model(model, dataset=None) -> dict[str, str]:

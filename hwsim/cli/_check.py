@@ -39,7 +39,7 @@ from . import PositiveFloat, fail, user_errors
               help="With --suggest-config: make every format this wide (default: keep each format's width).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write a self-contained HTML report to REPORT/index.html (replaced when it exists).")
+              help="Also write a self-contained HTML report to REPORT/index.html (a report hwsim wrote there is replaced; other files are refused).")
 @user_errors
 def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
           limit: int | None, threshold_lsb: float | None, suggest_path: Path | None, suggest_bits: int | None, as_json: bool,
@@ -51,6 +51,10 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     from .._errors import QuantError
     from .._modelfile import load_model
 
+    if report_dir is not None:
+        from .._fsutil import prepare_output_dir
+
+        prepare_output_dir(report_dir, force=None, what="report directory")  # refused before the check runs
     qm = load_model(qmodel, cell=cell)
     if qm.quant is None:
         raise QuantError(f"{qmodel}: check needs a quantized model (run `hwsim quantize` first)")
@@ -64,11 +68,13 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
         report["suggested_config"] = _suggest(qm, ds, cfg, fm, suggest_path, suggest_bits, qmodel, data, split, limit)
     elif suggest_bits is not None:
         fail(f"--suggest-bits needs --suggest-config OUT.toml, not --suggest-bits {suggest_bits} alone")
-    click.echo(json.dumps(report) if as_json else format_report(report))
-    if report_dir is not None:
+    path = None
+    if report_dir is not None:  # written before anything is printed: a failure is then the only line
         from .._report import report_for_check
 
         path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
+    click.echo(json.dumps(report) if as_json else format_report(report))
+    if path is not None:
         click.echo(f"report -> {path}", err=as_json)  # with --json, stdout stays one JSON object
     if suggest_path is not None and not as_json:
         sc = report["suggested_config"]

@@ -20,7 +20,7 @@ from . import user_errors
               help="Test sequences to co-simulate under Icarus Verilog.")
 @click.option("--no-cosim", is_flag=True, help="Skip RTL co-simulation.")
 @click.option("--no-synth", is_flag=True, help="Skip synthesis with yosys.")
-@click.option("--force", is_flag=True, help="Replace an output directory that hwsim demo did not write.")
+@click.option("--force", is_flag=True, help="Kept for compatibility: a previous run's output is replaced anyway, a directory hwsim did not write never is.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @user_errors

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._options import cell_option, config_option
-from . import fail, user_errors
+from . import user_errors
 
 
 @click.command("export")
@@ -25,7 +25,7 @@ from . import fail, user_errors
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
 @cell_option()
-@click.option("--force", is_flag=True, help="Replace an existing export directory.")
+@click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, force):
     """Export the quantized model QMODEL to an FPGA-ready directory.
@@ -37,14 +37,14 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     from .._config import DatapathConfig
     from .._modelfile import load_model
     from ..export import check_formats, write_export
+    from .._fsutil import prepare_output_dir
     from ..export._export import check_identifier, check_output_path
 
     # Cheap checks first, so bad arguments fail before the model is even read.
     fmts = check_formats(formats)
     check_identifier(top_name)
     check_output_path(output)
-    if output.exists() and not force:
-        fail(f"output directory {output} exists; pass --force to replace it")
+    prepare_output_dir(output, force=force)
     cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
     knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units))
     changes = {k: v for k, v in knobs if v is not None}

@@ -30,7 +30,7 @@ ENGINES = ("float", "fixed")
 @data_option()
 @click.option("--engine", type=click.Choice(ENGINES), default="float", show_default=True,
               help="float: PyTorch-exact float64 reference; fixed: the bit-accurate datapath.")
-@config_option(help="Datapath contract (TOML) for --engine fixed; the default contract otherwise.")
+@config_option(help="Datapath contract (TOML) for --engine fixed (validated for both engines); the default contract otherwise.")
 @cell_option()
 @split_option()
 @limit_option()
@@ -43,6 +43,7 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
     from .._data import load_data
     from .._errors import DataError
     from .._modelfile import atomic_write, load_model
+    from .._validate import targets_fit
 
     m = load_model(model, cell=cell)
     ds = load_data(data, split=split, input_size=m.input_size)
@@ -50,6 +51,11 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
         raise DataError(f"{ds.name}: inputs must have {m.input_size} features for this model, not {ds.input_size}")
     if limit is not None:
         ds = ds.head(limit)
+    targets_fit(m.num_classes, ds, error=DataError)  # refused exactly as check refuses them
+    from .._config import DEFAULT_CONFIG, DatapathConfig
+
+    # read and validated for both engines: a wrong --config is an error even where it is unused
+    cfg = DEFAULT_CONFIG if config is None else DatapathConfig.from_toml(config)
 
     if engine == "float":
         from .._reference import float_forward
@@ -63,9 +69,6 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
             if e.name != "hwsim._sim":
                 raise
             raise DataError("the fixed-point engine (hwsim._sim) is not available in this install") from None
-        from .._config import DEFAULT_CONFIG, DatapathConfig
-
-        cfg = DEFAULT_CONFIG if config is None else DatapathConfig.from_toml(config)
         res = run_fixed(m, ds.x, cfg)
         arrays = {name: getattr(res, name, None) for name in ("h", "c", "y", "h_int", "c_int", "y_int")}
     if ds.y is not None:

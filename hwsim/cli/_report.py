@@ -36,8 +36,10 @@ def make_report(qmodel_path, data, output, *, float_model_path=None, config_path
     from .._data import load_data
     from .._modelfile import load_model
     from .._plan import lower
+    from .._fsutil import prepare_output_dir
     from .._report import report_for_check
 
+    prepare_output_dir(output, force=None, what="report directory")  # refused before the check runs
     cfg = DatapathConfig.from_toml(config_path) if config_path else DatapathConfig()
     qmodel = load_model(qmodel_path, cell=cell)
     lower(qmodel, cfg)  # a model that does not fit the contract fails before the check runs

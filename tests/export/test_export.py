@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from hwsim._config import DatapathConfig
-from hwsim._errors import ConfigError, FormatError
+from hwsim._errors import ConfigError, FormatError, HwsimError
 from hwsim._modelfile import save_model
 from hwsim._quant import quantize_model
 from hwsim.cli import main
 from hwsim.export import FORMATS, read_manifest, write_export
-from hwsim._fsutil import _umask
+from hwsim._fsutil import MARKER, _umask
 from hwsim.export import _export as export_mod
 
 
@@ -37,7 +37,7 @@ def test_export_writes_every_format_and_hashes(qmodel, tmp_path):
     roms = [r["name"] for r in man["roms"]]
     expected = {f"rom/{n}{s}" for n in roms for s in FORMATS.values()}
     assert set(man["files"]) == expected
-    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected | {"manifest.json"}
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected | {"manifest.json", MARKER}
     assert res.files[-1] == "manifest.json" and sorted(os.listdir(tmp_path)) == ["out"]
     assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not mkdtemp's 0700
 
@@ -55,16 +55,24 @@ def test_changed_file_fails_verification(qmodel, tmp_path):
         read_manifest(tmp_path / "out")
 
 
-def test_existing_dir_needs_force_and_force_replaces(qmodel, tmp_path):
+def test_existing_dir_needs_force_and_force_replaces_only_hwsim_output(qmodel, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
+    write_export(qmodel, out, rtl=False)
     (out / "stale.txt").write_text("x")
-    with pytest.raises(FormatError, match=r"^output directory .*out exists; pass --force to replace it$"):
+    with pytest.raises(HwsimError, match=r"^output directory .*out exists; pass --force to replace it$"):
         write_export(qmodel, out, rtl=False)
-    assert os.listdir(out) == ["stale.txt"]
+    assert (out / "stale.txt").exists()
     write_export(qmodel, out, force=True, rtl=False)
     assert not (out / "stale.txt").exists() and (out / "manifest.json").is_file()
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary or old sibling left
+    # a directory of the user's own files is never replaced, --force included
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    for force in (False, True):
+        with pytest.raises(HwsimError, match=r"^output directory .*mine holds files hwsim did not write \(no \.hwsim-output\)"):
+            write_export(qmodel, mine, force=force, rtl=False)
+    assert os.listdir(mine) == ["thesis.tex"] and sorted(os.listdir(tmp_path)) == ["mine", "out"]
 
 
 def test_error_midway_leaves_nothing(qmodel, tmp_path, monkeypatch):

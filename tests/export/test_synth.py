@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -46,7 +47,7 @@ endmodule
 """
 
 
-def _fake_export(make_model, root: Path, kind: int, top: str = "toy_top") -> Path:
+def _fake_export(make_model, root: Path, kind: int, top: str = "toy_top", extra: dict[str, str] | None = None) -> Path:
     """A real export (ROMs + manifest) with the stand-in RTL added under rtl/."""
     out = root / f"e{kind}"
     write_export(quantize_model(make_model("gru", 2, 4, 1, None), "ternary"), out, formats="hex", rtl=False)
@@ -56,9 +57,14 @@ def _fake_export(make_model, root: Path, kind: int, top: str = "toy_top") -> Pat
     (out / "rom" / "l0_weights.hex").unlink()
     (out / "rom" / "l0_weights.hex").write_text("".join(f"{i * 17 % 256:02x}\n" for i in range(16)))
     man = json.loads((out / "manifest.json").read_text())
-    man["rtl"] = {"top": top, "files": []}
+    for name, text in (extra or {}).items():
+        (out / "rtl" / name).write_text(text)
+    rtl = ["rtl/hwsim_lane.v", f"rtl/{top}.v", *(f"rtl/{n}" for n in extra or {})]
+    man["rtl"] = {"top": top, "files": rtl}
     man["schedule"] = {"cycles_per_step": 42, "lanes": 1}
-    man["files"].pop("rom/l0_weights.hex")
+    for rel in ["rom/l0_weights.hex", *rtl]:  # every file the design reads is listed and hashed
+        data = (out / rel).read_bytes()
+        man["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     (out / "manifest.json").write_text(json.dumps(man))
     return out
 
@@ -124,8 +130,7 @@ def test_cli_synth_refuses_a_timeout_that_is_not_a_positive_number(tmp_path, val
 @needs_yosys
 @pytest.mark.rtl
 def test_yosys_error_is_one_line(make_model, tmp_path):
-    out = _fake_export(make_model, tmp_path, 1)
-    (out / "rtl" / "broken.v").write_text("module broken(; endmodule\n")
+    out = _fake_export(make_model, tmp_path, 1, extra={"broken.v": "module broken(; endmodule\n"})
     with pytest.raises(ToolError, match=r"^yosys failed on ecp5: .*"):
         synthesize(out, "ecp5")
 

@@ -26,6 +26,7 @@ def test_config_is_frozen():
         ({"overflow": "clip"}, r"^overflow must be one of saturate, wrap, not 'clip'$"),
         ({"activation": "cordic"}, r"^activation must be one of lut, pwl, not 'cordic'$"),
         ({"lanes": 0}, r"^lanes must be at least 1, not 0$"),
+        ({"lanes": 2**62}, r"^lanes must be at most 65536, not 4611686018427387904$"),
         ({"word_bits": 2048}, r"^word width must be in \[1, 1024\] bits, not 2048$"),
         ({"act": FixedFormat(16, 15)}, r"^act format needs at least 2 integer bits"),
         ({"lut_bits": 16}, r"^lut_bits \(16\) must be at most pre.frac \+ sigmoid_range_log2 \+ 1 = 15$"),
@@ -79,7 +80,7 @@ def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"dp.toml: unknown key 'lane'; known keys: "):
         DatapathConfig.from_toml(p)
     p.write_text("x = 16\n")
-    with pytest.raises(ConfigError, match=r"format 'x' must be \{bits = B, frac = F\} or \[B, F\], not 16$"):
+    with pytest.raises(ConfigError, match=r"dp.toml: x must be \{bits = B, frac = F\} or \[B, F\], not 16$"):
         DatapathConfig.from_toml(p)
     p.write_text("x = [16, \n")
     with pytest.raises(ConfigError, match=r"^config file must be valid TOML: "):
@@ -87,7 +88,7 @@ def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"^config file must exist, not found: "):
         DatapathConfig.from_toml(tmp_path / "missing.toml")
     p.write_text('lanes = "two"\n')
-    with pytest.raises(ConfigError, match=r"dp.toml: lanes must be an int, not str$"):
+    with pytest.raises(ConfigError, match=r"dp.toml: lanes must be a valid integer, not 'two'$"):
         DatapathConfig.from_toml(p)
 
 
@@ -116,10 +117,11 @@ def test_per_layer_toml_round_trips_and_resolves(tmp_path):
     ({"layers": {"0": {"x": [8, 4]}}}, r"^config: \[layers\.0\] may set h, c, pre, act, .* not 'x'$"),
     ({"head": {"h": [8, 4]}}, r"^config: \[head\] may set out, rounding, overflow, not 'h'$"),
     ({"layers": {"a": {"h": [8, 4]}}}, r"^config: layer override keys must be layer indices \(0, 1, \.\.\.\), not 'a'$"),
-    ({"layers": {"0": {"act": [4, 3]}}}, r"^layer 0: act format needs at least 2 integer bits \(sign and 1\.0\), not 1 \(s4\.3\)$"),
-    ({"layers": {"0": {"activation": "pwl", "act": [8, 4]}}}, r"^layer 0: pwl activation needs act\.frac >= 5"),
-    ({"head": {"rounding": "up"}}, r"^head: rounding must be one of floor, half_up, half_even, zero, not 'up'$"),
+    ({"layers": {"0": {"act": [4, 3]}}}, r"^config: layer 0: act format needs at least 2 integer bits \(sign and 1\.0\), not 1 \(s4\.3\)$"),
+    ({"layers": {"0": {"activation": "pwl", "act": [8, 4]}}}, r"^config: layer 0: pwl activation needs act\.frac >= 5"),
+    ({"head": {"rounding": "up"}}, r"^config: head: rounding must be one of floor, half_up, half_even, zero, not 'up'$"),
     ({"layers": [1]}, r"^config: layers must be a table of layer index -> overrides, not \[1\]$"),
+    ({"layers": {"0": {"h": [8, "4"]}}}, r"^config: \[layers\.0\]: h\.frac must be .*, not '4'$"),  # the schema's types
 ])
 def test_per_layer_errors_say_what_must_hold(d, message):
     with pytest.raises(ConfigError, match=message):

@@ -109,7 +109,7 @@ def test_bad_files(tmp_path):
     x = np.zeros((3, 4, 2))
     x[0, 0, 0] = np.nan
     x[1, 1, 1] = np.inf
-    assert re.search(r": 'x' holds 2 NaN/Inf values; inputs must be finite$", _err(_npz(tmp_path, x=x)))
+    assert re.search(r": 'x' holds 2 NaN/Inf values as float32; inputs must be finite$", _err(_npz(tmp_path, x=x)))
     assert re.search(r": 'x' must hold at least one sequence of one step, not shape \(0, 4, 2\)$",
                      _err(_npz(tmp_path, x=np.zeros((0, 4, 2)))))
 

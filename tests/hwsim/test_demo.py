@@ -50,17 +50,19 @@ def test_demo_fast_path_writes_export_report_and_summary(tmp_path):
     assert not (out / "stale").exists()
 
 
-def test_demo_refuses_a_foreign_directory_without_force(tmp_path):
+def test_demo_refuses_a_foreign_directory_even_with_force(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("keep me")
-    r = CliRunner().invoke(main, ["demo", "-o", str(out), "--no-synth", "--no-cosim", "-q"])
-    assert r.exit_code == 2
-    assert re.fullmatch(
-        r"Error: output directory .*mine exists and was not written by hwsim demo; pass --force to replace it\n",
-        r.output,
-    )
-    assert (out / "thesis.tex").read_text() == "keep me"
+    for force in ([], ["--force"]):
+        r = CliRunner().invoke(main, ["demo", "-o", str(out), "--no-synth", "--no-cosim", "-q", *force])
+        assert r.exit_code == 2
+        assert re.fullmatch(
+            r"Error: output directory .*mine holds files hwsim did not write \(no \.hwsim-output\); hwsim replaces "
+            r"only its own output, --force included: remove it or choose another directory\n",
+            r.output,
+        )
+        assert os.listdir(out) == ["thesis.tex"] and (out / "thesis.tex").read_text() == "keep me"
 
 
 def test_demo_rejects_a_bad_target():
