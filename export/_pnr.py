@@ -186,12 +186,13 @@ def render_wrapper(top: str, ports: dict[str, dict[str, Any]]) -> tuple[str, dic
     return text, {"scan_bits": n_in, "fold_bits": n_out, "pins": 4}
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, timeout: float, what: str, partial: dict) -> int:
+def _run(cmd: list[str], cwd: Path, log: Path, left: float, budget: float, what: str, partial: dict) -> int:
+    """Run ``cmd`` with ``left`` seconds of the whole run's ``budget``; output to ``log``."""
     with log.open("w") as fh:
         try:
-            return subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            return subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, timeout=left).returncode
         except subprocess.TimeoutExpired:
-            raise PnrError(f"{what} did not finish within the {timeout:g} s timeout", "timeout", partial) from None
+            raise PnrError(f"{what} did not finish within the {budget:g} s timeout", "timeout", partial) from None
 
 
 def _first_error(text: str) -> str:
@@ -282,7 +283,7 @@ def place_and_route(
         read = f"read_verilog -I. {' '.join(sources)}"
         # 1. the top's ports
         (tmp / "ports.ys").write_text(f"{read}\nhierarchy -check -top {top}\nproc\nwrite_json {tmp / 'ports.json'}\n")
-        if _run([yosys, "-q", "-s", str(tmp / "ports.ys")], d / "rtl", tmp / "ports.log", left(), "yosys", partial):
+        if _run([yosys, "-q", "-s", str(tmp / "ports.ys")], d / "rtl", tmp / "ports.log", left(), timeout, "yosys", partial):
             raise PnrError(f"yosys failed on {d / 'rtl'}: {_first_error((tmp / 'ports.log').read_text())}", "failed", partial)
         mods = json.loads((tmp / "ports.json").read_text())["modules"]
         text, wrapper = render_wrapper(top, mods[top]["ports"])
@@ -293,7 +294,7 @@ def place_and_route(
         (tmp / "synth.ys").write_text(
             f"{read} {tmp / 'hwsim_pnr_wrap.v'}\nhierarchy -check -top hwsim_pnr_wrap\n{synth} -top hwsim_pnr_wrap -json {net}\n"
         )
-        if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "synth.log", left(), "yosys", partial):
+        if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "synth.log", left(), timeout, "yosys", partial):
             raise PnrError(f"yosys failed on {target}: {_first_error((tmp / 'synth.log').read_text())}", "failed", partial)
         # 3. place and route, fixed seed, timing-driven towards freq; the report is the result
         rep_path, log = tmp / "report.json", tmp / "nextpnr.log"
@@ -301,7 +302,7 @@ def place_and_route(
         cmd = [pnr, f"--{dev}", "--package", package, "--json", net.name, "--report", rep_path.name,
                "--seed", str(seed), "--freq", f"{freq:g}", "--timing-allow-fail"]
         try:
-            rc = _run(cmd, tmp, log, left(), f"nextpnr-{target}", partial)
+            rc = _run(cmd, tmp, log, left(), timeout, f"nextpnr-{target}", partial)
         except PnrError as e:
             e.partial["utilization"] = _log_utilization(log.read_text(errors="replace"))
             raise
