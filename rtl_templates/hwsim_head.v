@@ -51,18 +51,18 @@ module hwsim_head #(
         .done(mv_done)
     );
 
-    reg signed [OUT_BITS-1:0] y_mem [0:NCLS-1];
     genvar gi;
     generate
-        for (gi = 0; gi < NCLS; gi = gi + 1) begin : g_flat
-            assign y_flat[gi*OUT_BITS +: OUT_BITS] = y_mem[gi];
+        for (gi = 0; gi < NCLS; gi = gi + 1) begin : g_y
+            localparam integer G_I = gi / ROWS;
+            localparam [GW-1:0] G = G_I[GW-1:0];           // the row group of class gi
+            reg signed [OUT_BITS-1:0] y;
+            always @(posedge clk) begin
+                if (wr && grp == G) y <= data[(gi % ROWS)*OUT_BITS +: OUT_BITS];
+            end
+            assign y_flat[gi*OUT_BITS +: OUT_BITS] = y;
         end
     endgenerate
-    integer i;
-    always @(posedge clk) begin
-        for (i = 0; i < NCLS; i = i + 1)
-            if (wr && grp == i / ROWS) y_mem[i] <= data[(i % ROWS)*OUT_BITS +: OUT_BITS];
-    end
     // saturation events counted off the critical path (registered count, then the add)
     localparam CW = $clog2(ROWS + 1);
     wire [ROWS-1:0] flags = oor & valid & {ROWS{wr}};

@@ -57,6 +57,7 @@ module hwsim_layer #(
 
     localparam NACC = (CELL == 2 || CELL == 3) ? 4 : 1;
     localparam P    = PW_UNITS;
+    localparam PU   = (P < HID) ? P : HID;                // units that get a row at all
     localparam Q    = ROWS / PW_UNITS;                    // banks per unit
     localparam G    = (HID + ROWS - 1) / ROWS;            // rows per bank
     localparam NK   = (HID + P - 1) / P;                  // issues of the pointwise pass
@@ -70,15 +71,8 @@ module hwsim_layer #(
     localparam [QW-1:0] Q_M1  = Q_M1_I[QW-1:0];
 
     // ---- state ----------------------------------------------------------------------------------
-    reg signed [H_BITS-1:0] h_mem [0:HID-1];
-    reg signed [C_BITS-1:0] c_mem [0:HID-1];
+    // h and c live in g_state[i].h / .c (row i), read through h_flat / c_flat
     genvar gi, gb, gn;
-    generate
-        for (gi = 0; gi < HID; gi = gi + 1) begin : g_flat
-            assign h_flat[gi*H_BITS +: H_BITS] = h_mem[gi];
-            assign c_flat[gi*C_BITS +: C_BITS] = c_mem[gi];
-        end
-    endgenerate
 
     // ---- accumulations --------------------------------------------------------------------------
     wire                       mv_wr, mv_done;
@@ -158,18 +152,18 @@ module hwsim_layer #(
     endgenerate
 
     // ---- pointwise units ------------------------------------------------------------------------
-    wire [P*H_BITS-1:0] hn_flat;
-    wire [P*C_BITS-1:0] cn_flat;
-    wire [3*P-1:0]      pw_oor;
+    wire [PU*H_BITS-1:0] hn_flat;
+    wire [PU*C_BITS-1:0] cn_flat;
+    wire [3*PU-1:0]      pw_oor;
     generate
-        for (gi = 0; gi < P; gi = gi + 1) begin : g_pw
+        for (gi = 0; gi < PU; gi = gi + 1) begin : g_pw
             // this unit's rows: issue k -> row k*P + gi, bank gi + P*kq at address kg
             wire signed [H_BITS-1:0] hs [0:(1 << KW)-1];
             wire signed [C_BITS-1:0] cs [0:(1 << KW)-1];
             for (gb = 0; gb < (1 << KW); gb = gb + 1) begin : g_sel
                 if (gb * P + gi < HID) begin : g_in
-                    assign hs[gb] = h_mem[gb*P + gi];
-                    assign cs[gb] = c_mem[gb*P + gi];
+                    assign hs[gb] = h_flat[(gb*P + gi)*H_BITS +: H_BITS];
+                    assign cs[gb] = c_flat[(gb*P + gi)*C_BITS +: C_BITS];
                 end else begin : g_out
                     assign hs[gb] = {H_BITS{1'b0}};
                     assign cs[gb] = {C_BITS{1'b0}};
@@ -216,24 +210,29 @@ module hwsim_layer #(
         end
     endgenerate
 
-    integer i;
-    always @(posedge clk) begin
-        if (rst || clear) begin
-            for (i = 0; i < HID; i = i + 1) begin
-                h_mem[i] <= {H_BITS{1'b0}};
-                c_mem[i] <= {C_BITS{1'b0}};
+    generate
+        for (gi = 0; gi < HID; gi = gi + 1) begin : g_state
+            localparam integer KI_I = gi / P;
+            localparam [KW-1:0] KI = KI_I[KW-1:0];       // the issue that carries row gi
+            reg signed [H_BITS-1:0] h;
+            reg signed [C_BITS-1:0] c;
+            always @(posedge clk) begin
+                if (rst || clear) begin
+                    h <= {H_BITS{1'b0}};
+                    c <= {C_BITS{1'b0}};
+                end else begin
+                    if (vh && kh == KI) h <= hn_flat[(gi % P)*H_BITS +: H_BITS];
+                    if (CELL == 3 && vc && kc == KI) c <= cn_flat[(gi % P)*C_BITS +: C_BITS];
+                end
             end
-        end else begin
-            for (i = 0; i < HID; i = i + 1) begin
-                if (vh && kh == i / P) h_mem[i] <= hn_flat[(i % P)*H_BITS +: H_BITS];
-                if (CELL == 3 && vc && kc == i / P) c_mem[i] <= cn_flat[(i % P)*C_BITS +: C_BITS];
-            end
+            assign h_flat[gi*H_BITS +: H_BITS] = h;
+            assign c_flat[gi*C_BITS +: C_BITS] = c;
         end
-    end
+    endgenerate
 
     // out-of-range events of every requant node of this layer (pre_* as the matvec writes them),
     // counted off the critical path: the flags are registered, then summed, then added
-    localparam NF = ROWS + 3 * P;
+    localparam NF = ROWS + 3 * PU;
     localparam CW = $clog2(NF + 1);
     wire [NF-1:0] flags = {pw_oor, mv_oor & mv_valid & {ROWS{mv_wr}}};
     reg  [CW-1:0] nflags;

@@ -102,7 +102,6 @@ module hwsim_matvec #(
     localparam NB    = NACC * RG;                                  // bias words
     localparam BAW   = ((NB) > 2 ? $clog2(NB) : 1);
     localparam CGV   = (N_IN + N_REC + LANES - 1) / LANES;          // column groups of [u ; h]
-    localparam CGH   = (N_REC + LANES - 1) / LANES;                 // column groups of h alone
     localparam CGM   = max2(CGV, 1);
     localparam CLW   = ((CGM) > 2 ? $clog2(CGM) : 1);
     localparam NSEL  = 1 << CLW;
@@ -313,25 +312,40 @@ module hwsim_matvec #(
                     end else begin : g_s
                         localparam WP = min2(ACC_BITS, PW + gk - 1);
                         reg signed [WK-1:0] q;
-                        wire signed [WP-1:0] x0 = g_lvl[gk-1].nd[(2*gl)*WP +: WP];
+                        wire [WP-1:0] y0 = g_lvl[gk-1].nd[(2*gl)*WP +: WP];
+                        wire [WP-1:0] y1;
+                        wire signed [WK-1:0] x0, x1;
                         if (2 * gl + 1 < nodes_at(gk - 1)) begin : g_two
-                            wire signed [WP-1:0] x1 = g_lvl[gk-1].nd[(2*gl+1)*WP +: WP];
-                            always @(posedge clk) q <= x0 + x1;
+                            assign y1 = g_lvl[gk-1].nd[(2*gl+1)*WP +: WP];
                         end else begin : g_one
-                            always @(posedge clk) q <= x0;
+                            assign y1 = {WP{1'b0}};
                         end
+                        if (WK > WP) begin : g_ext  // one bit wider than the children: their sum fits
+                            assign x0 = {y0[WP-1], y0};
+                            assign x1 = {y1[WP-1], y1};
+                        end else begin : g_cap      // capped at ACC_BITS: the sum wraps exactly
+                            assign x0 = y0;
+                            assign x1 = y1;
+                        end
+                        always @(posedge clk) q <= x0 + x1;
                         assign nd[gl*WK +: WK] = q;
                     end
                 end
             end
-            wire signed [SUMW-1:0] top_nd = g_lvl[D].nd[SUMW-1:0];
+            wire [SUMW-1:0] top_nd = g_lvl[D].nd[SUMW-1:0];
+            wire signed [ACC_BITS-1:0] top_x;
+            if (ACC_BITS > SUMW) begin : g_x
+                assign top_x = {{(ACC_BITS - SUMW){top_nd[SUMW-1]}}, top_nd};
+            end else begin : g_same
+                assign top_x = top_nd;
+            end
             wire signed [ACC_BITS-1:0] rsum;
             if (D == 0) begin : g_r1  // one lane: register the product itself
                 reg signed [ACC_BITS-1:0] q;
-                always @(posedge clk) q <= $signed(top_nd);
+                always @(posedge clk) q <= top_x;
                 assign rsum = q;
             end else begin : g_rn
-                assign rsum = $signed(top_nd);
+                assign rsum = top_x;
             end
             reg signed [ACC_BITS-1:0] acc;
             wire signed [ACC_BITS-1:0] bias_r = bias_q[gr*ACC_BITS +: ACC_BITS];
@@ -350,7 +364,11 @@ module hwsim_matvec #(
             always @(posedge clk) begin
                 wr_data[gr*OUT_BITS +: OUT_BITS] <= y;
                 wr_oor[gr] <= y_oor;
-                wr_valid[gr] <= ({1'b0, g_f} < NG);
+            end
+            if (NG_I == 0) begin : g_pad  // more row PEs than rows
+                always @(posedge clk) wr_valid[gr] <= 1'b0;
+            end else begin : g_real
+                always @(posedge clk) wr_valid[gr] <= ({1'b0, g_f} < NG);
             end
         end
     endgenerate
