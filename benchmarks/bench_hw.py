@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,7 +91,19 @@ def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args)
             entry.update(status=e.reason, error=str(e), utilization=e.partial.get("utilization", {}),
                          tools=e.partial.get("tools", {}), seed=args.seed)
     entry["wall_s"] = round(time.perf_counter() - t0, 1)
+    entry["rtl"] = rtl_revision()
     return entry
+
+
+def rtl_revision() -> str:
+    """The last commit that touched the RTL (templates and top generator), ``+`` when edited since."""
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
+    paths = ["rtl_templates", "export/templates", "export/_rtl.py"]
+    rev = git("log", "-1", "--format=%h", "--", *paths) or "unknown"
+    return rev + ("+" if git("status", "--porcelain", "--", *paths) else "")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -121,6 +134,7 @@ def render(results: dict) -> str:
         f"nextpnr run with seed {meta.get('seed', 1)}, bounded by {meta.get('timeout', '?')} s, on {meta.get('machine', '?')}"
         f" ({meta.get('date', '?')}); tools: {meta.get('yosys', '?')}; {meta.get('nextpnr_ice40', '?')}; "
         f"{meta.get('nextpnr_ecp5', '?')}.",
+        "RTL revision of each row: `rtl` in the JSON (last commit touching the templates).",
         "",
         "## What is measured",
         "",
@@ -130,8 +144,8 @@ def render(results: dict) -> str:
         "  (ECP5). Fmax is what nextpnr's `--report` says was achieved after routing.",
         "- **Timing wrapper**: the core sits in a 4-pin wrapper (clk, rst, scan_in, fold_out) that feeds",
         "  every input from one scan shift register and XOR-folds every output, registered per level,",
-        "  onto one pin (see docs/rtl.md). Its cost is in the figures: about one FF per core I/O bit plus",
-        "  a third of a LUT per output bit (the demo top has 19 input and 116 output bits).",
+        "  onto one pin (see docs/rtl.md). Its cost is in the figures: one FF per core input bit and about",
+        "  a third of a LUT and FF per output bit (the demo top has 19 input and 116 output bits: ~60 cells).",
         "- **LUT**: iCE40 logic cells (`ICESTORM_LC`: a LUT4, carry and FF each; used by a LUT, an FF or",
         "  both); ECP5 LUT4 slots (`TRELLIS_COMB`, carry and distributed-RAM LUTs included). **FF**: iCE40",
         "  `SB_DFF*` cells of the netlist (the total is the logic cells), ECP5 `TRELLIS_FF`. **BRAM**:",
