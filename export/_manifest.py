@@ -27,7 +27,7 @@ from ._pack import Rom, unpack_codes, untile_codes, words_to_ints
 
 MANIFEST_NAME = "manifest.json"
 #: Bumped whenever a key changes meaning; readers refuse versions they do not know.
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: folded (rows x lanes) weight tiles and row-group bias words
 
 CODE_ORDER = (
     "tiles of tile_rows x tile_lanes codes, in segment order, each segment's tiles by row group then "

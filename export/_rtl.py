@@ -130,6 +130,8 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
             "classes": int(hd.m.shape[0]),
             "rows": hr,
             "tiles_per_word": tiles_per_word(cfg.word_bits, hr * cfg.lanes * plan.codec.bits),
+            # one lane and one pointwise unit: the head reads h through the last layer's h port
+            "ext_h": int(cfg.lanes == 1 and cfg.pointwise == 1),
             "shift": hd.shift,
             "acc_bits": hd.acc_bits,
             "acc_frac": hd.acc_frac,

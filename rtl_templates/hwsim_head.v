@@ -20,12 +20,18 @@ module hwsim_head #(
     parameter ACC_BITS      = 32,
     parameter ACC_FRAC      = 16,
     parameter WEIGHT_FILE   = "",
-    parameter BIAS_FILE     = ""
+    parameter BIAS_FILE     = "",
+    // EXT_H = 1 (one lane): h is read through the last layer's synchronous h port, not h_flat
+    parameter EXT_H         = 0,
+    parameter HAW           = ((HID) > 2 ? $clog2(HID) : 1)
 ) (
     input  wire                     clk,
     input  wire                     rst,
     input  wire                     start,
     input  wire [HID*H_BITS-1:0]    h_flat,
+    output wire [HAW-1:0]           h_addr,
+    output wire                     h_en,
+    input  wire signed [H_BITS-1:0] h_q,
     output wire [NCLS*OUT_BITS-1:0] y_flat,
     output reg                      done,
     output reg  [31:0]              sat_count
@@ -44,9 +50,10 @@ module hwsim_head #(
         .U_BITS(H_BITS), .H_BITS(H_BITS), .SHIFT_IN(SHIFT), .SHIFT_REC(0),
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
-        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE)
+        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H), .EXT_U(EXT_H), .HN(HID)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(h_flat), .h_flat({H_BITS{1'b0}}),
+        .h_addr(h_addr), .h_en(h_en), .h_q(h_q),
         .wr_en(wr), .wr_acc(acc_unused), .wr_grp(grp), .wr_data(data), .wr_valid(valid), .wr_oor(oor),
         .done(mv_done)
     );

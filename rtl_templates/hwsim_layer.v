@@ -51,6 +51,11 @@ module hwsim_layer #(
     input  wire [N_IN*U_BITS-1:0]  u_flat,
     output wire [HID*H_BITS-1:0]   h_flat,
     output wire [HID*C_BITS-1:0]   c_flat,
+    // the h port for a reader outside the layer (the head) while the layer is idle (HRAM only):
+    // h_rd = h[ext_addr] one cycle after ext_en
+    input  wire                    ext_en,
+    input  wire [((HID) > 2 ? $clog2(HID) : 1)-1:0] ext_addr,
+    output wire signed [H_BITS-1:0] h_rd,
     output reg                     done,
     output reg  [31:0]             sat_count
 );
@@ -66,6 +71,11 @@ module hwsim_layer #(
     localparam QW   = ((Q) > 2 ? $clog2(Q) : 1);
     localparam LAT_H = (CELL == 2 || CELL == 3) ? 8 : 2;
     localparam LAT_C = 4;
+    // one pointwise unit: h also lives in a block-RAM copy (one write a cycle) read through a
+    // synchronous port by the pointwise pass and, with one lane, by the matvec: no wide selectors
+    localparam HRAM  = (P == 1) ? 1 : 0;
+    localparam EXT_H = (HRAM != 0 && LANES == 1) ? 1 : 0;
+    localparam HAW   = ((HID) > 2 ? $clog2(HID) : 1);
     localparam integer NK_M1_I = NK - 1, Q_M1_I = Q - 1;
     localparam [KW-1:0] NK_M1 = NK_M1_I[KW-1:0];
     localparam [QW-1:0] Q_M1  = Q_M1_I[QW-1:0];
@@ -80,15 +90,17 @@ module hwsim_layer #(
     wire [GW-1:0]              mv_grp;
     wire [ROWS*PRE_BITS-1:0]   mv_data;
     wire [ROWS-1:0]            mv_valid, mv_oor;
+    wire [HAW-1:0]             mv_haddr;
+    wire                       mv_hen;
     hwsim_matvec #(
         .KIND(KIND), .CODE_BITS(CODE_BITS), .ROWS(ROWS), .LANES(LANES), .TPW(TPW),
         .NROW(HID), .NACC(NACC), .N_IN(N_IN), .N_REC(HID), .SPLIT_GRU(CELL == 2 ? 1 : 0),
         .U_BITS(U_BITS), .H_BITS(H_BITS), .SHIFT_IN(SHIFT_IN), .SHIFT_REC(SHIFT_REC),
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
-        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE)
+        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H)
     ) u_mv (
-        .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat),
+        .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat), .h_addr(mv_haddr), .h_en(mv_hen), .h_q(h_rd),
         .wr_en(mv_wr), .wr_acc(mv_acc), .wr_grp(mv_grp), .wr_data(mv_data), .wr_valid(mv_valid),
         .wr_oor(mv_oor), .done(mv_done)
     );
@@ -151,6 +163,34 @@ module hwsim_layer #(
         end
     endgenerate
 
+    // ---- the h port (HRAM): a block-RAM copy of h with a valid bit per row (clear zeroes h) -----
+    generate
+        if (HRAM != 0) begin : g_hram
+            reg [H_BITS-1:0] mem [0:HID-1];
+            reg [HID-1:0]    hval;
+            reg [H_BITS-1:0] q;
+            reg              qv;
+            wire             pw_rd;    // the pointwise pass reads at issue + 1 (address k1)
+            hwsim_delay #(.W(1), .N(1), .RST(1)) u_dr (.clk(clk), .rst(rst), .d(pw_busy), .q(pw_rd));
+            wire [HAW-1:0]   raddr = pw_rd ? k1[HAW-1:0] : ext_en ? ext_addr : mv_haddr;
+            wire             unused_en = mv_hen;
+            wire             wen = vh;   // one unit: every issue carries a row
+            always @(posedge clk) begin
+                if (wen) mem[kh[HAW-1:0]] <= hn_flat[H_BITS-1:0];
+                q <= mem[raddr];
+            end
+            always @(posedge clk) begin
+                if (rst || clear) hval <= {HID{1'b0}};
+                else if (wen) hval[kh[HAW-1:0]] <= 1'b1;
+                qv <= hval[raddr];
+            end
+            assign h_rd = qv ? q : {H_BITS{1'b0}};
+        end else begin : g_nohram
+            assign h_rd = {H_BITS{1'b0}};
+            wire unused_ha = ^{mv_haddr, mv_hen, ext_en, ext_addr};
+        end
+    endgenerate
+
     // ---- pointwise units ------------------------------------------------------------------------
     wire [PU*H_BITS-1:0] hn_flat;
     wire [PU*C_BITS-1:0] cn_flat;
@@ -187,8 +227,13 @@ module hwsim_layer #(
                 x1 <= bk[1*(1 << QW) + kq1];
                 x2 <= bk[2*(1 << QW) + kq1];
                 x3 <= bk[3*(1 << QW) + kq1];
-                ho <= hs[k1];
                 co <= cs[k1];
+            end
+            if (HRAM != 0) begin : g_hp   // h_old through the port, addressed one cycle earlier
+                always @(*) ho = h_rd;
+                wire unused_hs = ^hs[k1];
+            end else begin : g_hs
+                always @(posedge clk) ho <= hs[k1];
             end
             wire signed [H_BITS-1:0] hn;
             wire signed [C_BITS-1:0] cn;

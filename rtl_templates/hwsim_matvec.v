@@ -40,8 +40,15 @@ module hwsim_matvec #(
     parameter OVERFLOW_MODE = 0,
     parameter WEIGHT_FILE   = "",
     parameter BIAS_FILE     = "",
+    // EXT_H = 1 (LANES = 1 only): h is read through a synchronous port (h_addr -> h_q one cycle
+    // later, e.g. a block-RAM copy of h) instead of a selector over h_flat
+    parameter EXT_H         = 0,
+    // EXT_U = 1 (with EXT_H, no recurrent columns: the head): the u columns come through the port
+    parameter EXT_U         = 0,
     // derived; not to be overridden
     parameter REC_W         = ((N_REC > 0) ? N_REC : 1) * H_BITS,
+    parameter HN            = (EXT_U != 0) ? N_IN : N_REC,
+    parameter HAW           = ((HN) > 2 ? $clog2(HN) : 1),
     parameter RG            = (NROW + ROWS - 1) / ROWS,
     parameter GW            = ((RG) > 2 ? $clog2(RG) : 1)
 ) (
@@ -50,6 +57,9 @@ module hwsim_matvec #(
     input  wire                        start,
     input  wire [N_IN*U_BITS-1:0]      u_flat,
     input  wire [REC_W-1:0]            h_flat,
+    output wire [HAW-1:0]              h_addr,
+    output wire                        h_en,     // the port is being read (h_addr valid)
+    input  wire signed [H_BITS-1:0]    h_q,
     output reg                         wr_en,
     output reg  [1:0]                  wr_acc,
     output reg  [GW-1:0]               wr_grp,
@@ -146,6 +156,7 @@ module hwsim_matvec #(
     wire           end_c  = (c == c_last);
     wire           end_g  = (g == RG_M1);
     wire           end_a  = (a == NACC_M1);
+    assign h_en = busy;
 
     always @(posedge clk) begin
         if (rst) begin
@@ -193,43 +204,110 @@ module hwsim_matvec #(
     );
 
     // ---- operands: lane l reads column c*LANES + l, shifted into accumulator units ----------------
-    // vc: of [u ; h] (is_in flag in the top bit); hc: of h alone (GRU n_h); ub: column past u (GRU n_x)
+    // vc: of [u ; h] (is_in flag in the top bit); ub: column past u (GRU n_x, whose h part reads 0).
+    // GRU n_h reads h alone: when LANES divides N_IN that is vc from column group N_IN/LANES on
+    // (one selector per lane); otherwise a second selector hc over h.
+    localparam SHARE = (SPLIT_GRU == 0) || (N_IN % LANES == 0);
+    localparam integer OFFG_I = N_IN / LANES;
+    localparam [CLW-1:0] OFFG = OFFG_I[CLW-1:0];
     wire type_h = (SPLIT_GRU != 0) && (a2 == 2'd3);
     wire type_u = (SPLIT_GRU != 0) && (a2 == 2'd2);
-    reg signed [OPW-1:0] op [0:LANES-1];
+    wire [CLW-1:0] cv = (SHARE && type_h) ? c + OFFG : c;
+    wire signed [OPW-1:0] op [0:LANES-1];
     genvar gl, gc, gr, gk;
     generate
-        for (gl = 0; gl < LANES; gl = gl + 1) begin : g_op
-            wire [VB:0] vc [0:NSEL-1];
-            wire [VB:0] hc [0:NSEL-1];
-            wire        ub [0:NSEL-1];
-            for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_col
-                localparam integer J = gc * LANES + gl;
-                if (J < N_IN) begin : g_u
-                    wire signed [VB-1:0] uu = $signed(u_flat[J*U_BITS +: U_BITS]);
-                    assign vc[gc] = {1'b1, uu};
-                end else if (J < N_IN + N_REC) begin : g_h
-                    wire signed [VB-1:0] hh = $signed(h_flat[(J-N_IN)*H_BITS +: H_BITS]);
-                    assign vc[gc] = {1'b0, hh};
-                end else begin : g_z
-                    assign vc[gc] = {(VB + 1){1'b0}};
-                end
-                if (J < N_REC) begin : g_hh
-                    wire signed [VB-1:0] hh = $signed(h_flat[J*H_BITS +: H_BITS]);
-                    assign hc[gc] = {1'b0, hh};
-                end else begin : g_hz
-                    assign hc[gc] = {(VB + 1){1'b0}};
-                end
-                assign ub[gc] = (J >= N_IN);
-            end
-            wire [VB:0] sel  = type_h ? hc[c] : vc[c];
-            wire        mask = type_u & ub[c];
-            wire signed [VB-1:0] v = mask ? {VB{1'b0}} : sel[VB-1:0];
-            wire signed [VB+SMAX-1:0] vx = {{SMAX{v[VB-1]}}, v};
-            wire signed [VB+SMAX-1:0] vs = sel[VB] ? (vx <<< SHIFT_IN) : (vx <<< SHIFT_REC);
-            always @(posedge clk) op[gl] <= vs[OPW-1:0];  // exact: the product it feeds fits ACC_BITS
+        if (EXT_H != 0 && EXT_U != 0) begin : g_extu
+            // one lane, every column u[c] through the port
+            assign h_addr = c[HAW-1:0];
+            wire signed [VB-1:0] v = {{(VB - H_BITS + 1){h_q[H_BITS-1]}}, h_q[H_BITS-2:0]};
+            wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+            wire signed [VB+SMAX-1:0] vs = vx <<< SHIFT_IN;
+            assign op[0] = vs[OPW-1:0];
             if (VB + SMAX > OPW) begin : g_cut
                 wire unused_hi = ^vs[VB+SMAX-1:OPW];
+            end
+            if (CLW > HAW) begin : g_chi
+                wire unused_chi = ^c[CLW-1:HAW];
+            end
+            wire unused_extu = ^{u_flat, h_flat, cv, type_u, type_h};
+        end else if (EXT_H != 0) begin : g_ext
+            // one lane: column c is u[c] (c < N_IN, a selector over u) or h[c - N_IN] (GRU n_h: h[c])
+            // from the port; both registered, then chosen and shifted
+            localparam UW = ((N_IN) > 2 ? $clog2(N_IN) : 1);
+            localparam NU = 1 << UW;
+            wire [U_BITS-1:0] ua [0:NU-1];
+            for (gc = 0; gc < NU; gc = gc + 1) begin : g_u
+                if (gc < N_IN) begin : g_in
+                    assign ua[gc] = u_flat[gc*U_BITS +: U_BITS];
+                end else begin : g_z
+                    assign ua[gc] = {U_BITS{1'b0}};
+                end
+            end
+            wire is_in = ~type_h & (c < OFFG);           // OFFG = N_IN with one lane
+            wire [CLW-1:0] hc = type_h ? c : c - OFFG;
+            assign h_addr = hc[HAW-1:0];
+            reg                      in_q;
+            reg signed [U_BITS-1:0]  u_q;
+            always @(posedge clk) begin
+                in_q <= is_in;
+                u_q <= ua[c[UW-1:0]];
+            end
+            wire signed [VB-1:0] uq = {{(VB - U_BITS + 1){u_q[U_BITS-1]}}, u_q[U_BITS-2:0]};
+            wire signed [VB-1:0] hq = {{(VB - H_BITS + 1){h_q[H_BITS-1]}}, h_q[H_BITS-2:0]};
+            wire signed [VB-1:0] v = in_q ? uq : hq;
+            wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+            wire signed [VB+SMAX-1:0] vs = in_q ? (vx <<< SHIFT_IN) : (vx <<< SHIFT_REC);
+            assign op[0] = vs[OPW-1:0];
+            if (VB + SMAX > OPW) begin : g_cut
+                wire unused_hi = ^vs[VB+SMAX-1:OPW];
+            end
+            wire unused_ext = ^{h_flat, cv, type_u, hc};
+        end else begin : g_sel
+            assign h_addr = {HAW{1'b0}};
+            wire unused_hq = ^h_q;
+            for (gl = 0; gl < LANES; gl = gl + 1) begin : g_op
+                reg signed [OPW-1:0] op_q;
+                wire [VB:0] vc [0:NSEL-1];
+                wire        ub [0:NSEL-1];
+                for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_col
+                    localparam integer J = gc * LANES + gl;
+                    if (J < N_IN) begin : g_u
+                        wire signed [VB-1:0] uu = $signed(u_flat[J*U_BITS +: U_BITS]);
+                        assign vc[gc] = {1'b1, uu};
+                    end else if (J < N_IN + N_REC) begin : g_h
+                        wire signed [VB-1:0] hh = $signed(h_flat[(J-N_IN)*H_BITS +: H_BITS]);
+                        assign vc[gc] = {1'b0, hh};
+                    end else begin : g_z
+                        assign vc[gc] = {(VB + 1){1'b0}};
+                    end
+                    assign ub[gc] = (J >= N_IN);
+                end
+                wire [VB:0] sel;
+                if (SHARE) begin : g_share
+                    assign sel = vc[cv];
+                end else begin : g_hsel
+                    wire [VB:0] hc [0:NSEL-1];
+                    for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_hcol
+                        localparam integer J = gc * LANES + gl;
+                        if (J < N_REC) begin : g_hh
+                            wire signed [VB-1:0] hh = $signed(h_flat[J*H_BITS +: H_BITS]);
+                            assign hc[gc] = {1'b0, hh};
+                        end else begin : g_hz
+                            assign hc[gc] = {(VB + 1){1'b0}};
+                        end
+                    end
+                    assign sel = type_h ? hc[c] : vc[c];
+                    wire unused_cv = ^cv;
+                end
+                wire        mask = type_u & ub[c];
+                wire signed [VB-1:0] v = mask ? {VB{1'b0}} : sel[VB-1:0];
+                wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+                wire signed [VB+SMAX-1:0] vs = sel[VB] ? (vx <<< SHIFT_IN) : (vx <<< SHIFT_REC);
+                always @(posedge clk) op_q <= vs[OPW-1:0];  // exact: the product it feeds fits ACC_BITS
+                assign op[gl] = op_q;
+                if (VB + SMAX > OPW) begin : g_cut
+                    wire unused_hi = ^vs[VB+SMAX-1:OPW];
+                end
             end
         end
     endgenerate

@@ -80,13 +80,21 @@ def test_manifest_biases_and_tables_match_the_plan(make_model, tmp_path):
     from hwsim._plan import lower
 
     model = quantize_model(make_model("lstm", 3, 4, 1, 2, seed=2), "exp", bits=3)
-    cfg = DatapathConfig(lut_bits=8, word_bits=30)
+    cfg = DatapathConfig(lut_bits=8, word_bits=30, rows=3)
     write_export(model, tmp_path / "e", cfg, rtl=False)
     man = json.loads((tmp_path / "e" / "manifest.json").read_text())
     plan = lower(model, cfg)
     layer = man["layers"][0]
     assert layer["acc_bits"] == plan.layers[0].acc_bits and layer["shift_rec"] == plan.layers[0].shift_rec
     assert [a["bias"] for a in layer["accumulations"]] == [[int(v) for v in a.bias] for a in plan.layers[0].accums]
+    # the bias ROM from the docs alone: rows_per_word two's complement fields of field_bits per word
+    rom = next(r for r in man["roms"] if r["name"] == "l0_bias")
+    fb, n = rom["field_bits"], rom["rows_per_word"]
+    words = [int(line, 16) for line in (tmp_path / "e" / rom["files"]["hex"]).read_text().split()]
+    fields = [(w >> (k * fb)) & ((1 << fb) - 1) for w in words for k in range(n)]
+    fields = [f - (1 << fb) if f >> (fb - 1) else f for f in fields]
+    for seg, acc in zip(rom["segments"], plan.layers[0].accums):
+        assert fields[seg["start"] * n : seg["start"] * n + seg["rows"]] == [int(v) for v in acc.bias]
     assert man["head"]["bias"] == [int(v) for v in plan.head.bias]
     assert man["contract"] == cfg.to_dict()
     lut = next(r for r in man["roms"] if r["name"] == "sigmoid_lut")
