@@ -81,6 +81,7 @@ def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args)
         ),
     }
     t0 = time.perf_counter()
+    entry["rtl"] = rtl_revision()  # before the export: the RTL this row measures
     with tempfile.TemporaryDirectory(prefix="bench-hw-") as tmp:
         out = Path(tmp) / "export"
         write_export(model, out, cfg, formats="hex")
@@ -91,7 +92,6 @@ def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args)
             entry.update(status=e.reason, error=str(e), utilization=e.partial.get("utilization", {}),
                          tools=e.partial.get("tools", {}), seed=args.seed)
     entry["wall_s"] = round(time.perf_counter() - t0, 1)
-    entry["rtl"] = rtl_revision()
     return entry
 
 
