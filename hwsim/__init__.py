@@ -72,6 +72,8 @@ _EXPORTS = {
     "cosim": "hwsim._cosim",
     "CosimReport": "hwsim._cosim",
     "plan_from_export": "hwsim._cosim",
+    "random_inputs": "hwsim._cosim",
+    "quantize_float": "hwsim._fixed",
     # report and the whole flow
     "run_flow": "hwsim._demo",
     "run_demo": "hwsim._demo",

@@ -23,6 +23,7 @@ from ._config import DatapathConfig
 from ._errors import FormatError, ToolError
 from ._plan import Accum, HeadPlan, LayerPlan, Plan
 from ._schedule import cycles_per_step
+from ._repr import short_repr
 
 #: Sequences per harness run: bounds the stimulus memory and the size of one record file.
 CHUNK = 256
@@ -31,6 +32,8 @@ CHUNK = 256
 @dataclass
 class CosimReport:
     """What ``cosim`` found. ``first_mismatch`` is None when every value agreed."""
+
+    __repr__ = short_repr
 
     sequences: int
     steps: int
@@ -395,9 +398,9 @@ def cosim(
         chunks = list(range(0, n, chunk))
         bar = None
         if progress:
-            from tqdm import tqdm
+            from ._progress import bar as progress_bar
 
-            bar = tqdm(total=n, unit="seq", desc="cosim", leave=False)
+            bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
         built_for = None
         rec_path = bdir / "record.txt"
         for c0 in chunks:

@@ -16,6 +16,7 @@ from ._codes import WeightCodec
 from ._config import MAX_ACC_BITS, DatapathConfig, FixedFormat
 from ._errors import ConfigError, QuantError
 from ._model import RNNModel
+from ._repr import short_repr
 
 #: Accumulations of one layer, in schedule / ROM order, and which gate rows of PyTorch's stacked
 #: matrices each one reads: (name, gate index, uses input columns, uses recurrent columns).
@@ -30,6 +31,8 @@ ACCUMS = {
 @dataclass(frozen=True, eq=False)
 class Accum:
     """One accumulation: for every row, bias + sum over [input cols | recurrent cols] of m * v << shift."""
+
+    __repr__ = short_repr
 
     name: str
     m: np.ndarray  # (rows, n_in + n_rec) int64 multipliers
@@ -48,6 +51,8 @@ class Accum:
 
 @dataclass(frozen=True, eq=False)
 class LayerPlan:
+    __repr__ = short_repr
+
     index: int
     in_fmt: FixedFormat  # format of the layer input (cfg.x for layer 0, else cfg.h)
     s_in: int  # log2 scale of weight_ih
@@ -61,6 +66,8 @@ class LayerPlan:
 
 @dataclass(frozen=True, eq=False)
 class HeadPlan:
+    __repr__ = short_repr
+
     s: int
     acc_frac: int
     shift: int  # left shift of m * h
@@ -71,6 +78,8 @@ class HeadPlan:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
+    __repr__ = short_repr
+
     config: DatapathConfig
     cell: str
     codec: WeightCodec

@@ -19,6 +19,7 @@ from ._fixed import quantize_float, to_float
 from ._model import RNNModel
 from ._plan import ACCUMS, Plan, lower
 from ._reference import GATE_NAMES
+from ._repr import short_repr
 
 _CELL_CODE = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 _INT16_MAX = (1 << 15) - 1
@@ -47,6 +48,8 @@ class SimResult:
         ``cfg.act`` integers (ReLU RNN: the ReLU output in ``cfg.pre`` integers); else None.
     """
 
+    __repr__ = short_repr
+
     h_int: np.ndarray
     c_int: np.ndarray | None
     h_layers_int: tuple[np.ndarray, ...]
@@ -59,6 +62,8 @@ class SimResult:
 @dataclass(frozen=True, eq=False)
 class FixedResult:
     """``run_fixed``'s results: dequantized floats, the integers they came from, and the plan."""
+
+    __repr__ = short_repr
 
     h: np.ndarray
     c: np.ndarray | None

@@ -30,8 +30,9 @@ from . import PositiveFloat, user_errors
 @cell_option()
 @split_option()
 @limit_option()
-@click.option("--threshold-lsb", type=PositiveFloat(), default=4.0, show_default=True,
-              help="First divergence: error above this many LSBs of the node's format.")
+@click.option("--tol-lsb", "--threshold-lsb", "threshold_lsb", type=PositiveFloat(), default=None,
+              help="First divergence: an error above this many LSBs of the node's format. Default: above "
+              "4 x the activation unit's own worst error (more than its tables explain).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML report to REPORT/index.html (replaced when it exists).")
