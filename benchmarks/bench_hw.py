@@ -134,7 +134,7 @@ def render(results: dict) -> str:
         f"nextpnr run with seed {meta.get('seed', 1)}, bounded by {meta.get('timeout', '?')} s, on {meta.get('machine', '?')}"
         f" ({meta.get('date', '?')}); tools: {meta.get('yosys', '?')}; {meta.get('nextpnr_ice40', '?')}; "
         f"{meta.get('nextpnr_ecp5', '?')}.",
-        "RTL revision of each row: `rtl` in the JSON (last commit touching the templates).",
+        "RTL: the last commit of this branch that touched the RTL templates when the row was measured.",
         "",
         "## What is measured",
         "",
@@ -166,8 +166,8 @@ def render(results: dict) -> str:
         title = {"demo": "Demo GRU (ternary, I=8, H=32)", "gru64x128": "GRU I=64, H=128 (ternary)"}[model]
         lines += [f"## {title}", "",
                   "| R x L x P | cycles/step | w-ops/cycle | target | result | Fmax MHz | LUT | FF | BRAM | DSP "
-                  "| us/step | M w-ops/s | k w-ops/s per LUT | critical path | P&R s |",
-                  "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+                  "| us/step | M w-ops/s | k w-ops/s per LUT | critical path | P&R s | RTL |",
+                  "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
         order = {c: i for i, c in enumerate(CONFIGS[model])}
         for r in sorted(mine, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), list(TARGETS).index(r["target"]))):
             cyc = r["cycles_per_step"]
@@ -179,7 +179,7 @@ def render(results: dict) -> str:
                     head + f"| routed | {r['fmax_mhz']:.1f} | {r['luts']:,} ({100 * r['luts'] / r['luts_total']:.0f} %) "
                     f"| {r['ffs']:,} | {r['brams']}/{r['brams_total']} | {r['dsps']}/{r['dsps_total']} "
                     f"| {r['latency_us_per_step']:.3f} | {r['weight_ops_per_s'] / 1e6:.1f} "
-                    f"| {r['weight_ops_per_s_per_lut'] / 1e3:.1f} | {cps} | {r['wall_s']:.0f} |"
+                    f"| {r['weight_ops_per_s_per_lut'] / 1e3:.1f} | {cps} | {r['wall_s']:.0f} | {r.get('rtl', '')} |"
                 )
             else:
                 util = r.get("utilization") or {}
@@ -187,7 +187,7 @@ def render(results: dict) -> str:
                 what = {"fit": "does not fit", "route": "does not route", "timeout": "timed out",
                         "skipped": "not tried"}.get(r["status"], r["status"])
                 lut = f"{lc['used']:,} ({100 * lc['used'] / lc['available']:.0f} %)" if lc else ""
-                lines.append(head + f"| {what} | | {lut} | | | | | | | {r.get('error', '')} | {r.get('wall_s', 0):.0f} |")
+                lines.append(head + f"| {what} | | {lut} | | | | | | | {r.get('error', '')} | {r.get('wall_s', 0):.0f} | {r.get('rtl', '')} |")
         lines.append("")
     lines += [
         "## Reproduce",
