@@ -76,7 +76,8 @@ def _node_format(cfg: DatapathConfig, node: str) -> FixedFormat:
     if node == "x":
         return cfg.x
     if node == "out":
-        return cfg.out
+        return cfg.head_config(1).out  # out is not a layer field: the same for any layer count
+    cfg = cfg.layer_config(int(node.split(".")[0][1:]))  # "l{k}.<name>": layer k's own contract
     return {"h": cfg.h, "c": cfg.c}.get(tail, cfg.pre)
 
 
@@ -92,7 +93,7 @@ def interval_bounds(model: RNNModel, plan: Plan, steps: int) -> dict[str, float]
     u_max = bounds["x"]
     H = model.hidden_size
     for k, layer in enumerate(model.layers):
-        h_fmt_max = 2.0 ** (cfg.h.int_bits - 1)
+        h_fmt_max = 2.0 ** (cfg.layer_config(k).h.int_bits - 1)
         h_max = 1.0 if model.cell in _BOUNDED_CELLS else h_fmt_max
         b_ih = np.zeros(layer.w_ih.shape[0]) if layer.b_ih is None else np.abs(layer.b_ih)
         b_hh = np.zeros(layer.w_hh.shape[0]) if layer.b_hh is None else np.abs(layer.b_hh)
@@ -195,9 +196,10 @@ class Divergence:
 
     UNITS_PER_STEP = 4
 
-    def __init__(self, cfg: DatapathConfig, cell: str, tol_lsb: float | None) -> None:
+    def __init__(self, cfgs: list[DatapathConfig], cell: str, tol_lsb: float | None) -> None:
+        """``cfgs``: the contract of every layer (per-layer precision may give each its own unit)."""
         self.tol_lsb = tol_lsb
-        self.unit_error = activation_error(cfg, cell)
+        self.unit_error = max(activation_error(c, cell) for c in cfgs)
         self.order: dict[str, int] = {}
         self.lsb: dict[str, float] = {}
         self.worst: dict[str, list] = {}  # node -> per step [error, sequence, unit]
@@ -307,8 +309,7 @@ def run_check(
     plan = lower(qmodel, cfg)
     L, H = qmodel.num_layers, qmodel.hidden_size
     gnames = GATE_NAMES[qmodel.cell]
-    lsb_gate = 2.0 ** -gate_frac(plan)
-    divergence = Divergence(cfg, qmodel.cell, threshold_lsb)
+    divergence = Divergence([plan.layer_config(k) for k in range(L)], qmodel.cell, threshold_lsb)
 
     metrics = {name: _Metric(task, dataset.num_classes) for name in ("float", "quant", "fixed")}
     flips = 0
@@ -341,11 +342,12 @@ def run_check(
         # Errors per node, in datapath order: each layer's gates, then c, then h.
         order = 0
         for k in range(L):
+            lc, lsb_gate = plan.layer_config(k), 2.0 ** -gate_frac(plan, k)
             nodes = [(f"l{k}.{g}", fx.gates[k][g], qf.gates[k][g], lsb_gate) for g in gnames]
             if qmodel.cell == "lstm":
-                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-cfg.c.frac, qf.c_layers[k], 2.0**-cfg.c.frac))
-            h_fx = fx.sim.h_layers_int[k] * 2.0**-cfg.h.frac
-            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-cfg.h.frac))
+                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-lc.c.frac, qf.c_layers[k], 2.0**-lc.c.frac))
+            h_fx = fx.sim.h_layers_int[k] * 2.0**-lc.h.frac
+            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-lc.h.frac))
             drift[k] += np.abs(h_fx - qf.h_layers[k]).sum(axis=(0, 2))
             for name, a, b, lsb in nodes:
                 e = np.abs(a - b)
@@ -368,6 +370,11 @@ def run_check(
         }
     total = n_seq * n_steps * H
     drift /= n_seq * H
+    loss_src = None
+    if float_model is not None:  # where the loss comes from: per tensor / layer, and float-vs-quant drift
+        from ._loss import quantization_loss
+
+        loss_src = quantization_loss(float_model, qmodel, dataset, chunk=chunk)
     return {
         "data": dataset.name,
         "task": task,
@@ -392,6 +399,7 @@ def run_check(
         "first_divergence": divergence.first(),
         "saturations": sat,
         "suggested_widths": widths,
+        "quantization_loss": loss_src,
     }
 
 
@@ -436,4 +444,19 @@ def format_report(r: dict[str, Any]) -> str:
             f"{name:<14}{w['format']:>9}{r['saturations'].get(name, 0):>11}{w['interval']:>10}{w['observed']:>10}"
         )
     lines.append("(interval: bits for the worst case of any input; observed: bits for this data's range)")
+    lines += _format_quantization_loss(r.get("quantization_loss"))
     return "\n".join(lines)
+
+
+def _format_quantization_loss(q: dict[str, Any] | None) -> list[str]:
+    """The table of the metric with one tensor / one layer quantized, and the float-vs-quant drift."""
+    if not q:
+        return []
+    lines = ["", f"quantization loss (float model with only this quantized; float metric {_fmt_num(q['reference'])})",
+             f"{'tensor / layer':<28}{'metric':>10}{'loss':>10}"]
+    for name, e in [*q["tensors"].items(), *q["layers"].items()]:
+        lines.append(f"{name:<28}{_fmt_num(e['metric']):>10}{_fmt_num(e['loss'], '.2f'):>10}")
+    d = q["quant_drift"]
+    idx = sorted({0, len(d) // 2, len(d) - 1})
+    lines.append("float vs quantized drift (mean |h err| by step): " + ", ".join(f"t{t} {d[t]:.3g}" for t in idx))
+    return lines

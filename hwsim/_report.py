@@ -463,6 +463,19 @@ def build_html(
             "weights, at every timestep. A flat curve near one LSB means rounding noise; a rising one means the "
             "error accumulates through the recurrence.</p>" + _img(img, "drift curve") + "</section>"
         )
+    qloss = check.get("quantization_loss")
+    if isinstance(qloss, Mapping) and qloss.get("quant_drift"):
+        rows = [(_Raw(html.escape(k)), e.get("metric"), e.get("loss"))
+                for k, e in [*qloss.get("tensors", {}).items(), *qloss.get("layers", {}).items()]]
+        img = drift_figure({"float vs quantized weights, mean |err h|": qloss["quant_drift"]})
+        parts.append(
+            "<section><h2>Where the quantization loss comes from</h2>"
+            '<p class="note">Float inference with only one tensor (or one layer) quantized: its metric and its loss '
+            "against the float model (accuracy points). The curve is the error of h between the float model and "
+            "float inference on the quantized weights, at every timestep.</p>"
+            + _table(["tensor / layer", "metric", "loss"], rows, [False, True, True]) + _img(img, "float vs quantized drift")
+            + "</section>"
+        )
     gate_key = _gate_key(check)
     img = gate_error_figure(check.get(gate_key)) if gate_key else None
     if img:
