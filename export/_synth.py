@@ -169,17 +169,11 @@ def _count(cells: dict[str, int], names: tuple[str, ...], prefix: bool = False) 
     return sum(n for t, n in cells.items() if (t.startswith(names) if prefix else t in names))
 
 
-def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, timeout: float = 3600) -> SynthReport:
-    """Synthesize ``DIR/rtl/*.v`` for ``target`` (ice40, ecp5, xilinx) and report its resources.
-
-    ``top`` defaults to the manifest's ``rtl.top``; ``cycles_per_step`` comes from the manifest's
-    ``schedule`` (written by ``hwsim export`` from ``hwsim._schedule``).
-    """
+def export_design(export_dir: str | Path, top: str | None = None) -> tuple[Path, dict[str, Any], str, list[str]]:
+    """``(dir, manifest, top, rtl/*.v names)`` of an export; ``top`` defaults to the manifest's."""
     from ._export import check_identifier
     from ._manifest import read_manifest
 
-    if target not in TARGETS:
-        raise FormatError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     d = Path(export_dir)
     man = read_manifest(d)
     rtl = man.get("rtl") or {}
@@ -190,6 +184,18 @@ def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, t
     sources = sorted(p.name for p in (d / "rtl").glob("*.v"))
     if not sources:
         raise FormatError(f"export directory must hold Verilog in rtl/*.v, none found in {d / 'rtl'}")
+    return d, man, top, sources
+
+
+def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, timeout: float = 3600) -> SynthReport:
+    """Synthesize ``DIR/rtl/*.v`` for ``target`` (ice40, ecp5, xilinx) and report its resources.
+
+    ``top`` defaults to the manifest's ``rtl.top``; ``cycles_per_step`` comes from the manifest's
+    ``schedule`` (written by ``hwsim export`` from ``hwsim._schedule``).
+    """
+    if target not in TARGETS:
+        raise FormatError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    d, man, top, sources = export_design(export_dir, top)
     t0 = time.perf_counter()
     # cwd = rtl/: the top's ROM_DIR parameter defaults to "../rom" (docs/rtl.md).
     elab, mapped, ver = run_yosys(d / "rtl", sources, top, target, timeout=timeout)

