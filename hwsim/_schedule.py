@@ -19,7 +19,7 @@ from __future__ import annotations
 from ._plan import Plan
 
 #: hwsim_pointwise: cycles from a row's pre-activations to its new h (LAT_H), by cell.
-POINTWISE_LATENCY = {"rnn_tanh": 2, "rnn_relu": 2, "gru": 8, "lstm": 8}
+POINTWISE_LATENCY = {"rnn_tanh": 3, "rnn_relu": 3, "gru": 10, "lstm": 10}
 #: hwsim_matvec: cycles beyond the beats and the adder tree until the last result is written
 #: (start -> first beat, ROM read, accumulate, requant).
 MATVEC_TAIL = 3

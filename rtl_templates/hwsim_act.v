@@ -1,5 +1,7 @@
 // Activation unit (docs/datapath.md, "Activation units"): pre-format integer in, act-format integer
-// out one clock later. ACT_KIND 0: lookup table read from LUT_FILE (the exporter's words), the index
+// out two clocks later (LUT: the table read, then its output register -- the block RAM's own
+// output register where the part has one -- so the RAM's clock-to-out gets a cycle to itself;
+// PWL: the same two registers, so both kinds have one latency). ACT_KIND 0: lookup table read from LUT_FILE (the exporter's words), the index
 // a bit slice of the clamped, offset input. ACT_KIND 1: PLAN piecewise-linear (slopes are shifts).
 // FUNC 0 sigmoid, 1 tanh.
 `default_nettype none
@@ -33,7 +35,11 @@ module hwsim_act #(
             initial begin
                 if (LUT_FILE != "") $readmemh(LUT_FILE, mem);
             end
-            always @(posedge clk) y <= mem[idx];
+            reg [ACT_BITS-1:0] rd;
+            always @(posedge clk) begin
+                rd <= mem[idx];
+                y  <= rd;
+            end
         end else begin : g_pwl
             localparam FP = PRE_FRAC;
             localparam FA = ACT_FRAC;
@@ -63,7 +69,11 @@ module hwsim_act #(
             wire [W-1:0] tt  = (yp << 1) - one;                        // tanh of |x|
             wire [W-1:0] yt  = x[PRE_BITS-1] ? -tt : tt;
             wire [W-1:0] yy  = (FUNC == 1) ? yt : ys;
-            always @(posedge clk) y <= yy[ACT_BITS-1:0];   // |y| <= ONE fits the act format
+            reg signed [ACT_BITS-1:0] y1;
+            always @(posedge clk) begin
+                y1 <= yy[ACT_BITS-1:0];   // |y| <= ONE fits the act format
+                y  <= y1;
+            end
             wire unused_yy = ^yy;
         end
     endgenerate

@@ -69,8 +69,8 @@ module hwsim_layer #(
     localparam GW   = ((G) > 2 ? $clog2(G) : 1);
     localparam KW   = ((NK) > 2 ? $clog2(NK) : 1);
     localparam QW   = ((Q) > 2 ? $clog2(Q) : 1);
-    localparam LAT_H = (CELL == 2 || CELL == 3) ? 8 : 2;
-    localparam LAT_C = 4;
+    localparam LAT_H = (CELL == 2 || CELL == 3) ? 10 : 3;   // hwsim_pointwise
+    localparam LAT_C = 5;
     // one pointwise unit: h also lives in a block-RAM copy (one write a cycle) read through a
     // synchronous port by the pointwise pass and, with one lane, by the matvec: no wide selectors
     localparam HRAM  = (P == 1) ? 1 : 0;

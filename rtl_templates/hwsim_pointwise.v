@@ -1,9 +1,9 @@
 // One pointwise unit (docs/datapath.md, "Cell equations in integers"): a row's pre-activations and
 // old state in, its new h (and LSTM c) out, fully pipelined: a new row every cycle. Every product,
-// sum, requant and activation lookup sits between registers. Inputs at cycle 0; c_new at cycle
-// LAT_C (LSTM), h_new and the row's out-of-range flags (oor, one per requant node after the
-// matvec) at cycle LAT_H:
-//   rnn_tanh / rnn_relu  LAT_H 2     gru  LAT_H 8     lstm  LAT_C 4, LAT_H 8
+// sum, requant and activation lookup sits between registers; an activation takes two cycles
+// (table read, output register). Inputs at cycle 0; c_new at cycle LAT_C (LSTM), h_new and the
+// row's out-of-range flags (oor, one per requant node after the matvec) at cycle LAT_H:
+//   rnn_tanh / rnn_relu  LAT_H 3     gru  LAT_H 10     lstm  LAT_C 5, LAT_H 10
 // CELL: 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm.
 `default_nettype none
 module hwsim_pointwise #(
@@ -41,7 +41,7 @@ module hwsim_pointwise #(
 
     generate
         if (CELL == 0 || CELL == 1) begin : g_rnn
-            // 0: tanh(p) (or max(p, 0)) -> 1: requant -> 2: h'
+            // 0-1: tanh(p) (or max(p, 0) and a register) -> 2: requant -> 3: h'
             wire signed [H_BITS-1:0] hq;
             wire                     h_oor;
             reg                      oor_q;
@@ -54,8 +54,11 @@ module hwsim_pointwise #(
                 hwsim_requant #(.IN_W(ACT_BITS), .FROM_FRAC(ACT_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
                     .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(t), .dout(hq), .oor(h_oor));
             end else begin : g_relu
-                reg signed [PRE_BITS-1:0] pr;
-                always @(posedge clk) pr <= p0[PRE_BITS-1] ? {PRE_BITS{1'b0}} : p0;
+                reg signed [PRE_BITS-1:0] pr1, pr;   // two registers: the tanh's latency
+                always @(posedge clk) begin
+                    pr1 <= p0[PRE_BITS-1] ? {PRE_BITS{1'b0}} : p0;
+                    pr  <= pr1;
+                end
                 hwsim_requant #(.IN_W(PRE_BITS), .FROM_FRAC(PRE_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
                     .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(pr), .dout(hq), .oor(h_oor));
             end
@@ -67,8 +70,8 @@ module hwsim_pointwise #(
             assign c_new = {C_BITS{1'b0}};
             wire unused_ok = ^{p1, p2, p3, h_old, c_old, one};
         end else if (CELL == 2) begin : g_gru
-            // 0: sig(p_r), sig(p_z)   1: r * p_nh, 1 - z   2: p_nx << act.frac + r p_nh   3: requant -> p_n
-            // 4: tanh(p_n)   5: (1 - z) n, z h   6: sum   7: requant -> h'
+            // 0-1: sig(p_r), sig(p_z)   2: r * p_nh, 1 - z   3: p_nx << act.frac + r p_nh   4: requant -> p_n
+            // 5-6: tanh(p_n)   7: (1 - z) n, z h   8: sum   9: requant -> h'
             wire signed [ACT_BITS-1:0] r, z, n;
             hwsim_act #(
                 .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
@@ -79,39 +82,41 @@ module hwsim_pointwise #(
                 .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
             ) u_sz (.clk(clk), .x(p1), .y(z));
             localparam WN = PRE_BITS + ACT_BITS + 2;
-            reg signed [PRE_BITS-1:0] nx1, nh1, nx2;
-            reg signed [WN-1:0]       rn2, sn3;
-            reg signed [ONE_W-1:0]    omz2;
-            reg signed [ACT_BITS-1:0] z2;
+            reg signed [PRE_BITS-1:0] nx1, nh1, nx2, nh2, nx3;
+            reg signed [WN-1:0]       rn3, sn4;
+            reg signed [ONE_W-1:0]    omz3;
+            reg signed [ACT_BITS-1:0] z3;
             always @(posedge clk) begin
                 nx1 <= p2;
                 nh1 <= p3;
                 nx2 <= nx1;
-                rn2 <= r * nh1;
-                omz2 <= one - z;
-                z2 <= z;
-                sn3 <= ({{(ACT_BITS + 2){nx2[PRE_BITS-1]}}, nx2} <<< ACT_FRAC) + rn2;
+                nh2 <= nh1;
+                nx3 <= nx2;
+                rn3 <= r * nh2;
+                omz3 <= one - z;
+                z3 <= z;
+                sn4 <= ({{(ACT_BITS + 2){nx3[PRE_BITS-1]}}, nx3} <<< ACT_FRAC) + rn3;
             end
             wire signed [PRE_BITS-1:0] pn;
             wire                       pn_oor;
             hwsim_requant #(.IN_W(WN), .FROM_FRAC(PRE_FRAC + ACT_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pn (.din(sn3), .dout(pn), .oor(pn_oor));
-            reg signed [PRE_BITS-1:0] pn4;
-            reg                       pn_oor4;
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pn (.din(sn4), .dout(pn), .oor(pn_oor));
+            reg signed [PRE_BITS-1:0] pn5;
+            reg                       pn_oor5;
             always @(posedge clk) begin
-                pn4 <= pn;
-                pn_oor4 <= pn_oor;
+                pn5 <= pn;
+                pn_oor5 <= pn_oor;
             end
             hwsim_act #(
                 .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
                 .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-            ) u_tn (.clk(clk), .x(pn4), .y(n));
-            // (1 - z), z and h wait for n (stage 5)
-            wire signed [ONE_W-1:0]    omz5;
-            wire signed [ACT_BITS-1:0] z5;
-            wire signed [H_BITS-1:0]   h5;
-            hwsim_delay #(.W(ONE_W + ACT_BITS), .N(3)) u_dz (.clk(clk), .rst(1'b0), .d({omz2, z2}), .q({omz5, z5}));
-            hwsim_delay #(.W(H_BITS), .N(5)) u_dh (.clk(clk), .rst(1'b0), .d(h_old), .q(h5));
+            ) u_tn (.clk(clk), .x(pn5), .y(n));
+            // (1 - z), z and h wait for n (stage 7)
+            wire signed [ONE_W-1:0]    omz7;
+            wire signed [ACT_BITS-1:0] z7;
+            wire signed [H_BITS-1:0]   h7;
+            hwsim_delay #(.W(ONE_W + ACT_BITS), .N(4)) u_dz (.clk(clk), .rst(1'b0), .d({omz3, z3}), .q({omz7, z7}));
+            hwsim_delay #(.W(H_BITS), .N(7)) u_dh (.clk(clk), .rst(1'b0), .d(h_old), .q(h7));
             // h' = requant((ONE - z) * n + z * h, aligned to act.frac + max(act.frac, h.frac) -> h)
             localparam S1 = (H_FRAC > ACT_FRAC) ? H_FRAC - ACT_FRAC : 0;   // on (1-z)*n
             localparam S2 = (ACT_FRAC > H_FRAC) ? ACT_FRAC - H_FRAC : 0;   // on z*h
@@ -121,27 +126,27 @@ module hwsim_pointwise #(
             localparam WH = ((W1 > W2) ? W1 : W2) + 1;
             reg signed [WH-1:0] t1, t2, sh;
             always @(posedge clk) begin
-                t1 <= omz5 * n;
-                t2 <= z5 * h5;
+                t1 <= omz7 * n;
+                t2 <= z7 * h7;
                 sh <= (t1 <<< S1) + (t2 <<< S2);
             end
             wire signed [H_BITS-1:0] hq;
             wire                     h_oor;
             hwsim_requant #(.IN_W(WH), .FROM_FRAC(FM), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
                 .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(sh), .dout(hq), .oor(h_oor));
-            wire pn_oor8;
-            hwsim_delay #(.W(1), .N(4)) u_do (.clk(clk), .rst(1'b0), .d(pn_oor4), .q(pn_oor8));
-            reg h_oor8;
+            wire pn_oor10;
+            hwsim_delay #(.W(1), .N(5)) u_do (.clk(clk), .rst(1'b0), .d(pn_oor5), .q(pn_oor10));
+            reg h_oor10;
             always @(posedge clk) begin
                 h_new <= hq;
-                h_oor8 <= h_oor;
+                h_oor10 <= h_oor;
             end
-            assign oor = {1'b0, pn_oor8, h_oor8};
+            assign oor = {1'b0, pn_oor10, h_oor10};
             assign c_new = {C_BITS{1'b0}};
             wire unused_ok = ^{c_old};
         end else begin : g_lstm
-            // 0: sig(p_i), sig(p_f), tanh(p_g), sig(p_o)   1: f c, i g   2: sum   3: requant -> c'
-            // 4: requant c' -> pre   5: tanh(pre_c)   6: o tanh   7: requant -> h'
+            // 0-1: sig(p_i), sig(p_f), tanh(p_g), sig(p_o)   2: f c, i g   3: sum   4: requant -> c'
+            // 5: requant c' -> pre   6-7: tanh(pre_c)   8: o tanh   9: requant -> h'
             wire signed [ACT_BITS-1:0] gi, gf, gg, go, tc;
             hwsim_act #(
                 .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
@@ -159,8 +164,11 @@ module hwsim_pointwise #(
                 .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
                 .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
             ) u_so (.clk(clk), .x(p3), .y(go));
-            reg signed [C_BITS-1:0] c1;
-            always @(posedge clk) c1 <= c_old;
+            reg signed [C_BITS-1:0] c1, c2;
+            always @(posedge clk) begin
+                c1 <= c_old;
+                c2 <= c1;
+            end
             // c' = requant(f * c + i * g, aligned to act.frac + max(c.frac, act.frac) -> c)
             localparam S1 = (ACT_FRAC > C_FRAC) ? ACT_FRAC - C_FRAC : 0;   // on f*c
             localparam S2 = (C_FRAC > ACT_FRAC) ? C_FRAC - ACT_FRAC : 0;   // on i*g
@@ -170,7 +178,7 @@ module hwsim_pointwise #(
             localparam WC = ((W1 > W2) ? W1 : W2) + 1;
             reg signed [WC-1:0] t1, t2, sc;
             always @(posedge clk) begin
-                t1 <= gf * c1;
+                t1 <= gf * c2;
                 t2 <= gi * gg;
                 sc <= (t1 <<< S1) + (t2 <<< S2);
             end
@@ -178,46 +186,46 @@ module hwsim_pointwise #(
             wire                     c_oor;
             hwsim_requant #(.IN_W(WC), .FROM_FRAC(FM), .OUT_BITS(C_BITS), .OUT_FRAC(C_FRAC),
                 .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_c (.din(sc), .dout(cq), .oor(c_oor));
-            reg signed [C_BITS-1:0] c4;
-            reg                     c_oor4;
+            reg signed [C_BITS-1:0] c5;
+            reg                     c_oor5;
             always @(posedge clk) begin
-                c4 <= cq;
-                c_oor4 <= c_oor;
+                c5 <= cq;
+                c_oor5 <= c_oor;
             end
-            assign c_new = c4;
+            assign c_new = c5;
             // pre_c = requant(c', c.frac -> pre); h' = requant(o * tanh(pre_c), 2 act.frac -> h)
             wire signed [PRE_BITS-1:0] pc;
             wire                       pc_oor;
             hwsim_requant #(.IN_W(C_BITS), .FROM_FRAC(C_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pc (.din(c4), .dout(pc), .oor(pc_oor));
-            reg signed [PRE_BITS-1:0] pc5;
-            reg                       pc_oor5;
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pc (.din(c5), .dout(pc), .oor(pc_oor));
+            reg signed [PRE_BITS-1:0] pc6;
+            reg                       pc_oor6;
             always @(posedge clk) begin
-                pc5 <= pc;
-                pc_oor5 <= pc_oor;
+                pc6 <= pc;
+                pc_oor6 <= pc_oor;
             end
             hwsim_act #(
                 .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
                 .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-            ) u_tc (.clk(clk), .x(pc5), .y(tc));
-            wire signed [ACT_BITS-1:0] go6;
-            hwsim_delay #(.W(ACT_BITS), .N(5)) u_dgo (.clk(clk), .rst(1'b0), .d(go), .q(go6));
+            ) u_tc (.clk(clk), .x(pc6), .y(tc));
+            wire signed [ACT_BITS-1:0] go8;
+            hwsim_delay #(.W(ACT_BITS), .N(6)) u_dgo (.clk(clk), .rst(1'b0), .d(go), .q(go8));
             localparam WO = 2 * ACT_BITS + 1;
             reg signed [WO-1:0] oh;
-            always @(posedge clk) oh <= go6 * tc;
+            always @(posedge clk) oh <= go8 * tc;
             wire signed [H_BITS-1:0] hq;
             wire                     h_oor;
             hwsim_requant #(.IN_W(WO), .FROM_FRAC(2 * ACT_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
                 .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(oh), .dout(hq), .oor(h_oor));
-            wire c_oor8, pc_oor8;
-            hwsim_delay #(.W(1), .N(4)) u_dc (.clk(clk), .rst(1'b0), .d(c_oor4), .q(c_oor8));
-            hwsim_delay #(.W(1), .N(3)) u_dp (.clk(clk), .rst(1'b0), .d(pc_oor5), .q(pc_oor8));
-            reg h_oor8;
+            wire c_oor10, pc_oor10;
+            hwsim_delay #(.W(1), .N(5)) u_dc (.clk(clk), .rst(1'b0), .d(c_oor5), .q(c_oor10));
+            hwsim_delay #(.W(1), .N(4)) u_dp (.clk(clk), .rst(1'b0), .d(pc_oor6), .q(pc_oor10));
+            reg h_oor10;
             always @(posedge clk) begin
                 h_new <= hq;
-                h_oor8 <= h_oor;
+                h_oor10 <= h_oor;
             end
-            assign oor = {c_oor8, pc_oor8, h_oor8};
+            assign oor = {c_oor10, pc_oor10, h_oor10};
             wire unused_ok = ^{h_old, one};
         end
     endgenerate

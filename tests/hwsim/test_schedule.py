@@ -15,7 +15,7 @@ def _plan(make_model, cell, lanes=1, classes=3, layers=1, hidden=5, inputs=3, ro
     return lower(m, DatapathConfig(lanes=lanes, word_bits=32, rows=rows, pointwise_units=pointwise_units))
 
 
-@pytest.mark.parametrize("cell,lat", [("rnn_tanh", 2), ("rnn_relu", 2), ("gru", 8), ("lstm", 8)])
+@pytest.mark.parametrize("cell,lat", [("rnn_tanh", 3), ("rnn_relu", 3), ("gru", 10), ("lstm", 10)])
 def test_step_cycles_formula(make_model, cell, lat):
     from hwsim._schedule import cycles_per_step
 
@@ -38,10 +38,10 @@ def test_rows_and_lanes_fold_the_beats(make_model):
     p = _plan(make_model, "gru", lanes=3, rows=2, pointwise_units=1)  # ceil(5/2) = 3 row groups
     assert layer_beats(p, 0) == 3 * (3 + 3 + 1 + 2)
     c = cycles_per_step(p)
-    assert c["matvec_latency"] == 3 + 2 and c["pointwise_cycles"] == 5 + 3 + 8  # tree of 3 lanes: 2 levels
+    assert c["matvec_latency"] == 3 + 2 and c["pointwise_cycles"] == 5 + 3 + 10  # tree of 3 lanes: 2 levels
     assert c["head_rows"] == 2 and c["head"] == 2 * 2 + 3 + 2 + 2
     full = _plan(make_model, "gru", lanes=8, rows=5)  # fully parallel: one beat per accumulation
-    assert layer_beats(full, 0) == 4 and cycles_per_step(full)["pointwise_cycles"] == 1 + 3 + 8
+    assert layer_beats(full, 0) == 4 and cycles_per_step(full)["pointwise_cycles"] == 1 + 3 + 10
 
 
 def test_no_head_and_layers(make_model):
