@@ -192,6 +192,15 @@ class _Accum(_Open):
     bias: list[Int64]
 
 
+class _LutRoms(_Open):
+    sigmoid: Name
+    tanh: Name
+
+
+class _Precision(_Open):
+    lut_roms: _LutRoms | None = None  # None: the layer's activation is the PWL unit
+
+
 class _Layer(_Open):
     index: Count
     s_in: Small
@@ -203,6 +212,7 @@ class _Layer(_Open):
     weights_rom: Name
     bias_rom: Name
     accumulations: list[_Accum]
+    precision: _Precision | None = None  # per-layer precision: the layer's own contract and tables
 
 
 class _Head(_Open):
@@ -266,7 +276,10 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
     if rec.head is not None:
         needed += [(rec.head.weights_rom, "head"), (rec.head.bias_rom, "head")]
-    if rec.contract.get("activation", "lut") == "lut":
+    if any(lj.precision is not None for lj in rec.layers):  # per-layer precision: each layer names its tables
+        needed += [(n, f"layers[{lj.index}]") for lj in rec.layers if lj.precision is not None
+                   and lj.precision.lut_roms is not None for n in (lj.precision.lut_roms.sigmoid, lj.precision.lut_roms.tanh)]
+    elif rec.contract.get("activation", "lut") == "lut":
         needed += [("sigmoid_lut", "the lut activation"), ("tanh_lut", "the lut activation")]
     for name, who in needed:
         if name not in roms:

@@ -18,6 +18,7 @@ from hwsim._quant import quantize_model
 from hwsim._schedule import cycles_per_step
 from hwsim.cli import main
 from hwsim.export import write_export
+from hwsim.export._manifest import sha256_bytes
 from hwsim.export._pnr import FAMILIES, PnrError, place_and_route, render_wrapper, weight_ops_per_step
 
 needs_ice40 = pytest.mark.skipif(
@@ -64,7 +65,9 @@ def _toy_export(make_model, root: Path) -> Path:
     (out / "rtl").mkdir()
     (out / "rtl" / "toy_top.v").write_text(_BIG_TOP)
     man = json.loads((out / "manifest.json").read_text())
-    man["rtl"] = {"top": "toy_top", "files": []}
+    man["rtl"] = {"top": "toy_top", "files": ["rtl/toy_top.v"]}
+    top = _BIG_TOP.encode()  # the integrity rule: every file in rtl/ is listed with its hash
+    man["files"]["rtl/toy_top.v"] = {"sha256": sha256_bytes(top), "bytes": len(top)}
     (out / "manifest.json").write_text(json.dumps(man))
     return out
 
