@@ -41,7 +41,7 @@ from hwsim.export import write_export
 from hwsim.export._pnr import PnrError, place_and_route, weight_ops_per_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sim import make_gru  # noqa: E402  (the same random GRU as the simulator benchmark)
+from bench_sim import make_model  # noqa: E402  (the same random GRU as the simulator benchmark)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: target name -> (family, nextpnr device)
@@ -61,7 +61,7 @@ def build_model(name: str):
     if name == "demo":
         return load_model(Path(hwsim.__file__).resolve().parent / "data" / "default_gru.safetensors")
     if name == "gru64x128":
-        return quantize_model(make_gru(64, 128, 10, seed=0), "ternary")
+        return quantize_model(make_model("gru", 64, 128, 10, seed=0), "ternary")
     raise SystemExit(f"model must be one of {', '.join(CONFIGS)}, not {name!r}")
 
 
