@@ -301,6 +301,11 @@ def fmt_delta(metric: str, d: float) -> str:
     return f"{100 * d:+.1f} points" if metric == "accuracy" else f"{d:+.3f} bpc"
 
 
+def fmt_short(metric: str, d: float) -> str:
+    """A shortfall, one digit finer than the tables (so that a miss never reads as 0.0)."""
+    return f"{100 * d:.2f} points" if metric == "accuracy" else f"{d:.4f} bpc"
+
+
 def shortfall(metric: str, d: float) -> float:
     """How far ``d`` (method - float) is on the wrong side: points lost, or bpc gained (>= 0)."""
     return max(0.0, -d) if metric == "accuracy" else max(0.0, d)
@@ -366,9 +371,10 @@ def render(records: list[dict], meta: dict) -> str:
         "binarization uses H = 1 as in BinaryConnect. Accuracy in percent (higher is better); kjv in bits",
         "per character (lower is better).",
         "",
-        f"Wall time: {meta['run_wall_s'] / 60:.1f} min summed over the {len(records)} finished runs, each on one",
-        f"core with one PyTorch thread, at `nice 19` on a shared {os.cpu_count()}-CPU {platform.machine()} machine;",
-        f"PyTorch {meta.get('torch', '?')}, Python {platform.python_version()}.",
+        f"Wall time: {meta['elapsed_s'] / 60:.1f} min from the first run's start to the last run's end; "
+        f"{meta['run_wall_s'] / 60:.1f} min summed",
+        f"over the {len(records)} finished runs, each on one core with one PyTorch thread, on {meta['machine']}",
+        f"(other load on the machine not controlled); PyTorch {meta['torch']}, Python {meta['python']}.",
         "",
     ]
     for data in meta["data"]:
@@ -434,8 +440,9 @@ def render(records: list[dict], meta: dict) -> str:
 def targets(t: Table, meta: dict) -> list[str]:
     """The issue's targets, each with what was measured and by how much it falls short."""
     lines = ["## Targets of issue 16 against this run", "",
-             "Difference of the seed means (quant column) against the float baseline of the same cell; "
-             "`shortfall` is how far beyond the target's tolerance the gap is.", "",
+             "Difference of the seed means (quant column) against the float baseline of the same cell (its float "
+             "weights), the target's tolerance, and by how much the gap misses it. Binarization's target is to fail "
+             f"(lose more than {100 * 10 * TARGET_GAP['accuracy']:.0f} points or {10 * TARGET_GAP['bits_per_symbol']:.1f} bpc).", "",
              "| data | cell | method | float | quant | gap | target | verdict |", "|---|---|---|---:|---:|---:|---:|---|"]
     for data in meta["data"]:
         cells = meta["budgets"][data]["cells"]
@@ -456,7 +463,7 @@ def targets(t: Table, meta: dict) -> list[str]:
                     tol = TARGET_GAP_RNN if c == "rnn" else TARGET_GAP[metric]
                     tol_text = fmt_delta(metric, -tol if metric == "accuracy" else tol)
                     over = shortfall(metric, d) - tol
-                    verdict = "met" if over <= 0 else f"short by {fmt_delta(metric, over).lstrip('+')}"
+                    verdict = "met" if over <= 0 else f"short by {fmt_short(metric, over)}"
                 n = len(t.vals(data, c, m))
                 lines.append(f"| {data} | {CELL_LABEL[c]} | {m} (n={n}) | {fmt(metric, f)} | {fmt(metric, q)} | "
                              f"{fmt_delta(metric, d)} | {tol_text} | {verdict} |")
@@ -469,10 +476,14 @@ def targets(t: Table, meta: dict) -> list[str]:
             worst = max(runs, key=lambda r: abs(r["fixed_metric"] - r["quant_float_metric"]))
             g = abs(worst["fixed_metric"] - worst["quant_float_metric"])
             ok = g <= TARGET_FIXED[metric] + 1e-12
+            n_off = sum(r["fixed_metric"] != r["quant_float_metric"] for r in runs)
+            flips = (f", {round(g * worst['n_test'])} of {worst['n_test']} test sequences; one sequence is "
+                     f"{100 / worst['n_test']:.2f} points" if metric == "accuracy" else "")
             fixed.append(f"- {data}: largest |fixed - quant| {fmt_delta(metric, g).lstrip('+')} over {len(runs)} "
-                         f"runs ({CELL_LABEL[worst['cell']]} {worst['method']} seed {worst['seed']}); target "
+                         f"runs ({CELL_LABEL[worst['cell']]} {worst['method']} seed {worst['seed']}{flips}); "
+                         f"{n_off} of {len(runs)} runs differ at all; target "
                          f"{fmt_delta(metric, TARGET_FIXED[metric]).lstrip('+')}: "
-                         + ("met." if ok else f"short by {fmt_delta(metric, g - TARGET_FIXED[metric]).lstrip('+')}."))
+                         + ("met." if ok else f"short by {fmt_short(metric, g - TARGET_FIXED[metric])}."))
     lines += ["", "Fixed point (16-bit datapath) against the quantized-float metric of the same weights, every "
               "non-binary quantized run (binarized models are not a target):", ""] + fixed + [""]
     return lines
@@ -502,6 +513,24 @@ def ablation(t: Table, meta: dict) -> list[str]:
                 text += f" ({fmt_delta(metric, statistics.fmean(vals) - base).replace(' points', '').replace(' bpc', '')})"
             row.append(text)
         lines.append(f"| {label} | " + " | ".join(row) + " |")
+    lines += ["", "A change helps (or hurts) a cell below when its mean moves by more than both standard deviations "
+              "(the change's and the baseline's); with 3 seeds this is a coarse screen, not a significance test.", ""]
+    for d, c in cells:
+        base = t.vals(d, c, "ternary")
+        metric = "accuracy" if d != "kjv" else "bits_per_symbol"
+        if len(base) < 2:
+            continue
+        verdicts = {"helps": [], "hurts": []}
+        for v, (label, m, _o) in VARIANTS.items():
+            vals = t.vals(d, c, m, variant=v)
+            if v == "base" or len(vals) < 2:
+                continue
+            dm = statistics.fmean(vals) - statistics.fmean(base)
+            if abs(dm) > max(statistics.stdev(vals), statistics.stdev(base)):
+                good = dm > 0 if metric == "accuracy" else dm < 0
+                verdicts["helps" if good else "hurts"].append(f"{label} ({fmt_delta(metric, dm)})")
+        lines.append(f"- {d} {CELL_LABEL[c]}: helps: {'; '.join(verdicts['helps']) or 'nothing'}; "
+                     f"hurts: {'; '.join(verdicts['hurts']) or 'nothing'}.")
     return lines + [""]
 
 
@@ -509,7 +538,7 @@ PAPER_TEXT = """## What the paper reports, and how this compares
 
 Ott et al. (arXiv 1608.06902) train vanilla RNNs, GRUs and LSTMs on Penn Treebank (characters),
 TIDIGITS and WSJ with the same quantizers. Their per-method tables could not be read for this
-project (docs: /work/shared/SEED_NOTES.md), so no per-cell figure of theirs is quoted; what they
+project (the seed notes gathered for it have none), so no per-cell figure of theirs is quoted; what they
 state is: binarization does not work for recurrent networks (a binarized GRU could not be trained
 at all on speech); deterministic and stochastic ternarization, pow2-ternarization and exponential
 quantization reach accuracy similar to full precision, sometimes better; on Penn Treebank
@@ -525,12 +554,15 @@ shift-add datapath that hwsim exports to RTL."""
 # ------------------------------------------------------------------------------------------ main
 
 
-def write_report(records: list[dict], jobs: list[dict], args, output: Path, json_out: Path) -> None:
+def write_report(records: list[dict], jobs: list[dict], args, work: Path, output: Path, json_out: Path) -> None:
     import torch
 
     from hwsim._fsutil import atomic_write
 
     data = list(dict.fromkeys(j["data"] for j in jobs))
+    # when each run ended (its record's modification time) and began (that, less its wall time)
+    ends = [(work / "runs" / f"{run_name(r)}.json").stat().st_mtime for r in records]
+    starts = [e - r["wall_s"] for e, r in zip(ends, records)]
     meta = {
         "budget": args.budget,
         "seeds": args.seeds,
@@ -540,7 +572,9 @@ def write_report(records: list[dict], jobs: list[dict], args, output: Path, json
         "finished": len(records),
         "partial": len(records) < len(jobs),
         "run_wall_s": round(sum(r["wall_s"] for r in records), 1),
+        "elapsed_s": round(max(ends, default=0.0) - min(starts, default=0.0), 1),
         "torch": torch.__version__,
+        "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
     }
     keep = ("data", "cell", "method", "variant", "budget", "seed", "status", "reason", "metric", "float_metric",
@@ -602,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
                 for i, fut in enumerate(cf.as_completed(futs)):
                     _progress(fut.result(), i + 1, len(todo))
         done = load_done(work, jobs)
-    write_report(list(done.values()), jobs, args, output, json_out)
+    write_report(list(done.values()), jobs, args, work, output, json_out)
     print(f"wrote {output} and {json_out}: {len(done)} of {len(jobs)} runs", flush=True)
     return 0
 
