@@ -126,7 +126,7 @@ class TrainConfig:
 class TrainResult:
     """What ``train`` produced: the saved (quantized) model, its float shadow, and the metrics."""
 
-    model: Any  # RNNModel, quantized unless method == "full"
+    model: Any  # RNNModel, quantized unless method == "full"; None for a training-only ternary scale
     float_model: Any  # RNNModel of the best float shadow weights
     metrics: dict[str, Any] = field(default_factory=dict)
     module: Any = None  # the hwsim.torch.QuantSeqModel holding the best weights
