@@ -25,6 +25,7 @@ from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._pack import rom_images
 from ._rtl import write_rtl
+from .._repr import short_repr
 
 #: Verilog-2005 reserved words a module name must avoid (the ones a user might plausibly pick).
 _VERILOG_KEYWORDS = frozenset(
@@ -70,6 +71,8 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 @dataclass(frozen=True)
 class ExportResult:
+    __repr__ = short_repr
+
     path: Path
     manifest: dict[str, Any]
     files: tuple[str, ...]  # paths relative to ``path``, manifest.json last
@@ -79,7 +82,7 @@ class ExportResult:
 def _schedule(plan) -> dict[str, Any]:
     """The predicted cycles per timestep (``hwsim._schedule``), recorded in the manifest."""
     sched = cycles_per_step(plan)
-    return {"cycles_per_step": int(sched["step"]), "lanes": plan.config.lanes, **sched}
+    return {"cycles_per_step": int(sched["step"]), **sched}
 
 
 def write_export(

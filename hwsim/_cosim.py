@@ -23,6 +23,7 @@ from ._config import DatapathConfig
 from ._errors import FormatError, ToolError
 from ._plan import Accum, HeadPlan, LayerPlan, Plan
 from ._schedule import cycles_per_step
+from ._repr import short_repr
 
 #: Sequences per harness run: bounds the stimulus memory and the size of one record file.
 CHUNK = 256
@@ -31,6 +32,8 @@ CHUNK = 256
 @dataclass
 class CosimReport:
     """What ``cosim`` found. ``first_mismatch`` is None when every value agreed."""
+
+    __repr__ = short_repr
 
     sequences: int
     steps: int
@@ -77,8 +80,8 @@ def plan_from_export(export_dir: str | os.PathLike) -> tuple[Plan, dict[str, Any
 
     Returns ``(plan, manifest)``. Raises ``FormatError`` when the export is incomplete or changed.
     """
-    from hwsim.export._manifest import read_manifest, read_rom
-    from hwsim.export._pack import unpack_codes, words_to_ints
+    from hwsim.export._manifest import bias_fields, read_manifest, read_rom, segment_codes
+    from hwsim.export._pack import words_to_ints
 
     d = Path(export_dir)
     if not d.is_dir():
@@ -92,13 +95,13 @@ def plan_from_export(export_dir: str | os.PathLike) -> tuple[Plan, dict[str, Any
     roms = {r["name"]: r for r in man["roms"]}
 
     def matrices(name: str) -> dict[str, np.ndarray]:
+        return {seg["name"]: codec.decode(c) for seg, c in segment_codes(read_rom(d, name, "hex", man), roms[name])}
+
+    def biases(name: str) -> dict[str, np.ndarray]:
         entry = roms[name]
-        codes = unpack_codes(read_rom(d, name, "hex", man), entry["code_bits"], entry["word_bits"])
-        out = {}
-        for seg in entry["segments"]:
-            block = codes[seg["start"] : seg["start"] + seg["rows"] * seg["words_per_row"]]
-            out[seg["name"]] = codec.decode(block.reshape(seg["rows"], -1)[:, : seg["cols"]])
-        return out
+        f = bias_fields(read_rom(d, name, "hex", man), entry)
+        n = entry["rows_per_word"]
+        return {s["name"]: f[s["start"] * n : s["start"] * n + s["rows"]] for s in entry["segments"]}
 
     def ints(name: str) -> np.ndarray:
         entry = roms[name]
@@ -107,15 +110,14 @@ def plan_from_export(export_dir: str | os.PathLike) -> tuple[Plan, dict[str, Any
     layers = []
     for lj in man["layers"]:
         mats = matrices(lj["weights_rom"])
-        bias_words = ints(lj["bias_rom"])
-        accums, pos = [], 0
+        bias_rom = biases(lj["bias_rom"])
+        accums = []
         for aj in lj["accumulations"]:
-            b = bias_words[pos : pos + aj["rows"]]
-            pos += aj["rows"]
+            b = bias_rom[aj["name"]]
             if not np.array_equal(b, np.asarray(aj["bias"], dtype=np.int64)):
                 raise FormatError(f"ROM {lj['bias_rom']}: biases of {aj['name']} disagree with the manifest")
             accums.append(Accum(aj["name"], mats[aj["name"]], aj["n_in"], aj["n_rec"], b))
-        in_fmt = cfg.x if lj["index"] == 0 else cfg.h
+        in_fmt = cfg.x if lj["index"] == 0 else cfg.layer_config(lj["index"] - 1).h
         layers.append(
             LayerPlan(
                 lj["index"], in_fmt, lj["s_in"], lj["s_rec"], lj["acc_frac"], lj["shift_in"], lj["shift_rec"],
@@ -125,13 +127,14 @@ def plan_from_export(export_dir: str | os.PathLike) -> tuple[Plan, dict[str, Any
     head = None
     if man.get("head"):
         hj = man["head"]
-        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], ints(hj["bias_rom"]))
+        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], biases(hj["bias_rom"])["head"])
     sig, tanh = lut_table("sigmoid", cfg), lut_table("tanh", cfg)
-    if cfg.activation == "lut":
-        for f, t in (("sigmoid", sig), ("tanh", tanh)):
-            if not np.array_equal(ints(f"{f}_lut"), t):
-                raise FormatError(f"ROM {f}_lut must hold the contract's {f} table; the words differ")
     plan = Plan(cfg, mod["cell"], codec, mod["input_size"], mod["hidden_size"], tuple(layers), head, sig, tanh)
+    for k in range(len(layers)):  # every layer's tables (shared or its own) must be its contract's
+        names = plan.lut_roms(k)
+        for f, name, t in zip(("sigmoid", "tanh"), names or (), plan.layer_tables(k)):
+            if not np.array_equal(ints(name), t):
+                raise FormatError(f"ROM {name} must hold the contract's {f} table; the words differ")
     return plan, man
 
 
@@ -208,7 +211,10 @@ def parse_record(text: str, plan: Plan) -> Record:
     cfg = plan.config
     H, L = plan.hidden_size, len(plan.layers)
     lstm = plan.cell == "lstm"
-    m_w = -(-max(cfg.h.bits, cfg.out.bits) // 8) * 8
+    hb = [plan.layer_config(k).h.bits for k in range(L)]
+    cb = [plan.layer_config(k).c.bits for k in range(L)]
+    out_bits = plan.head_config().out.bits if plan.head is not None else cfg.out.bits
+    m_w = -(-max(hb[-1], out_bits) // 8) * 8
     hs, cs, beats = [], [] if lstm else None, []
     end = None
     for line in text.splitlines():
@@ -218,9 +224,9 @@ def parse_record(text: str, plan: Plan) -> Record:
         if f[0] == "S":
             vals = [int(v, 16) for v in f[2:]]
             per = 2 if lstm else 1
-            hs.append([_split(vals[k * per], H, cfg.h.bits) for k in range(L)])
+            hs.append([_split(vals[k * per], H, hb[k]) for k in range(L)])
             if lstm:
-                cs.append([_split(vals[k * per + 1], H, cfg.c.bits) for k in range(L)])
+                cs.append([_split(vals[k * per + 1], H, cb[k]) for k in range(L)])
         elif f[0] == "O":
             beats.append((int(f[1]), int(f[2]), _signed(int(f[3], 16), m_w)))
         elif f[0] in ("E", "T"):
@@ -396,9 +402,9 @@ def cosim(
         chunks = list(range(0, n, chunk))
         bar = None
         if progress:
-            from tqdm import tqdm
+            from ._progress import bar as progress_bar
 
-            bar = tqdm(total=n, unit="seq", desc="cosim", leave=False)
+            bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
         built_for = None
         rec_path = bdir / "record.txt"
         for c0 in chunks:

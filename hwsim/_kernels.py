@@ -4,24 +4,58 @@ Each function implements one line of docs/datapath.md and nothing else; ``hwsim.
 wrapper that validates, packs the ``Plan`` into the arrays and parameter vectors below, and names
 the results. tests/hwsim/naive.py is the slow plain-Python twin compared with these exactly.
 
-Speed: a layer's input projection (``W_in u_t`` for every step) does not depend on ``h``, so it is
-done for all steps first; the recurrent product runs once per step. Both are integer
-matrix-vector products on the multipliers ``m`` (for exp codes ``m = +-2**f``: one exact integer
-product equals the shift the hardware does). When the wrapper has proved that every dot product of
-a call fits int32 and every operand int16 (``narrow``), operands are int16 and the dot products
-accumulate in int32, which LLVM vectorizes to ``vpmaddwd`` / VNNI; otherwise int64 throughout.
+Speed (issue #14). Two paths, chosen by the wrapper:
+
+- int16 path (``narrow``: the wrapper proved every operand int16 and every dot product below
+  2**31): ``layer_kernel_gemm``, batch-major. The batch is cut into tiles of sequences (run in
+  parallel); per step a tile does two GEMMs, (tile x K_in) @ W_in and (tile x H) @ W_rec, with
+  ``gemm_i16``: int16 operand pairs against packed int16 weight pairs, 4 sequences x 64 columns
+  of int32 accumulators held in 16 zmm registers (``hwsim._simd``'s 16-lane vector type, so the
+  register blocking is written, not hoped for), one ``vpdpwssd`` (AVX-512 VNNI) per 32 MACs. The
+  VNNI intrinsic is compiled only where the CPU has it (``_simd.HAS_VNNI``, what Numba compiles
+  for); the portable primitive is plain LLVM IR (sign-extend, multiply, add pairs) that LLVM
+  lowers to ``vpmaddwd`` on AVX-512BW and, with VNNI present, fuses into ``vpdpwssd`` too.
+- int64 path (anything wider): ``layer_kernel``, per sequence, int64 matrix-vector products,
+  the input projection of all steps first. Exact for every contract the plan accepts.
+
 The shifts ``<< shift_in`` / ``<< shift_rec`` are the same for every column of a part, so they are
 applied once to the exact dot product: ``sum((m*v) << s) == (sum m*v) << s`` for integers.
+The pointwise updates with the LUT unit (and the ReLU RNN) run, when gates are not recorded, as
+branch-free passes over all rows x H units of a tile (``rnn_tile_lut``, ``gru_tile_lut``,
+``lstm_tile_lut``; rounding and overflow modes as masks, with a shorter loop for floor/half_up +
+saturate; LUT reads as separate passes, 16 at a time by ``vpgatherdd`` where AVX-512F is
+present), which LLVM vectorizes. The per-sequence ``gru_step_lut`` does the same for the int64
+path; the per-unit ``*_step`` functions stay the path for recording, the PWL unit and the
+reference for the tests.
 
-The pointwise update of a GRU with the LUT unit (``gru_step_lut``, taken when gates are not
-recorded) runs as branch-free passes over the units (rounding and overflow modes as masks, LUT
-reads as a separate gather pass), which the compiler vectorizes; it measured 3-4x faster than the
-per-unit ``gru_step``, which stays the path for recording, the PWL unit and the reference for the
-tests. Measured and rejected (not kept): transposed
-weights with the inner loop over output rows (broadcast input, with or without unrolling the
-columns by 2-8 or interleaving column pairs), several rows or several vectors per pass over a
-row, and row tiles kept in scalar accumulators; LLVM compiled none of them faster than the plain
-per-row dot product (about 30 GMAC/s on one Zen 4 core).
+Measured (CPU time, 1 thread, one Zen 4 core of a 2-core machine shared with other jobs, load
+9-15; GRU I=64 H=128 256 x 50, exp4 weights, 16-bit formats, 0.94 G MAC per run):
+  GEMMs, ``gemm_i16`` VNNI                      8.5-9.0 ms   ~105-110 G MAC/s (~1 vpdpwssd/cycle)
+  GEMMs, ``gemm_i16`` portable primitive        8.5-9.0 ms   (same instructions on this CPU)
+  GEMMs, per-sequence matvec (previous kernel)  ~31 ms       ~30 G MAC/s
+  GEMMs, OpenBLAS float32 (numpy, same shapes)  20.0 ms      47 G MAC/s
+  GEMMs, OpenBLAS float64 (numpy, same shapes)  45.4 ms      21 G MAC/s
+  GRU pointwise, per sequence (12800 calls)     9-11 ms      of which LUT reads ~3 ms
+  GRU pointwise, per tile (400 calls of 32 x H) ~9.8 ms      LUT read 0.71 -> 0.55 ns by vpgatherdd
+  whole ``simulate`` / ``float_forward`` float32, benchmarks/bench_sim.py (interleaved medians,
+  1 thread, load 10; wall ratio, CPU-time ratio):
+    GRU 0.516, 0.512 (22.3 / 43.5 ms CPU); LSTM 0.565, 0.550; RNN tanh 0.724, 0.653
+    (quieter moments measured GRU 0.45-0.46, LSTM 0.52, RNN 0.59 in CPU time). With 2 threads
+    the ratios are 0.04-0.08, but only because the 2-thread OpenBLAS baseline queues for cores
+    on a loaded machine (3 s wall, 0.8 s CPU for 43 ms of work); that setting needs a quiet
+    machine to mean anything.
+Rejected:
+- exact float GEMM through BLAS: provably exact in float64 here (|sum| <= 5933 * 2**15 < 2**53)
+  but not in float32 (the bound is 1.9e8 > 2**24, so the per-accumulation float32 path would
+  never be taken on this workload), and even where float32 is exact its GEMMs run 2.3x slower
+  than ``gemm_i16`` (float64: 5x). Not kept.
+- int8 weight codes with int16 activations: the int16 GEMM is compute-bound at ~1 vpdpwssd per
+  cycle (each weight vector is reused from a register by the 4 rows of a block; the packed
+  weights are L2-resident), and there is no int8 x int16 multiply-add (``vpdpbusd`` is u8 x s8),
+  so int8 weights would add a ``vpmovsxbw`` per weight vector to save bandwidth that is not the
+  limit. Not built.
+- previous per-sequence matrix-vector variants (transposed weights, column unrolling by 2-8,
+  several rows or vectors per pass, scalar row tiles): none beat ~30 G MAC/s per core.
 """
 
 from __future__ import annotations
@@ -29,6 +63,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
+from ._simd import HAS_AVX512F, LANES, lut16, vdot, vload, vstore, vzero
+
+#: Table reads by ``vpgatherdd`` (a compile-time constant of the kernels).
+GATHER = HAS_AVX512F
 
 # ---- parameter vector of a layer (int64), filled by hwsim._sim._layer_params ---------------------
 P_CELL = 0  # 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm
@@ -198,6 +236,67 @@ def matvec(w, v, out, narrow):
         matvec_wide(w, v, out)
 
 
+# ---- register-blocked int16 GEMM (hwsim._simd) -----------------------------------------------------
+#: Rows (sequences) and 16-lane column vectors of one register block: 4 x 4 int32 accumulators,
+#: 4 weight vectors and one broadcast per pair of columns, 21 of the 32 zmm registers.
+MR = 4
+NR = 4
+#: Output columns of one register block; the packed weights' column count is a multiple of it.
+NB = NR * LANES
+
+
+@jit
+def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
+    """c[m, j] = sum_k A[r0 + m, s, k] * W[k, j] for m < m_rows, j < n_cols, exactly in int32.
+
+    ``a`` is (R, S, K/2) int32: int16 operand pairs (k = 2q, 2q + 1) as the low and high halves of
+    ``a[r, s, q]``. ``wp`` is the packed (K/2, n_cols) int32 weights, flattened: ``wp[q * n_cols +
+    j]`` holds W[2q, j] (low half) and W[2q + 1, j] (high half), so one 16-lane load of ``wp``
+    meets one broadcast ``a[r, s, q]`` in the dot primitive ``dot`` (``hwsim._simd.dot_vnni`` or
+    ``dot_portable``, called through ``vdot``). m_rows is a multiple of MR, n_cols of NB. ``c`` is (>= m_rows, >= n_cols)
+    int32. Only called when the wrapper proved every sum (and so every partial sum) below 2**31.
+    """
+    n_pairs = a.shape[2]
+    for nb in range(0, n_cols, NB):
+        for mb in range(0, m_rows, MR):
+            a0, a1, a2, a3 = a[r0 + mb, s], a[r0 + mb + 1, s], a[r0 + mb + 2, s], a[r0 + mb + 3, s]
+            c00, c01, c02, c03 = vzero(), vzero(), vzero(), vzero()
+            c10, c11, c12, c13 = vzero(), vzero(), vzero(), vzero()
+            c20, c21, c22, c23 = vzero(), vzero(), vzero(), vzero()
+            c30, c31, c32, c33 = vzero(), vzero(), vzero(), vzero()
+            for q in range(n_pairs):
+                o = q * n_cols + nb
+                w0 = vload(wp, o)
+                w1 = vload(wp, o + LANES)
+                w2 = vload(wp, o + 2 * LANES)
+                w3 = vload(wp, o + 3 * LANES)
+                x = a0[q]
+                c00, c01 = vdot(dot, c00, x, w0), vdot(dot, c01, x, w1)
+                c02, c03 = vdot(dot, c02, x, w2), vdot(dot, c03, x, w3)
+                x = a1[q]
+                c10, c11 = vdot(dot, c10, x, w0), vdot(dot, c11, x, w1)
+                c12, c13 = vdot(dot, c12, x, w2), vdot(dot, c13, x, w3)
+                x = a2[q]
+                c20, c21 = vdot(dot, c20, x, w0), vdot(dot, c21, x, w1)
+                c22, c23 = vdot(dot, c22, x, w2), vdot(dot, c23, x, w3)
+                x = a3[q]
+                c30, c31 = vdot(dot, c30, x, w0), vdot(dot, c31, x, w1)
+                c32, c33 = vdot(dot, c32, x, w2), vdot(dot, c33, x, w3)
+            for i, (v0, v1, v2, v3) in enumerate(((c00, c01, c02, c03), (c10, c11, c12, c13),
+                                                  (c20, c21, c22, c23), (c30, c31, c32, c33))):
+                row = c[mb + i]
+                vstore(row, nb, v0)
+                vstore(row, nb + LANES, v1)
+                vstore(row, nb + 2 * LANES, v2)
+                vstore(row, nb + 3 * LANES, v3)
+
+
+@jit
+def dot_store(dot, acc, x, w, out):
+    """out = dot(acc, x, w) on 16-lane int32 arrays: the dot primitive alone, for its tests."""
+    vstore(out, 0, vdot(dot, vload(acc, 0), x, vload(w, 0)))
+
+
 # ---- pointwise cell updates: one step of one sequence, all H rows ---------------------------------
 # Each takes the layer's parameter vector p and the step's dot products: gi = W_in u_t (G*H),
 # gh = W_rec h (G*H). It updates h (and c) in place, writes h_out / c_out / gates rows for this
@@ -330,6 +429,13 @@ def rqv_pass(v, s, out, n):
     vectorizes; returns the number of values that left the range."""
     ls, rs, a0, e1, m2, lo, hi, wm = s
     o = np.int64(0)
+    if e1 == 0 and m2 == 0 and wm == 0:  # floor or half_up, saturate: the other terms are all 0
+        for j in range(n):
+            q = ((v[j] << ls) + a0) >> rs
+            qs = min(max(q, lo), hi)
+            o += np.int64(qs != q)
+            out[j] = qs
+        return o
     for j in range(n):
         q = v[j] << ls
         q = (q + a0 + ((q >> rs) & e1) + ((q >> 63) & m2)) >> rs
@@ -342,8 +448,18 @@ def rqv_pass(v, s, out, n):
 
 @jit
 def lut_pass(table, x, lo, hi, index_shift, out, n):
-    """out[j] = LUT(x[j]) for j < n, with ``lut_index``'s clamp bounds lo, hi precomputed."""
-    for j in range(n):
+    """out[j] = LUT(x[j]) for j < n, with ``lut_index``'s clamp bounds lo, hi precomputed.
+
+    The wrapper passes int32 tables (act words are at most 24 bits). With AVX-512F 16 reads at a time are one ``vpgatherdd`` (``_simd.lut16``;
+    0.55 against 0.71 ns a read for LLVM's own loop, which reads lane by lane); the loop below
+    does the rest (and everything elsewhere).
+    """
+    j0 = 0
+    if GATHER:
+        j0 = n - n % LANES
+        for i in range(0, j0, LANES):
+            lut16(table, x, out, i, lo, hi, index_shift)
+    for j in range(j0, n):
         out[j] = table[(min(max(x[j], lo), hi) - lo) >> index_shift]
 
 
@@ -351,7 +467,7 @@ def lut_pass(table, x, lo, hi, index_shift, out, n):
 def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t, sc):
     """``gru_step`` for the LUT unit without recording, as passes over the units that vectorize.
 
-    sc is int64 scratch of shape (4, 2 * H). Same results and counts as ``gru_step``.
+    sc is int64 scratch of shape (4, >= 4 * H). Same results and counts as ``gru_step``.
     """
     rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
     pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
@@ -365,34 +481,17 @@ def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t
     s_h_gru = rqv_site(align, h_b, h_f, rnd, ovf)
     sig_lo = -(np.int64(1) << (sig_r + pre_f))
     tanh_lo = -(np.int64(1) << (tanh_r + pre_f))
-    ls0, rs0, a00, e10, m20, lo0, hi0, wm0 = s_pre  # the four accumulators' requantizer
     H = h.shape[0]
     pre, act, nx, nh = sc[0], sc[1], sc[2], sc[3]
-    o_r = np.int64(0)
-    o_z = np.int64(0)
-    o_nx = np.int64(0)
-    o_nh = np.int64(0)
-    for j in range(H):  # pass 1: r, z, n_x, n_h leave their accumulators (rqv written out)
-        q = (b_in[j] + (np.int64(gi[j]) << s_in) + (np.int64(gh[j]) << s_rec)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_r += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        pre[j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
-        q = (b_in[H + j] + (np.int64(gi[H + j]) << s_in) + (np.int64(gh[H + j]) << s_rec)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_z += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        pre[H + j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
-        q = (b_in[2 * H + j] + (np.int64(gi[2 * H + j]) << s_in)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_nx += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        nx[j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
-        q = (b_rec[2 * H + j] + (np.int64(gh[2 * H + j]) << s_rec)) << ls0
-        q = (q + a00 + ((q >> rs0) & e10) + ((q >> 63) & m20)) >> rs0
-        o_nh += np.int64(q < lo0) | np.int64(q > hi0)
-        qs = min(max(q, lo0), hi0)
-        nx[H + j] = qs + ((((q - lo0) & (hi0 - lo0)) + lo0 - qs) & wm0)
+    # r, z, n_x, n_h leave their accumulators (nh[:4H]) into pre (r | z) and nx (n_x | n_h)
+    acc_pass(b_in, gi, s_in, gh, s_rec, nh, 2 * H)
+    for j in range(H):
+        nh[2 * H + j] = b_in[2 * H + j] + (np.int64(gi[2 * H + j]) << s_in)
+        nh[3 * H + j] = b_rec[2 * H + j] + (np.int64(gh[2 * H + j]) << s_rec)
+    o_r = rqv_pass(nh, s_pre, pre, H)
+    o_z = rqv_pass(nh[H:], s_pre, pre[H:], H)
+    o_nx = rqv_pass(nh[2 * H :], s_pre, nx, H)
+    o_nh = rqv_pass(nh[3 * H :], s_pre, nx[H:], H)
     lut_pass(sig_table, pre, sig_lo, -sig_lo - 1, sig_sh, act, 2 * H)  # act = r | z
     for j in range(H):
         nh[j] = (nx[j] << act_f) + act[j] * nx[H + j]
@@ -411,6 +510,165 @@ def gru_step_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, h, h_out, cnt, t
     cnt[3] += o_nh
     cnt[4] += o_pn
     cnt[5] += o_h
+
+
+@jit
+def rqv_rows(v, s, out, rows, valid, width):
+    """``rqv_pass`` over ``rows`` rows of ``width`` values; only the first ``valid`` rows count
+    (the rest are padding sequences of the batch-major kernel)."""
+    o = rqv_pass(v, s, out, valid * width)
+    rqv_pass(v[valid * width :], s, out[valid * width :], (rows - valid) * width)
+    return o
+
+
+# Loops over a tile's rows x units take 1-D row views and index them from 0: with the flat index
+# i * width + j LLVM cannot rule out Numba's negative-index wrap-around and keeps the loop scalar
+# (measured 7x slower).
+
+
+@jit
+def acc_rows(b, g, g0, s, out, rows, width):
+    """out[i * width + j] = b[j] + (g[i, g0 + j] << s): one part's accumulators, row by row."""
+    for i in range(rows):
+        gr = g[i, g0:]
+        o = out[i * width :]
+        for j in range(width):
+            o[j] = b[j] + (np.int64(gr[j]) << s)
+
+
+@jit
+def gru_tile_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, hp, h_out, cnt, n0, valid, t, sc):
+    """``gru_step_lut`` for a whole tile of the batch-major kernel: every pass runs over all
+    rows x H units at once (no per-sequence calls). gi, gh (rows, >= 3H) int32; hp (rows, 1, >= H)
+    int16 state; h_out rows n0.. written at step t; cnt (nodes,) gets the counts of the first
+    ``valid`` rows; sc int64 scratch (8, >= rows * H). Same results and counts as ``gru_step``.
+    """
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    sig_lo = -(np.int64(1) << (p[P_SIG_R] + pre_f))
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    one = np.int64(1) << act_f
+    align = act_f + max(act_f, h_f)
+    sh_n = align - 2 * act_f
+    sh_h = align - act_f - h_f
+    s_pre = rqv_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    acc, pr, pz, pnx, pnh, r, z, v = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
+    acc2_rows(b_in, gi, gh, 0, s_in, s_rec, acc, R, H)  # r and z read both parts
+    cnt[0] += rqv_rows(acc, s_pre, pr, R, valid, H)
+    acc2_rows(b_in, gi, gh, H, s_in, s_rec, acc, R, H)
+    cnt[1] += rqv_rows(acc, s_pre, pz, R, valid, H)
+    acc_rows(b_in[2 * H :], gi, 2 * H, s_in, acc, R, H)
+    cnt[2] += rqv_rows(acc, s_pre, pnx, R, valid, H)
+    acc_rows(b_rec[2 * H :], gh, 2 * H, s_rec, acc, R, H)
+    cnt[3] += rqv_rows(acc, s_pre, pnh, R, valid, H)
+    n = R * H
+    lut_pass(sig_table, pr, sig_lo, -sig_lo - 1, p[P_SIG_SHIFT], r, n)
+    lut_pass(sig_table, pz, sig_lo, -sig_lo - 1, p[P_SIG_SHIFT], z, n)
+    for j in range(n):
+        acc[j] = (pnx[j] << act_f) + r[j] * pnh[j]
+    cnt[4] += rqv_rows(acc, rqv_site(pre_f + act_f, pre_b, pre_f, rnd, ovf), pr, R, valid, H)
+    lut_pass(tanh_table, pr, tanh_lo, -tanh_lo - 1, p[P_TANH_SHIFT], pz, n)  # pz = n
+    for i in range(R):
+        hr, zr, nr, vr = hp[i, 0], z[i * H :], pz[i * H :], v[i * H :]
+        for j in range(H):
+            vr[j] = (((one - zr[j]) * nr[j]) << sh_n) + ((zr[j] * np.int64(hr[j])) << sh_h)
+    cnt[5] += rqv_rows(v, rqv_site(align, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    store_rows(acc, hp, h_out, n0, t, R, H)
+
+
+@jit
+def acc_pass(b, gi, s_in, gh, s_rec, out, n):
+    """out[j] = b[j] + (gi[j] << s_in) + (gh[j] << s_rec) for j < n: accumulators of both parts."""
+    for j in range(n):
+        out[j] = b[j] + (np.int64(gi[j]) << s_in) + (np.int64(gh[j]) << s_rec)
+
+
+@jit
+def acc2_rows(b, gi, gh, g0, s_in, s_rec, out, rows, width):
+    """out[i * width + j] = b[g0 + j] + (gi[i, g0 + j] << s_in) + (gh[i, g0 + j] << s_rec):
+    accumulators that read both parts, row by row."""
+    br = b[g0:]
+    for i in range(rows):
+        gir, ghr = gi[i, g0:], gh[i, g0:]
+        o = out[i * width :]
+        for j in range(width):
+            o[j] = br[j] + (np.int64(gir[j]) << s_in) + (np.int64(ghr[j]) << s_rec)
+
+
+@jit
+def store_rows(v, hp, h_out, n0, t, rows, width):
+    """The new state v (rows * width) into hp (rows, 1, >= width) and h_out rows n0.. at step t."""
+    for i in range(rows):
+        vr, hr, hor = v[i * width :], hp[i, 0], h_out[n0 + i, t]
+        for j in range(width):
+            hr[j] = vr[j]
+            hor[j] = vr[j]
+
+
+@jit
+def rnn_tile_lut(p, gi, gh, b_in, tanh_table, hp, h_out, cnt, n0, valid, t, sc):
+    """``rnn_step`` for the LUT unit (or ReLU) without recording, for a whole tile as passes
+    over rows x H units (arguments as ``gru_tile_lut``). Same results and counts."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    n = R * H
+    acc, pre, act = sc[0], sc[1], sc[2]
+    acc2_rows(b_in, gi, gh, 0, s_in, s_rec, acc, R, H)
+    cnt[0] += rqv_rows(acc, rqv_site(acc_frac, pre_b, pre_f, rnd, ovf), pre, R, valid, H)
+    if p[P_CELL] == 1:
+        for j in range(n):
+            act[j] = max(pre[j], np.int64(0))
+        cnt[1] += rqv_rows(act, rqv_site(pre_f, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    else:
+        lut_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, p[P_TANH_SHIFT], act, n)
+        cnt[1] += rqv_rows(act, rqv_site(act_f, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    store_rows(acc, hp, h_out, n0, t, R, H)
+
+
+@jit
+def lstm_tile_lut(p, gi, gh, b_in, sig_table, tanh_table, hp, c, h_out, c_out, cnt, n0, valid, t, sc):
+    """``lstm_step`` for the LUT unit without recording, for a whole tile as passes over rows x H
+    units (arguments as ``gru_tile_lut``; c (rows * H) int64 cell state, c_out rows n0..). Same
+    results and counts."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    c_b, c_f = p[P_C_BITS], p[P_C_FRAC]
+    sig_sh, tanh_sh = p[P_SIG_SHIFT], p[P_TANH_SHIFT]
+    sig_lo = -(np.int64(1) << (p[P_SIG_R] + pre_f))
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    align = act_f + max(c_f, act_f)
+    sh_fc = align - act_f - c_f
+    sh_ig = align - 2 * act_f
+    s_pre = rqv_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    n = R * H
+    acc, pre, ig, fg, gg, og, v = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
+    for g in range(4):  # i, f, g, o leave their accumulators; one count each
+        acc2_rows(b_in, gi, gh, g * H, s_in, s_rec, acc, R, H)
+        cnt[g] += rqv_rows(acc, s_pre, pre, R, valid, H)
+        if g == 2:
+            lut_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, tanh_sh, gg, n)
+        else:
+            lut_pass(sig_table, pre, sig_lo, -sig_lo - 1, sig_sh, ig if g == 0 else fg if g == 1 else og, n)
+    for j in range(n):
+        v[j] = ((fg[j] * c[j]) << sh_fc) + ((ig[j] * gg[j]) << sh_ig)
+    cnt[4] += rqv_rows(v, rqv_site(align, c_b, c_f, rnd, ovf), c, R, valid, H)
+    for i in range(R):
+        cr, cor = c[i * H :], c_out[n0 + i, t]
+        for j in range(H):
+            cor[j] = cr[j]
+    cnt[5] += rqv_rows(c, rqv_site(c_f, pre_b, pre_f, rnd, ovf), pre, R, valid, H)
+    lut_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, tanh_sh, v, n)  # v = tanh(c')
+    for j in range(n):
+        acc[j] = og[j] * v[j]
+    cnt[6] += rqv_rows(acc, rqv_site(2 * act_f, h_b, h_f, rnd, ovf), pre, R, valid, H)
+    store_rows(pre, hp, h_out, n0, t, R, H)
 
 
 @jit
@@ -507,7 +765,7 @@ def layer_kernel(u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c
         for t in range(n_steps):  # the input projection does not depend on h: all steps first
             matvec(w_in, u[n, t], gi[t], narrow)
         gh = np.empty(rows, dtype=acc_proto.dtype)
-        sc = np.empty((4, 2 * H), dtype=np.int64)
+        sc = np.empty((4, 4 * H), dtype=np.int64)
         h = np.zeros(H, dtype=h_out.dtype)
         c = np.zeros(H, dtype=np.int64)
         g_n = gates[:, n] if record else gates[:, 0]
@@ -522,6 +780,59 @@ def layer_kernel(u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c
                 gru_step(p, gi[t], gh, b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
             else:
                 lstm_step(p, gi[t], gh, b_in, sig_table, tanh_table, h, c, h_out[n], c_n, g_n, counts[n], t)
+
+
+@jit_parallel
+def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_table, tile, n_valid, h_out, c_out, gates, counts):
+    """``layer_kernel`` on the int16 path, batch-major: a step is one GEMM per tile of sequences.
+
+    The sequences are cut into tiles of ``tile`` rows (a multiple of MR; the wrapper pads the
+    batch to a multiple of ``tile`` with zero sequences, whose results it drops); tiles run in
+    parallel. Per step a tile computes (tile x K_in) @ W_in and (tile x H) @ W_rec with
+    ``gemm_i16`` and then the pointwise update of each of its sequences. u is (N, T, K_in / 2)
+    int32 (int16 pairs, K_in even: the wrapper pads a zero column); wp_in, wp_rec are packed by
+    ``hwsim._sim._pack_pairs`` with ``n_cols`` (G*H rounded up to NB) columns; the first n_valid
+    sequences are real (a GRU tile counts into its first row). Other arguments as
+    ``layer_kernel``; h_out is int16.
+    """
+    n_seq, n_steps, _ = u.shape
+    H = p[P_HIDDEN]
+    n_cols = wp_rec.shape[0] // ((H + 1) // 2)
+    cell = p[P_CELL]
+    record = p[P_RECORD] == 1
+    # the tile passes that vectorize: LUT unit (ReLU RNN: any unit), gates not recorded
+    fast = not record and (p[P_ACT] == 0 or cell == 1)
+    for k in prange(n_seq // tile):
+        n0 = k * tile
+        gi = np.empty((tile, n_cols), dtype=np.int32)
+        gh = np.empty((tile, n_cols), dtype=np.int32)
+        hp = np.zeros((tile, 1, 2 * ((H + 1) // 2)), dtype=np.int16)  # h of the tile, even width
+        h32 = hp.view(np.int32)
+        c = np.zeros((tile, H), dtype=np.int64)
+        sc = np.empty((8, tile * H) if fast else (1, 1), dtype=np.int64)
+        valid = min(tile, n_valid - n0)  # the rest of the tile is padding: not counted
+        for t in range(n_steps):
+            gemm_i16(dot, u, t, n0, tile, wp_in, n_cols, gi)
+            gemm_i16(dot, h32, 0, 0, tile, wp_rec, n_cols, gh)
+            cnt = counts[n0]  # a tile's passes count into its first row
+            if fast and cell <= 1:
+                rnn_tile_lut(p, gi, gh, b_in, tanh_table, hp, h_out, cnt, n0, valid, t, sc)
+            elif fast and cell == 2:
+                gru_tile_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, hp, h_out, cnt, n0, valid, t, sc)
+            elif fast:
+                lstm_tile_lut(p, gi, gh, b_in, sig_table, tanh_table, hp, c.reshape(-1), h_out, c_out, cnt, n0, valid, t, sc)
+            else:
+                for i in range(tile):
+                    n = n0 + i
+                    h = hp[i, 0, :H]
+                    g_n = gates[:, n] if record else gates[:, 0]
+                    c_n = c_out[n] if cell == 3 else c_out[0]
+                    if cell <= 1:
+                        rnn_step(p, gi[i], gh[i], b_in, tanh_table, h, h_out[n], g_n, counts[n], t)
+                    elif cell == 2:
+                        gru_step(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
+                    else:
+                        lstm_step(p, gi[i], gh[i], b_in, sig_table, tanh_table, h, c[i], h_out[n], c_n, g_n, counts[n], t)
 
 
 @jit_parallel

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import _kernels as K
+from . import _simd
 from ._activation import lut_index_shift
 from ._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE, DatapathConfig
 from ._fixed import quantize_float, to_float
 from ._model import RNNModel
 from ._plan import ACCUMS, Plan, lower
 from ._reference import GATE_NAMES
+from ._repr import short_repr
 
 _CELL_CODE = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 _INT16_MAX = (1 << 15) - 1
@@ -47,6 +50,8 @@ class SimResult:
         ``cfg.act`` integers (ReLU RNN: the ReLU output in ``cfg.pre`` integers); else None.
     """
 
+    __repr__ = short_repr
+
     h_int: np.ndarray
     c_int: np.ndarray | None
     h_layers_int: tuple[np.ndarray, ...]
@@ -59,6 +64,8 @@ class SimResult:
 @dataclass(frozen=True, eq=False)
 class FixedResult:
     """``run_fixed``'s results: dequantized floats, the integers they came from, and the plan."""
+
+    __repr__ = short_repr
 
     h: np.ndarray
     c: np.ndarray | None
@@ -99,15 +106,15 @@ def _dot_bound(m: np.ndarray, in_bits: int) -> int:
 def narrow_ok(plan: Plan) -> bool:
     """True when int16 operands and int32 dot products are exact for every product of ``plan``."""
     cfg = plan.config
-    if cfg.x.bits > 16 or cfg.h.bits > 16:
+    if cfg.x.bits > 16 or any(plan.layer_config(k).h.bits > 16 for k in range(len(plan.layers))):
         return False
     mats = []
     for lp in plan.layers:
         for a in lp.accums:
             mats.append((a.m[:, : a.n_in], lp.in_fmt.bits))
-            mats.append((a.m[:, a.n_in :], cfg.h.bits))
+            mats.append((a.m[:, a.n_in :], plan.layer_config(lp.index).h.bits))
     if plan.head is not None:
-        mats.append((plan.head.m, cfg.h.bits))
+        mats.append((plan.head.m, plan.head_config().h.bits))
     for m, bits in mats:
         if m.size and int(np.abs(m).max()) > _INT16_MAX:
             return False
@@ -140,8 +147,42 @@ def _pack_layer(plan: Plan, k: int, dtype: np.dtype):
     )
 
 
+#: The int16 GEMM's dot primitive: VNNI where the CPU has it, else the portable one. Tests set it to
+#: each in turn (both give the same integers; only the instructions differ).
+DOT_PATHS = {"vnni": _simd.dot_vnni, "portable": _simd.dot_portable}
+dot_path = "vnni" if _simd.HAS_VNNI else "portable"
+
+
+def _pack_pairs(w: np.ndarray) -> np.ndarray:
+    """(rows, K) multipliers -> ``gemm_i16``'s packed weights: W = w.T as int16 pairs along K,
+    (ceil(K/2), n_cols) int32 flattened, zero-padded to an even K and n_cols = rows rounded up to NB."""
+    rows, k = w.shape
+    n_cols = -(-max(rows, 1) // K.NB) * K.NB
+    wt = np.zeros((k + (k & 1), n_cols), dtype=np.int16)
+    wt[:k, :rows] = w.T
+    pairs = wt.reshape(-1, 2, n_cols).transpose(0, 2, 1)  # [q, j, 0 | 1] = W[2q | 2q + 1, j]
+    return np.ascontiguousarray(pairs).view(np.int32).reshape(-1)
+
+
+def _int16_pairs(u: np.ndarray, n_rows: int) -> np.ndarray:
+    """(N, T, K) int16 operands -> (n_rows, T, ceil(K/2)) int32 pairs, zero-padded rows and column."""
+    n, t, k = u.shape
+    if n == n_rows and k % 2 == 0 and u.dtype == np.int16 and u.flags.c_contiguous:
+        return u.view(np.int32)
+    out = np.zeros((n_rows, t, k + (k & 1)), dtype=np.int16)
+    out[:n, :, :k] = u
+    return out.view(np.int32)
+
+
+def _tile_rows(n_seq: int) -> int:
+    """Sequences per tile of the batch-major kernel: a multiple of MR, at most 32, and at least
+    as many tiles as Numba threads while the batch allows."""
+    per_thread = -(-max(n_seq, 1) // numba.get_num_threads())
+    return min(32, -(-per_thread // K.MR) * K.MR)
+
+
 def _layer_params(plan: Plan, k: int, narrow: bool, record: bool) -> np.ndarray:
-    cfg = plan.config
+    cfg = plan.layer_config(k)
     lp = plan.layers[k]
     p = np.zeros(K.N_PARAMS, dtype=np.int64)
     p[K.P_CELL] = _CELL_CODE[plan.cell]
@@ -166,7 +207,7 @@ def _layer_params(plan: Plan, k: int, narrow: bool, record: bool) -> np.ndarray:
 
 
 def _head_params(plan: Plan, narrow: bool, t0: int) -> np.ndarray:
-    cfg = plan.config
+    cfg = plan.head_config()
     q = np.zeros(K.N_HEAD_PARAMS, dtype=np.int64)
     q[K.Q_ROUND] = ROUNDING_CODE[cfg.rounding]
     q[K.Q_OVF] = OVERFLOW_CODE[cfg.overflow]
@@ -216,27 +257,39 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     sat = {"x": 0}
 
     acc_proto = np.empty(0, dtype=np.int32 if narrow else np.int64)  # dtype of the dot products
+    tile = _tile_rows(n_seq)
+    n_rows = -(-n_seq // tile) * tile if narrow else n_seq  # the batch-major kernel's padded batch
     u = np.ascontiguousarray(x_int, dtype=op)
     h_layers, c_layers, gate_layers = [], [], []
     for k, lp in enumerate(plan.layers):
         w_in, w_rec, b_in, b_rec = _pack_layer(plan, k, op)
-        h_out = np.empty((n_seq, n_steps, H), dtype=op)
-        c_out = np.empty((n_seq, n_steps, H) if lstm else (1, 1, H), dtype=np.int64)
-        gshape = (len(names), n_seq, n_steps, H) if record_gates else (len(names), 1, 1, H)
+        h_out = np.empty((n_rows, n_steps, H), dtype=op)
+        c_out = np.empty((n_rows, n_steps, H) if lstm else (1, 1, H), dtype=np.int64)
+        gshape = (len(names), n_rows, n_steps, H) if record_gates else (len(names), 1, 1, H)
         gates = np.empty(gshape, dtype=np.int64)
         nodes = layer_nodes(plan.cell, k)
-        counts = np.zeros((n_seq, len(nodes)), dtype=np.int64)
-        K.layer_kernel(
-            u, w_in, w_rec, b_in, b_rec, _layer_params(plan, k, narrow, record_gates),
-            plan.sigmoid_table, plan.tanh_table, h_out, c_out, gates, counts, acc_proto,
-        )  # fmt: skip
-        sat.update(zip(nodes, (int(v) for v in counts.sum(axis=0))))
-        h_layers.append(h_out.astype(np.int64))
+        counts = np.zeros((n_rows, len(nodes)), dtype=np.int64)
+        p = _layer_params(plan, k, narrow, record_gates)
+        # act words are at most 24 bits: int32 tables, which the kernels read 16 at a time (vpgatherdd)
+        sig_table, tanh_table = (np.ascontiguousarray(tb, dtype=np.int32) for tb in plan.layer_tables(k))
+        if narrow:
+            K.layer_kernel_gemm(
+                DOT_PATHS[dot_path], _int16_pairs(u, n_rows), _pack_pairs(w_in), _pack_pairs(w_rec), b_in, b_rec,
+                p, sig_table, tanh_table, tile, n_seq, h_out, c_out, gates, counts,
+            )  # fmt: skip
+        else:
+            K.layer_kernel(
+                u, w_in, w_rec, b_in, b_rec, p, sig_table, tanh_table, h_out, c_out, gates, counts,
+                acc_proto,
+            )  # fmt: skip
+        sat.update(zip(nodes, (int(v) for v in counts[:n_seq].sum(axis=0))))
+        h_layers.append(h_out[:n_seq].astype(np.int64))
         if lstm:
-            c_layers.append(c_out)
+            c_layers.append(c_out[:n_seq])
         if record_gates:
-            gate_layers.append({g: gates[i] for i, g in enumerate(names)})
+            gate_layers.append({g: gates[i, :n_seq] for i, g in enumerate(names)})
         u = h_out
+    u = u[:n_seq]
 
     y = None
     if plan.head is not None:
@@ -262,9 +315,10 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     )
 
 
-def gate_frac(plan: Plan) -> int:
-    """Fraction bits of the recorded gates: act.frac (pre.frac for the ReLU RNN's 'a')."""
-    return plan.config.pre.frac if plan.cell == "rnn_relu" else plan.config.act.frac
+def gate_frac(plan: Plan, k: int = -1) -> int:
+    """Fraction bits of layer ``k``'s recorded gates: act.frac (pre.frac for the ReLU RNN's 'a')."""
+    lc = plan.layer_config(k % len(plan.layers))
+    return lc.pre.frac if plan.cell == "rnn_relu" else lc.act.frac
 
 
 def run_fixed(
@@ -297,12 +351,12 @@ def run_fixed(
     sim.saturations["x"] = int(out.sum())
     gates = None
     if record_gates:
-        gf = gate_frac(plan)
-        gates = tuple({g: to_float(v, gf) for g, v in layer.items()} for layer in sim.gates_int)
+        gates = tuple({g: to_float(v, gate_frac(plan, k)) for g, v in layer.items()} for k, layer in enumerate(sim.gates_int))
+    last = plan.layer_config(len(plan.layers) - 1)
     return FixedResult(
-        h=to_float(sim.h_int, cfg.h.frac),
-        c=None if sim.c_int is None else to_float(sim.c_int, cfg.c.frac),
-        y=None if sim.y_int is None else to_float(sim.y_int, cfg.out.frac),
+        h=to_float(sim.h_int, last.h.frac),
+        c=None if sim.c_int is None else to_float(sim.c_int, last.c.frac),
+        y=None if sim.y_int is None else to_float(sim.y_int, plan.head_config().out.frac),
         h_int=sim.h_int,
         c_int=sim.c_int,
         y_int=sim.y_int,

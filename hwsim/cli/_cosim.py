@@ -55,8 +55,12 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, build
     else:
         n = random_n or sequences or 8
         x_int = random_inputs(plan, n, steps, seed)
+    from .._cosim import CHUNK
+    from .._progress import cosim_chunk
+
+    progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal
     rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
-                    progress=(not as_json) and x_int.shape[0] > 256 and sys.stderr.isatty())
+                    chunk=cosim_chunk(x_int.shape[0], CHUNK) if progress else CHUNK, progress=progress)
     d = rep.to_dict()
     if as_json:
         click.echo(json.dumps(d, indent=1))
