@@ -25,6 +25,10 @@ from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._pack import rom_images
 from ._rtl import write_rtl
+from ._tb import default_tb_inputs, tb_files
+
+#: The export's Verilog file list (relative to the export root).
+FILE_LIST = "rtl/files.f"
 
 #: Verilog-2005 reserved words a module name must avoid (the ones a user might plausibly pick).
 _VERILOG_KEYWORDS = frozenset(
@@ -68,6 +72,19 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return p
 
 
+def check_tb_inputs(plan, x) -> "np.ndarray":
+    """Golden inputs must be integers of shape (N >= 1, T >= 1, I) inside the x format."""
+    import numpy as np
+
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] < 1 or x.shape[2] != plan.input_size:
+        raise FormatError(f"testbench inputs must have shape (N, T, {plan.input_size}), not {x.shape}")
+    fx = plan.config.x
+    if not np.issubdtype(x.dtype, np.integer) or x.min() < fx.min_int or x.max() > fx.max_int:
+        raise FormatError(f"testbench inputs must be integers in the x format range [{fx.min_int}, {fx.max_int}]")
+    return x.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class ExportResult:
     path: Path
@@ -91,9 +108,14 @@ def write_export(
     force: bool = False,
     top_name: str = DEFAULT_TOP,
     rtl: bool = True,
+    tb: bool = True,
+    tb_inputs=None,
 ) -> ExportResult:
-    """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``.
+    """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``
+    with its file list ``rtl/files.f``, and (``rtl`` and ``tb``) the testbench ``tb/``.
 
+    ``tb_inputs`` (integer array (N, T, I) in the x format) are the golden inputs of ``tb/``;
+    default: a few random sequences plus saturating ones (``export._tb``).
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
     ``FormatError`` when ``out_dir`` exists and ``force`` is false.
@@ -109,9 +131,13 @@ def write_export(
     if out.exists() and not out.is_dir():
         raise FormatError(f"output path {out} exists and is not a directory")
     plan = lower(model, cfg)
+    tb_x = None
+    if rtl and tb:
+        tb_x = default_tb_inputs(plan) if tb_inputs is None else check_tb_inputs(plan, tb_inputs)
     roms = rom_images(plan)
     manifest = build_manifest(model, plan, roms, fmts)
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
+    manifest["tb"] = None
     manifest["schedule"] = _schedule(plan)
 
     parent = out.parent
@@ -134,6 +160,18 @@ def write_export(
             manifest["rtl"]["files"] = rels
             for rel in rels:
                 files[rel] = (tmp / rel).read_bytes()
+            # One file list for every tool, paths relative to rtl/ (iverilog -c, verilator -F, yosys read -f).
+            flist = "".join(f"{Path(rel).name}\n" for rel in rels).encode()
+            (tmp / FILE_LIST).write_bytes(flist)
+            files[FILE_LIST] = flist
+            manifest["rtl"]["file_list"] = FILE_LIST
+        if tb_x is not None:
+            (tmp / "tb").mkdir()
+            extra = tb_files(plan, top_name, tb_x)
+            for rel, data in extra.items():
+                (tmp / rel).write_bytes(data)
+            files.update(extra)
+            manifest["tb"] = {"sequences": int(tb_x.shape[0]), "steps": int(tb_x.shape[1]), "files": sorted(extra)}
         manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
         (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
         replace_dir(tmp, out)

@@ -480,3 +480,57 @@ def cosim(
         extra={"schedule": sched, "seconds": seconds, "cycles": cycles,
                "rtl_dir": str(Path(rtl_dir).resolve()) if rtl_dir is not None else None},
     )
+
+
+def verdict_lines(rep: CosimReport) -> list[str]:
+    """Why ``rep`` is not ok, one reason a line (empty when it is)."""
+    out = []
+    if rep.mismatches:
+        out.append(f"{rep.mismatches} mismatches; first: {rep.first_mismatch}")
+    if rep.timed_out:
+        out.append("the simulation hit its cycle limit")
+    if rep.cycles_per_step != rep.model_cycles_per_step:
+        out.append(f"cycles per step: measured {rep.cycles_per_step}, model {rep.model_cycles_per_step}")
+    if rep.model_head_cycles and rep.head_cycles != rep.model_head_cycles:
+        out.append(f"head cycles: measured {rep.head_cycles}, model {rep.model_head_cycles}")
+    if rep.saturations != rep.model_saturations:
+        out.append(f"saturation events: RTL {rep.saturations}, model {rep.model_saturations}")
+    return out
+
+
+def junit_xml(rep: CosimReport | None, name: str, *, seconds: float = 0.0, error: str | None = None) -> bytes:
+    """JUnit XML of one co-simulation: one test case whose verdict is the comparison's.
+
+    A mismatch (or a cycle count that disagrees) is a ``<failure>`` whose message is the first
+    reason; ``error`` (the run could not happen) is an ``<error>``. CI systems (GitHub Actions
+    reporters, GitLab ``artifacts:reports:junit``) read this file.
+    """
+    import xml.etree.ElementTree as ET
+
+    reasons = verdict_lines(rep) if rep is not None else []
+    suite = ET.Element("testsuite", name="hwsim.cosim", tests="1", failures=str(int(bool(reasons))),
+                       errors=str(int(error is not None)), skipped="0", time=f"{seconds:.3f}")
+    case = ET.SubElement(suite, "testcase", classname="hwsim.cosim", name=name, time=f"{seconds:.3f}")
+    if error is not None:
+        ET.SubElement(case, "error", message=error.splitlines()[0] if error else "error").text = error
+    elif reasons:
+        ET.SubElement(case, "failure", message=reasons[0], type="mismatch").text = "\n".join(reasons)
+    if rep is not None:
+        props = ET.SubElement(case, "properties")
+        for k, v in rep.to_dict().items():
+            if k != "first_mismatch":
+                ET.SubElement(props, "property", name=k, value=str(v))
+    root = ET.Element("testsuites", tests="1", failures=suite.get("failures"), errors=suite.get("errors"))
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_junit(path: str | os.PathLike, data: bytes) -> None:
+    """Write JUnit bytes to ``path`` atomically (its directory must exist)."""
+    from ._fsutil import atomic_write
+
+    p = Path(path)
+    if not (p.parent if str(p.parent) else Path(".")).is_dir():
+        raise FormatError(f"JUnit file's directory must exist, not found: {p.parent}")
+    atomic_write(p, lambda tmp: Path(tmp).write_bytes(data))
