@@ -54,7 +54,7 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
     tool that cannot run (with --junit, the file then holds an error).
     """
     from .._cosim import cosim as run_cosim
-    from .._cosim import junit_xml, plan_from_export, random_inputs, write_junit
+    from .._cosim import design_sources, junit_xml, plan_from_export, random_inputs, write_junit
     from .._errors import DataError, HwsimError
 
     if data is not None and random_n is not None:
@@ -83,6 +83,7 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
             n = random_n or sequences or 8
             x_int = random_inputs(plan, n, steps, seed)
         if rtl_dir is not None and not as_json:
+            design_sources(export_dir, {}, rtl_dir)  # refuse a missing or empty directory before the notice
             click.echo(f"RTL from {rtl_dir}: the manifest's hashes do not apply to it (only ROMs and contract are checked)")
         rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
                         progress=(not as_json) and x_int.shape[0] > 256 and sys.stderr.isatty(),

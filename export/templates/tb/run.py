@@ -110,11 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         hdl_toplevel="hwsim_tb_stream", build_dir=str(build), parameters=params, defines=defines,
         build_args=build_args, always=True, timescale=("1ns", "1ps"), log_file=str(build / "build.log"),
     )
-    results = runner.test(
-        test_module="hwsim_tb", hdl_toplevel="hwsim_tb_stream", hdl_toplevel_lang="verilog",
-        build_dir=str(build), test_dir=str(HERE), log_file=str(build / "sim.log"),
-        extra_env={"HWSIM_TB_RECORD": str(record), "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])},
-    )
+    results = build / "results.xml"
+    results.unlink(missing_ok=True)
+    try:
+        runner.test(
+            test_module="hwsim_tb", hdl_toplevel="hwsim_tb_stream", hdl_toplevel_lang="verilog",
+            build_dir=str(build), test_dir=str(HERE), log_file=str(build / "sim.log"), results_xml=str(results),
+            extra_env={"HWSIM_TB_RECORD": str(record),
+                       "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])},
+        )
+    except SystemExit:  # under pytest, cocotb's runner exits on a failed test: the results file says more
+        pass
+    if not results.is_file():
+        print(f"Error: the simulation wrote no results; see {build / 'sim.log'}", file=sys.stderr)
+        return 2
     if args.junit is not None:
         shutil.copyfile(results, args.junit)
     tests, failed = get_results(results)
