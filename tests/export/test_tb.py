@@ -136,7 +136,7 @@ def test_tb_passes_on_verilator(export_dir, no_hwsim_env):
 @pytest.mark.rtl
 def test_file_list_works_with_iverilog_verilator_and_yosys(export_dir):
     """rtl/files.f names every Verilog file relative to rtl/: ``iverilog -c files.f``, ``verilator -F
-    rtl/files.f`` and ``yosys -p "read_verilog $(cat files.f)"`` (yosys's own ``read -f`` needs Verific)."""
+    rtl/files.f`` and ``yosys -p "synth ..." $(cat files.f)`` (yosys's own ``read -f`` needs Verific)."""
     from hwsim._simulators import verilator_env
 
     rtl = export_dir / "rtl"
@@ -152,7 +152,7 @@ def test_file_list_works_with_iverilog_verilator_and_yosys(export_dir):
                            cwd=export_dir.parent, env=env, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     if shutil.which("yosys"):
-        r = subprocess.run(["bash", "-c", 'yosys -q -p "read_verilog $(cat files.f); hierarchy -check -top hwsim_top"'],
+        r = subprocess.run(["bash", "-c", 'yosys -q -p "hierarchy -check -top hwsim_top" $(cat files.f)'],
                            cwd=rtl, capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
     if not (shutil.which("iverilog") and env is not None and shutil.which("yosys")):
