@@ -96,7 +96,7 @@ class ExportResult:
 def _schedule(plan) -> dict[str, Any]:
     """The predicted cycles per timestep (``hwsim._schedule``), recorded in the manifest."""
     sched = cycles_per_step(plan)
-    return {"cycles_per_step": int(sched["step"]), "lanes": plan.config.lanes, **sched}
+    return {"cycles_per_step": int(sched["step"]), **sched}
 
 
 def write_export(

@@ -23,17 +23,23 @@ from hwsim._errors import FormatError
 from hwsim._plan import ACCUMS
 
 from ._formats import FORMATS, read_words
-from ._pack import Rom, unpack_codes
+from ._pack import Rom, unpack_codes, untile_codes, words_to_ints
 
 MANIFEST_NAME = "manifest.json"
 #: Bumped whenever a key changes meaning; readers refuse versions they do not know.
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: folded (rows x lanes) weight tiles and row-group bias words
 
 CODE_ORDER = (
-    "rows in segment order, each row's codes (input columns, then recurrent columns) padded with zero "
-    "codes to words_per_row words; code j of a row lies in word start + row * words_per_row + j // "
-    "codes_per_word at bits [(j % codes_per_word) * code_bits +: code_bits] (first code in the least "
-    "significant bits)"
+    "tiles of tile_rows x tile_lanes codes, in segment order, each segment's tiles by row group then "
+    "column group; code (i, j) of a segment (row i, column j; input columns first) lies in tile "
+    "t = start + (i // tile_rows) * col_groups + j // tile_lanes at slot s = (i % tile_rows) * tile_lanes "
+    "+ j % tile_lanes, that is in word (t * tile_rows * tile_lanes + s) // codes_per_word at bits "
+    "[((t * tile_rows * tile_lanes + s) % codes_per_word) * code_bits +: code_bits]; padding codes are 0"
+)
+BIAS_ORDER = (
+    "one word per (segment, row group): the biases of rows g * rows_per_word + r at bits "
+    "[r * field_bits +: field_bits], each field two's complement (not sign-extended to the word); "
+    "padding rows 0; segment rows start at word start"
 )
 
 
@@ -85,13 +91,22 @@ def _rom_entry(rom: Rom, formats, sources) -> dict[str, Any]:
         "signed": rom.signed,
     }
     if rom.role == "weights":
-        entry.update(code_bits=rom.code_bits, codes_per_word=rom.codes_per_word, code_order=CODE_ORDER)
+        entry.update(
+            code_bits=rom.code_bits, tile_rows=rom.tile_rows, tile_lanes=rom.tile_lanes,
+            tiles_per_word=rom.tiles_per_word, codes_per_word=rom.codes_per_word, code_order=CODE_ORDER,
+        )
         entry["segments"] = [
             {
                 "name": s.name, "start": s.start, "rows": s.rows, "cols": s.cols, "n_in": s.n_in,
-                "n_rec": s.n_rec, "words_per_row": s.words_per_row, "sources": sources[(rom.name, s.name)],
+                "n_rec": s.n_rec, "row_groups": s.row_groups, "col_groups": s.col_groups,
+                "sources": sources[(rom.name, s.name)],
             }
             for s in rom.segments
+        ]
+    elif rom.role == "bias":
+        entry.update(rows_per_word=rom.tile_rows, field_bits=rom.field_bits, bias_order=BIAS_ORDER)
+        entry["segments"] = [
+            {"name": s.name, "start": s.start, "rows": s.rows, "row_groups": s.row_groups} for s in rom.segments
         ]
     else:
         entry["segments"] = [{"name": s.name, "start": s.start, "rows": s.rows} for s in rom.segments]
@@ -244,6 +259,29 @@ def read_rom(export_dir: str | Path, name: str, fmt: str = "hex", manifest: dict
     return words
 
 
+def segment_codes(words: np.ndarray, entry: dict[str, Any]) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """(segment, its ``(rows, cols)`` codes) for every segment of a weight ROM's manifest entry."""
+    codes = unpack_codes(words, entry["code_bits"], entry["word_bits"]).reshape(-1)
+    r, l = entry["tile_rows"], entry["tile_lanes"]
+    out = []
+    for seg in entry["segments"]:
+        n = seg["row_groups"] * seg["col_groups"]
+        tiles = codes[seg["start"] * r * l : (seg["start"] + n) * r * l].reshape(n, r * l)
+        out.append((seg, untile_codes(tiles, seg["rows"], seg["cols"], r, l)))
+    return out
+
+
+def bias_fields(words: np.ndarray, entry: dict[str, Any]) -> np.ndarray:
+    """Every bias of a bias ROM, word by word and field by field (padding rows included), as int64."""
+    fb, n = entry["field_bits"], entry["rows_per_word"]
+    out = []
+    for w in words_to_ints(words, entry["word_bits"], signed=False):
+        for k in range(n):
+            v = (w >> (k * fb)) & ((1 << fb) - 1)
+            out.append(v - (1 << fb) if v >> (fb - 1) else v)
+    return np.array(out, dtype=np.int64)
+
+
 def decode_with_manifest(export_dir: str | Path, fmt: str = "hex") -> dict[str, tuple[np.ndarray, int]]:
     """Decode every weight tensor of an export from its manifest and ROM files.
 
@@ -263,10 +301,8 @@ def decode_with_manifest(export_dir: str | Path, fmt: str = "hex") -> dict[str, 
     for entry in man["roms"]:
         if entry["role"] != "weights":
             continue
-        codes = unpack_codes(read_rom(d, entry["name"], fmt, man), entry["code_bits"], entry["word_bits"])
-        for seg in entry["segments"]:
-            block = codes[seg["start"] : seg["start"] + seg["rows"] * seg["words_per_row"]]
-            mat = lut[block.reshape(seg["rows"], -1)[:, : seg["cols"]]]
+        for seg, codes in segment_codes(read_rom(d, entry["name"], fmt, man), entry):
+            mat = lut[codes]
             for src in seg["sources"]:
                 (r0, r1), (c0, c1), (k0, k1) = src["tensor_rows"], src["tensor_cols"], src["cols"]
                 out[src["tensor"]][0][r0:r1, c0:c1] = mat[:, k0:k1]

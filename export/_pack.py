@@ -3,9 +3,13 @@
 A ROM image is a matrix of words held as little-endian bytes, shape ``(depth, ceil(W/8))``, with
 the bits above ``W`` zero. That one representation is what every file format is printed from
 (``_formats``) and what every reader parses back to, so writer and reader cannot disagree on a
-bit. Weight words hold ``K = W // B`` codes of ``B`` bits; code ``j`` of a row sits in word
-``j // K`` of that row at bits ``[(j % K) * B +: B]``: the first code in the least significant bits,
-so the RTL reads ``word[i*B +: B]``. Rows are padded with zero codes to whole words.
+bit. ``pack_codes`` puts ``K = W // B`` codes of ``B`` bits in a word: code ``j`` of a row sits in
+word ``j // K`` of that row at bits ``[(j % K) * B +: B]``, the first code in the least significant
+bits, so the RTL reads ``word[i*B +: B]``.
+
+Weight ROMs are folded for the RTL's ``rows x lanes`` engine (``tile_codes``): one tile of
+``rows * lanes`` codes per beat, tiles in (accumulation, row group, column group) order, and
+``tiles_per_word`` tiles per ROM word (docs/rom_format.md, "Weight words").
 
 ``pack_codes_naive`` is the obviously-correct twin (one ``bitstring`` per word); the tests and the
 benchmark compare the vectorized packer with it bit for bit.
@@ -17,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim._config import MAX_WORD_BITS
 from hwsim._errors import FormatError
+from hwsim._schedule import head_rows
 
 #: Roles a ROM plays; the manifest records one per ROM.
 ROLES = ("weights", "bias", "sigmoid_lut", "tanh_lut")
@@ -29,11 +33,15 @@ def word_bytes(width: int) -> int:
     return (width + 7) // 8
 
 
+#: Widest ROM word: a folded weight tile (rows x lanes codes) or a row group's biases.
+MAX_ROM_WORD_BITS = 1 << 16
+
+
 def _check_width(width: int, what: str = "word width") -> int:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
         raise TypeError(f"{what} must be an int, not {type(width).__name__}")
-    if not 1 <= width <= MAX_WORD_BITS:
-        raise FormatError(f"{what} must be in [1, {MAX_WORD_BITS}] bits, not {width}")
+    if not 1 <= width <= MAX_ROM_WORD_BITS:
+        raise FormatError(f"{what} must be in [1, {MAX_ROM_WORD_BITS}] bits, not {width}")
     return int(width)
 
 
@@ -179,12 +187,37 @@ def pack_codes_naive(codes: np.ndarray, code_bits: int, word_bits: int) -> np.nd
     return words_from_ints(out, word_bits)
 
 
+def tiles_per_word(word_bits: int, tile_bits: int) -> int:
+    """Tiles of ``tile_bits`` sharing one weight ROM word of at most ``word_bits`` (at least one)."""
+    return max(1, word_bits // tile_bits)
+
+
+def tile_codes(codes: np.ndarray, rows: int, lanes: int) -> np.ndarray:
+    """Fold a ``(n, m)`` code matrix into tiles: ``(ceil(n/rows) * ceil(m/lanes), rows * lanes)``.
+
+    Tile ``g * ceil(m/lanes) + c`` holds rows ``g*rows ..`` and columns ``c*lanes ..``; code
+    ``(i, j)`` lies at slot ``(i % rows) * lanes + j % lanes``. Padding is zero codes.
+    """
+    n, m = codes.shape
+    rg, cg = -(-n // rows), -(-m // lanes)
+    padded = np.zeros((rg * rows, cg * lanes), dtype=np.int64)
+    padded[:n, :m] = codes
+    return padded.reshape(rg, rows, cg, lanes).transpose(0, 2, 1, 3).reshape(rg * cg, rows * lanes)
+
+
+def untile_codes(tiles: np.ndarray, n: int, m: int, rows: int, lanes: int) -> np.ndarray:
+    """Inverse of :func:`tile_codes`: ``(tiles, rows * lanes)`` -> the ``(n, m)`` codes."""
+    rg, cg = -(-n // rows), -(-m // lanes)
+    return tiles.reshape(rg, cg, rows, lanes).transpose(0, 2, 1, 3).reshape(rg * rows, cg * lanes)[:n, :m]
+
+
 @dataclass(frozen=True)
 class Segment:
-    """One matrix (an accumulation, the head, or a table) inside a ROM, at word address ``start``.
+    """One matrix (an accumulation, the head, or a table) inside a ROM.
 
-    For weight ROMs a row has ``cols = n_in + n_rec`` codes, input columns first, in
-    ``words_per_row`` words; bias ROMs and tables have one word per row.
+    Weight ROMs: ``start`` is the first tile, ``row_groups * col_groups`` tiles in all, a row
+    holding ``cols = n_in + n_rec`` codes, input columns first. Bias ROMs: ``start`` is the first
+    word, one word per row group. Tables: one word per row from word ``start``.
     """
 
     name: str
@@ -193,11 +226,8 @@ class Segment:
     cols: int = 1
     n_in: int = 0
     n_rec: int = 0
-    words_per_row: int = 1
-
-    @property
-    def depth(self) -> int:
-        return self.rows * self.words_per_row
+    row_groups: int = 1
+    col_groups: int = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +235,8 @@ class Rom:
     """One ROM image: its name (file stem), role, word width and words, and what lies where.
 
     ``words`` is ``(depth, ceil(width/8))`` uint8, little-endian per word, bits above ``width`` zero.
-    ``code_bits`` is set for weight ROMs (``codes_per_word = width // code_bits``).
+    Weight ROMs set ``code_bits`` and the tile shape ``tile_rows x tile_lanes`` (``tiles_per_word``
+    tiles a word); bias ROMs hold ``tile_rows`` fields of ``field_bits`` per word.
     """
 
     name: str
@@ -215,7 +246,11 @@ class Rom:
     segments: tuple[Segment, ...] = ()
     code_bits: int | None = None
     layer: int | None = None  # None for the head and the activation tables
-    signed: bool = True  # bias and table words are two's complement; weight words are code bundles
+    signed: bool = True  # bias and table fields are two's complement; weight words are code bundles
+    tile_rows: int = 1
+    tile_lanes: int = 1
+    tiles_per_word: int = 1
+    field_bits: int | None = None  # bias ROMs: width of one bias field
     extra: dict = field(default_factory=dict)
 
     @property
@@ -224,7 +259,7 @@ class Rom:
 
     @property
     def codes_per_word(self) -> int | None:
-        return None if self.code_bits is None else self.width // self.code_bits
+        return None if self.code_bits is None else self.tiles_per_word * self.tile_rows * self.tile_lanes
 
     @property
     def addr_bits(self) -> int:
@@ -232,8 +267,16 @@ class Rom:
         return max(1, (self.depth - 1).bit_length())
 
     def ints(self) -> list[int]:
-        """Every word as a Python int (two's complement read for bias and table ROMs)."""
-        return words_to_ints(self.words, self.width, signed=self.signed)
+        """Every word (or, for bias ROMs, every field, word by word) as a Python int."""
+        if self.field_bits is None:
+            return words_to_ints(self.words, self.width, signed=self.signed)
+        fb = self.field_bits
+        out = []
+        for w in words_to_ints(self.words, self.width, signed=False):
+            for r in range(self.width // fb):
+                v = (w >> (r * fb)) & ((1 << fb) - 1)
+                out.append(v - (1 << fb) if self.signed and v >> (fb - 1) else v)
+        return out
 
     def codes(self) -> np.ndarray:
         """Weight ROMs: ``(depth, K)`` codes, slot ``j`` of word ``a`` at ``[a, j]``."""
@@ -243,57 +286,74 @@ class Rom:
 
     def matrix_codes(self, segment: Segment) -> np.ndarray:
         """The ``(rows, cols)`` codes of one weight segment, padding dropped."""
-        c = self.codes()[segment.start : segment.start + segment.depth]
-        return c.reshape(segment.rows, -1)[:, : segment.cols]
+        per = self.tile_rows * self.tile_lanes
+        flat = self.codes().reshape(-1)
+        n = segment.row_groups * segment.col_groups
+        tiles = flat[segment.start * per : (segment.start + n) * per].reshape(n, per)
+        return untile_codes(tiles, segment.rows, segment.cols, self.tile_rows, self.tile_lanes)
 
 
-def _weight_rom(name: str, mats: list[tuple[str, np.ndarray, int, int]], codec, word_bits: int, layer: int | None) -> Rom:
-    """Encode and pack (name, m, n_in, n_rec) matrices one after the other into one ROM."""
-    k = _codes_per_word(codec.bits, word_bits)
+def _weight_rom(name: str, mats: list[tuple[str, np.ndarray, int, int]], codec, word_bits: int, layer: int | None,
+                rows: int, lanes: int) -> Rom:
+    """Encode, fold and pack (name, m, n_in, n_rec) matrices one after the other into one ROM."""
+    per = rows * lanes
+    tpw = tiles_per_word(word_bits, per * codec.bits)
     parts, segs, start = [], [], 0
     for mname, m, n_in, n_rec in mats:
-        rows, cols = m.shape
-        wpr = -(-cols // k)
-        parts.append(pack_codes(codec.encode(m).reshape(rows, cols), codec.bits, word_bits))
-        segs.append(Segment(mname, start, rows, cols, n_in, n_rec, wpr))
-        start += rows * wpr
-    words = np.concatenate(parts, axis=0) if parts else np.zeros((0, word_bytes(word_bits)), np.uint8)
-    return Rom(name, "weights", word_bits, words, tuple(segs), codec.bits, layer, signed=False)
+        n, cols = m.shape
+        t = tile_codes(codec.encode(m).reshape(n, cols), rows, lanes)
+        parts.append(t)
+        segs.append(Segment(mname, start, n, cols, n_in, n_rec, -(-n // rows), -(-cols // lanes)))
+        start += t.shape[0]
+    flat = np.concatenate(parts).reshape(1, -1)
+    words = pack_codes(flat, codec.bits, tpw * per * codec.bits)
+    return Rom(name, "weights", tpw * per * codec.bits, words, tuple(segs), codec.bits, layer, signed=False,
+               tile_rows=rows, tile_lanes=lanes, tiles_per_word=tpw)
 
 
-def _bias_rom(name: str, biases: list[tuple[str, np.ndarray]], width: int, layer: int | None) -> Rom:
-    segs, start = [], 0
+def _bias_rom(name: str, biases: list[tuple[str, np.ndarray]], width: int, layer: int | None, rows: int) -> Rom:
+    """One word per (accumulation, row group): the group's ``rows`` biases, row ``r`` at field ``r``."""
+    segs, vals, start = [], [], 0
     for bname, b in biases:
-        segs.append(Segment(bname, start, len(b)))
-        start += len(b)
-    flat = np.concatenate([np.asarray(b, dtype=np.int64) for _, b in biases]) if biases else np.zeros(0, np.int64)
-    return Rom(name, "bias", width, pack_ints(flat, width), tuple(segs), None, layer)
+        b = np.asarray(b, dtype=np.int64)
+        rg = -(-len(b) // rows)
+        padded = np.zeros(rg * rows, dtype=np.int64)
+        padded[: len(b)] = b
+        vals.append(padded)
+        segs.append(Segment(bname, start, len(b), row_groups=rg))
+        start += rg
+    fields = pack_ints(np.concatenate(vals), width)  # range check, two's complement per field
+    mask = (1 << width) - 1
+    ints = [int.from_bytes(f.tobytes(), "little") & mask for f in fields]
+    words = [sum(v << (r * width) for r, v in enumerate(ints[i : i + rows])) for i in range(0, len(ints), rows)]
+    return Rom(name, "bias", rows * width, words_from_ints(words, rows * width), tuple(segs), None, layer,
+               tile_rows=rows, field_bits=width)
 
 
 def rom_images(plan) -> dict[str, Rom]:
     """Every ROM of a lowered plan, in file order, keyed by name (the file stem under ``rom/``).
 
     ``l{k}_weights`` / ``l{k}_bias`` per layer, ``head_weights`` / ``head_bias`` when the model has
-    a head, and ``sigmoid_lut`` / ``tanh_lut`` when the contract's activation is ``lut``. Raises
-    ``ConfigError`` when the word width is not a multiple of the code width or the lanes do not
-    divide the codes per word (``DatapathConfig.codes_per_word``).
+    a head, and ``sigmoid_lut`` / ``tanh_lut`` when the contract's activation is ``lut``. The
+    weight and bias ROMs are folded for ``rows x lanes`` (the head's rows capped at its classes).
     """
     cfg = plan.config
-    cfg.codes_per_word(plan.codec.bits)  # validates W % B and lanes | K with the contract's message
     roms: dict[str, Rom] = {}
     for layer in plan.layers:
         k = layer.index
         mats = [(a.name, a.m, a.n_in, a.n_rec) for a in layer.accums]
-        roms[f"l{k}_weights"] = _weight_rom(f"l{k}_weights", mats, plan.codec, cfg.word_bits, k)
-        roms[f"l{k}_bias"] = _bias_rom(f"l{k}_bias", [(a.name, a.bias) for a in layer.accums], layer.acc_bits, k)
+        roms[f"l{k}_weights"] = _weight_rom(f"l{k}_weights", mats, plan.codec, cfg.word_bits, k, cfg.rows, cfg.lanes)
+        roms[f"l{k}_bias"] = _bias_rom(f"l{k}_bias", [(a.name, a.bias) for a in layer.accums], layer.acc_bits, k, cfg.rows)
     if plan.head is not None:
         hd = plan.head
+        hr = head_rows(plan)
         roms["head_weights"] = _weight_rom(
-            "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None
+            "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None, hr, cfg.lanes
         )
-        roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None)
+        roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None, hr)
     if cfg.activation == "lut":
         for func, table in (("sigmoid", plan.sigmoid_table), ("tanh", plan.tanh_table)):
             name = f"{func}_lut"
             roms[name] = Rom(name, name, cfg.act.bits, pack_ints(table, cfg.act.bits), (Segment(func, 0, len(table)),))
     return roms
+

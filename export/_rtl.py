@@ -18,14 +18,19 @@ import jinja2
 from hwsim._codes import KIND_CODE
 from hwsim._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE
 from hwsim._errors import FormatError
+from hwsim._schedule import head_rows
+
+from ._pack import tiles_per_word
 
 #: The synthesizable blocks copied into every export, in dependency order.
 RTL_SOURCES = (
     "hwsim_rom.v",
     "hwsim_requant.v",
+    "hwsim_delay.v",
     "hwsim_lane.v",
     "hwsim_act.v",
     "hwsim_matvec.v",
+    "hwsim_pointwise.v",
     "hwsim_layer.v",
     "hwsim_head.v",
     "hwsim_axis_ctrl.v",
@@ -100,6 +105,9 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
         "code_bits": plan.codec.bits,
         "word_bits": cfg.word_bits,
         "lanes": cfg.lanes,
+        "rows": cfg.rows,
+        "pointwise_units": cfg.pointwise,
+        "tiles_per_word": tiles_per_word(cfg.word_bits, cfg.rows * cfg.lanes * plan.codec.bits),
     }
     layers = []
     for lp in plan.layers:
@@ -117,8 +125,13 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     head = None
     if plan.head is not None:
         hd = plan.head
+        hr = head_rows(plan)
         head = {
             "classes": int(hd.m.shape[0]),
+            "rows": hr,
+            "tiles_per_word": tiles_per_word(cfg.word_bits, hr * cfg.lanes * plan.codec.bits),
+            # one lane and one pointwise unit: the head reads h through the last layer's h port
+            "ext_h": int(cfg.lanes == 1 and cfg.pointwise == 1),
             "shift": hd.shift,
             "acc_bits": hd.acc_bits,
             "acc_frac": hd.acc_frac,

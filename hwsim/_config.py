@@ -112,8 +112,10 @@ class DatapathConfig:
     sigmoid_range_log2: int = 3  # sigmoid LUT covers [-8, 8)
     tanh_range_log2: int = 2  # tanh LUT covers [-4, 4)
     bias_int_bits: int = 5  # biases must lie in [-2**5, 2**5)
-    word_bits: int = 32  # weight ROM word width
-    lanes: int = 1  # shift-add lanes working on one row in parallel
+    word_bits: int = 32  # weight ROM word width: tiles narrower than this share a word
+    lanes: int = 1  # columns per beat (shift-add lanes of every row PE)
+    rows: int = 1  # row processing elements: output rows per beat
+    pointwise_units: int = 0  # parallel pointwise units; 0: one per row PE (= rows)
 
     def __post_init__(self) -> None:
         for name in FORMAT_NAMES:
@@ -124,7 +126,8 @@ class DatapathConfig:
             v = getattr(self, name)
             if v not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
-        for name in ("lut_bits", "sigmoid_range_log2", "tanh_range_log2", "bias_int_bits", "word_bits", "lanes"):
+        for name in ("lut_bits", "sigmoid_range_log2", "tanh_range_log2", "bias_int_bits", "word_bits", "lanes",
+                     "rows", "pointwise_units"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"{name} must be an int, not {type(v).__name__}")
@@ -152,22 +155,18 @@ class DatapathConfig:
             raise ConfigError(f"bias_int_bits must be in [0, 16], not {self.bias_int_bits}")
         if not 1 <= self.word_bits <= MAX_WORD_BITS:
             raise ConfigError(f"word width must be in [1, {MAX_WORD_BITS}] bits, not {self.word_bits}")
-        if self.lanes < 1:
-            raise ConfigError(f"lanes must be at least 1, not {self.lanes}")
+        for name in ("lanes", "rows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.pointwise_units < 0 or (self.pointwise_units and self.rows % self.pointwise_units):
+            raise ConfigError(
+                f"pointwise_units must be 0 (one per row PE) or divide rows ({self.rows}), not {self.pointwise_units}"
+            )
 
-    # -- code layout checks that need the code width (known once the model is) -----------------
-    def codes_per_word(self, code_bits: int) -> int:
-        """Codes in one ROM word; raises when the word width is not a multiple of the code width."""
-        if self.word_bits % code_bits:
-            raise ConfigError(
-                f"word width must be a multiple of the code width ({code_bits}), not {self.word_bits}"
-            )
-        k = self.word_bits // code_bits
-        if k % self.lanes:
-            raise ConfigError(
-                f"lanes must divide the codes per word ({k} = {self.word_bits}/{code_bits} bits), not {self.lanes}"
-            )
-        return k
+    @property
+    def pointwise(self) -> int:
+        """Pointwise units of the RTL: ``pointwise_units``, or ``rows`` when that is 0."""
+        return self.pointwise_units or self.rows
 
     # -- (de)serialization --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

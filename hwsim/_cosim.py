@@ -84,8 +84,8 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
     Returns ``(plan, manifest)``. Raises ``FormatError`` when the export is incomplete or changed;
     ``verify_rtl=False`` leaves ``rtl/`` and ``tb/`` out of the hash check (``cosim --rtl-dir``).
     """
-    from hwsim.export._manifest import read_manifest, read_rom, sha256_bytes
-    from hwsim.export._pack import unpack_codes, words_to_ints
+    from hwsim.export._manifest import bias_fields, read_manifest, read_rom, segment_codes, sha256_bytes
+    from hwsim.export._pack import words_to_ints
 
     d = Path(export_dir)
     if not d.is_dir():
@@ -106,13 +106,13 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
     roms = {r["name"]: r for r in man["roms"]}
 
     def matrices(name: str) -> dict[str, np.ndarray]:
+        return {seg["name"]: codec.decode(c) for seg, c in segment_codes(read_rom(d, name, "hex", man), roms[name])}
+
+    def biases(name: str) -> dict[str, np.ndarray]:
         entry = roms[name]
-        codes = unpack_codes(read_rom(d, name, "hex", man), entry["code_bits"], entry["word_bits"])
-        out = {}
-        for seg in entry["segments"]:
-            block = codes[seg["start"] : seg["start"] + seg["rows"] * seg["words_per_row"]]
-            out[seg["name"]] = codec.decode(block.reshape(seg["rows"], -1)[:, : seg["cols"]])
-        return out
+        f = bias_fields(read_rom(d, name, "hex", man), entry)
+        n = entry["rows_per_word"]
+        return {s["name"]: f[s["start"] * n : s["start"] * n + s["rows"]] for s in entry["segments"]}
 
     def ints(name: str) -> np.ndarray:
         entry = roms[name]
@@ -121,11 +121,10 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
     layers = []
     for lj in man["layers"]:
         mats = matrices(lj["weights_rom"])
-        bias_words = ints(lj["bias_rom"])
-        accums, pos = [], 0
+        bias_rom = biases(lj["bias_rom"])
+        accums = []
         for aj in lj["accumulations"]:
-            b = bias_words[pos : pos + aj["rows"]]
-            pos += aj["rows"]
+            b = bias_rom[aj["name"]]
             if not np.array_equal(b, np.asarray(aj["bias"], dtype=np.int64)):
                 raise FormatError(f"ROM {lj['bias_rom']}: biases of {aj['name']} disagree with the manifest")
             accums.append(Accum(aj["name"], mats[aj["name"]], aj["n_in"], aj["n_rec"], b))
@@ -139,7 +138,7 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
     head = None
     if man.get("head"):
         hj = man["head"]
-        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], ints(hj["bias_rom"]))
+        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], biases(hj["bias_rom"])["head"])
     sig, tanh = lut_table("sigmoid", cfg), lut_table("tanh", cfg)
     if cfg.activation == "lut":
         for f, t in (("sigmoid", sig), ("tanh", tanh)):

@@ -1,6 +1,7 @@
 // Linear head (docs/datapath.md, "head"): y = requant(bias + sum m * h_T << SHIFT, ACC_FRAC -> out)
-// on the last layer's h after the last step. `start` at cycle 0, `done` at cycle BEATS + 3 with
-// BEATS = NCLS * ceil(HID / LANES); y_flat holds the outputs from then on.
+// on the last layer's h after the last step, by hwsim_matvec with ROWS row PEs x LANES lanes.
+// `start` at cycle 0, `done` at cycle BEATS + 4 + TL with BEATS = ceil(NCLS / ROWS) * ceil(HID / LANES)
+// and TL = max(1, clog2(LANES)); y_flat holds the outputs from then on.
 `default_nettype none
 module hwsim_head #(
     parameter NCLS          = 3,
@@ -12,57 +13,81 @@ module hwsim_head #(
     parameter OVERFLOW_MODE = 0,
     parameter KIND          = 1,
     parameter CODE_BITS     = 2,
-    parameter WORD_BITS     = 32,
     parameter LANES         = 1,
+    parameter ROWS          = 1,
+    parameter TPW           = 1,
     parameter SHIFT         = 0,
     parameter ACC_BITS      = 32,
     parameter ACC_FRAC      = 16,
     parameter WEIGHT_FILE   = "",
-    parameter BIAS_FILE     = ""
+    parameter BIAS_FILE     = "",
+    // EXT_H = 1 (one lane): h is read through the last layer's synchronous h port, not h_flat
+    parameter EXT_H         = 0,
+    parameter HAW           = ((HID) > 2 ? $clog2(HID) : 1)
 ) (
     input  wire                     clk,
     input  wire                     rst,
     input  wire                     start,
     input  wire [HID*H_BITS-1:0]    h_flat,
+    output wire [HAW-1:0]           h_addr,
+    output wire                     h_en,
+    input  wire signed [H_BITS-1:0] h_q,
     output wire [NCLS*OUT_BITS-1:0] y_flat,
     output reg                      done,
     output reg  [31:0]              sat_count
 );
-    localparam RW = ((NCLS) > 2 ? $clog2(NCLS) : 1);
+    localparam RG = (NCLS + ROWS - 1) / ROWS;
+    localparam GW = ((RG) > 2 ? $clog2(RG) : 1);
 
-    wire                       wr, oor, mv_done;
+    wire                       wr, mv_done;
     wire [1:0]                 acc_unused;
-    wire [RW-1:0]              idx;
-    wire signed [OUT_BITS-1:0] data;
+    wire [GW-1:0]              grp;
+    wire [ROWS*OUT_BITS-1:0]   data;
+    wire [ROWS-1:0]            valid, oor;
     hwsim_matvec #(
-        .KIND(KIND), .CODE_BITS(CODE_BITS), .WORD_BITS(WORD_BITS), .LANES(LANES),
-        .ROWS(NCLS), .NACC(1), .N_IN(HID), .N_REC(0), .SPLIT_GRU(0),
+        .KIND(KIND), .CODE_BITS(CODE_BITS), .ROWS(ROWS), .LANES(LANES), .TPW(TPW),
+        .NROW(NCLS), .NACC(1), .N_IN(HID), .N_REC(0), .SPLIT_GRU(0),
         .U_BITS(H_BITS), .H_BITS(H_BITS), .SHIFT_IN(SHIFT), .SHIFT_REC(0),
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
-        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE)
+        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H), .EXT_U(EXT_H), .HN(HID)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(h_flat), .h_flat({H_BITS{1'b0}}),
-        .wr_en(wr), .wr_acc(acc_unused), .wr_row(idx), .wr_data(data), .wr_oor(oor), .done(mv_done)
+        .h_addr(h_addr), .h_en(h_en), .h_q(h_q),
+        .wr_en(wr), .wr_acc(acc_unused), .wr_grp(grp), .wr_data(data), .wr_valid(valid), .wr_oor(oor),
+        .done(mv_done)
     );
 
-    reg signed [OUT_BITS-1:0] y_mem [0:NCLS-1];
     genvar gi;
     generate
-        for (gi = 0; gi < NCLS; gi = gi + 1) begin : g_flat
-            assign y_flat[gi*OUT_BITS +: OUT_BITS] = y_mem[gi];
+        for (gi = 0; gi < NCLS; gi = gi + 1) begin : g_y
+            localparam integer G_I = gi / ROWS;
+            localparam [GW-1:0] G = G_I[GW-1:0];           // the row group of class gi
+            reg signed [OUT_BITS-1:0] y;
+            always @(posedge clk) begin
+                if (wr && grp == G) y <= data[(gi % ROWS)*OUT_BITS +: OUT_BITS];
+            end
+            assign y_flat[gi*OUT_BITS +: OUT_BITS] = y;
         end
     endgenerate
-    always @(posedge clk) begin
-        if (wr) y_mem[idx] <= data;
+    // saturation events counted off the critical path (registered count, then the add)
+    localparam CW = $clog2(ROWS + 1);
+    wire [ROWS-1:0] flags = oor & valid & {ROWS{wr}};
+    reg  [CW-1:0]   nflags, nflags_q;
+    integer j;
+    always @(*) begin
+        nflags = {CW{1'b0}};
+        for (j = 0; j < ROWS; j = j + 1) nflags = nflags + {{(CW - 1){1'b0}}, flags[j]};
     end
     always @(posedge clk) begin
         if (rst) begin
             done <= 1'b0;
+            nflags_q <= {CW{1'b0}};
             sat_count <= 32'd0;
         end else begin
             done <= mv_done;
-            sat_count <= sat_count + {31'd0, wr & oor};
+            nflags_q <= nflags;
+            sat_count <= sat_count + {{(32 - CW){1'b0}}, nflags_q};
         end
     end
 endmodule

@@ -1,11 +1,14 @@
 // One recurrent layer (docs/datapath.md, "Cell equations in integers"): the accumulations by
-// hwsim_matvec into a buffer of pre-activations, then a pointwise pass over the H rows that updates
-// h (and the LSTM's c) in place. CELL: 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm.
+// hwsim_matvec (ROWS row PEs x LANES lanes) into a buffer of pre-activations, then a pipelined
+// pointwise pass by PW_UNITS units that updates h (and the LSTM's c) in place.
+// CELL: 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm.
 //
-// Timing: `start` at cycle 0; the matvec writes its last result at cycle BEATS + 2; the pointwise
-// pass runs rows 0..H-1 for PW_CYCLES cycles each (2 RNN, 4 GRU, 5 LSTM) in cycles
-// BEATS + 3 .. BEATS + 2 + H * PW_CYCLES; `done` pulses one cycle later, at
-// BEATS + 3 + H * PW_CYCLES. `clear` zeroes h and c (a new sequence).
+// The pre-activation buffer has ROWS banks (row i in bank i mod ROWS at address i div ROWS), so
+// the matvec writes a row group in one cycle; PW_UNITS divides ROWS and unit p takes rows
+// p, p + PW_UNITS, ... (issue k: row k*PW_UNITS + p), one row per unit per cycle.
+// Timing (docs/rtl.md): `start` at cycle 0; the matvec's last write at MV = BEATS + 3 + TL; issues
+// at MV + 1 .. MV + NK, NK = ceil(HID / PW_UNITS); a row issued at e reaches the unit at e + 2 and
+// writes h at e + 2 + LAT_H; `done` pulses at MV + NK + 3 + LAT_H. `clear` zeroes h and c.
 `default_nettype none
 module hwsim_layer #(
     parameter CELL          = 2,
@@ -28,8 +31,10 @@ module hwsim_layer #(
     parameter OVERFLOW_MODE = 0,
     parameter KIND          = 1,
     parameter CODE_BITS     = 2,
-    parameter WORD_BITS     = 32,
     parameter LANES         = 1,
+    parameter ROWS          = 1,
+    parameter PW_UNITS      = 1,
+    parameter TPW           = 1,
     parameter SHIFT_IN      = 0,
     parameter SHIFT_REC     = 0,
     parameter ACC_BITS      = 32,
@@ -46,235 +51,250 @@ module hwsim_layer #(
     input  wire [N_IN*U_BITS-1:0]  u_flat,
     output wire [HID*H_BITS-1:0]   h_flat,
     output wire [HID*C_BITS-1:0]   c_flat,
+    // the h port for a reader outside the layer (the head) while the layer is idle (HRAM only):
+    // h_rd = h[ext_addr] one cycle after ext_en
+    input  wire                    ext_en,
+    input  wire [((HID) > 2 ? $clog2(HID) : 1)-1:0] ext_addr,
+    output wire signed [H_BITS-1:0] h_rd,
     output reg                     done,
     output reg  [31:0]             sat_count
 );
 
     localparam NACC = (CELL == 2 || CELL == 3) ? 4 : 1;
-    localparam PWC  = (CELL == 3) ? 5 : (CELL == 2) ? 4 : 2;   // pointwise cycles per row
-    localparam RW   = ((HID) > 2 ? $clog2(HID) : 1);
-    localparam integer HID_M1_I = HID - 1, PWC_M1_I = PWC - 1;
-    localparam [RW-1:0] HID_M1 = HID_M1_I[RW-1:0];
-    localparam [2:0]    PWC_M1 = PWC_M1_I[2:0];
+    localparam P    = PW_UNITS;
+    localparam PU   = (P < HID) ? P : HID;                // units that get a row at all
+    localparam Q    = ROWS / PW_UNITS;                    // banks per unit
+    localparam G    = (HID + ROWS - 1) / ROWS;            // rows per bank
+    localparam NK   = (HID + P - 1) / P;                  // issues of the pointwise pass
+    localparam GW   = ((G) > 2 ? $clog2(G) : 1);
+    localparam KW   = ((NK) > 2 ? $clog2(NK) : 1);
+    localparam QW   = ((Q) > 2 ? $clog2(Q) : 1);
+    localparam LAT_H = (CELL == 2 || CELL == 3) ? 8 : 2;
+    localparam LAT_C = 4;
+    // one pointwise unit: h also lives in a block-RAM copy (one write a cycle) read through a
+    // synchronous port by the pointwise pass and, with one lane, by the matvec: no wide selectors
+    localparam HRAM  = (P == 1) ? 1 : 0;
+    localparam EXT_H = (HRAM != 0 && LANES == 1) ? 1 : 0;
+    localparam HAW   = ((HID) > 2 ? $clog2(HID) : 1);
+    localparam integer NK_M1_I = NK - 1, Q_M1_I = Q - 1;
+    localparam [KW-1:0] NK_M1 = NK_M1_I[KW-1:0];
+    localparam [QW-1:0] Q_M1  = Q_M1_I[QW-1:0];
 
     // ---- state ----------------------------------------------------------------------------------
-    reg signed [H_BITS-1:0] h_mem [0:HID-1];
-    reg signed [C_BITS-1:0] c_mem [0:HID-1];
-    // pre-activations, one buffer per accumulation (RNN: only pre0)
-    reg signed [PRE_BITS-1:0] pre0 [0:HID-1];
-    reg signed [PRE_BITS-1:0] pre1 [0:HID-1];
-    reg signed [PRE_BITS-1:0] pre2 [0:HID-1];
-    reg signed [PRE_BITS-1:0] pre3 [0:HID-1];
-    genvar gi;
-    generate
-        for (gi = 0; gi < HID; gi = gi + 1) begin : g_flat
-            assign h_flat[gi*H_BITS +: H_BITS] = h_mem[gi];
-            assign c_flat[gi*C_BITS +: C_BITS] = c_mem[gi];
-        end
-    endgenerate
+    // h and c live in g_state[i].h / .c (row i), read through h_flat / c_flat
+    genvar gi, gb, gn;
 
     // ---- accumulations --------------------------------------------------------------------------
-    wire                     mv_wr, mv_oor, mv_done;
-    wire [1:0]               mv_acc;
-    wire [RW-1:0]            mv_row;
-    wire signed [PRE_BITS-1:0] mv_data;
+    wire                       mv_wr, mv_done;
+    wire [1:0]                 mv_acc;
+    wire [GW-1:0]              mv_grp;
+    wire [ROWS*PRE_BITS-1:0]   mv_data;
+    wire [ROWS-1:0]            mv_valid, mv_oor;
+    wire [HAW-1:0]             mv_haddr;
+    wire                       mv_hen;
     hwsim_matvec #(
-        .KIND(KIND), .CODE_BITS(CODE_BITS), .WORD_BITS(WORD_BITS), .LANES(LANES),
-        .ROWS(HID), .NACC(NACC), .N_IN(N_IN), .N_REC(HID), .SPLIT_GRU(CELL == 2 ? 1 : 0),
+        .KIND(KIND), .CODE_BITS(CODE_BITS), .ROWS(ROWS), .LANES(LANES), .TPW(TPW),
+        .NROW(HID), .NACC(NACC), .N_IN(N_IN), .N_REC(HID), .SPLIT_GRU(CELL == 2 ? 1 : 0),
         .U_BITS(U_BITS), .H_BITS(H_BITS), .SHIFT_IN(SHIFT_IN), .SHIFT_REC(SHIFT_REC),
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
-        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE)
+        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H)
     ) u_mv (
-        .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat),
-        .wr_en(mv_wr), .wr_acc(mv_acc), .wr_row(mv_row), .wr_data(mv_data), .wr_oor(mv_oor), .done(mv_done)
+        .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat), .h_addr(mv_haddr), .h_en(mv_hen), .h_q(h_rd),
+        .wr_en(mv_wr), .wr_acc(mv_acc), .wr_grp(mv_grp), .wr_data(mv_data), .wr_valid(mv_valid),
+        .wr_oor(mv_oor), .done(mv_done)
     );
-    always @(posedge clk) begin
-        if (mv_wr) begin
-            case (mv_acc)
-                2'd0: pre0[mv_row] <= mv_data;
-                2'd1: pre1[mv_row] <= mv_data;
-                2'd2: pre2[mv_row] <= mv_data;
-                default: pre3[mv_row] <= mv_data;
-            endcase
-        end
-    end
 
     // ---- pointwise sequencer --------------------------------------------------------------------
     reg          pw_busy;
-    reg [RW-1:0] row;
-    reg [2:0]    ph;
-    wire         pw_last = pw_busy & (ph == PWC_M1) & (row == HID_M1);
+    reg [KW-1:0] k;
+    reg [QW-1:0] kq;
+    reg [GW-1:0] kg;
+    wire         pw_last = pw_busy & (k == NK_M1);
     always @(posedge clk) begin
-        if (rst) begin
-            pw_busy <= 1'b0;
-            row <= {RW{1'b0}};
-            ph <= 3'd0;
-            done <= 1'b0;
-        end else begin
-            done <= pw_last;
-            if (mv_done) begin
-                pw_busy <= 1'b1;
-                row <= {RW{1'b0}};
-                ph <= 3'd0;
-            end else if (pw_busy) begin
-                if (ph == PWC_M1) begin
-                    ph <= 3'd0;
-                    if (row == HID_M1) pw_busy <= 1'b0;
-                    else row <= row + 1'b1;
-                end else begin
-                    ph <= ph + 3'd1;
-                end
+        if (rst) pw_busy <= 1'b0;
+        else if (mv_done) pw_busy <= 1'b1;
+        else if (pw_last) pw_busy <= 1'b0;
+    end
+    always @(posedge clk) begin
+        if (mv_done) begin
+            k <= {KW{1'b0}};
+            kq <= {QW{1'b0}};
+            kg <= {GW{1'b0}};
+        end else if (pw_busy) begin
+            k <= k + 1'b1;
+            if (kq == Q_M1 || Q == 1) begin
+                kq <= {QW{1'b0}};
+                kg <= kg + 1'b1;
+            end else begin
+                kq <= kq + 1'b1;
             end
         end
     end
+    // issue e: bank read at kg; e + 1: bank and state selectors; e + 2: the units' inputs
+    wire [KW-1:0] k1, kh, kc;
+    wire [QW-1:0] kq1;
+    wire          vh, vc;
+    hwsim_delay #(.W(KW + QW), .N(1)) u_dk1 (.clk(clk), .rst(rst), .d({k, kq}), .q({k1, kq1}));
+    hwsim_delay #(.W(KW), .N(2 + LAT_H)) u_dkh (.clk(clk), .rst(rst), .d(k), .q(kh));
+    hwsim_delay #(.W(KW), .N(2 + LAT_C)) u_dkc (.clk(clk), .rst(rst), .d(k), .q(kc));
+    hwsim_delay #(.W(1), .N(2 + LAT_H), .RST(1)) u_dvh (.clk(clk), .rst(rst), .d(pw_busy), .q(vh));
+    hwsim_delay #(.W(1), .N(2 + LAT_C), .RST(1)) u_dvc (.clk(clk), .rst(rst), .d(pw_busy), .q(vc));
+    wire last_h;
+    hwsim_delay #(.W(1), .N(2 + LAT_H), .RST(1)) u_dl (.clk(clk), .rst(rst), .d(pw_last), .q(last_h));
+    always @(posedge clk) begin
+        if (rst) done <= 1'b0;
+        else done <= last_h;
+    end
 
-    // pre-activation of accumulation `n` at the current row
-    wire signed [PRE_BITS-1:0] p0 = pre0[row];
-    wire signed [PRE_BITS-1:0] p1 = pre1[row];
-    wire signed [PRE_BITS-1:0] p2 = pre2[row];
-    wire signed [PRE_BITS-1:0] p3 = pre3[row];
-    wire signed [H_BITS-1:0]   h_old = h_mem[row];
-    wire signed [C_BITS-1:0]   c_old = c_mem[row];
-
-    // activation units (one clock of latency each)
-    reg  signed [PRE_BITS-1:0] sig_x, tanh_x;
-    wire signed [ACT_BITS-1:0] sig_y, tanh_y;
-    hwsim_act #(
-        .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-        .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
-    ) u_sig (.clk(clk), .x(sig_x), .y(sig_y));
-    hwsim_act #(
-        .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-        .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-    ) u_tanh (.clk(clk), .x(tanh_x), .y(tanh_y));
-
-    wire signed [H_BITS-1:0] h_new;   // valid in the row's last phase
-    wire                     h_oor;
-    wire signed [C_BITS-1:0] c_new;   // LSTM: valid in phase 2
-    wire                     c_oor;
-    wire [2:0]               oor_now; // out-of-range flags of the nodes finishing this cycle
-    localparam ONE_W = ACT_BITS + 1;
-    wire signed [ONE_W-1:0]  one = {{(ONE_W - 1){1'b0}}, 1'b1} <<< ACT_FRAC;
-
+    // ---- pre-activation banks: written a row group at a time, read synchronously ---------------
+    wire [PRE_BITS-1:0] pre_q [0:NACC*ROWS-1];   // [n*ROWS + b]
     generate
-        if (CELL == 0 || CELL == 1) begin : g_rnn
-            // ph0: tanh input; ph1: h' = requant(tanh(p), act.frac -> h)   (tanh)
-            //                         h' = requant(max(p, 0), pre.frac -> h)  (relu)
-            always @(*) begin
-                sig_x = {PRE_BITS{1'b0}};
-                tanh_x = p0;
-            end
-            if (CELL == 0) begin : g_tanh
-                hwsim_requant #(.IN_W(ACT_BITS), .FROM_FRAC(ACT_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
-                    .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(tanh_y), .dout(h_new), .oor(h_oor));
-            end else begin : g_relu
-                wire signed [PRE_BITS-1:0] pr = p0[PRE_BITS-1] ? {PRE_BITS{1'b0}} : p0;
-                hwsim_requant #(.IN_W(PRE_BITS), .FROM_FRAC(PRE_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
-                    .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(pr), .dout(h_new), .oor(h_oor));
-            end
-            assign c_new = {C_BITS{1'b0}};
-            assign c_oor = 1'b0;
-            assign oor_now = {2'b00, h_oor & (ph == 3'd1)};
-        end else if (CELL == 2) begin : g_gru
-            // ph0: sig(p_r); ph1: r, sig(p_z); ph2: z, p_n, tanh(p_n); ph3: n, h'
-            reg signed [ACT_BITS-1:0] r_q, z_q;
-            always @(posedge clk) begin
-                if (pw_busy && ph == 3'd1) r_q <= sig_y;
-                if (pw_busy && ph == 3'd2) z_q <= sig_y;
-            end
-            // p_n = requant((p_nx << act.frac) + r * p_nh, pre.frac + act.frac -> pre)
-            localparam WN = PRE_BITS + ACT_BITS + 2;
-            wire signed [WN-1:0] nx = {{(ACT_BITS + 2){p2[PRE_BITS-1]}}, p2} <<< ACT_FRAC;
-            wire signed [WN-1:0] rn = r_q * p3;
-            wire signed [WN-1:0] sn = nx + rn;
-            wire signed [PRE_BITS-1:0] pn;
-            wire pn_oor;
-            hwsim_requant #(.IN_W(WN), .FROM_FRAC(PRE_FRAC + ACT_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pn (.din(sn), .dout(pn), .oor(pn_oor));
-            always @(*) begin
-                sig_x = (ph == 3'd0) ? p0 : p1;
-                tanh_x = pn;
-            end
-            // h' = requant((ONE - z) * n + z * h, aligned to act.frac + max(act.frac, h.frac) -> h)
-            localparam S1 = (H_FRAC > ACT_FRAC) ? H_FRAC - ACT_FRAC : 0;   // on (1-z)*n
-            localparam S2 = (ACT_FRAC > H_FRAC) ? ACT_FRAC - H_FRAC : 0;   // on z*h
-            localparam FM = ACT_FRAC + ((ACT_FRAC > H_FRAC) ? ACT_FRAC : H_FRAC);
-            localparam W1 = 2 * ACT_BITS + 2 + S1;
-            localparam W2 = ACT_BITS + H_BITS + 1 + S2;
-            localparam WH = ((W1 > W2) ? W1 : W2) + 1;
-            wire signed [ONE_W-1:0] omz = one - z_q;
-            wire signed [WH-1:0] t1 = omz * tanh_y;
-            wire signed [WH-1:0] t2 = z_q * h_old;
-            wire signed [WH-1:0] sh = (t1 <<< S1) + (t2 <<< S2);
-            hwsim_requant #(.IN_W(WH), .FROM_FRAC(FM), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(sh), .dout(h_new), .oor(h_oor));
-            assign c_new = {C_BITS{1'b0}};
-            assign c_oor = 1'b0;
-            assign oor_now = {1'b0, pn_oor & (ph == 3'd2), h_oor & (ph == 3'd3)};
-        end else begin : g_lstm
-            // ph0: sig(p_i), tanh(p_g); ph1: i, g, sig(p_f); ph2: f, c', sig(p_o);
-            // ph3: o, tanh(pre_c); ph4: h'
-            reg signed [ACT_BITS-1:0] i_q, g_q, o_q;
-            reg signed [C_BITS-1:0]   c_q;
-            always @(posedge clk) begin
-                if (pw_busy && ph == 3'd1) begin
-                    i_q <= sig_y;
-                    g_q <= tanh_y;
+        for (gn = 0; gn < NACC; gn = gn + 1) begin : g_acc
+            for (gb = 0; gb < ROWS; gb = gb + 1) begin : g_bank
+                reg [PRE_BITS-1:0] mem [0:G-1];
+                reg [PRE_BITS-1:0] q;
+                always @(posedge clk) begin
+                    if (mv_wr && mv_acc == gn && mv_valid[gb]) mem[mv_grp] <= mv_data[gb*PRE_BITS +: PRE_BITS];
+                    q <= mem[kg];
                 end
-                if (pw_busy && ph == 3'd2) c_q <= c_new;
-                if (pw_busy && ph == 3'd3) o_q <= sig_y;
+                assign pre_q[gn*ROWS + gb] = q;
             end
-            // c' = requant(f * c + i * g, aligned to act.frac + max(c.frac, act.frac) -> c)
-            localparam S1 = (ACT_FRAC > C_FRAC) ? ACT_FRAC - C_FRAC : 0;   // on f*c
-            localparam S2 = (C_FRAC > ACT_FRAC) ? C_FRAC - ACT_FRAC : 0;   // on i*g
-            localparam FM = ACT_FRAC + ((C_FRAC > ACT_FRAC) ? C_FRAC : ACT_FRAC);
-            localparam W1 = ACT_BITS + C_BITS + 1 + S1;
-            localparam W2 = 2 * ACT_BITS + 1 + S2;
-            localparam WC = ((W1 > W2) ? W1 : W2) + 1;
-            wire signed [WC-1:0] t1 = sig_y * c_old;
-            wire signed [WC-1:0] t2 = i_q * g_q;
-            wire signed [WC-1:0] sc = (t1 <<< S1) + (t2 <<< S2);
-            hwsim_requant #(.IN_W(WC), .FROM_FRAC(FM), .OUT_BITS(C_BITS), .OUT_FRAC(C_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_c (.din(sc), .dout(c_new), .oor(c_oor));
-            // pre_c = requant(c', c.frac -> pre); h' = requant(o * tanh(pre_c), 2 act.frac -> h)
-            wire signed [PRE_BITS-1:0] pc;
-            wire pc_oor;
-            hwsim_requant #(.IN_W(C_BITS), .FROM_FRAC(C_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pc (.din(c_q), .dout(pc), .oor(pc_oor));
-            always @(*) begin
-                sig_x = (ph == 3'd0) ? p0 : (ph == 3'd1) ? p1 : p3;
-                tanh_x = (ph == 3'd0) ? p2 : pc;
-            end
-            localparam WO = 2 * ACT_BITS + 1;
-            wire signed [WO-1:0] oh = o_q * tanh_y;
-            hwsim_requant #(.IN_W(WO), .FROM_FRAC(2 * ACT_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(oh), .dout(h_new), .oor(h_oor));
-            assign oor_now = {c_oor & (ph == 3'd2), pc_oor & (ph == 3'd3), h_oor & (ph == 3'd4)};
         end
     endgenerate
 
-    // signals some cells leave unused (Verilator ignores names matching *unused*)
-    wire unused_ok = ^{c_old, c_oor, h_old, one, p1, p2, p3, sig_y, tanh_y};
-
-    integer i;
-    always @(posedge clk) begin
-        if (rst || clear) begin
-            for (i = 0; i < HID; i = i + 1) begin
-                h_mem[i] <= {H_BITS{1'b0}};
-                c_mem[i] <= {C_BITS{1'b0}};
+    // ---- the h port (HRAM): a block-RAM copy of h with a valid bit per row (clear zeroes h) -----
+    generate
+        if (HRAM != 0) begin : g_hram
+            reg [H_BITS-1:0] mem [0:HID-1];
+            reg [HID-1:0]    hval;
+            reg [H_BITS-1:0] q;
+            reg              qv;
+            wire             pw_rd;    // the pointwise pass reads at issue + 1 (address k1)
+            hwsim_delay #(.W(1), .N(1), .RST(1)) u_dr (.clk(clk), .rst(rst), .d(pw_busy), .q(pw_rd));
+            wire [HAW-1:0]   raddr = pw_rd ? k1[HAW-1:0] : ext_en ? ext_addr : mv_haddr;
+            wire             unused_en = mv_hen;
+            wire             wen = vh;   // one unit: every issue carries a row
+            always @(posedge clk) begin
+                if (wen) mem[kh[HAW-1:0]] <= hn_flat[H_BITS-1:0];
+                q <= mem[raddr];
             end
-        end else if (pw_busy) begin
-            if (ph == PWC_M1) h_mem[row] <= h_new;
-            if (CELL == 3 && ph == 3'd2) c_mem[row] <= c_new;
+            always @(posedge clk) begin
+                if (rst || clear) hval <= {HID{1'b0}};
+                else if (wen) hval[kh[HAW-1:0]] <= 1'b1;
+                qv <= hval[raddr];
+            end
+            assign h_rd = qv ? q : {H_BITS{1'b0}};
+        end else begin : g_nohram
+            assign h_rd = {H_BITS{1'b0}};
+            wire unused_ha = ^{mv_haddr, mv_hen, ext_en, ext_addr};
         end
-    end
+    endgenerate
 
-    // out-of-range events of every requant node of this layer (pre_* as the matvec writes them)
+    // ---- pointwise units ------------------------------------------------------------------------
+    wire [PU*H_BITS-1:0] hn_flat;
+    wire [PU*C_BITS-1:0] cn_flat;
+    wire [3*PU-1:0]      pw_oor;
+    generate
+        for (gi = 0; gi < PU; gi = gi + 1) begin : g_pw
+            // this unit's rows: issue k -> row k*P + gi, bank gi + P*kq at address kg
+            wire signed [H_BITS-1:0] hs [0:(1 << KW)-1];
+            wire signed [C_BITS-1:0] cs [0:(1 << KW)-1];
+            for (gb = 0; gb < (1 << KW); gb = gb + 1) begin : g_sel
+                if (gb * P + gi < HID) begin : g_in
+                    assign hs[gb] = h_flat[(gb*P + gi)*H_BITS +: H_BITS];
+                    assign cs[gb] = c_flat[(gb*P + gi)*C_BITS +: C_BITS];
+                end else begin : g_out
+                    assign hs[gb] = {H_BITS{1'b0}};
+                    assign cs[gb] = {C_BITS{1'b0}};
+                end
+            end
+            wire [PRE_BITS-1:0] bk [0:4*(1 << QW)-1];   // [n*2**QW + j]: accumulation n, bank gi + P*j
+            for (gn = 0; gn < 4; gn = gn + 1) begin : g_bn
+                for (gb = 0; gb < (1 << QW); gb = gb + 1) begin : g_bj
+                    if (gn < NACC && gb < Q) begin : g_in
+                        assign bk[gn*(1 << QW) + gb] = pre_q[gn*ROWS + gi + P*gb];
+                    end else begin : g_out
+                        assign bk[gn*(1 << QW) + gb] = {PRE_BITS{1'b0}};
+                    end
+                end
+            end
+            reg signed [PRE_BITS-1:0] x0, x1, x2, x3;
+            reg signed [H_BITS-1:0]   ho;
+            reg signed [C_BITS-1:0]   co;
+            always @(posedge clk) begin
+                x0 <= bk[0*(1 << QW) + kq1];
+                x1 <= bk[1*(1 << QW) + kq1];
+                x2 <= bk[2*(1 << QW) + kq1];
+                x3 <= bk[3*(1 << QW) + kq1];
+                co <= cs[k1];
+            end
+            if (HRAM != 0) begin : g_hp   // h_old through the port, addressed one cycle earlier
+                always @(*) ho = h_rd;
+                wire unused_hs = ^hs[k1];
+            end else begin : g_hs
+                always @(posedge clk) ho <= hs[k1];
+            end
+            wire signed [H_BITS-1:0] hn;
+            wire signed [C_BITS-1:0] cn;
+            wire [2:0]               oo;
+            hwsim_pointwise #(
+                .CELL(CELL), .H_BITS(H_BITS), .H_FRAC(H_FRAC), .C_BITS(C_BITS), .C_FRAC(C_FRAC),
+                .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS), .ACT_FRAC(ACT_FRAC),
+                .ACT_KIND(ACT_KIND), .LUT_BITS(LUT_BITS), .SIG_RANGE(SIG_RANGE), .TANH_RANGE(TANH_RANGE),
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE), .SIG_FILE(SIG_FILE), .TANH_FILE(TANH_FILE)
+            ) u_pw (
+                .clk(clk), .p0(x0), .p1(x1), .p2(x2), .p3(x3), .h_old(ho), .c_old(co),
+                .h_new(hn), .c_new(cn), .oor(oo)
+            );
+            localparam integer NKP_I = (HID - gi + P - 1) / P;   // issues that carry a row of this unit
+            localparam [KW:0] NKP = NKP_I[KW:0];
+            assign hn_flat[gi*H_BITS +: H_BITS] = hn;
+            assign cn_flat[gi*C_BITS +: C_BITS] = cn;
+            assign pw_oor[3*gi +: 3] = oo & {3{vh & ({1'b0, kh} < NKP)}};
+        end
+    endgenerate
+
+    generate
+        for (gi = 0; gi < HID; gi = gi + 1) begin : g_state
+            localparam integer KI_I = gi / P;
+            localparam [KW-1:0] KI = KI_I[KW-1:0];       // the issue that carries row gi
+            reg signed [H_BITS-1:0] h;
+            reg signed [C_BITS-1:0] c;
+            always @(posedge clk) begin
+                if (rst || clear) begin
+                    h <= {H_BITS{1'b0}};
+                    c <= {C_BITS{1'b0}};
+                end else begin
+                    if (vh && kh == KI) h <= hn_flat[(gi % P)*H_BITS +: H_BITS];
+                    if (CELL == 3 && vc && kc == KI) c <= cn_flat[(gi % P)*C_BITS +: C_BITS];
+                end
+            end
+            assign h_flat[gi*H_BITS +: H_BITS] = h;
+            assign c_flat[gi*C_BITS +: C_BITS] = c;
+        end
+    endgenerate
+
+    // out-of-range events of every requant node of this layer (pre_* as the matvec writes them),
+    // counted off the critical path: the flags are registered, then summed, then added
+    localparam NF = ROWS + 3 * PU;
+    localparam CW = $clog2(NF + 1);
+    wire [NF-1:0] flags = {pw_oor, mv_oor & mv_valid & {ROWS{mv_wr}}};
+    reg  [CW-1:0] nflags;
+    integer j;
+    always @(*) begin
+        nflags = {CW{1'b0}};
+        for (j = 0; j < NF; j = j + 1) nflags = nflags + {{(CW - 1){1'b0}}, flags[j]};
+    end
+    reg [CW-1:0] nflags_q;
     always @(posedge clk) begin
-        if (rst) sat_count <= 32'd0;
-        else sat_count <= sat_count + {31'd0, mv_wr & mv_oor}
-                        + (pw_busy ? {31'd0, oor_now[0]} + {31'd0, oor_now[1]} + {31'd0, oor_now[2]} : 32'd0);
+        if (rst) begin
+            nflags_q <= {CW{1'b0}};
+            sat_count <= 32'd0;
+        end else begin
+            nflags_q <= nflags;
+            sat_count <= sat_count + {{(32 - CW){1'b0}}, nflags_q};
+        end
     end
 endmodule
 `default_nettype wire

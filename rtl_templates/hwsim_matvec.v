@@ -1,23 +1,29 @@
-// Matrix-vector engine: NACC accumulations of ROWS rows each, every row
+// Matrix-vector engine, folded FINN-style: NACC accumulations of NROW rows each, every row
 //   acc = bias + sum_j m_j * v_j << shift   (v = [u ; h], exact, ACC_BITS wide)
-// leaving through one requant into sOUT_BITS.OUT_FRAC (docs/datapath.md, "Accumulations").
+// leaving through a requant into sOUT_BITS.OUT_FRAC (docs/datapath.md, "Accumulations").
 //
-// The weight ROM holds the rows in (accumulation, row) order, each row padded to whole words of
-// K = WORD_BITS/CODE_BITS codes; LANES lanes read LANES codes a cycle, so a row of N columns takes
-// ceil(N/LANES) beats and the word pointer simply advances through the ROM. Three stages:
-//   A: beat counters -> ROM and bias ROM addresses     B: decode, shift-add, accumulate
-//   C: requant, write result (wr_en)
-// Rows follow each other with no bubble: start at cycle 0, `done` (with the last write) at cycle
-// BEATS + 2, where BEATS = sum over accumulations of ROWS * ceil(cols / LANES).
+// ROWS row PEs x LANES lanes: a beat works on one tile, ROWS rows x LANES columns of one
+// accumulation. The LANES operands of a beat are broadcast to every row PE; lane l only ever reads
+// columns c*LANES + l, so its operand selector is a ceil(cols/LANES):1 mux, not a full-row one. The
+// weight ROM holds one tile of ROWS*LANES codes per beat, in the order (accumulation, row group,
+// column group); TPW tiles share a ROM word (docs/rom_format.md). The bias ROM holds the ROWS biases
+// of a row group in one word. Pipeline (docs/rtl.md, "Timing"):
+//   beat t      counters -> ROM and operand selectors        t+1  code x operand -> tree level 1
+//   t+1..t+TL   adder tree, every level registered, each node exactly as wide as its sum can be
+//   t+1+TL      accumulate (bias on the first column group)  t+2+TL  requant, registered
+// so a row group's results are written (wr_en, ROWS values) at t+3+TL after its last beat, with
+// TL = max(1, clog2(LANES)). `start` at cycle 0, beats at 1..BEATS, `done` with the last write at
+// cycle BEATS + 3 + TL, BEATS = sum over accumulations of ceil(NROW/ROWS) * ceil(cols/LANES).
 // SPLIT_GRU = 1 gives accumulation 2 no recurrent columns and accumulation 3 no input columns (the
 // GRU's n_x / n_h); otherwise every accumulation reads [u (N_IN) ; h (N_REC)].
 `default_nettype none
 module hwsim_matvec #(
     parameter KIND          = 1,
     parameter CODE_BITS     = 2,
-    parameter WORD_BITS     = 32,
+    parameter ROWS          = 1,
     parameter LANES         = 1,
-    parameter ROWS          = 4,
+    parameter TPW           = 1,
+    parameter NROW          = 4,
     parameter NACC          = 1,
     parameter N_IN          = 3,
     parameter N_REC         = 4,
@@ -34,21 +40,33 @@ module hwsim_matvec #(
     parameter OVERFLOW_MODE = 0,
     parameter WEIGHT_FILE   = "",
     parameter BIAS_FILE     = "",
+    // EXT_H = 1 (LANES = 1 only): h is read through a synchronous port (h_addr -> h_q one cycle
+    // later, e.g. a block-RAM copy of h) instead of a selector over h_flat
+    parameter EXT_H         = 0,
+    // EXT_U = 1 (with EXT_H, no recurrent columns: the head): the u columns come through the port
+    parameter EXT_U         = 0,
     // derived; not to be overridden
     parameter REC_W         = ((N_REC > 0) ? N_REC : 1) * H_BITS,
-    parameter ROW_BITS      = ((ROWS) > 2 ? $clog2(ROWS) : 1)
+    parameter HN            = (EXT_U != 0) ? N_IN : N_REC,
+    parameter HAW           = ((HN) > 2 ? $clog2(HN) : 1),
+    parameter RG            = (NROW + ROWS - 1) / ROWS,
+    parameter GW            = ((RG) > 2 ? $clog2(RG) : 1)
 ) (
-    input  wire                       clk,
-    input  wire                       rst,
-    input  wire                       start,
-    input  wire [N_IN*U_BITS-1:0]     u_flat,
-    input  wire [REC_W-1:0]           h_flat,
-    output wire                       wr_en,
-    output wire [1:0]                 wr_acc,
-    output wire [ROW_BITS-1:0]        wr_row,
-    output wire signed [OUT_BITS-1:0] wr_data,
-    output wire                       wr_oor,
-    output wire                       done
+    input  wire                        clk,
+    input  wire                        rst,
+    input  wire                        start,
+    input  wire [N_IN*U_BITS-1:0]      u_flat,
+    input  wire [REC_W-1:0]            h_flat,
+    output wire [HAW-1:0]              h_addr,
+    output wire                        h_en,     // the port is being read (h_addr valid)
+    input  wire signed [H_BITS-1:0]    h_q,
+    output reg                         wr_en,
+    output reg  [1:0]                  wr_acc,
+    output reg  [GW-1:0]               wr_grp,
+    output reg  [ROWS*OUT_BITS-1:0]    wr_data,
+    output reg  [ROWS-1:0]             wr_valid,
+    output reg  [ROWS-1:0]             wr_oor,
+    output wire                        done
 );
     function integer nin_of;
         input integer a;
@@ -58,254 +76,398 @@ module hwsim_matvec #(
         input integer a;
         nrec_of = (SPLIT_GRU != 0 && a == 2) ? 0 : N_REC;
     endfunction
-    function integer depth_of;  // words of the weight ROM holding accumulations 0..n-1
+    function integer cg_of;  // column groups of accumulation a
+        input integer a;
+        cg_of = (nin_of(a) + nrec_of(a) + LANES - 1) / LANES;
+    endfunction
+    function integer tiles_of;  // tiles of accumulations 0..n-1
         input integer n;
         integer a;
         begin
-            depth_of = 0;
-            for (a = 0; a < n; a = a + 1)
-                depth_of = depth_of + ROWS * ((nin_of(a) + nrec_of(a) + K - 1) / K);
+            tiles_of = 0;
+            for (a = 0; a < n; a = a + 1) tiles_of = tiles_of + RG * cg_of(a);
+        end
+    endfunction
+    function integer max2;
+        input integer x, y;
+        max2 = (x > y) ? x : y;
+    endfunction
+    function integer min2;
+        input integer x, y;
+        min2 = (x < y) ? x : y;
+    endfunction
+    function integer nodes_at;  // nodes of adder-tree level k (level 0: the LANES products)
+        input integer k;
+        integer i;
+        begin
+            nodes_at = LANES;
+            for (i = 0; i < k; i = i + 1) nodes_at = (nodes_at + 1) / 2;
         end
     endfunction
 
-    localparam K      = WORD_BITS / CODE_BITS;      // codes per word
-    localparam KP     = K / LANES;                  // beats per word
-    localparam COLS   = N_IN + N_REC;
-    localparam CLW    = ((COLS + LANES + 1) > 2 ? $clog2(COLS + LANES + 1) : 1);  // column / beat counter width
-    localparam NCOL   = 1 << CLW;
-    localparam DEPTH  = depth_of(NACC);
-    localparam IDX_BITS = ((NACC * ROWS) > 2 ? $clog2(NACC * ROWS) : 1);
-    localparam AB     = ((DEPTH) > 2 ? $clog2(DEPTH) : 1);
-    localparam RW     = ROW_BITS;
-    localparam NAW    = ((NACC) > 2 ? $clog2(NACC) : 1);
-    localparam SW     = ((KP) > 2 ? $clog2(KP) : 1);
-    localparam NGRP   = 1 << SW;
-    localparam VB     = (U_BITS > H_BITS) ? U_BITS : H_BITS;
-    localparam GRP    = LANES * CODE_BITS;
+    localparam TILE  = ROWS * LANES * CODE_BITS;
+    localparam NT    = tiles_of(NACC);
+    localparam DEPTH = (NT + TPW - 1) / TPW;
+    localparam AB    = ((DEPTH) > 2 ? $clog2(DEPTH) : 1);
+    localparam NB    = NACC * RG;                                  // bias words
+    localparam BAW   = ((NB) > 2 ? $clog2(NB) : 1);
+    localparam CGV   = (N_IN + N_REC + LANES - 1) / LANES;          // column groups of [u ; h]
+    localparam CGM   = max2(CGV, 1);
+    localparam CLW   = ((CGM) > 2 ? $clog2(CGM) : 1);
+    localparam NSEL  = 1 << CLW;
+    localparam NAW   = ((NACC) > 2 ? $clog2(NACC) : 1);
+    localparam SW    = ((TPW) > 2 ? $clog2(TPW) : 1);
+    localparam VB    = max2(U_BITS, H_BITS);
+    localparam SMAX  = max2(SHIFT_IN, SHIFT_REC);
+    localparam OPW   = min2(ACC_BITS, VB + SMAX);                   // a shifted operand
+    // product magnitude beyond the operand: sign (binary/ternary), the largest shift (exp), m (uniform)
+    localparam EXTRA = (KIND <= 1) ? 1 : (KIND == 2) ? (1 << (CODE_BITS - 1)) - 1 : CODE_BITS;
+    localparam PW    = min2(ACC_BITS, OPW + EXTRA);                 // a product, exactly
+    localparam D     = ((LANES) > 1 ? $clog2(LANES) : 0);           // adder-tree levels
+    localparam TL    = max2(1, D);
+    localparam SUMW  = min2(ACC_BITS, PW + D);
 
-    // constants as integers, then sliced to the width of what they are compared with
-    localparam integer LANES_I = LANES, ROWS_M1_I = ROWS - 1, NACC_M1_I = NACC - 1, KP_M1_I = KP - 1;
-    localparam integer LAST_I = NACC * ROWS - 1;
-    localparam integer NIN0_I = nin_of(0), NIN1_I = nin_of(1), NIN2_I = nin_of(2), NIN3_I = nin_of(3);
-    localparam integer COL0_I = nin_of(0) + nrec_of(0), COL1_I = nin_of(1) + nrec_of(1);
-    localparam integer COL2_I = nin_of(2) + nrec_of(2), COL3_I = nin_of(3) + nrec_of(3);
-    localparam integer NBM0_I = (COL0_I + LANES - 1) / LANES - 1, NBM1_I = (COL1_I + LANES - 1) / LANES - 1;
-    localparam integer NBM2_I = (COL2_I + LANES - 1) / LANES - 1, NBM3_I = (COL3_I + LANES - 1) / LANES - 1;
-    localparam [CLW-1:0] LANES_C = LANES_I[CLW-1:0];
-    localparam [RW-1:0]  ROWS_M1 = ROWS_M1_I[RW-1:0];
+    localparam integer RG_M1_I = RG - 1, NACC_M1_I = NACC - 1, TPW_M1_I = TPW - 1;
+    localparam integer CGL0_I = cg_of(0) - 1, CGL1_I = cg_of(1) - 1, CGL2_I = cg_of(2) - 1, CGL3_I = cg_of(3) - 1;
+    localparam integer LASTB_I = NB - 1;
+    localparam [GW-1:0]  RG_M1   = RG_M1_I[GW-1:0];
     localparam [NAW-1:0] NACC_M1 = NACC_M1_I[NAW-1:0];
-    localparam [SW-1:0]  KP_M1   = KP_M1_I[SW-1:0];
-    localparam [IDX_BITS-1:0] LAST_IDX = LAST_I[IDX_BITS-1:0];
-    localparam [CLW-1:0] NIN0 = NIN0_I[CLW-1:0], NIN1 = NIN1_I[CLW-1:0], NIN2 = NIN2_I[CLW-1:0], NIN3 = NIN3_I[CLW-1:0];
-    localparam [CLW-1:0] COL0 = COL0_I[CLW-1:0], COL1 = COL1_I[CLW-1:0], COL2 = COL2_I[CLW-1:0], COL3 = COL3_I[CLW-1:0];
-    localparam [CLW-1:0] NBM0 = NBM0_I[CLW-1:0], NBM1 = NBM1_I[CLW-1:0], NBM2 = NBM2_I[CLW-1:0], NBM3 = NBM3_I[CLW-1:0];
-    // accumulation index compared at a fixed 2-bit width (NACC <= 4)
-    wire [1:0] a2, a2_b;
+    localparam [SW-1:0]  TPW_M1  = TPW_M1_I[SW-1:0];
+    localparam [CLW-1:0] CGL0 = CGL0_I[CLW-1:0], CGL1 = CGL1_I[CLW-1:0];
+    localparam [CLW-1:0] CGL2 = CGL2_I[CLW-1:0], CGL3 = CGL3_I[CLW-1:0];
 
-    // ---- operands as arrays padded to a power of two (out-of-range columns read 0) -------------
-    wire signed [VB-1:0] u_arr [0:NCOL-1];
-    wire signed [VB-1:0] h_arr [0:NCOL-1];
-    genvar gi;
-    generate
-        for (gi = 0; gi < NCOL; gi = gi + 1) begin : g_ops
-            if (gi < N_IN) begin : g_u
-                wire [U_BITS-1:0] uu = u_flat[gi*U_BITS +: U_BITS];
-                if (VB > U_BITS) begin : g_ext
-                    assign u_arr[gi] = {{(VB - U_BITS){uu[U_BITS-1]}}, uu};
-                end else begin : g_same
-                    assign u_arr[gi] = uu;
-                end
-            end else begin : g_u0
-                assign u_arr[gi] = {VB{1'b0}};
-            end
-            if (gi == 0 && N_REC == 0) begin : g_hu
-                wire unused_h = ^h_flat;
-            end
-            if (gi < N_REC) begin : g_h
-                wire [H_BITS-1:0] hh = h_flat[gi*H_BITS +: H_BITS];
-                if (VB > H_BITS) begin : g_ext
-                    assign h_arr[gi] = {{(VB - H_BITS){hh[H_BITS-1]}}, hh};
-                end else begin : g_same
-                    assign h_arr[gi] = hh;
-                end
-            end else begin : g_h0
-                assign h_arr[gi] = {VB{1'b0}};
-            end
-        end
-    endgenerate
-
-    // ---- stage A: counters ------------------------------------------------------------------------
+    // ---- beat counters (stage 0) -----------------------------------------------------------------
     reg             busy;
     reg [NAW-1:0]   a;
-    reg [RW-1:0]    r;
-    reg [CLW-1:0]   b;
+    reg [GW-1:0]    g;
+    reg [CLW-1:0]   c;
     reg [SW-1:0]    s;
     reg [AB-1:0]    w;
-    reg [IDX_BITS-1:0] ba;
-    wire [CLW-1:0]  nb_last = (a2 == 2'd0) ? NBM0 : (a2 == 2'd1) ? NBM1 : (a2 == 2'd2) ? NBM2 : NBM3;
+    reg [BAW-1:0]   ba;
+    wire [1:0]      a2;
+    generate
+        if (NAW == 1) begin : g_a1
+            assign a2 = {1'b0, a};
+        end else begin : g_a2
+            assign a2 = a;
+        end
+    endgenerate
+    wire [CLW-1:0] c_last = (a2 == 2'd0) ? CGL0 : (a2 == 2'd1) ? CGL1 : (a2 == 2'd2) ? CGL2 : CGL3;
+    wire           end_c  = (c == c_last);
+    wire           end_g  = (g == RG_M1);
+    wire           end_a  = (a == NACC_M1);
+    assign h_en = busy;
 
     always @(posedge clk) begin
         if (rst) begin
             busy <= 1'b0;
-            a <= {NAW{1'b0}};
-            r <= {RW{1'b0}};
-            b <= {CLW{1'b0}};
-            s <= {SW{1'b0}};
-            w <= {AB{1'b0}};
-            ba <= {IDX_BITS{1'b0}};
         end else if (start) begin
             busy <= 1'b1;
+        end else if (busy && end_c && end_g && end_a) begin
+            busy <= 1'b0;
+        end
+    end
+    always @(posedge clk) begin
+        if (start) begin
             a <= {NAW{1'b0}};
-            r <= {RW{1'b0}};
-            b <= {CLW{1'b0}};
+            g <= {GW{1'b0}};
+            c <= {CLW{1'b0}};
             s <= {SW{1'b0}};
             w <= {AB{1'b0}};
-            ba <= {IDX_BITS{1'b0}};
+            ba <= {BAW{1'b0}};
         end else if (busy) begin
-            if (b == nb_last) begin
-                b <= {CLW{1'b0}};
+            if (s == TPW_M1 || TPW == 1) begin
                 s <= {SW{1'b0}};
                 w <= w + 1'b1;
+            end else begin
+                s <= s + 1'b1;
+            end
+            if (end_c) begin
+                c <= {CLW{1'b0}};
                 ba <= ba + 1'b1;
-                if (r == ROWS_M1) begin
-                    r <= {RW{1'b0}};
-                    if (a == NACC_M1) busy <= 1'b0;
-                    else a <= a + 1'b1;
+                if (end_g) begin
+                    g <= {GW{1'b0}};
+                    a <= a + 1'b1;
                 end else begin
-                    r <= r + 1'b1;
+                    g <= g + 1'b1;
                 end
             end else begin
-                b <= b + 1'b1;
-                if (s == KP_M1) begin
-                    s <= {SW{1'b0}};
-                    w <= w + 1'b1;
-                end else begin
-                    s <= s + 1'b1;
+                c <= c + 1'b1;
+            end
+        end
+    end
+
+    // ---- weights: one tile per beat --------------------------------------------------------------
+    wire [TPW*TILE-1:0] rom_q;
+    hwsim_rom #(.WIDTH(TPW * TILE), .DEPTH(DEPTH), .ADDR_BITS(AB), .INIT_FILE(WEIGHT_FILE)) u_wrom (
+        .clk(clk), .addr(w), .q(rom_q)
+    );
+
+    // ---- operands: lane l reads column c*LANES + l, shifted into accumulator units ----------------
+    // vc: of [u ; h] (is_in flag in the top bit); ub: column past u (GRU n_x, whose h part reads 0).
+    // GRU n_h reads h alone: when LANES divides N_IN that is vc from column group N_IN/LANES on
+    // (one selector per lane); otherwise a second selector hc over h.
+    localparam SHARE = (SPLIT_GRU == 0) || (N_IN % LANES == 0);
+    localparam integer OFFG_I = N_IN / LANES;
+    localparam [CLW-1:0] OFFG = OFFG_I[CLW-1:0];
+    wire type_h = (SPLIT_GRU != 0) && (a2 == 2'd3);
+    wire type_u = (SPLIT_GRU != 0) && (a2 == 2'd2);
+    wire [CLW-1:0] cv = (SHARE && type_h) ? c + OFFG : c;
+    wire signed [OPW-1:0] op [0:LANES-1];
+    genvar gl, gc, gr, gk;
+    generate
+        if (EXT_H != 0 && EXT_U != 0) begin : g_extu
+            // one lane, every column u[c] through the port
+            assign h_addr = c[HAW-1:0];
+            wire signed [VB-1:0] v = {{(VB - H_BITS + 1){h_q[H_BITS-1]}}, h_q[H_BITS-2:0]};
+            wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+            wire signed [VB+SMAX-1:0] vs = vx <<< SHIFT_IN;
+            assign op[0] = vs[OPW-1:0];
+            if (VB + SMAX > OPW) begin : g_cut
+                wire unused_hi = ^vs[VB+SMAX-1:OPW];
+            end
+            if (CLW > HAW) begin : g_chi
+                wire unused_chi = ^c[CLW-1:HAW];
+            end
+            wire unused_extu = ^{u_flat, h_flat, cv, type_u, type_h};
+        end else if (EXT_H != 0) begin : g_ext
+            // one lane: column c is u[c] (c < N_IN, a selector over u) or h[c - N_IN] (GRU n_h: h[c])
+            // from the port; both registered, then chosen and shifted
+            localparam UW = ((N_IN) > 2 ? $clog2(N_IN) : 1);
+            localparam NU = 1 << UW;
+            wire [U_BITS-1:0] ua [0:NU-1];
+            for (gc = 0; gc < NU; gc = gc + 1) begin : g_u
+                if (gc < N_IN) begin : g_in
+                    assign ua[gc] = u_flat[gc*U_BITS +: U_BITS];
+                end else begin : g_z
+                    assign ua[gc] = {U_BITS{1'b0}};
+                end
+            end
+            wire is_in = ~type_h & (c < OFFG);           // OFFG = N_IN with one lane
+            wire [CLW-1:0] hc = type_h ? c : c - OFFG;
+            assign h_addr = hc[HAW-1:0];
+            reg                      in_q;
+            reg signed [U_BITS-1:0]  u_q;
+            always @(posedge clk) begin
+                in_q <= is_in;
+                u_q <= ua[c[UW-1:0]];
+            end
+            wire signed [VB-1:0] uq = {{(VB - U_BITS + 1){u_q[U_BITS-1]}}, u_q[U_BITS-2:0]};
+            wire signed [VB-1:0] hq = {{(VB - H_BITS + 1){h_q[H_BITS-1]}}, h_q[H_BITS-2:0]};
+            wire signed [VB-1:0] v = in_q ? uq : hq;
+            wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+            wire signed [VB+SMAX-1:0] vs = in_q ? (vx <<< SHIFT_IN) : (vx <<< SHIFT_REC);
+            assign op[0] = vs[OPW-1:0];
+            if (VB + SMAX > OPW) begin : g_cut
+                wire unused_hi = ^vs[VB+SMAX-1:OPW];
+            end
+            wire unused_ext = ^{h_flat, cv, type_u, hc};
+        end else begin : g_sel
+            assign h_addr = {HAW{1'b0}};
+            wire unused_hq = ^h_q;
+            for (gl = 0; gl < LANES; gl = gl + 1) begin : g_op
+                reg signed [OPW-1:0] op_q;
+                wire [VB:0] vc [0:NSEL-1];
+                wire        ub [0:NSEL-1];
+                for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_col
+                    localparam integer J = gc * LANES + gl;
+                    if (J < N_IN) begin : g_u
+                        wire signed [VB-1:0] uu = $signed(u_flat[J*U_BITS +: U_BITS]);
+                        assign vc[gc] = {1'b1, uu};
+                    end else if (J < N_IN + N_REC) begin : g_h
+                        wire signed [VB-1:0] hh = $signed(h_flat[(J-N_IN)*H_BITS +: H_BITS]);
+                        assign vc[gc] = {1'b0, hh};
+                    end else begin : g_z
+                        assign vc[gc] = {(VB + 1){1'b0}};
+                    end
+                    assign ub[gc] = (J >= N_IN);
+                end
+                wire [VB:0] sel;
+                if (SHARE) begin : g_share
+                    assign sel = vc[cv];
+                end else begin : g_hsel
+                    wire [VB:0] hc [0:NSEL-1];
+                    for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_hcol
+                        localparam integer J = gc * LANES + gl;
+                        if (J < N_REC) begin : g_hh
+                            wire signed [VB-1:0] hh = $signed(h_flat[J*H_BITS +: H_BITS]);
+                            assign hc[gc] = {1'b0, hh};
+                        end else begin : g_hz
+                            assign hc[gc] = {(VB + 1){1'b0}};
+                        end
+                    end
+                    assign sel = type_h ? hc[c] : vc[c];
+                    wire unused_cv = ^cv;
+                end
+                wire        mask = type_u & ub[c];
+                wire signed [VB-1:0] v = mask ? {VB{1'b0}} : sel[VB-1:0];
+                wire signed [VB+SMAX-1:0] vx = {{(SMAX + 1){v[VB-1]}}, v[VB-2:0]};
+                wire signed [VB+SMAX-1:0] vs = sel[VB] ? (vx <<< SHIFT_IN) : (vx <<< SHIFT_REC);
+                always @(posedge clk) op_q <= vs[OPW-1:0];  // exact: the product it feeds fits ACC_BITS
+                assign op[gl] = op_q;
+                if (VB + SMAX > OPW) begin : g_cut
+                    wire unused_hi = ^vs[VB+SMAX-1:OPW];
                 end
             end
         end
+    endgenerate
+
+    // ---- control down the pipeline ---------------------------------------------------------------
+    wire first0 = (c == {CLW{1'b0}});
+    reg  v1, first1, last1;
+    reg  [1:0] a1;
+    reg  [GW-1:0] g1;
+    reg  [SW-1:0] s1;
+    always @(posedge clk) begin
+        if (rst) v1 <= 1'b0;
+        else v1 <= busy & ~start;
+        first1 <= first0;
+        last1 <= end_c;
+        a1 <= a2;
+        g1 <= g;
+        s1 <= s;
     end
-
-    wire [WORD_BITS-1:0] rom_q;
-    wire [ACC_BITS-1:0]  bias_q;
-    hwsim_rom #(.WIDTH(WORD_BITS), .DEPTH(DEPTH), .ADDR_BITS(AB), .INIT_FILE(WEIGHT_FILE)) u_wrom (
-        .clk(clk), .addr(w), .q(rom_q)
+    // the accumulate stage sees the beat TL cycles after stage 1; the bias word is read one earlier
+    wire       va;
+    wire       first_a, last_a;
+    wire [1:0] a_a;
+    wire [GW-1:0] g_a;
+    hwsim_delay #(.W(1), .N(TL), .RST(1)) u_dv (.clk(clk), .rst(rst), .d(v1), .q(va));
+    hwsim_delay #(.W(4 + GW), .N(TL)) u_dc (.clk(clk), .rst(rst), .d({first1, last1, a1, g1}), .q({first_a, last_a, a_a, g_a}));
+    wire [BAW-1:0] ba_r;
+    hwsim_delay #(.W(BAW), .N(TL)) u_db (.clk(clk), .rst(rst), .d(ba), .q(ba_r));
+    wire [ROWS*ACC_BITS-1:0] bias_q;
+    hwsim_rom #(.WIDTH(ROWS * ACC_BITS), .DEPTH(NB), .ADDR_BITS(BAW), .INIT_FILE(BIAS_FILE)) u_brom (
+        .clk(clk), .addr(ba_r), .q(bias_q)
     );
-    hwsim_rom #(.WIDTH(ACC_BITS), .DEPTH(NACC * ROWS), .ADDR_BITS(IDX_BITS), .INIT_FILE(BIAS_FILE)) u_brom (
-        .clk(clk), .addr(ba), .q(bias_q)
-    );
 
-    // ---- stage B: shift-add ---------------------------------------------------------------------
-    reg             vb_q, first_b, last_b;
-    reg [NAW-1:0]   a_b;
-    reg [CLW-1:0]   b_b;
-    reg [SW-1:0]    s_b;
-    reg [IDX_BITS-1:0] ba_b;
-    reg [RW-1:0]    r_b;
+    // ---- row PEs: products, adder tree, accumulator, requant --------------------------------------
+    wire [TILE-1:0] tile;
     generate
-        if (NAW == 1) begin : g_a1
-            assign a2 = {1'b0, a};
-            assign a2_b = {1'b0, a_b};
-        end else begin : g_a2
-            assign a2 = a;
-            assign a2_b = a_b;
+        if (TPW == 1) begin : g_t1
+            assign tile = rom_q;
+            wire unused_s1 = ^s1;
+        end else begin : g_tn
+            wire [TILE-1:0] tiles [0:(1 << SW)-1];
+            for (gk = 0; gk < (1 << SW); gk = gk + 1) begin : g_tw
+                if (gk < TPW) begin : g_in
+                    assign tiles[gk] = rom_q[gk*TILE +: TILE];
+                end else begin : g_out
+                    assign tiles[gk] = {TILE{1'b0}};
+                end
+            end
+            assign tile = tiles[s1];
         end
     endgenerate
+
+    reg                  fin;
+    reg  [1:0]           a_f;
+    reg  [GW-1:0]        g_f;
     always @(posedge clk) begin
-        if (rst) begin
-            vb_q <= 1'b0;
-            first_b <= 1'b0;
-            last_b <= 1'b0;
-            a_b <= {NAW{1'b0}};
-            b_b <= {CLW{1'b0}};
-            s_b <= {SW{1'b0}};
-            ba_b <= {IDX_BITS{1'b0}};
-            r_b <= {RW{1'b0}};
-        end else begin
-            r_b <= r;
-            vb_q <= busy & ~start;
-            first_b <= (b == {CLW{1'b0}});
-            last_b <= (b == nb_last);
-            a_b <= a;
-            b_b <= b;
-            s_b <= s;
-            ba_b <= ba;
-        end
+        if (rst) fin <= 1'b0;
+        else fin <= va & last_a;
+        a_f <= a_a;
+        g_f <= g_a;
     end
 
-    wire [CLW-1:0] nin_b  = (a2_b == 2'd0) ? NIN0 : (a2_b == 2'd1) ? NIN1 : (a2_b == 2'd2) ? NIN2 : NIN3;
-    wire [CLW-1:0] cols_b = (a2_b == 2'd0) ? COL0 : (a2_b == 2'd1) ? COL1 : (a2_b == 2'd2) ? COL2 : COL3;
-    wire [CLW-1:0] col0   = b_b * LANES_C;
-    // the LANES codes of this beat: group s_b of the word (groups padded to a power of two)
-    wire [GRP-1:0] groups [0:NGRP-1];
     generate
-        for (gi = 0; gi < NGRP; gi = gi + 1) begin : g_grp
-            if (gi < KP) begin : g_g
-                assign groups[gi] = rom_q[gi*GRP +: GRP];
-            end else begin : g_z
-                assign groups[gi] = {GRP{1'b0}};
+        for (gr = 0; gr < ROWS; gr = gr + 1) begin : g_row
+            // level 0: the LANES products of this row (combinational from the tile and the operands)
+            for (gk = 0; gk <= D; gk = gk + 1) begin : g_lvl
+                localparam N  = nodes_at(gk);
+                localparam WK = min2(ACC_BITS, PW + gk);
+                wire [N*WK-1:0] nd;
+                for (gl = 0; gl < N; gl = gl + 1) begin : g_nd
+                    if (gk == 0) begin : g_p
+                        wire signed [OPW+EXTRA-1:0] p;
+                        hwsim_lane #(.KIND(KIND), .CODE_BITS(CODE_BITS), .V_BITS(OPW), .OUT_W(OPW + EXTRA)) u_lane (
+                            .code(tile[(gr*LANES + gl)*CODE_BITS +: CODE_BITS]), .v(op[gl]), .p(p)
+                        );
+                        assign nd[gl*WK +: WK] = p[WK-1:0];
+                        if (OPW + EXTRA > WK) begin : g_cut
+                            wire unused_p = ^p[OPW+EXTRA-1:WK];
+                        end
+                    end else begin : g_s
+                        localparam WP = min2(ACC_BITS, PW + gk - 1);
+                        reg signed [WK-1:0] q;
+                        wire [WP-1:0] y0 = g_lvl[gk-1].nd[(2*gl)*WP +: WP];
+                        wire [WP-1:0] y1;
+                        wire signed [WK-1:0] x0, x1;
+                        if (2 * gl + 1 < nodes_at(gk - 1)) begin : g_two
+                            assign y1 = g_lvl[gk-1].nd[(2*gl+1)*WP +: WP];
+                        end else begin : g_one
+                            assign y1 = {WP{1'b0}};
+                        end
+                        if (WK > WP) begin : g_ext  // one bit wider than the children: their sum fits
+                            assign x0 = {y0[WP-1], y0};
+                            assign x1 = {y1[WP-1], y1};
+                        end else begin : g_cap      // capped at ACC_BITS: the sum wraps exactly
+                            assign x0 = y0;
+                            assign x1 = y1;
+                        end
+                        always @(posedge clk) q <= x0 + x1;
+                        assign nd[gl*WK +: WK] = q;
+                    end
+                end
+            end
+            wire [SUMW-1:0] top_nd = g_lvl[D].nd[SUMW-1:0];
+            wire signed [ACC_BITS-1:0] top_x;
+            if (ACC_BITS > SUMW) begin : g_x
+                assign top_x = {{(ACC_BITS - SUMW){top_nd[SUMW-1]}}, top_nd};
+            end else begin : g_same
+                assign top_x = top_nd;
+            end
+            wire signed [ACC_BITS-1:0] rsum;
+            if (D == 0) begin : g_r1  // one lane: register the product itself
+                reg signed [ACC_BITS-1:0] q;
+                always @(posedge clk) q <= top_x;
+                assign rsum = q;
+            end else begin : g_rn
+                assign rsum = top_x;
+            end
+            reg signed [ACC_BITS-1:0] acc;
+            wire signed [ACC_BITS-1:0] bias_r = bias_q[gr*ACC_BITS +: ACC_BITS];
+            always @(posedge clk) begin
+                if (va) acc <= (first_a ? bias_r : acc) + rsum;
+            end
+            wire signed [OUT_BITS-1:0] y;
+            wire                       y_oor;
+            hwsim_requant #(
+                .IN_W(ACC_BITS), .FROM_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
+            ) u_rq (.din(acc), .dout(y), .oor(y_oor));
+            // rows past NROW (the last group's padding) are computed but never written
+            localparam integer NG_I = (NROW - gr + ROWS - 1) / ROWS;  // groups holding row gr
+            localparam [GW:0] NG = NG_I[GW:0];
+            always @(posedge clk) begin
+                wr_data[gr*OUT_BITS +: OUT_BITS] <= y;
+                wr_oor[gr] <= y_oor;
+            end
+            if (NG_I == 0) begin : g_pad  // more row PEs than rows
+                always @(posedge clk) wr_valid[gr] <= 1'b0;
+            end else begin : g_real
+                always @(posedge clk) wr_valid[gr] <= ({1'b0, g_f} < NG);
             end
         end
-        if (K * CODE_BITS < WORD_BITS) begin : g_pad
-            wire unused_pad = ^rom_q[WORD_BITS-1:K*CODE_BITS];
-        end
     endgenerate
-    wire [GRP-1:0] grp = groups[s_b];
 
+    always @(posedge clk) begin
+        if (rst) wr_en <= 1'b0;
+        else wr_en <= fin;
+        wr_acc <= a_f;
+        wr_grp <= g_f;
+    end
+    reg [BAW-1:0] nw;  // row groups written so far
+    always @(posedge clk) begin
+        if (rst || start) nw <= {BAW{1'b0}};
+        else if (wr_en) nw <= nw + 1'b1;
+    end
+    localparam [BAW-1:0] LASTB = LASTB_I[BAW-1:0];
+    assign done = wr_en & (nw == LASTB);
     generate
-        for (gi = 0; gi < LANES; gi = gi + 1) begin : g_lane
-            localparam [CLW-1:0] L = gi;
-            wire [CLW-1:0]  col   = col0 + L;
-            wire            valid = (col < cols_b);
-            wire            is_in = (col < nin_b);
-            wire [CLW-1:0]  hcol  = col - nin_b;
-            wire signed [VB-1:0] v = is_in ? u_arr[col] : h_arr[hcol];
-            wire signed [ACC_BITS-1:0] p;
-            hwsim_lane #(.KIND(KIND), .CODE_BITS(CODE_BITS), .V_BITS(VB), .OUT_W(ACC_BITS)) u_lane (
-                .code(grp[gi*CODE_BITS +: CODE_BITS]), .v(v), .p(p)
-            );
-            wire signed [ACC_BITS-1:0] term = ~valid ? {ACC_BITS{1'b0}}
-                                            : is_in ? (p <<< SHIFT_IN) : (p <<< SHIFT_REC);
-            wire signed [ACC_BITS-1:0] sum;
-            if (gi == 0) begin : g_first
-                assign sum = term;
-            end else begin : g_next
-                assign sum = g_lane[gi - 1].sum + term;
-            end
+        if (N_REC == 0) begin : g_noh
+            wire unused_h = ^h_flat;
         end
     endgenerate
-    wire signed [ACC_BITS-1:0] beat_sum = g_lane[LANES - 1].sum;
-
-    reg signed [ACC_BITS-1:0] acc;
-    always @(posedge clk) begin
-        if (vb_q) acc <= (first_b ? bias_q : acc) + beat_sum;
-    end
-
-    // ---- stage C: requant and write ---------------------------------------------------------------
-    reg             vc_q;
-    reg [IDX_BITS-1:0] ba_c;
-    reg [1:0]       a_c;
-    reg [RW-1:0]    r_c;
-    always @(posedge clk) begin
-        if (rst) begin
-            vc_q <= 1'b0;
-            ba_c <= {IDX_BITS{1'b0}};
-            a_c <= 2'd0;
-            r_c <= {RW{1'b0}};
-        end else begin
-            vc_q <= vb_q & last_b;
-            ba_c <= ba_b;
-            a_c <= a2_b;
-            r_c <= r_b;
-        end
-    end
-    hwsim_requant #(
-        .IN_W(ACC_BITS), .FROM_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
-        .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
-    ) u_rq (.din(acc), .dout(wr_data), .oor(wr_oor));
-    assign wr_en  = vc_q;
-    assign wr_acc = a_c;
-    assign wr_row = r_c;
-    assign done   = vc_q & (ba_c == LAST_IDX);
 endmodule
 `default_nettype wire

@@ -4,8 +4,9 @@
     python scripts/cosim_sweep.py [--configs 50] [--sequences 200] [--steps 5] [--seed 0] [--workdir DIR]
                                   [--simulator icarus|verilator] [--netlist generic|ice40|ecp5]
 
-Every configuration draws a cell, quantizer, code width, word width, lanes (any divisor of the
-codes per word), sizes, rounding / overflow / activation modes, formats, input saturation and
+Every configuration draws a cell, quantizer, code width, word width, the folding (rows and lanes
+from 1 to fully parallel, primes and non-divisors included; pointwise units among the divisors of
+rows), sizes, rounding / overflow / activation modes, formats, input saturation and
 weight gain, exports the model, and co-simulates it (hwsim._cosim) with random stream stalls.
 Prints one line per configuration and a summary (sequences per second of wall time included);
 exits 1 on any mismatch or cycle disagreement. ``--simulator`` picks the simulator (default: the
@@ -43,13 +44,16 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
     bits = METHODS[method][rng.integers(len(METHODS[method]))]
     b = CODE_BITS.get(method, bits)
     k = int(rng.choice([1, 2, 3, 4, 8, 16, 32]))
-    word = b * k
-    lanes = int(rng.choice([d for d in range(1, k + 1) if k % d == 0]))
+    word = b * k + int(rng.choice([0, 0, 1, 5]))  # word widths that are not a multiple of the code too
+    inputs, hidden = int(rng.integers(1, 8)), int(rng.integers(1, 12))
+    lanes = int(rng.choice([1, 1, 2, 3, 5, 8, inputs + hidden]))   # 1, primes, powers of two, fully parallel
+    rows = int(rng.choice([1, 1, 2, 3, 4, 7, hidden]))
+    pointwise = int(rng.choice([0, 0] + [d for d in range(1, rows + 1) if rows % d == 0]))
     return Case(
         cell=cell, method=method, bits=bits,
-        inputs=int(rng.integers(1, 8)), hidden=int(rng.integers(1, 12)), layers=int(rng.integers(1, 3)),
+        inputs=inputs, hidden=hidden, layers=int(rng.integers(1, 3)),
         classes=None if rng.random() < 0.25 else int(rng.integers(1, 6)),
-        word_bits=word, lanes=lanes,
+        word_bits=word, lanes=lanes, rows=rows, pointwise_units=pointwise,
         rounding=str(rng.choice(["floor", "half_up", "half_even", "zero"])),
         overflow=str(rng.choice(["saturate", "wrap"])),
         activation=str(rng.choice(["lut", "pwl"])),

@@ -17,8 +17,11 @@ from . import fail, user_errors
               help="Export directory (gets manifest.json, rom/, rtl/).")
 @config_option()
 @click.option("--word-bits", "word_bits", type=int, default=None,
-              help="Weight ROM word width (overrides the contract); a multiple of the code width, at most 1024.")
-@click.option("--lanes", type=int, default=None, help="Shift-add lanes per row (overrides the contract); divides the codes per word.")
+              help="Weight ROM word width (overrides the contract), at most 1024; weight tiles narrower than it share a word.")
+@click.option("--lanes", type=int, default=None, help="Columns per beat: shift-add lanes of every row PE (overrides the contract); any value >= 1.")
+@click.option("--rows", type=int, default=None, help="Row PEs: output rows per beat (overrides the contract); any value >= 1.")
+@click.option("--pointwise-units", "pointwise_units", type=int, default=None,
+              help="Parallel pointwise units (overrides the contract); divides --rows; 0: one per row PE.")
 @click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
@@ -32,7 +35,8 @@ from . import fail, user_errors
               help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format.")
 @click.option("--force", is_flag=True, help="Replace an existing export directory.")
 @user_errors
-def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, tb_sequences, tb_steps, tb_data, force):
+def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, tb_sequences, tb_steps,
+           tb_data, force):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
     Writes rom/ (weights, biases and activation tables in $readmemh hex, $readmemb, Xilinx .coe,
@@ -52,7 +56,8 @@ def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, tb
     if output.exists() and not force:
         fail(f"output directory {output} exists; pass --force to replace it")
     cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
-    changes = {k: v for k, v in (("word_bits", word_bits), ("lanes", lanes)) if v is not None}
+    knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units))
+    changes = {k: v for k, v in knobs if v is not None}
     if changes:
         cfg = cfg.replace(**changes)
     if tb_data is not None and tb_sequences == 0:
@@ -70,7 +75,8 @@ def export(qmodel, output, config, word_bits, lanes, formats, top_name, cell, tb
     man = res.manifest
     click.echo(
         f"{man['model']['cell']} {man['model']['method']} ({man['model']['code_bits']}-bit codes), "
-        f"{cfg.word_bits}-bit words, {cfg.lanes} lane(s) -> {res.path}"
+        f"{cfg.rows} row PE(s) x {cfg.lanes} lane(s), {cfg.pointwise} pointwise unit(s), "
+        f"{man['schedule']['cycles_per_step']} cycles/step -> {res.path}"
     )
     for r in man["roms"]:
         click.echo(f"  {r['name']:<14} {r['depth']:>8} x {r['word_bits']:>4} bits  {', '.join(r['files'])}")

@@ -98,8 +98,6 @@ def test_error_midway_leaves_nothing(qmodel, tmp_path, monkeypatch):
         ({"formats": "hex,vhdl"}, FormatError, r"^format must be one of hex, memb, coe, mif, bin, not 'vhdl'$"),
         ({"top_name": "1top"}, FormatError, r"^top module name must be a Verilog identifier .*, not '1top'$"),
         ({"top_name": "module"}, FormatError, r"^top module name must be a Verilog identifier .*, not 'module'$"),
-        ({"cfg": DatapathConfig(word_bits=33)}, ConfigError, r"^word width must be a multiple of the code width \(2\), not 33$"),
-        ({"cfg": DatapathConfig(lanes=5)}, ConfigError, r"^lanes must divide the codes per word \(16 = 32/2 bits\), not 5$"),
     ],
 )
 def test_bad_input_writes_nothing(qmodel, tmp_path, kwargs, error, message):
@@ -123,12 +121,23 @@ def _run(*args):
 
 
 def test_cli_export(qfile, tmp_path):
-    r = _run(qfile, "-o", tmp_path / "out", "--word-bits", 64, "--lanes", 4, "--formats", "coe,bin")
+    r = _run(qfile, "-o", tmp_path / "out", "--word-bits", 64, "--lanes", 4, "--rows", 2, "--pointwise-units", 1,
+             "--formats", "coe,bin")
     assert r.exit_code == 0, r.output
     man = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert man["contract"]["word_bits"] == 64 and man["contract"]["lanes"] == 4
+    assert man["contract"]["word_bits"] == 64 and man["contract"]["lanes"] == 4 and man["contract"]["rows"] == 2
     assert man["formats"] == ["hex", "coe", "bin"]
-    assert man["roms"][0]["codes_per_word"] == 32
+    # a tile is 2 rows x 4 lanes of 2-bit codes = 16 bits: four tiles share a 64-bit word
+    w = man["roms"][0]
+    assert (w["tile_rows"], w["tile_lanes"], w["tiles_per_word"], w["codes_per_word"], w["word_bits"]) == (2, 4, 4, 32, 64)
+    assert man["schedule"]["pointwise_units"] == 1 and man["schedule"]["rows"] == 2
+
+
+def test_cli_export_lanes_need_not_divide_anything(qfile, tmp_path):
+    r = _run(qfile, "-o", tmp_path / "out", "--word-bits", 31, "--lanes", 5, "--rows", 3)
+    assert r.exit_code == 0, r.output
+    w = json.loads((tmp_path / "out" / "manifest.json").read_text())["roms"][0]
+    assert (w["tiles_per_word"], w["word_bits"]) == (1, 30)  # one 3 x 5 tile of 2-bit codes
 
 
 def test_cli_export_reads_config(qfile, tmp_path):
@@ -144,9 +153,10 @@ def test_cli_export_reads_config(qfile, tmp_path):
     ("args", "message"),
     [
         (("--formats", "hex,xyz"), r"^Error: format must be one of hex, memb, coe, mif, bin, not 'xyz'$"),
-        (("--word-bits", "31"), r"^Error: word width must be a multiple of the code width \(2\), not 31$"),
+        (("--rows", "0"), r"^Error: rows must be at least 1, not 0$"),
         (("--word-bits", "2048"), r"^Error: word width must be in \[1, 1024\] bits, not 2048$"),
-        (("--lanes", "3"), r"^Error: lanes must divide the codes per word \(16 = 32/2 bits\), not 3$"),
+        (("--rows", "4", "--pointwise-units", "3"),
+         r"^Error: pointwise_units must be 0 \(one per row PE\) or divide rows \(4\), not 3$"),
         (("--top-name", "top-1"), r"^Error: top module name must be a Verilog identifier .*, not 'top-1'$"),
     ],
 )

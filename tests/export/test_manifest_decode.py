@@ -28,6 +28,7 @@ def third_party_decode(export_dir: Path) -> dict[str, np.ndarray]:
         if rom["role"] != "weights":
             continue
         W, B, K = rom["word_bits"], rom["code_bits"], rom["codes_per_word"]
+        R, L = rom["tile_rows"], rom["tile_lanes"]
         lines = (export_dir / rom["files"]["hex"]).read_text().split()
         assert len(lines) == rom["depth"]
         words = [Bits(uint=int(line, 16), length=W) for line in lines]
@@ -35,8 +36,10 @@ def third_party_decode(export_dir: Path) -> dict[str, np.ndarray]:
             mat = np.zeros((seg["rows"], seg["cols"]), dtype=np.int64)
             for r in range(seg["rows"]):
                 for j in range(seg["cols"]):
-                    word = words[seg["start"] + r * seg["words_per_row"] + j // K]
-                    lsb = (j % K) * B  # bitstring indexes from the MSB
+                    t = seg["start"] + (r // R) * seg["col_groups"] + j // L  # tile
+                    n = t * R * L + (r % R) * L + j % L  # code index from the ROM's first code
+                    word = words[n // K]
+                    lsb = (n % K) * B  # bitstring indexes from the MSB
                     mat[r, j] = m_of_code[word[W - lsb - B : W - lsb].uint]
             for src in seg["sources"]:
                 (r0, r1), (c0, c1), (k0, k1) = src["tensor_rows"], src["tensor_cols"], src["cols"]
@@ -44,21 +47,22 @@ def third_party_decode(export_dir: Path) -> dict[str, np.ndarray]:
     return out
 
 
-CASES = [
-    ("gru", "ternary", None, 32),
-    ("lstm", "exp", 4, 32),
-    ("lstm", "ternary-stoch", None, 6),
-    ("gru", "exp", 5, 1020),
-    ("rnn_tanh", "binary", None, 7),
-    ("gru", "uniform", 6, 96),
+CASES = [  # (cell, method, bits, word_bits, rows, lanes): tiles that share words, fill them, overflow them
+    ("gru", "ternary", None, 32, 1, 1),
+    ("lstm", "exp", 4, 32, 2, 3),
+    ("lstm", "ternary-stoch", None, 6, 1, 1),
+    ("gru", "exp", 5, 1020, 4, 11),
+    ("rnn_tanh", "binary", None, 7, 3, 1),
+    ("gru", "uniform", 6, 96, 6, 11),
 ]
 
 
-@pytest.mark.parametrize(("cell", "method", "bits", "word_bits"), CASES, ids=[f"{c[0]}-{c[1]}-W{c[3]}" for c in CASES])
-def test_manifest_decodes_every_weight(make_model, tmp_path, cell, method, bits, word_bits):
+@pytest.mark.parametrize(("cell", "method", "bits", "word_bits", "rows", "lanes"), CASES,
+                         ids=[f"{c[0]}-{c[1]}-W{c[3]}-r{c[4]}l{c[5]}" for c in CASES])
+def test_manifest_decodes_every_weight(make_model, tmp_path, cell, method, bits, word_bits, rows, lanes):
     model = quantize_model(make_model(cell, 5, 6, 2, 3, seed=4), method, bits=bits)
     out = tmp_path / "exp"
-    write_export(model, out, DatapathConfig(word_bits=word_bits), rtl=False)
+    write_export(model, out, DatapathConfig(word_bits=word_bits, rows=rows, lanes=lanes), rtl=False)
     decoded = third_party_decode(out)
     codes = decode_model_codes(model)
     assert set(decoded) == set(codes)
@@ -76,13 +80,21 @@ def test_manifest_biases_and_tables_match_the_plan(make_model, tmp_path):
     from hwsim._plan import lower
 
     model = quantize_model(make_model("lstm", 3, 4, 1, 2, seed=2), "exp", bits=3)
-    cfg = DatapathConfig(lut_bits=8, word_bits=30)
+    cfg = DatapathConfig(lut_bits=8, word_bits=30, rows=3)
     write_export(model, tmp_path / "e", cfg, rtl=False)
     man = json.loads((tmp_path / "e" / "manifest.json").read_text())
     plan = lower(model, cfg)
     layer = man["layers"][0]
     assert layer["acc_bits"] == plan.layers[0].acc_bits and layer["shift_rec"] == plan.layers[0].shift_rec
     assert [a["bias"] for a in layer["accumulations"]] == [[int(v) for v in a.bias] for a in plan.layers[0].accums]
+    # the bias ROM from the docs alone: rows_per_word two's complement fields of field_bits per word
+    rom = next(r for r in man["roms"] if r["name"] == "l0_bias")
+    fb, n = rom["field_bits"], rom["rows_per_word"]
+    words = [int(line, 16) for line in (tmp_path / "e" / rom["files"]["hex"]).read_text().split()]
+    fields = [(w >> (k * fb)) & ((1 << fb) - 1) for w in words for k in range(n)]
+    fields = [f - (1 << fb) if f >> (fb - 1) else f for f in fields]
+    for seg, acc in zip(rom["segments"], plan.layers[0].accums):
+        assert fields[seg["start"] * n : seg["start"] * n + seg["rows"]] == [int(v) for v in acc.bias]
     assert man["head"]["bias"] == [int(v) for v in plan.head.bias]
     assert man["contract"] == cfg.to_dict()
     lut = next(r for r in man["roms"] if r["name"] == "sigmoid_lut")

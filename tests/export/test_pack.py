@@ -8,7 +8,7 @@ from bitstring import Bits
 
 from hwsim._codes import WeightCodec
 from hwsim._config import DatapathConfig
-from hwsim._errors import ConfigError, FormatError
+from hwsim._errors import FormatError
 from hwsim._plan import lower
 from hwsim._quant import quantize_model
 from hwsim.export import (
@@ -20,6 +20,7 @@ from hwsim.export import (
     words_from_ints,
     words_to_ints,
 )
+from hwsim.export._pack import tile_codes, untile_codes
 
 # (code_bits, word_bits): fast paths (B | 8, B = 16), the bit-expansion path, W not a multiple of 8,
 # one code per word, and the 1024-bit maximum.
@@ -71,28 +72,35 @@ def test_pack_codes_refuses_bad_widths_and_codes():
         pack_codes(np.zeros((1, 1)), 3, 32)
     with pytest.raises(FormatError, match=r"^2-bit codes must lie in \[0, 3\]$"):
         pack_codes(np.array([[4]]), 2, 32)
-    with pytest.raises(FormatError, match=r"^word width must be in \[1, 1024\] bits, not 1025$"):
-        pack_codes(np.zeros((1, 1)), 1, 1025)
+    with pytest.raises(FormatError, match=r"^word width must be in \[1, 65536\] bits, not 65537$"):
+        pack_codes(np.zeros((1, 1)), 1, 65537)
 
 
 METHODS = [("ternary", None), ("exp", 4), ("exp", 3), ("binary", None), ("uniform", 5), ("pow2-ternary", None)]
 
 
+FOLDS = [(1, 1), (1, 5), (3, 2), (7, 14), (2, 9)]  # (rows, lanes): 1, divisors, non-divisors, full
+
+
 @pytest.mark.parametrize(("method", "bits"), METHODS, ids=[f"{m}{b or ''}" for m, b in METHODS])
+@pytest.mark.parametrize(("rows", "lanes"), FOLDS, ids=[f"r{r}l{l}" for r, l in FOLDS])
 @pytest.mark.parametrize("cell", ["gru", "lstm", "rnn_tanh"])
-def test_rom_images_hold_every_accumulation_in_plan_order(make_model, method, bits, cell):
+def test_rom_images_hold_every_accumulation_in_plan_order(make_model, method, bits, cell, rows, lanes):
     model = quantize_model(make_model(cell, 5, 7, 2, 3, seed=1), method, bits=bits)
     codec = WeightCodec.for_method(method, model.quant.bits)
-    word_bits = codec.bits * 5  # 5 codes per word: rows of 12 and 14 codes need 3 words
-    plan = lower(model, DatapathConfig(word_bits=word_bits))
+    word_bits = codec.bits * 5  # 5 codes per word: small tiles share a word, large ones fill it
+    plan = lower(model, DatapathConfig(word_bits=word_bits, rows=rows, lanes=lanes))
     roms = rom_images(plan)
     names = [n for k in range(2) for n in (f"l{k}_weights", f"l{k}_bias")] + ["head_weights", "head_bias", "sigmoid_lut", "tanh_lut"]
     assert list(roms) == names
+    tpw = max(1, 5 // (rows * lanes))
     for layer in plan.layers:
         w, b = roms[f"l{layer.index}_weights"], roms[f"l{layer.index}_bias"]
         assert [s.name for s in w.segments] == [a.name for a in layer.accums]
-        assert w.depth == sum(a.rows * -(-a.cols // 5) for a in layer.accums)
-        assert b.width == layer.acc_bits and b.ints() == [int(v) for a in layer.accums for v in a.bias]
+        tiles = sum(-(-a.rows // rows) * -(-a.cols // lanes) for a in layer.accums)
+        assert w.width == tpw * rows * lanes * codec.bits and w.depth == -(-tiles // tpw)
+        padded = [int(a.bias[i]) if i < a.rows else 0 for a in layer.accums for i in range(-(-a.rows // rows) * rows)]
+        assert b.width == rows * layer.acc_bits and b.ints() == padded
         for seg, acc in zip(w.segments, layer.accums):
             np.testing.assert_array_equal(codec.decode(w.matrix_codes(seg)), acc.m)
     np.testing.assert_array_equal(codec.decode(roms["head_weights"].matrix_codes(roms["head_weights"].segments[0])), plan.head.m)
@@ -106,11 +114,13 @@ def test_rom_images_without_head_and_with_pwl(make_model):
     assert list(roms) == ["l0_weights", "l0_bias"]
 
 
-def test_rom_images_refuse_lanes_that_do_not_divide_codes_per_word(make_model):
-    model = quantize_model(make_model("gru", 3, 4, 1, None), "ternary")
-    plan = lower(model, DatapathConfig(lanes=3))
-    with pytest.raises(ConfigError, match=r"^lanes must divide the codes per word \(16 = 32/2 bits\), not 3$"):
-        rom_images(plan)
+def test_tiles_fold_rows_then_columns():
+    # a 3 x 5 matrix in 2 x 2 tiles: row groups {0,1}, {2}; column groups {0,1}, {2,3}, {4}
+    codes = np.arange(15).reshape(3, 5)
+    t = tile_codes(codes, 2, 2)
+    assert t.shape == (6, 4)
+    assert t[0].tolist() == [0, 1, 5, 6] and t[2].tolist() == [4, 0, 9, 0] and t[3].tolist() == [10, 11, 0, 0]
+    np.testing.assert_array_equal(untile_codes(t, 3, 5, 2, 2), codes)
 
 
 def test_worked_example_of_rom_format_md():

@@ -55,12 +55,17 @@ def test_format_types_are_checked():
         FixedFormat(16.0, 4)  # type: ignore[arg-type]
 
 
-def test_codes_per_word_checks_divisibility():
-    assert DEFAULT_CONFIG.codes_per_word(2) == 16
-    with pytest.raises(ConfigError, match=r"^word width must be a multiple of the code width \(2\), not 33$"):
-        DEFAULT_CONFIG.replace(word_bits=33).codes_per_word(2)
-    with pytest.raises(ConfigError, match=r"^lanes must divide the codes per word \(16 = 32/2 bits\), not 3$"):
-        DEFAULT_CONFIG.replace(lanes=3).codes_per_word(2)
+def test_folding_knobs():
+    assert (DEFAULT_CONFIG.rows, DEFAULT_CONFIG.lanes, DEFAULT_CONFIG.pointwise) == (1, 1, 1)
+    assert DEFAULT_CONFIG.replace(rows=6).pointwise == 6  # 0: one pointwise unit per row PE
+    assert DEFAULT_CONFIG.replace(rows=6, pointwise_units=3).pointwise == 3
+    assert DEFAULT_CONFIG.replace(lanes=7, word_bits=33).lanes == 7  # lanes divide nothing
+    with pytest.raises(ConfigError, match=r"^rows must be at least 1, not 0$"):
+        DEFAULT_CONFIG.replace(rows=0)
+    with pytest.raises(ConfigError, match=r"^pointwise_units must be 0 \(one per row PE\) or divide rows \(6\), not 4$"):
+        DEFAULT_CONFIG.replace(rows=6, pointwise_units=4)
+    with pytest.raises(ConfigError, match=r"^pointwise_units must be 0 \(one per row PE\) or divide rows \(1\), not -1$"):
+        DEFAULT_CONFIG.replace(pointwise_units=-1)
 
 
 def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):

@@ -30,6 +30,8 @@ class Case:
     classes: int | None = 3
     word_bits: int = 32
     lanes: int = 1
+    rows: int = 1
+    pointwise_units: int = 0
     rounding: str = "half_up"
     overflow: str = "saturate"
     activation: str = "lut"
@@ -43,7 +45,8 @@ class Case:
     @property
     def id(self) -> str:
         b = "" if self.bits is None else str(self.bits)
-        parts = [self.cell, f"{self.method}{b}", f"w{self.word_bits}", f"p{self.lanes}",
+        pw = f"u{self.pointwise_units}" if self.pointwise_units else ""
+        parts = [self.cell, f"{self.method}{b}", f"w{self.word_bits}", f"r{self.rows}{pw}l{self.lanes}",
                  f"i{self.inputs}", f"h{self.hidden}", f"l{self.layers}", f"c{self.classes or 0}"]
         if (self.rounding, self.overflow) != ("half_up", "saturate"):
             parts.append(f"{self.rounding}-{self.overflow}")
@@ -63,7 +66,8 @@ class Case:
 
     def config(self) -> DatapathConfig:
         kw = dict(NARROW) if self.narrow else {}
-        return DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rounding=self.rounding,
+        return DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rows=self.rows,
+                              pointwise_units=self.pointwise_units, rounding=self.rounding,
                               overflow=self.overflow, activation=self.activation, **kw)
 
     def model(self) -> RNNModel:
@@ -81,32 +85,36 @@ class Case:
         return quantize_model(m, self.method, bits=self.bits, **self.quant_kw)
 
 
-#: The CI sweep: every cell, code kind, rounding and overflow mode; lanes 1, 2 and ones that do not
-#: divide the row length; sizes 1, primes, non-powers of two; saturating inputs; extreme codes.
+#: The CI sweep: every cell, code kind, rounding and overflow mode; rows x lanes from 1 x 1 to fully
+#: parallel, primes and values that divide neither the rows nor the columns, pointwise units below
+#: rows; sizes 1, primes, non-powers of two; saturating inputs; extreme codes.
 SWEEP = [
     Case("gru", "ternary"),
-    Case("gru", "ternary", lanes=2, hidden=5),
-    Case("gru", "binary", word_bits=8, lanes=8, inputs=1, hidden=1, classes=1),
-    Case("gru", "pow2-ternary", word_bits=64, lanes=4, inputs=5, hidden=7, layers=2, classes=None),
-    Case("gru", "exp", bits=6, word_bits=12, lanes=2, hidden=3, gain=4.0),
-    Case("gru", "uniform", bits=8, word_bits=32, lanes=4, hidden=6, rounding="half_even", overflow="wrap",
-         narrow=True, saturate=0.3, gain=4.0),
-    Case("gru", "binary", word_bits=128, lanes=1, inputs=2, hidden=11, activation="pwl"),
+    Case("gru", "ternary", lanes=2, rows=3, hidden=5),
+    Case("gru", "binary", word_bits=8, lanes=8, rows=2, inputs=1, hidden=1, classes=1),
+    Case("gru", "pow2-ternary", word_bits=64, lanes=4, rows=7, pointwise_units=1, inputs=5, hidden=7, layers=2,
+         classes=None),
+    Case("gru", "exp", bits=6, word_bits=12, lanes=2, rows=2, hidden=3, gain=4.0),
+    Case("gru", "uniform", bits=8, word_bits=32, lanes=5, rows=4, pointwise_units=2, hidden=6, rounding="half_even",
+         overflow="wrap", narrow=True, saturate=0.3, gain=4.0),
+    Case("gru", "binary", word_bits=128, lanes=13, rows=11, inputs=2, hidden=11, activation="pwl"),
     Case("lstm", "ternary", inputs=1, hidden=1, classes=2),
-    Case("lstm", "exp", bits=4, word_bits=16, lanes=4, hidden=7, rounding="zero", overflow="wrap", narrow=True,
-         saturate=0.3, gain=4.0),
-    Case("lstm", "uniform", bits=4, word_bits=32, lanes=8, hidden=5, layers=2, activation="pwl"),
-    Case("lstm", "pow2-ternary", word_bits=32, lanes=2, hidden=6, rounding="floor", narrow=True, saturate=0.5,
-         gain=8.0),
-    Case("lstm", "exp", bits=3, word_bits=6, lanes=1, hidden=4, quant_kw={"zero": False}, gain=2.0),
-    Case("rnn_tanh", "ternary", word_bits=32, lanes=4, inputs=3, hidden=13, rounding="half_even"),
+    Case("lstm", "exp", bits=4, word_bits=16, lanes=4, rows=5, hidden=7, rounding="zero", overflow="wrap",
+         narrow=True, saturate=0.3, gain=4.0),
+    Case("lstm", "uniform", bits=4, word_bits=32, lanes=8, rows=2, pointwise_units=1, hidden=5, layers=2,
+         activation="pwl"),
+    Case("lstm", "pow2-ternary", word_bits=32, lanes=3, rows=6, pointwise_units=3, hidden=6, rounding="floor",
+         narrow=True, saturate=0.5, gain=8.0),
+    Case("lstm", "exp", bits=3, word_bits=6, lanes=1, rows=3, hidden=4, quant_kw={"zero": False}, gain=2.0),
+    Case("rnn_tanh", "ternary", word_bits=32, lanes=4, rows=13, inputs=3, hidden=13, rounding="half_even"),
     Case("rnn_tanh", "binary", word_bits=1, lanes=1, inputs=2, hidden=3, layers=3, overflow="wrap", narrow=True,
          saturate=0.4, activation="pwl"),
-    Case("rnn_relu", "exp", bits=5, word_bits=20, lanes=2, hidden=5, rounding="floor", overflow="wrap",
+    Case("rnn_relu", "exp", bits=5, word_bits=20, lanes=7, rows=2, hidden=5, rounding="floor", overflow="wrap",
          narrow=True, saturate=0.3, gain=4.0),
-    Case("rnn_relu", "uniform", bits=16, word_bits=32, lanes=2, inputs=4, hidden=2, classes=5, gain=2.0,
+    Case("rnn_relu", "uniform", bits=16, word_bits=32, lanes=2, rows=4, inputs=4, hidden=2, classes=5, gain=2.0,
          bias=False),
-    Case("rnn_relu", "ternary-stoch", word_bits=16, lanes=8, inputs=6, hidden=9, rounding="zero"),
+    Case("rnn_relu", "ternary-stoch", word_bits=16, lanes=15, rows=9, pointwise_units=3, inputs=6, hidden=9,
+         rounding="zero"),
 ]
 
 

@@ -12,8 +12,8 @@ from rtl_util import RTL_DIR
 
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed")]
 
-BLOCKS = ["hwsim_rom", "hwsim_requant", "hwsim_lane", "hwsim_act", "hwsim_matvec", "hwsim_layer", "hwsim_head",
-          "hwsim_axis_ctrl"]
+BLOCKS = ["hwsim_rom", "hwsim_requant", "hwsim_delay", "hwsim_lane", "hwsim_act", "hwsim_matvec", "hwsim_pointwise",
+          "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl"]
 
 
 def _lint(files, top, extra=()):
@@ -30,17 +30,23 @@ def test_templates_lint_clean(top):
     assert rc == 0 and "%Warning" not in err, err
 
 
+# (rows, lanes, pointwise units, tiles per word): 1, primes, a tree with a pass-through node, shared words
+FOLDS = {"lstm": (4, 2, 2, 1), "gru": (6, 7, 3, 1), "rnn_tanh": (1, 1, 1, 3), "rnn_relu": (5, 3, 5, 2)}
+
+
 @pytest.mark.parametrize("cell", [0, 1, 2, 3], ids=["rnn_tanh", "rnn_relu", "gru", "lstm"])
 @pytest.mark.parametrize("act", [0, 1], ids=["lut", "pwl"])
 def test_layer_variants_lint_clean(cell, act):
     from hwsim.export._rtl import rtl_sources
 
+    r, l, p, t = FOLDS[("rnn_tanh", "rnn_relu", "gru", "lstm")[cell]]
     rc, err = _lint(rtl_sources(), "hwsim_layer", [f"-GCELL={cell}", f"-GACT_KIND={act}", "-GKIND=2", "-GCODE_BITS=4",
-                                                  "-GLANES=2", "-GH_FRAC=6", "-GC_FRAC=16"])
+                                                  f"-GLANES={l}", f"-GROWS={r}", f"-GPW_UNITS={p}", f"-GTPW={t}",
+                                                  "-GH_FRAC=6", "-GC_FRAC=16"])
     assert rc == 0 and "%Warning" not in err, err
 
 
-@pytest.mark.parametrize("case", [Case("gru", "ternary", lanes=2), Case("lstm", "uniform", bits=4, classes=None, layers=2),
+@pytest.mark.parametrize("case", [Case("gru", "ternary", lanes=2, rows=3), Case("lstm", "uniform", bits=4, classes=None, layers=2),
                                   Case("rnn_relu", "exp", bits=5, word_bits=10, activation="pwl")], ids=lambda c: c.id)
 def test_exported_design_lint_clean(case, tmp_path):
     import json
