@@ -25,6 +25,7 @@ from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._pack import rom_images
 from ._rtl import write_rtl
+from .._repr import short_repr
 from ._tb import default_tb_inputs, tb_files
 
 #: The export's Verilog file list (relative to the export root).
@@ -87,6 +88,8 @@ def check_tb_inputs(plan, x) -> "np.ndarray":
 
 @dataclass(frozen=True)
 class ExportResult:
+    __repr__ = short_repr
+
     path: Path
     manifest: dict[str, Any]
     files: tuple[str, ...]  # paths relative to ``path``, manifest.json last

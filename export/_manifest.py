@@ -152,6 +152,14 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
         }
         for l in plan.layers
     ]
+    if not cfg.is_global:  # per-layer precision: each layer's own contract and tables
+        for entry, l in zip(layers, plan.layers):
+            lc, luts = plan.layer_config(l.index), plan.lut_roms(l.index)
+            entry["precision"] = {
+                **{n: getattr(lc, n).to_dict() for n in ("h", "c", "pre", "act")},
+                "rounding": lc.rounding, "overflow": lc.overflow, "activation": lc.activation,
+                "lut_roms": None if luts is None else {"sigmoid": luts[0], "tanh": luts[1]},
+            }
     head = None
     if plan.head is not None:
         hd = plan.head
@@ -161,6 +169,10 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
             "weights_rom": "head_weights", "bias_rom": "head_bias",
             "bias": [int(b) for b in hd.bias],
         }
+        if not cfg.is_global:
+            hc = plan.head_config()
+            head["precision"] = {"h": hc.h.to_dict(), "out": hc.out.to_dict(), "rounding": hc.rounding,
+                                 "overflow": hc.overflow}
     if cfg.activation == "lut":
         activation = {
             "unit": "lut",

@@ -334,7 +334,8 @@ def rom_images(plan) -> dict[str, Rom]:
     """Every ROM of a lowered plan, in file order, keyed by name (the file stem under ``rom/``).
 
     ``l{k}_weights`` / ``l{k}_bias`` per layer, ``head_weights`` / ``head_bias`` when the model has
-    a head, and ``sigmoid_lut`` / ``tanh_lut`` when the contract's activation is ``lut``. The
+    a head, ``sigmoid_lut`` / ``tanh_lut`` when a layer's activation is ``lut`` (``l{k}_sigmoid_lut`` /
+    ``l{k}_tanh_lut`` for a layer whose own precision changes its tables). The
     weight and bias ROMs are folded for ``rows x lanes`` (the head's rows capped at its classes).
     """
     cfg = plan.config
@@ -351,9 +352,14 @@ def rom_images(plan) -> dict[str, Rom]:
             "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None, hr, cfg.lanes
         )
         roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None, hr)
-    if cfg.activation == "lut":
-        for func, table in (("sigmoid", plan.sigmoid_table), ("tanh", plan.tanh_table)):
-            name = f"{func}_lut"
-            roms[name] = Rom(name, name, cfg.act.bits, pack_ints(table, cfg.act.bits), (Segment(func, 0, len(table)),))
+    # One pair of tables per distinct contract: the global sigmoid_lut / tanh_lut, and l{k}_* for a
+    # layer whose own precision changes its tables (per-layer precision, docs/datapath.md).
+    for k in range(len(plan.layers)):
+        names = plan.lut_roms(k)
+        if names is None or names[0] in roms:
+            continue
+        act_bits = plan.layer_config(k).act.bits
+        for func, table, name in zip(("sigmoid", "tanh"), plan.layer_tables(k), names):
+            roms[name] = Rom(name, f"{func}_lut", act_bits, pack_ints(table, act_bits), (Segment(func, 0, len(table)),))
     return roms
 

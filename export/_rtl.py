@@ -111,7 +111,18 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     }
     layers = []
     for lp in plan.layers:
+        lc, luts = plan.layer_config(lp.index), plan.lut_roms(lp.index)
         layers.append({
+            # per-layer precision (the global contract's values unless the config overrides the layer)
+            "fmt": {n: getattr(lc, n) for n in ("h", "c", "pre", "act")},
+            "act_kind": ACTIVATION_CODE[lc.activation],
+            "lut_bits": lc.lut_bits,
+            "sig_range": lc.sigmoid_range_log2,
+            "tanh_range": lc.tanh_range_log2,
+            "round_mode": ROUNDING_CODE[lc.rounding],
+            "overflow_mode": OVERFLOW_CODE[lc.overflow],
+            "sig_file": f"{luts[0]}.hex" if luts else "",
+            "tanh_file": f"{luts[1]}.hex" if luts else "",
             "index": lp.index,
             "n_in": lp.accums[0].n_in if lp.accums[0].n_in else plan.input_size,
             "u_bits": lp.in_fmt.bits,
@@ -125,8 +136,12 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     head = None
     if plan.head is not None:
         hd = plan.head
+        hc = plan.head_config()
         hr = head_rows(plan)
         head = {
+            "out": hc.out,
+            "round_mode": ROUNDING_CODE[hc.rounding],
+            "overflow_mode": OVERFLOW_CODE[hc.overflow],
             "classes": int(hd.m.shape[0]),
             "rows": hr,
             "tiles_per_word": tiles_per_word(cfg.word_bits, hr * cfg.lanes * plan.codec.bits),
@@ -138,7 +153,9 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
             "weights": "head_weights.hex",
             "bias": "head_bias.hex",
         }
-    for name in [l["weights"] for l in layers] + [l["bias"] for l in layers]:
+    last = plan.layer_config(len(plan.layers) - 1)
+    out_fmt = plan.head_config().out if plan.head is not None else cfg.out
+    for name in [l["weights"] for l in layers] + [l["bias"] for l in layers] + [l["sig_file"] for l in layers if l["sig_file"]]:
         if not _ROM_NAME.match(name):
             raise FormatError(f"ROM file name must match [A-Za-z0-9_][A-Za-z0-9_.-]*, not {name!r}")
     return {
@@ -149,6 +166,8 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
         "hidden": plan.hidden_size,
         "num_layers": len(plan.layers),
         "fmt": {n: getattr(cfg, n) for n in ("x", "h", "c", "pre", "act", "out")},
+        "h_last": last.h,  # the stream's h beats and the head read the last layer's h
+        "out_fmt": out_fmt,
         "act_kind": ACTIVATION_CODE[act],
         "lut_bits": cfg.lut_bits,
         "sig_range": cfg.sigmoid_range_log2,
@@ -156,7 +175,7 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
         "sig_file": "sigmoid_lut.hex" if act == "lut" else "",
         "tanh_file": "tanh_lut.hex" if act == "lut" else "",
         "s_width": _round8(cfg.x.bits),
-        "m_width": _round8(max(cfg.h.bits, cfg.out.bits)),
+        "m_width": _round8(max(last.h.bits, out_fmt.bits)),
         "common": common,
         "layers": layers,
         "head": head,

@@ -43,24 +43,32 @@ def _flat(vals, bits: int) -> int:
     return w
 
 
+def _widths(plan) -> tuple[list[int], list[int], int]:
+    """Per layer h and c widths (layers may differ) and the output stream's tdata width."""
+    L = len(plan.layers)
+    hb = [plan.layer_config(k).h.bits for k in range(L)]
+    cb = [plan.layer_config(k).c.bits for k in range(L)]
+    out_bits = plan.head_config().out.bits if plan.head is not None else plan.config.out.bits
+    return hb, cb, -(-max(hb[-1], out_bits) // 8) * 8
+
+
 def expected_record(plan, x_int: np.ndarray) -> str:
     """The record the harness must write for ``x_int`` (N, T, I), computed by the simulator."""
     from hwsim._schedule import cycles_per_step
     from hwsim._sim import simulate
 
-    cfg = plan.config
     sim = simulate(plan, x_int)
     n, t, _ = x_int.shape
     H, C = plan.hidden_size, plan.num_classes or 0
-    m_w = -(-max(cfg.h.bits, cfg.out.bits) // 8) * 8
+    hb, cb, m_w = _widths(plan)
     lines = []
     for s in range(n):
         for st in range(t):
             f = [f"S {s * t + st}"]
             for k in range(len(plan.layers)):
-                f.append(_hexw(_flat(sim.h_layers_int[k][s, st], cfg.h.bits), H * cfg.h.bits))
+                f.append(_hexw(_flat(sim.h_layers_int[k][s, st], hb[k]), H * hb[k]))
                 if sim.c_layers_int is not None:
-                    f.append(_hexw(_flat(sim.c_layers_int[k][s, st], cfg.c.bits), H * cfg.c.bits))
+                    f.append(_hexw(_flat(sim.c_layers_int[k][s, st], cb[k]), H * cb[k]))
             lines.append(" ".join(f))
     for s in range(n):
         for st in range(t):
@@ -80,8 +88,8 @@ def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
     from hwsim._cosim import render_harness, stimulus_lines
     from hwsim._schedule import cycles_per_step
 
-    cfg = plan.config
     n, t, i = x_int.shape
+    hb, cb, m_w = _widths(plan)
     in_beats = n * t * i
     out_beats = n * (t * plan.hidden_size + (plan.num_classes or 0))
     golden = {
@@ -94,9 +102,9 @@ def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
         "layers": len(plan.layers),
         "classes": plan.num_classes or 0,
         "lstm": plan.cell == "lstm",
-        "h_bits": cfg.h.bits,
-        "c_bits": cfg.c.bits,
-        "m_bits": -(-max(cfg.h.bits, cfg.out.bits) // 8) * 8,
+        "h_bits": hb,  # per layer
+        "c_bits": cb,
+        "m_bits": m_w,
         "in_beats": in_beats,
         "out_beats": out_beats,
         "max_cycles": min(2**31 - 1, 20 * (in_beats * (1 + cycles_per_step(plan)["step"]) + out_beats * 2 + 1000) + 10_000),

@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # contract
     "DatapathConfig": "hwsim._config",
+    "Override": "hwsim._config",
     "FixedFormat": "hwsim._config",
     "DEFAULT_CONFIG": "hwsim._config",
     "WeightCodec": "hwsim._codes",
@@ -62,6 +63,9 @@ _EXPORTS = {
     "FixedResult": "hwsim._sim",
     "node_names": "hwsim._sim",
     "run_check": "hwsim._check",
+    "observed_ranges": "hwsim._advise",
+    "suggest_config": "hwsim._advise",
+    "quantization_loss": "hwsim._loss",
     # training (needs the [train] extra only when train() runs)
     "train": "hwsim._train",
     "TrainConfig": "hwsim._train",
@@ -72,6 +76,8 @@ _EXPORTS = {
     "cosim": "hwsim._cosim",
     "CosimReport": "hwsim._cosim",
     "plan_from_export": "hwsim._cosim",
+    "random_inputs": "hwsim._cosim",
+    "quantize_float": "hwsim._fixed",
     # report and the whole flow
     "run_flow": "hwsim._demo",
     "run_demo": "hwsim._demo",

@@ -11,6 +11,7 @@ renders the dict as the human table that ``hwsim check`` prints.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -75,7 +76,8 @@ def _node_format(cfg: DatapathConfig, node: str) -> FixedFormat:
     if node == "x":
         return cfg.x
     if node == "out":
-        return cfg.out
+        return cfg.head_config(1).out  # out is not a layer field: the same for any layer count
+    cfg = cfg.layer_config(int(node.split(".")[0][1:]))  # "l{k}.<name>": layer k's own contract
     return {"h": cfg.h, "c": cfg.c}.get(tail, cfg.pre)
 
 
@@ -91,7 +93,7 @@ def interval_bounds(model: RNNModel, plan: Plan, steps: int) -> dict[str, float]
     u_max = bounds["x"]
     H = model.hidden_size
     for k, layer in enumerate(model.layers):
-        h_fmt_max = 2.0 ** (cfg.h.int_bits - 1)
+        h_fmt_max = 2.0 ** (cfg.layer_config(k).h.int_bits - 1)
         h_max = 1.0 if model.cell in _BOUNDED_CELLS else h_fmt_max
         b_ih = np.zeros(layer.w_ih.shape[0]) if layer.b_ih is None else np.abs(layer.b_ih)
         b_hh = np.zeros(layer.w_hh.shape[0]) if layer.b_hh is None else np.abs(layer.b_hh)
@@ -140,13 +142,118 @@ def _observed(model: RNNModel, x: np.ndarray, qf, y: np.ndarray | None) -> dict[
     return obs
 
 
+# --------------------------------------------------------------------------------------------
+# first divergence: the threshold
+
+
+#: Activation functions each cell's activation unit evaluates (the ReLU RNN has none).
+_CELL_FUNCTIONS = {"rnn_tanh": ("tanh",), "rnn_relu": (), "gru": ("sigmoid", "tanh"), "lstm": ("sigmoid", "tanh")}
+
+
+@functools.lru_cache(maxsize=16)
+def activation_error(cfg: DatapathConfig, cell: str) -> float:
+    """Worst |unit(x) - f(x)| of the configured activation unit, in real units, for ``cell``'s functions.
+
+    The unit's error at every pre-format input with |x| <= 16 (beyond that sigmoid and tanh are
+    flat to within 1e-7) and at the asymptotes, plus max|f'| times one LSB of ``pre`` for an input
+    that reaches the unit rounded to the pre grid. This is the error one step of the datapath makes
+    even with exact arithmetic everywhere else, so the default first-divergence threshold: an error
+    above it is more than the table (or the piecewise-linear unit) explains. For the ReLU RNN,
+    which has no activation unit, it is one LSB of the ``pre`` format.
+    """
+    from ._activation import _exact, act_eval
+
+    funcs = _CELL_FUNCTIONS[cell]
+    lsb_pre = 2.0**-cfg.pre.frac
+    if not funcs:
+        return lsb_pre
+    top = min(cfg.pre.max_int, 16 << cfg.pre.frac)
+    x = np.arange(max(cfg.pre.min_int, -top), top + 1, dtype=np.int64)
+    x = np.concatenate([x, [cfg.pre.min_int, cfg.pre.max_int]])
+    worst = 0.0
+    for f in funcs:
+        y = act_eval(x, f, cfg) * 2.0**-cfg.act.frac
+        lo = -1.0 if f == "tanh" else 0.0  # f(-inf), f(+inf) against the unit at the ends of the format
+        err = max(float(np.max(np.abs(y - _exact(f, x * lsb_pre)))), abs(y[-2] - lo), abs(y[-1] - 1.0))
+        slope = 1.0 if f == "tanh" else 0.25
+        worst = max(worst, err + slope * lsb_pre)
+    return worst
+
+
+class Divergence:
+    """Finds the first divergence: the first step and node whose |fixed - quant| error passes a budget.
+
+    Default (``tol_lsb`` None): the budget is ``UNITS_PER_STEP`` times the activation unit's own
+    worst error (``activation_error``), in real units, for every node. Within one step a value
+    passes through up to four activation units (GRU: r into n, n and z into h; LSTM: i and g into
+    c, tanh(c) and o into h), each adding at most that error, and a recurrence that forgets
+    (|dh_t / dh_t-1| < 1) keeps the carried error near it; fixed point that tracks float as well
+    as its tables allow stays inside. An error beyond it is more than the tables explain:
+    saturation, wrap-around, too few fraction bits, an unstable recurrence. With ``tol_lsb`` the
+    budget is that many LSBs of each node's own format. The sequence and unit reported are the
+    worst at the first step over budget.
+    """
+
+    UNITS_PER_STEP = 4
+
+    def __init__(self, cfgs: list[DatapathConfig], cell: str, tol_lsb: float | None) -> None:
+        """``cfgs``: the contract of every layer (per-layer precision may give each its own unit)."""
+        self.tol_lsb = tol_lsb
+        self.unit_error = max(activation_error(c, cell) for c in cfgs)
+        self.order: dict[str, int] = {}
+        self.lsb: dict[str, float] = {}
+        self.worst: dict[str, list] = {}  # node -> per step [error, sequence, unit]
+
+    def add(self, name: str, e: np.ndarray, lsb: float, start: int) -> None:
+        """Errors ``e`` (N, T, H) of node ``name`` for the chunk of sequences from ``start``."""
+        self.order.setdefault(name, len(self.order))
+        self.lsb[name] = lsb
+        rows = self.worst.setdefault(name, [[-1.0, 0, 0] for _ in range(e.shape[1])])
+        flat = e.transpose(1, 0, 2).reshape(e.shape[1], -1)
+        idx = flat.argmax(axis=1)
+        for t, i in enumerate(idx):
+            v = float(flat[t, i])
+            if v > rows[t][0]:
+                rows[t] = [v, start + int(i) // e.shape[2], int(i) % e.shape[2]]
+
+    def budget(self, name: str) -> float:
+        if self.tol_lsb is not None:
+            return self.tol_lsb * self.lsb[name]
+        return self.UNITS_PER_STEP * self.unit_error
+
+    def first(self) -> dict[str, Any] | None:
+        best = None
+        for name, rows in self.worst.items():
+            b = self.budget(name)
+            for t in range(len(rows)):
+                if rows[t][0] > b:
+                    if best is None or (t, self.order[name]) < best[:2]:
+                        best = (t, self.order[name], name)
+                    break
+        if best is None:
+            return None
+        t, _, name = best
+        err, seq, unit = self.worst[name][t]
+        return {"step": t, "node": name, "sequence": seq, "unit": unit, "error_lsb": err / self.lsb[name],
+                "budget_lsb": self.budget(name) / self.lsb[name]}
+
+    def describe(self) -> str:
+        if self.tol_lsb is not None:
+            return f"{self.tol_lsb:g} LSB of each node's format (--tol-lsb)"
+        return (f"{self.UNITS_PER_STEP} x the activation unit's own worst error {self.unit_error:.3g} "
+                f"= {self.UNITS_PER_STEP * self.unit_error:.3g}")
+
+
+# --------------------------------------------------------------------------------------------
+
+
 def run_check(
     qmodel: RNNModel,
     dataset,
     config: DatapathConfig | None = None,
     *,
     float_model: RNNModel | None = None,
-    threshold_lsb: float = 4.0,
+    threshold_lsb: float | None = None,
     chunk: int = CHUNK,
 ) -> dict[str, Any]:
     """Compare float, quantized-float and bit-accurate inference of ``qmodel`` on ``dataset``.
@@ -164,7 +271,8 @@ def run_check(
         The original float model, for its metric.
     threshold_lsb
         ``first_divergence`` is the first step and node whose |fixed - quant| exceeds this many LSBs
-        of the node's format.
+        of the node's format; by default (None), more than four times the activation unit's own
+        worst error, more than the tables explain (``Divergence``).
 
     Returns
     -------
@@ -178,8 +286,8 @@ def run_check(
     cfg = config if config is not None else DatapathConfig()
     if not isinstance(cfg, DatapathConfig):
         raise TypeError(f"config must be a DatapathConfig, not {type(cfg).__name__}")
-    if not (isinstance(threshold_lsb, (int, float)) and threshold_lsb > 0):
-        raise ValueError(f"threshold_lsb must be a positive number, not {threshold_lsb!r}")
+    if threshold_lsb is not None and not (isinstance(threshold_lsb, (int, float)) and threshold_lsb > 0):
+        raise ValueError(f"threshold_lsb must be a positive number or None, not {threshold_lsb!r}")
     x_all = dataset.x
     if x_all.shape[2] != qmodel.input_size:
         raise DataError(f"{dataset.name}: inputs must have {qmodel.input_size} features for this model, not {x_all.shape[2]}")
@@ -201,7 +309,7 @@ def run_check(
     plan = lower(qmodel, cfg)
     L, H = qmodel.num_layers, qmodel.hidden_size
     gnames = GATE_NAMES[qmodel.cell]
-    lsb_gate = 2.0 ** -gate_frac(plan)
+    divergence = Divergence([plan.layer_config(k) for k in range(L)], qmodel.cell, threshold_lsb)
 
     metrics = {name: _Metric(task, dataset.num_classes) for name in ("float", "quant", "fixed")}
     flips = 0
@@ -211,7 +319,6 @@ def run_check(
     err_sum: dict[str, float] = {}
     drift = np.zeros((L, n_steps))
     max_err_y = 0.0
-    first: tuple | None = None  # (step, node order, node, sequence, unit, error in LSB)
     observed: dict[str, float] = {}
 
     for start in range(0, n_seq, chunk):
@@ -235,22 +342,18 @@ def run_check(
         # Errors per node, in datapath order: each layer's gates, then c, then h.
         order = 0
         for k in range(L):
+            lc, lsb_gate = plan.layer_config(k), 2.0 ** -gate_frac(plan, k)
             nodes = [(f"l{k}.{g}", fx.gates[k][g], qf.gates[k][g], lsb_gate) for g in gnames]
             if qmodel.cell == "lstm":
-                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-cfg.c.frac, qf.c_layers[k], 2.0**-cfg.c.frac))
-            h_fx = fx.sim.h_layers_int[k] * 2.0**-cfg.h.frac
-            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-cfg.h.frac))
+                nodes.append((f"l{k}.c", fx.sim.c_layers_int[k] * 2.0**-lc.c.frac, qf.c_layers[k], 2.0**-lc.c.frac))
+            h_fx = fx.sim.h_layers_int[k] * 2.0**-lc.h.frac
+            nodes.append((f"l{k}.h", h_fx, qf.h_layers[k], 2.0**-lc.h.frac))
             drift[k] += np.abs(h_fx - qf.h_layers[k]).sum(axis=(0, 2))
             for name, a, b, lsb in nodes:
                 e = np.abs(a - b)
                 err_max[name] = max(err_max.get(name, 0.0), float(e.max()))
                 err_sum[name] = err_sum.get(name, 0.0) + float(e.sum())
-                over = e > threshold_lsb * lsb
-                if over.any():
-                    n_i, t_i, j_i = np.argwhere(over.transpose(1, 0, 2))[0][[1, 0, 2]]
-                    cand = (int(t_i), order, name, start + int(n_i), int(j_i), float(e[n_i, t_i, j_i] / lsb))
-                    if first is None or cand[:2] < first[:2]:
-                        first = cand
+                divergence.add(name, e, lsb, start)
                 order += 1
         for name, v in _observed(qmodel, x, qf, y_q).items():
             observed[name] = max(observed.get(name, 0.0), v)
@@ -267,6 +370,11 @@ def run_check(
         }
     total = n_seq * n_steps * H
     drift /= n_seq * H
+    loss_src = None
+    if float_model is not None:  # where the loss comes from: per tensor / layer, and float-vs-quant drift
+        from ._loss import quantization_loss
+
+        loss_src = quantization_loss(float_model, qmodel, dataset, chunk=chunk)
     return {
         "data": dataset.name,
         "task": task,
@@ -285,12 +393,13 @@ def run_check(
         "drift": drift[-1].tolist(),
         "drift_layers": drift.tolist(),
         "gate_errors": {name: {"max": err_max[name], "mean": err_sum[name] / total} for name in err_max},
-        "threshold_lsb": float(threshold_lsb),
-        "first_divergence": None
-        if first is None
-        else {"step": first[0], "node": first[2], "sequence": first[3], "unit": first[4], "error_lsb": first[5]},
+        "threshold_lsb": None if threshold_lsb is None else float(threshold_lsb),
+        "activation_error": divergence.unit_error,
+        "threshold_text": divergence.describe(),
+        "first_divergence": divergence.first(),
         "saturations": sat,
         "suggested_widths": widths,
+        "quantization_loss": loss_src,
     }
 
 
@@ -306,6 +415,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"{'metric':<18}{'float':>10}{'quant':>10}{'fixed':>10}",
         f"{r['metric'] or '(no targets)':<18}{_fmt_num(r['float_metric']):>10}"
         f"{_fmt_num(r['quant_metric']):>10}{_fmt_num(r['fixed_metric']):>10}",
+        *(["(float: pass the original float model with --float-model to fill this column)"]
+          if r["float_metric"] is None and r["metric"] else []),
         f"argmax flips quant vs fixed: {_fmt_num(r['argmax_flips'])}",
         f"max |h err| {r['max_abs_err_h']:.3g}" + (f", max |y err| {r['max_abs_err_y']:.3g}" if r["max_abs_err_y"] is not None else ""),
         "",
@@ -315,12 +426,14 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(f"{name:<14}{e['max']:>12.3g}{e['mean']:>12.3g}")
     fd = r["first_divergence"]
     lines.append("")
+    what = r.get("threshold_text") or f"{r['threshold_lsb']:g} LSB"
     if fd is None:
-        lines.append(f"first divergence: none above {r['threshold_lsb']:g} LSB")
+        lines.append(f"first divergence: none (budget: {what})")
     else:
         lines.append(
-            f"first divergence (> {r['threshold_lsb']:g} LSB): step {fd['step']}, node {fd['node']}, "
-            f"sequence {fd['sequence']}, unit {fd['unit']}, {fd['error_lsb']:.1f} LSB"
+            f"first divergence: step {fd['step']}, node {fd['node']}, sequence {fd['sequence']}, unit {fd['unit']}: "
+            f"{fd['error_lsb']:.1f} LSB of its format > {fd.get('budget_lsb', r['threshold_lsb']):.1f} "
+            f"(budget: {what})"
         )
     d = r["drift"]
     idx = sorted({0, len(d) // 4, len(d) // 2, (3 * len(d)) // 4, len(d) - 1})
@@ -331,4 +444,19 @@ def format_report(r: dict[str, Any]) -> str:
             f"{name:<14}{w['format']:>9}{r['saturations'].get(name, 0):>11}{w['interval']:>10}{w['observed']:>10}"
         )
     lines.append("(interval: bits for the worst case of any input; observed: bits for this data's range)")
+    lines += _format_quantization_loss(r.get("quantization_loss"))
     return "\n".join(lines)
+
+
+def _format_quantization_loss(q: dict[str, Any] | None) -> list[str]:
+    """The table of the metric with one tensor / one layer quantized, and the float-vs-quant drift."""
+    if not q:
+        return []
+    lines = ["", f"quantization loss (float model with only this quantized; float metric {_fmt_num(q['reference'])})",
+             f"{'tensor / layer':<28}{'metric':>10}{'loss':>10}"]
+    for name, e in [*q["tensors"].items(), *q["layers"].items()]:
+        lines.append(f"{name:<28}{_fmt_num(e['metric']):>10}{_fmt_num(e['loss'], '.2f'):>10}")
+    d = q["quant_drift"]
+    idx = sorted({0, len(d) // 2, len(d) - 1})
+    lines.append("float vs quantized drift (mean |h err| by step): " + ", ".join(f"t{t} {d[t]:.3g}" for t in idx))
+    return lines

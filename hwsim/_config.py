@@ -86,6 +86,42 @@ def _fmt(bits: int, frac: int) -> Any:
 FORMAT_NAMES = ("x", "h", "c", "pre", "act", "out")
 
 
+#: Fields a layer may set for itself (``[layers.K]`` in TOML); the head may set ``HEAD_FIELDS``.
+LAYER_FIELDS = ("h", "c", "pre", "act", "rounding", "overflow", "activation", "lut_bits", "sigmoid_range_log2",
+                "tanh_range_log2")
+HEAD_FIELDS = ("out", "rounding", "overflow")
+
+
+@dataclass(frozen=True)
+class Override:
+    """Per-layer (or head) precision: the fields it sets replace the global ones there.
+
+    ``index`` is the layer (None for the head). Unset fields (None) follow the global contract.
+    A layer's ``h`` is also the input format of the layer above it and, for the last layer, of
+    the head.
+    """
+
+    index: int | None = None
+    h: FixedFormat | None = None
+    c: FixedFormat | None = None
+    pre: FixedFormat | None = None
+    act: FixedFormat | None = None
+    out: FixedFormat | None = None
+    rounding: str | None = None
+    overflow: str | None = None
+    activation: str | None = None
+    lut_bits: int | None = None
+    sigmoid_range_log2: int | None = None
+    tanh_range_log2: int | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "index" and getattr(self, f.name) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v.to_dict() if isinstance(v, FixedFormat) else v for k, v in self.changes().items()}
+
+
 @dataclass(frozen=True)
 class DatapathConfig:
     """The datapath contract. See docs/datapath.md for what every field means.
@@ -116,8 +152,12 @@ class DatapathConfig:
     lanes: int = 1  # columns per beat (shift-add lanes of every row PE)
     rows: int = 1  # row processing elements: output rows per beat
     pointwise_units: int = 0  # parallel pointwise units; 0: one per row PE (= rows)
+    #: Per-layer precision (docs/datapath.md, "Per-layer precision"); empty: one contract for all.
+    layers: tuple[Override, ...] = ()
+    head: Override | None = None
 
     def __post_init__(self) -> None:
+        self._check_overrides()
         for name in FORMAT_NAMES:
             v = getattr(self, name)
             if not isinstance(v, FixedFormat):
@@ -168,12 +208,82 @@ class DatapathConfig:
         """Pointwise units of the RTL: ``pointwise_units``, or ``rows`` when that is 0."""
         return self.pointwise_units or self.rows
 
+    # -- per-layer precision ------------------------------------------------------------------------
+    def _check_overrides(self) -> None:
+        if not isinstance(self.layers, tuple) or not all(isinstance(o, Override) for o in self.layers):
+            raise TypeError("layers must be a tuple of Override")
+        if self.head is not None and not isinstance(self.head, Override):
+            raise TypeError(f"head must be an Override or None, not {type(self.head).__name__}")
+        seen = set()
+        for o in self.layers:
+            if isinstance(o.index, bool) or not isinstance(o.index, int) or o.index < 0:
+                raise ConfigError(f"layer override index must be an int >= 0, not {o.index!r}")
+            if o.index in seen:
+                raise ConfigError(f"layer override index must be unique, not {o.index} twice")
+            seen.add(o.index)
+            bad = sorted(set(o.changes()) - set(LAYER_FIELDS))
+            if bad:
+                raise ConfigError(f"layer {o.index} may set {', '.join(LAYER_FIELDS)}, not {bad[0]!r}")
+        if self.head is not None:
+            bad = sorted(set(self.head.changes()) - set(HEAD_FIELDS))
+            if bad:
+                raise ConfigError(f"head may set {', '.join(HEAD_FIELDS)}, not {bad[0]!r}")
+        if self.is_global:
+            return
+        for o in self.layers:  # every layer's contract must hold on its own
+            self.layer_config(o.index)
+        if self.head is not None:
+            try:
+                dataclasses.replace(self, layers=(), head=None, **self.head.changes())
+            except ConfigError as e:
+                raise ConfigError(f"head: {e}") from None
+
+    @property
+    def is_global(self) -> bool:
+        """True when no layer and not the head overrides the contract."""
+        return not self.layers and self.head is None
+
+    def layer_config(self, k: int) -> "DatapathConfig":
+        """The contract layer ``k`` works in: the global one with that layer's overrides applied."""
+        base = dataclasses.replace(self, layers=(), head=None) if not self.is_global else self
+        for o in self.layers:
+            if o.index == k:
+                try:
+                    return dataclasses.replace(base, **o.changes())
+                except ConfigError as e:
+                    raise ConfigError(f"layer {k}: {e}") from None
+        return base
+
+    def head_config(self, num_layers: int) -> "DatapathConfig":
+        """The contract of the head: the last layer's (its ``h`` is the head's input) with the head's
+        overrides applied."""
+        base = self.layer_config(num_layers - 1)
+        if self.head is None:
+            return base
+        try:
+            return dataclasses.replace(base, **self.head.changes())
+        except ConfigError as e:
+            raise ConfigError(f"head: {e}") from None
+
+    def check_layers(self, num_layers: int) -> None:
+        """Refuse overrides of layers the model does not have."""
+        for o in self.layers:
+            if o.index >= num_layers:
+                raise ConfigError(f"layer override index must be below the model's {num_layers} layer(s), not {o.index}")
+
     # -- (de)serialization --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            d[f.name] = v.to_dict() if isinstance(v, FixedFormat) else v
+            if f.name == "layers":
+                if v:  # a global contract's dict stays as it always was
+                    d["layers"] = {str(o.index): o.to_dict() for o in sorted(v, key=lambda o: o.index)}
+            elif f.name == "head":
+                if v is not None:
+                    d["head"] = v.to_dict()
+            else:
+                d[f.name] = v.to_dict() if isinstance(v, FixedFormat) else v
         return d
 
     @classmethod
@@ -184,7 +294,13 @@ class DatapathConfig:
             raise ConfigError(f"{source}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
         kw: dict[str, Any] = {}
         for name, v in d.items():
-            if name in FORMAT_NAMES:
+            if name == "layers":
+                if not isinstance(v, dict):
+                    raise ConfigError(f"{source}: layers must be a table of layer index -> overrides, not {v!r}")
+                kw["layers"] = tuple(_override(val, k, source) for k, val in v.items())
+            elif name == "head":
+                kw["head"] = _override(v, None, source)
+            elif name in FORMAT_NAMES:
                 if isinstance(v, dict) and set(v) == {"bits", "frac"}:
                     kw[name] = FixedFormat(v["bits"], v["frac"])
                 elif isinstance(v, (list, tuple)) and len(v) == 2:
@@ -215,6 +331,35 @@ class DatapathConfig:
     def replace(self, **changes: Any) -> "DatapathConfig":
         """A validated copy with some fields changed (e.g. ``lanes`` from the CLI)."""
         return dataclasses.replace(self, **changes)
+
+
+def _format(v: Any, name: str, source: str) -> FixedFormat:
+    if isinstance(v, dict) and set(v) == {"bits", "frac"}:
+        return FixedFormat(v["bits"], v["frac"])
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return FixedFormat(v[0], v[1])
+    raise ConfigError(f"{source}: format {name!r} must be {{bits = B, frac = F}} or [B, F], not {v!r}")
+
+
+def _override(d: Any, key: str | None, source: str) -> Override:
+    """An ``Override`` from its TOML table (``[layers.K]`` when ``key`` is K, ``[head]`` when None)."""
+    where = "head" if key is None else f"layers.{key}"
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: [{where}] must be a table, not {d!r}")
+    index = None
+    if key is not None:
+        if not (isinstance(key, str) and key.isdigit()) and not isinstance(key, int):
+            raise ConfigError(f"{source}: layer override keys must be layer indices (0, 1, ...), not {key!r}")
+        index = int(key)
+    allowed = HEAD_FIELDS if key is None else LAYER_FIELDS
+    bad = sorted(set(d) - set(allowed))
+    if bad:
+        raise ConfigError(f"{source}: [{where}] may set {', '.join(allowed)}, not {bad[0]!r}")
+    kw = {n: _format(v, n, source) if n in FORMAT_NAMES else v for n, v in d.items()}
+    try:
+        return Override(index=index, **kw)
+    except TypeError as e:
+        raise ConfigError(f"{source}: [{where}]: {e}") from None
 
 
 DEFAULT_CONFIG = DatapathConfig()

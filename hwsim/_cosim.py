@@ -24,6 +24,7 @@ from ._config import DatapathConfig
 from ._errors import FormatError, ToolError
 from ._plan import Accum, HeadPlan, LayerPlan, Plan
 from ._schedule import cycles_per_step
+from ._repr import short_repr
 
 #: Sequences per harness run: bounds the stimulus memory and the size of one record file.
 CHUNK = 256
@@ -32,6 +33,8 @@ CHUNK = 256
 @dataclass
 class CosimReport:
     """What ``cosim`` found. ``first_mismatch`` is None when every value agreed."""
+
+    __repr__ = short_repr
 
     sequences: int
     steps: int
@@ -128,7 +131,7 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
             if not np.array_equal(b, np.asarray(aj["bias"], dtype=np.int64)):
                 raise FormatError(f"ROM {lj['bias_rom']}: biases of {aj['name']} disagree with the manifest")
             accums.append(Accum(aj["name"], mats[aj["name"]], aj["n_in"], aj["n_rec"], b))
-        in_fmt = cfg.x if lj["index"] == 0 else cfg.h
+        in_fmt = cfg.x if lj["index"] == 0 else cfg.layer_config(lj["index"] - 1).h
         layers.append(
             LayerPlan(
                 lj["index"], in_fmt, lj["s_in"], lj["s_rec"], lj["acc_frac"], lj["shift_in"], lj["shift_rec"],
@@ -140,11 +143,12 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
         hj = man["head"]
         head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], biases(hj["bias_rom"])["head"])
     sig, tanh = lut_table("sigmoid", cfg), lut_table("tanh", cfg)
-    if cfg.activation == "lut":
-        for f, t in (("sigmoid", sig), ("tanh", tanh)):
-            if not np.array_equal(ints(f"{f}_lut"), t):
-                raise FormatError(f"ROM {f}_lut must hold the contract's {f} table; the words differ")
     plan = Plan(cfg, mod["cell"], codec, mod["input_size"], mod["hidden_size"], tuple(layers), head, sig, tanh)
+    for k in range(len(layers)):  # every layer's tables (shared or its own) must be its contract's
+        names = plan.lut_roms(k)
+        for f, name, t in zip(("sigmoid", "tanh"), names or (), plan.layer_tables(k)):
+            if not np.array_equal(ints(name), t):
+                raise FormatError(f"ROM {name} must hold the contract's {f} table; the words differ")
     return plan, man
 
 
@@ -211,7 +215,10 @@ def parse_record(text: str, plan: Plan) -> Record:
     cfg = plan.config
     H, L = plan.hidden_size, len(plan.layers)
     lstm = plan.cell == "lstm"
-    m_w = -(-max(cfg.h.bits, cfg.out.bits) // 8) * 8
+    hb = [plan.layer_config(k).h.bits for k in range(L)]
+    cb = [plan.layer_config(k).c.bits for k in range(L)]
+    out_bits = plan.head_config().out.bits if plan.head is not None else cfg.out.bits
+    m_w = -(-max(hb[-1], out_bits) // 8) * 8
     hs, cs, beats = [], [] if lstm else None, []
     end = None
     for line in text.splitlines():
@@ -221,9 +228,9 @@ def parse_record(text: str, plan: Plan) -> Record:
         if f[0] == "S":
             vals = [int(v, 16) for v in f[2:]]
             per = 2 if lstm else 1
-            hs.append([_split(vals[k * per], H, cfg.h.bits) for k in range(L)])
+            hs.append([_split(vals[k * per], H, hb[k]) for k in range(L)])
             if lstm:
-                cs.append([_split(vals[k * per + 1], H, cfg.c.bits) for k in range(L)])
+                cs.append([_split(vals[k * per + 1], H, cb[k]) for k in range(L)])
         elif f[0] == "O":
             beats.append((int(f[1]), int(f[2]), _signed(int(f[3], 16), m_w)))
         elif f[0] in ("E", "T"):
@@ -431,9 +438,9 @@ def cosim(
         timed_out = False
         bar = None
         if progress:
-            from tqdm import tqdm
+            from ._progress import bar as progress_bar
 
-            bar = tqdm(total=n, unit="seq", desc="cosim", leave=False)
+            bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
         for c0 in range(0, n, chunk):
             xs = x_int[c0 : c0 + chunk]
             m = xs.shape[0]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import DataError
+from ._repr import short_repr
 
 SPLITS = ("train", "valid", "test", "all")
 TASKS = ("classify", "next-symbol")
@@ -53,6 +54,8 @@ class Dataset:
     num_classes
         Number of classes / symbols the targets range over, or None without targets.
     """
+
+    __repr__ = short_repr
 
     name: str
     x: np.ndarray

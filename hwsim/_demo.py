@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 from ._fsutil import make_parent, replace_dir
 from ._config import DatapathConfig
 from ._errors import HwsimError, ToolError
+from ._repr import short_repr
 
 #: The file that marks a directory as written by ``run_flow`` (so a rerun may replace it).
 SUMMARY_FILE = "summary.json"
@@ -36,6 +37,8 @@ INSTALL_HINT = {
 @dataclass
 class FlowResult:
     """What each stage of ``run_flow`` produced; ``skipped`` stages carry ``{"skipped": True, "reason": ...}``."""
+
+    __repr__ = short_repr
 
     out_dir: Path
     check: dict[str, Any]
@@ -150,6 +153,8 @@ def run_flow(
     """
     from tqdm.auto import tqdm
 
+    from ._progress import bar as progress_bar
+
     from ._check import run_check
     from ._plan import lower
     from ._report import describe_model, weight_histograms, write_report
@@ -171,7 +176,7 @@ def run_flow(
 
     tmp = sibling_tmp_dir(parent / out_dir.name)
     res = FlowResult(out_dir=out_dir, check={})
-    bar = tqdm(total=len(stages), disable=True if not progress else None, unit="stage", file=sys.stderr,  # None: off when not a terminal
+    bar = progress_bar(total=len(stages), disable=True if not progress else None, unit="stage",  # None: off when not a terminal
                bar_format="{desc:<22}{bar:24} {n_fmt}/{total_fmt} [{elapsed}]")
     try:
 

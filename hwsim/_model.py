@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
+from ._repr import short_repr
 
 #: Cell kinds and the number of gate blocks stacked in PyTorch's weight_ih / weight_hh rows.
 CELL_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
@@ -33,6 +34,8 @@ METHODS = (
 class Layer:
     """One recurrent layer in PyTorch's layout (gate blocks stacked along rows)."""
 
+    __repr__ = short_repr
+
     w_ih: np.ndarray  # (G*H, I_layer)
     w_hh: np.ndarray  # (G*H, H)
     b_ih: np.ndarray | None  # (G*H,) or None when the module had bias=False
@@ -42,6 +45,8 @@ class Layer:
 @dataclass(frozen=True)
 class Head:
     """The optional nn.Linear applied to the last layer's hidden state at the last step."""
+
+    __repr__ = short_repr
 
     weight: np.ndarray  # (C, H)
     bias: np.ndarray | None  # (C,)
@@ -103,6 +108,8 @@ class RNNModel:
     ``prefix`` and ``head_prefix`` are the key prefixes of the source file, so a saved model keeps
     PyTorch's tensor names (``f"{prefix}weight_ih_l{k}"``, ``f"{head_prefix}weight"``).
     """
+
+    __repr__ = short_repr
 
     cell: str
     layers: tuple[Layer, ...]

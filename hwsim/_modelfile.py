@@ -1,9 +1,11 @@
-"""Reading and writing models: PyTorch RNN/GRU/LSTM state_dicts in ``.safetensors`` or ``.npz``.
+"""Reading and writing models: PyTorch RNN/GRU/LSTM state_dicts in ``.safetensors``, ``.npz`` or ``.pt``.
 
 A model file holds the tensors of one ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` (any ``num_layers``,
 with or without bias) under one common key prefix, plus at most one ``nn.Linear`` head (a
 ``*weight`` / ``*bias`` pair). No torch import: safetensors is read with its NumPy front end and
-``.npz`` with ``np.load(allow_pickle=False)``, so a model file can never run code.
+``.npz`` with ``np.load(allow_pickle=False)``, so a model file can never run code. ``torch.save``
+files (``.pt`` / ``.pth``) are read by ``hwsim._torchfile`` with ``torch.load(weights_only=True)``
+when PyTorch is installed.
 
 The quantization record travels with the weights: safetensors metadata key ``hwsim.quant``, or a
 0-d unicode array ``__hwsim_quant__`` in an ``.npz``; both hold ``QuantSpec.to_json()``.
@@ -51,7 +53,9 @@ def load_model(path: str | os.PathLike, cell: str | None = None) -> RNNModel:
     Parameters
     ----------
     path
-        A ``.safetensors`` or ``.npz`` file (recognised by content, the suffix is not trusted).
+        A ``.safetensors``, ``.npz`` or ``torch.save`` (``.pt`` / ``.pth``) file, recognised by
+        content (the suffix is not trusted). A torch.save file may hold a bare state_dict or a
+        checkpoint with one inside (see ``hwsim._torchfile``); reading it needs PyTorch.
     cell
         ``"rnn_tanh"``, ``"rnn_relu"``, ``"gru"`` or ``"lstm"``. By default the cell type follows
         from the row count of ``weight_hh_l0`` (H, 3H, 4H), which cannot tell tanh from relu, so
@@ -287,6 +291,10 @@ def _read_file(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
         raise ModelFileError(f"model file must be a file, not a directory: {p}") from None
     except OSError as e:
         raise ModelFileError(f"model file cannot be read: {p}: {e.strerror}") from None
+    from ._torchfile import is_torch_save, read_torch
+
+    if is_torch_save(p, head):
+        return read_torch(p), None
     if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
         return _read_npz(p)
     if len(head) == 9 and head[8:9] == b"{":
@@ -294,13 +302,11 @@ def _read_file(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
     if p.suffix == ".safetensors":
         raise ModelFileError(f"{p}: not a safetensors file (truncated or corrupt header)")
     raise ModelFileError(
-        f"{p}: model file must be .safetensors or .npz (a zip archive), not {_describe(head)}"
+        f"{p}: model file must be .safetensors, .npz or a torch.save .pt/.pth, not {_describe(head)}"
     )
 
 
 def _describe(head: bytes) -> str:
-    if head[:2] == b"\x80\x02" or head[:1] == b"\x80":
-        return "a pickle (torch.save); save the state_dict with safetensors.torch.save_file"
     if head[:6] == b"\x93NUMPY":
         return "a single-array .npy file"
     if not head:

@@ -16,6 +16,7 @@ from ._codes import WeightCodec
 from ._config import MAX_ACC_BITS, DatapathConfig, FixedFormat
 from ._errors import ConfigError, QuantError
 from ._model import RNNModel
+from ._repr import short_repr
 
 #: Accumulations of one layer, in schedule / ROM order, and which gate rows of PyTorch's stacked
 #: matrices each one reads: (name, gate index, uses input columns, uses recurrent columns).
@@ -30,6 +31,8 @@ ACCUMS = {
 @dataclass(frozen=True, eq=False)
 class Accum:
     """One accumulation: for every row, bias + sum over [input cols | recurrent cols] of m * v << shift."""
+
+    __repr__ = short_repr
 
     name: str
     m: np.ndarray  # (rows, n_in + n_rec) int64 multipliers
@@ -48,6 +51,8 @@ class Accum:
 
 @dataclass(frozen=True, eq=False)
 class LayerPlan:
+    __repr__ = short_repr
+
     index: int
     in_fmt: FixedFormat  # format of the layer input (cfg.x for layer 0, else cfg.h)
     s_in: int  # log2 scale of weight_ih
@@ -61,6 +66,8 @@ class LayerPlan:
 
 @dataclass(frozen=True, eq=False)
 class HeadPlan:
+    __repr__ = short_repr
+
     s: int
     acc_frac: int
     shift: int  # left shift of m * h
@@ -71,6 +78,8 @@ class HeadPlan:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
+    __repr__ = short_repr
+
     config: DatapathConfig
     cell: str
     codec: WeightCodec
@@ -84,6 +93,37 @@ class Plan:
     @property
     def num_classes(self) -> int | None:
         return None if self.head is None else self.head.m.shape[0]
+
+    def layer_config(self, k: int) -> DatapathConfig:
+        """The contract layer ``k`` works in (the global one unless the config overrides layer k)."""
+        return self.config.layer_config(k)
+
+    def head_config(self) -> DatapathConfig:
+        """The contract of the head (the last layer's, with the head's overrides)."""
+        return self.config.head_config(len(self.layers))
+
+    def layer_tables(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sigmoid and tanh tables of layer ``k``: the plan's own unless the layer's contract differs."""
+        lc = self.layer_config(k)
+        if _table_key(lc) == _table_key(self.config):
+            return self.sigmoid_table, self.tanh_table
+        return lut_table("sigmoid", lc), lut_table("tanh", lc)
+
+
+    def lut_roms(self, k: int) -> tuple[str, str] | None:
+        """ROM names of layer ``k``'s sigmoid and tanh tables (None for the PWL unit): the shared
+        ``sigmoid_lut`` / ``tanh_lut`` when its tables are the global contract's, else its own."""
+        lc = self.layer_config(k)
+        if lc.activation != "lut":
+            return None
+        if self.config.activation == "lut" and _table_key(lc) == _table_key(self.config):
+            return "sigmoid_lut", "tanh_lut"
+        return f"l{k}_sigmoid_lut", f"l{k}_tanh_lut"
+
+
+def _table_key(cfg: DatapathConfig) -> tuple:
+    """What the activation tables depend on."""
+    return (cfg.pre, cfg.act, cfg.lut_bits, cfg.sigmoid_range_log2, cfg.tanh_range_log2)
 
 
 def _acc_bits(terms: list[tuple[int, int, int]], bias_bound: int) -> int:
@@ -119,20 +159,22 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
     H = model.hidden_size
     bias_bound = 2 * (1 << cfg.bias_int_bits)  # b_ih + b_hh, each |b| <= 2**bias_int_bits
 
+    cfg.check_layers(model.num_layers)
     layers = []
     for li, layer in enumerate(model.layers):
-        in_fmt = cfg.x if li == 0 else cfg.h
+        in_fmt = cfg.x if li == 0 else cfg.layer_config(li - 1).h  # the layer below's h
+        lc = cfg.layer_config(li)
         k_ih, k_hh = keys[("layer", li, "w_ih")], keys[("layer", li, "w_hh")]
         m_ih, s_in = codes[k_ih]
         m_hh, s_rec = codes[k_hh]
-        acc_frac = max(in_fmt.frac - s_in, cfg.h.frac - s_rec, cfg.pre.frac)
+        acc_frac = max(in_fmt.frac - s_in, lc.h.frac - s_rec, lc.pre.frac)
         shift_in = acc_frac - in_fmt.frac + s_in
-        shift_rec = acc_frac - cfg.h.frac + s_rec
+        shift_rec = acc_frac - lc.h.frac + s_rec
         # Every cell has an accumulation over all input and all recurrent columns, which bounds the
         # layer's width. It depends only on the contract and the shapes; check it before any bias is
         # scaled into accumulator units, so an absurd scale is refused instead of overflowing int64.
         acc_bits = _acc_bits(
-            [(m_ih.shape[1], codec.m_max, in_fmt.bits, shift_in), (H, codec.m_max, cfg.h.bits, shift_rec)],
+            [(m_ih.shape[1], codec.m_max, in_fmt.bits, shift_in), (H, codec.m_max, lc.h.bits, shift_rec)],
             bias_bound << acc_frac,
         )
         if acc_bits > MAX_ACC_BITS:
@@ -163,9 +205,10 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
     head = None
     if model.head is not None:
         m, s = codes[keys[("head", None, "weight")]]
-        acc_frac = max(cfg.h.frac - s, cfg.out.frac)
-        shift = acc_frac - cfg.h.frac + s
-        acc_bits = _acc_bits([(H, codec.m_max, cfg.h.bits, shift)], (1 << cfg.bias_int_bits) << acc_frac)
+        hc = cfg.head_config(model.num_layers)
+        acc_frac = max(hc.h.frac - s, hc.out.frac)
+        shift = acc_frac - hc.h.frac + s
+        acc_bits = _acc_bits([(H, codec.m_max, hc.h.bits, shift)], (1 << cfg.bias_int_bits) << acc_frac)
         if acc_bits > MAX_ACC_BITS:
             raise ConfigError(f"head accumulator needs {acc_bits} bits, at most {MAX_ACC_BITS} are supported")
         bias = _bias_int(model, keys.get(("head", None, "bias"), ""), model.head.bias, slice(0, m.shape[0]), acc_frac, cfg)

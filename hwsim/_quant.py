@@ -39,6 +39,7 @@ import numpy as np
 from ._codes import CODE_KIND, WeightCodec
 from ._errors import QuantError
 from ._model import METHODS, Head, Layer, QuantSpec, RNNModel
+from ._repr import short_repr
 
 #: Code width of the methods whose width is fixed.
 FIXED_BITS = {"binary": 1, "ternary": 2}
@@ -69,6 +70,8 @@ class QuantResult:
     codec : WeightCodec
         The code layout ``m`` is stored in.
     """
+
+    __repr__ = short_repr
 
     m: np.ndarray
     codes: np.ndarray

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._model import RNNModel
+from ._repr import short_repr
 
 #: Names of the activated gate values ``record_gates`` reports, in PyTorch's row-block order.
 #: The fixed-point simulator reports the same names so the checker can compare gate by gate.
@@ -43,6 +44,8 @@ class FloatResult:
         With ``record_gates``: per layer a dict gate name -> activated values (N, T, H)
         (see ``GATE_NAMES``); otherwise None.
     """
+
+    __repr__ = short_repr
 
     h: np.ndarray
     c: np.ndarray | None

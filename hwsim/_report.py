@@ -51,6 +51,7 @@ img{max-width:100%;height:auto;display:block;margin:8px 0}
 .ok{background:#e8f6ec;border-color:#9fd8ae;color:#17652e}.bad{background:#fdecec;border-color:#f0a8a8;color:#8f1d1d}
 .na{background:#f1f3f5;border-color:#d5d9de;color:#5b6672}.info{background:#eaf2fd;border-color:#a9c7f2;color:#1c4d8f}
 .note{color:#5b6672;font-size:13px}
+.ok-note{color:#17652e;font-size:15px;font-weight:600}
 footer{color:#8a939d;font-size:12px;margin-top:24px}
 """
 
@@ -213,52 +214,73 @@ def _m_label(m: int, kind: str) -> str:
 
 
 def weight_figure(hists: Sequence[WeightHistogram], kind: str = "") -> str | None:
-    """One small bar chart per weight matrix: how often each code (multiplier m) is stored."""
+    """One bar chart per weight matrix: how often each code (multiplier m) is stored.
+
+    The panels share one y scale (a fraction of the matrix's weights), so their bars compare
+    directly; at most three panels a row keep the tick labels at a readable size.
+    """
     if not hists:
         return None
     n = len(hists)
-    cols = min(4, n)
+    cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig = _figure(3.0 * cols + 0.5, 2.6 * rows + 0.3)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax, h in zip(axes, hists):
+    fig = _figure(4.2 * cols + 0.6, 3.2 * rows + 0.5)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False, sharey=True)).ravel()
+    top = max(float((h.counts / max(h.total, 1)).max(initial=0.0)) for h in hists)
+    for i, (ax, h) in enumerate(zip(axes, hists)):
         x = np.arange(h.m.size)
         frac = h.counts / max(h.total, 1)
         ax.bar(x, frac, color="#4c72b0")
-        many = h.m.size > 9
         labels = [_m_label(int(m), kind) for m in h.m]
-        if many:  # thin the labels of wide (uniform / exp) code sets
+        if h.m.size > 9:  # thin the labels of wide (uniform / exp) code sets
             step = math.ceil(h.m.size / 7)
-            ax.set_xticks(x[::step], labels[::step], fontsize=7)
+            ax.set_xticks(x[::step], labels[::step], fontsize=11)
         else:
-            ax.set_xticks(x, labels, fontsize=8)
-        ax.set_title(f"{h.name}  (x 2^{h.scale_log2}, n={h.total})", fontsize=9)
-        ax.set_ylim(0, min(1.0, 1.15 * float(frac.max()) + 0.02))
-        ax.tick_params(axis="y", labelsize=7)
+            ax.set_xticks(x, labels, fontsize=11)
+        ax.set_title(f"{h.name}  (x 2^{h.scale_log2}, n={h.total})", fontsize=12)
+        ax.set_ylim(0, min(1.0, 1.15 * top + 0.02))
+        ax.tick_params(axis="y", labelsize=11)
+        ax.yaxis.set_major_formatter(_percent_formatter())
+        if i % cols == 0:
+            ax.set_ylabel("share of weights", fontsize=11)
         ax.grid(alpha=0.3, axis="y")
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle("Weight codes per matrix: fraction of weights per multiplier m", fontsize=11)
+    fig.suptitle("Weight codes per matrix: share of weights per multiplier m (one y scale)", fontsize=13)
     return _png(fig)
 
 
+def _percent_formatter():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(xmax=1.0, decimals=0)
+
+
 def saturation_figure(saturations: Mapping[str, Any] | None) -> str | None:
-    """Saturation events per node (how often a value was clipped leaving a wider format)."""
+    """Saturation events per node (how often a value was clipped leaving a wider format), log scale.
+
+    None when no node saturated: the report says so in words instead of drawing an empty axis.
+    Counts span orders of magnitude (1 to thousands), so the y axis is logarithmic and each bar
+    carries its count.
+    """
     if not saturations:
         return None
     names = list(saturations)
     counts = np.array([_count(saturations[k]) for k in names], dtype=float)
-    fig = _figure(max(6.0, 0.8 * len(names) + 2), 3.0)
+    if counts.max() <= 0:
+        return None
+    fig = _figure(max(7.0, 0.9 * len(names) + 2), 3.6)
     ax = fig.subplots()
     x = np.arange(len(names))
-    ax.bar(x, counts, color=["#d9534f" if c > 0 else "#9aa5b1" for c in counts])
-    ax.set_xticks(x, names, fontsize=9, rotation=30 if len(names) > 8 else 0)
-    ax.set_ylabel("saturated values")
-    if counts.max() <= 0:
-        ax.set_ylim(0, 1)
-        ax.text(0.5, 0.6, "no value saturated", transform=ax.transAxes, ha="center", color="#17652e", fontsize=12)
-    ax.set_title("Saturation counts per node")
-    ax.grid(alpha=0.3, axis="y")
+    bars = ax.bar(x, np.where(counts > 0, counts, np.nan), color="#d9534f")
+    ax.bar_label(bars, labels=[f"{int(c):,}" if c > 0 else "" for c in counts], fontsize=10, padding=2)
+    ax.set_yscale("log")
+    ax.set_ylim(0.8, counts.max() * 3)
+    ax.set_xticks(x, names, fontsize=11, rotation=30 if len(names) > 8 else 0)
+    ax.tick_params(axis="y", labelsize=10)
+    ax.set_ylabel("saturated values (log)", fontsize=11)
+    ax.set_title("Saturation counts per node (nodes without a bar never saturated)", fontsize=12)
+    ax.grid(alpha=0.3, axis="y", which="both")
     return _png(fig)
 
 
@@ -375,7 +397,12 @@ def build_html(
     parts.append(f'<p class="sub">hwsim {html.escape(__version__)} &middot; {html.escape(now)}</p>')
 
     # -- verdict badges ------------------------------------------------------------------------
-    badges = [_badge("info", f"fixed-point {mlabel}", _metric_text(metric, check.get("fixed_metric")))]
+    badges = []
+    if check.get("float_metric") is not None:
+        badges.append(_badge("info", f"float {mlabel}", _metric_text(metric, check.get("float_metric"))))
+    else:
+        badges.append(_badge("na", f"float {mlabel}", "not given (--float-model)"))
+    badges.append(_badge("info", f"fixed-point {mlabel}", _metric_text(metric, check.get("fixed_metric"))))
     flips = check.get("argmax_flips")
     if flips is not None:
         badges.append(_badge("ok" if float(flips) == 0 else "info", "argmax flips (quant vs fixed)", f"{100 * float(flips):.2f} %"))
@@ -410,8 +437,8 @@ def build_html(
     if lsb is not None and check.get("max_abs_err_h") is not None:
         extra.append(("... in LSBs of h", _Raw(f"{float(check['max_abs_err_h']) / lsb:.2f}")))
     fd = check.get("first_divergence")
-    thr = check.get("threshold_lsb")
-    extra.append((f"first divergence (error > {_plain(thr)} LSB)" if thr is not None else "first divergence",
+    thr = check.get("threshold_text") or (None if check.get("threshold_lsb") is None else f"{_plain(check['threshold_lsb'])} LSB")
+    extra.append((f"first divergence (error > {thr})" if thr is not None else "first divergence",
                   _Raw(html.escape(_divergence_text(fd)))))
     for k in ("sequences", "steps", "n_sequences", "timesteps"):
         if k in check:
@@ -435,6 +462,19 @@ def build_html(
             '<p class="note">Error of h between the bit-accurate simulation and float inference on the same quantized '
             "weights, at every timestep. A flat curve near one LSB means rounding noise; a rising one means the "
             "error accumulates through the recurrence.</p>" + _img(img, "drift curve") + "</section>"
+        )
+    qloss = check.get("quantization_loss")
+    if isinstance(qloss, Mapping) and qloss.get("quant_drift"):
+        rows = [(_Raw(html.escape(k)), e.get("metric"), e.get("loss"))
+                for k, e in [*qloss.get("tensors", {}).items(), *qloss.get("layers", {}).items()]]
+        img = drift_figure({"float vs quantized weights, mean |err h|": qloss["quant_drift"]})
+        parts.append(
+            "<section><h2>Where the quantization loss comes from</h2>"
+            '<p class="note">Float inference with only one tensor (or one layer) quantized: its metric and its loss '
+            "against the float model (accuracy points). The curve is the error of h between the float model and "
+            "float inference on the quantized weights, at every timestep.</p>"
+            + _table(["tensor / layer", "metric", "loss"], rows, [False, True, True]) + _img(img, "float vs quantized drift")
+            + "</section>"
         )
     gate_key = _gate_key(check)
     img = gate_error_figure(check.get(gate_key)) if gate_key else None
@@ -461,7 +501,13 @@ def build_html(
     sats = check.get("saturations")
     if sats is not None:
         img = saturation_figure(sats)
-        body = _img(img, "saturation counts") if img else '<p class="note">No node is tracked.</p>'
+        if img:
+            body = _img(img, "saturation counts")
+        elif sats:
+            body = ('<p class="ok-note">None saturated: no value on any of the '
+                    f"{len(sats)} nodes was clipped by its format on this data.</p>")
+        else:
+            body = '<p class="note">No node is tracked.</p>'
         widths = check.get("suggested_widths")
         if isinstance(widths, Mapping) and widths:
             body += "<h3>Suggested widths (bits)</h3>" + _widths_table(widths, sats)

@@ -19,6 +19,7 @@ from ._fixed import quantize_float, to_float
 from ._model import RNNModel
 from ._plan import ACCUMS, Plan, lower
 from ._reference import GATE_NAMES
+from ._repr import short_repr
 
 _CELL_CODE = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 _INT16_MAX = (1 << 15) - 1
@@ -47,6 +48,8 @@ class SimResult:
         ``cfg.act`` integers (ReLU RNN: the ReLU output in ``cfg.pre`` integers); else None.
     """
 
+    __repr__ = short_repr
+
     h_int: np.ndarray
     c_int: np.ndarray | None
     h_layers_int: tuple[np.ndarray, ...]
@@ -59,6 +62,8 @@ class SimResult:
 @dataclass(frozen=True, eq=False)
 class FixedResult:
     """``run_fixed``'s results: dequantized floats, the integers they came from, and the plan."""
+
+    __repr__ = short_repr
 
     h: np.ndarray
     c: np.ndarray | None
@@ -99,15 +104,15 @@ def _dot_bound(m: np.ndarray, in_bits: int) -> int:
 def narrow_ok(plan: Plan) -> bool:
     """True when int16 operands and int32 dot products are exact for every product of ``plan``."""
     cfg = plan.config
-    if cfg.x.bits > 16 or cfg.h.bits > 16:
+    if cfg.x.bits > 16 or any(plan.layer_config(k).h.bits > 16 for k in range(len(plan.layers))):
         return False
     mats = []
     for lp in plan.layers:
         for a in lp.accums:
             mats.append((a.m[:, : a.n_in], lp.in_fmt.bits))
-            mats.append((a.m[:, a.n_in :], cfg.h.bits))
+            mats.append((a.m[:, a.n_in :], plan.layer_config(lp.index).h.bits))
     if plan.head is not None:
-        mats.append((plan.head.m, cfg.h.bits))
+        mats.append((plan.head.m, plan.head_config().h.bits))
     for m, bits in mats:
         if m.size and int(np.abs(m).max()) > _INT16_MAX:
             return False
@@ -141,7 +146,7 @@ def _pack_layer(plan: Plan, k: int, dtype: np.dtype):
 
 
 def _layer_params(plan: Plan, k: int, narrow: bool, record: bool) -> np.ndarray:
-    cfg = plan.config
+    cfg = plan.layer_config(k)
     lp = plan.layers[k]
     p = np.zeros(K.N_PARAMS, dtype=np.int64)
     p[K.P_CELL] = _CELL_CODE[plan.cell]
@@ -166,7 +171,7 @@ def _layer_params(plan: Plan, k: int, narrow: bool, record: bool) -> np.ndarray:
 
 
 def _head_params(plan: Plan, narrow: bool, t0: int) -> np.ndarray:
-    cfg = plan.config
+    cfg = plan.head_config()
     q = np.zeros(K.N_HEAD_PARAMS, dtype=np.int64)
     q[K.Q_ROUND] = ROUNDING_CODE[cfg.rounding]
     q[K.Q_OVF] = OVERFLOW_CODE[cfg.overflow]
@@ -226,9 +231,10 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
         gates = np.empty(gshape, dtype=np.int64)
         nodes = layer_nodes(plan.cell, k)
         counts = np.zeros((n_seq, len(nodes)), dtype=np.int64)
+        sig, tanh = plan.layer_tables(k)
         K.layer_kernel(
             u, w_in, w_rec, b_in, b_rec, _layer_params(plan, k, narrow, record_gates),
-            plan.sigmoid_table, plan.tanh_table, h_out, c_out, gates, counts, acc_proto,
+            sig, tanh, h_out, c_out, gates, counts, acc_proto,
         )  # fmt: skip
         sat.update(zip(nodes, (int(v) for v in counts.sum(axis=0))))
         h_layers.append(h_out.astype(np.int64))
@@ -262,9 +268,10 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     )
 
 
-def gate_frac(plan: Plan) -> int:
-    """Fraction bits of the recorded gates: act.frac (pre.frac for the ReLU RNN's 'a')."""
-    return plan.config.pre.frac if plan.cell == "rnn_relu" else plan.config.act.frac
+def gate_frac(plan: Plan, k: int = -1) -> int:
+    """Fraction bits of layer ``k``'s recorded gates: act.frac (pre.frac for the ReLU RNN's 'a')."""
+    lc = plan.layer_config(k % len(plan.layers))
+    return lc.pre.frac if plan.cell == "rnn_relu" else lc.act.frac
 
 
 def run_fixed(
@@ -297,12 +304,12 @@ def run_fixed(
     sim.saturations["x"] = int(out.sum())
     gates = None
     if record_gates:
-        gf = gate_frac(plan)
-        gates = tuple({g: to_float(v, gf) for g, v in layer.items()} for layer in sim.gates_int)
+        gates = tuple({g: to_float(v, gate_frac(plan, k)) for g, v in layer.items()} for k, layer in enumerate(sim.gates_int))
+    last = plan.layer_config(len(plan.layers) - 1)
     return FixedResult(
-        h=to_float(sim.h_int, cfg.h.frac),
-        c=None if sim.c_int is None else to_float(sim.c_int, cfg.c.frac),
-        y=None if sim.y_int is None else to_float(sim.y_int, cfg.out.frac),
+        h=to_float(sim.h_int, last.h.frac),
+        c=None if sim.c_int is None else to_float(sim.c_int, last.c.frac),
+        y=None if sim.y_int is None else to_float(sim.y_int, plan.head_config().out.frac),
         h_int=sim.h_int,
         c_int=sim.c_int,
         y_int=sim.y_int,

@@ -27,9 +27,11 @@ import numpy as np
 
 from ._errors import DataError, HwsimError
 from ._model import METHODS
+from ._repr import short_repr
 
-#: ``--cell`` choices and the hwsim cell name each one trains.
-CELL_NAMES = {"rnn": "rnn_tanh", "rnn_relu": "rnn_relu", "gru": "gru", "lstm": "lstm"}
+#: ``--cell`` choices and the hwsim cell name each one trains: the cell names every command uses
+#: (``CELL_GATES``), plus ``rnn`` as an alias of ``rnn_tanh`` (PyTorch's ``nn.RNN`` default).
+CELL_NAMES = {"rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu", "gru": "gru", "lstm": "lstm", "rnn": "rnn_tanh"}
 #: ``--method`` choices: the quantization methods plus "full" (the float baseline).
 TRAIN_METHODS = ("full",) + tuple(METHODS)
 TORCH_MISSING = "hwsim train needs PyTorch: pip install 'hwsim[train]'"
@@ -114,6 +116,8 @@ class TrainConfig:
 class TrainResult:
     """What ``train`` produced: the saved (quantized) model, its float shadow, and the metrics."""
 
+    __repr__ = short_repr
+
     model: Any  # RNNModel, quantized unless method == "full"
     float_model: Any  # RNNModel of the best float shadow weights
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -189,55 +193,34 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
     return total / max(n, 1)
 
 
-def init_bound(method: str, n_in: int, n_units: int) -> float:
-    """Half-width of the uniform initialization of a weight tensor (see ``build_module``)."""
-    b = math.sqrt(6.0 / (n_in + n_units))  # Glorot
-    return max(b, 0.5) if method == "pow2-ternary" else b
-
-
 def build_module(config: TrainConfig, input_size: int, num_classes: int, per_step: bool):
     """A fresh ``hwsim.torch.QuantSeqModel`` with Glorot-uniform weights and zero biases.
 
-    Glorot init for every method (TernaryConnect's choice): PyTorch's default U(-1/sqrt(H), 1/sqrt(H))
-    lies inside W0/2 for most tensors, so deterministic ternarization would start from all zeros.
-    Pow2-ternarization has the fixed levels {-0.5, 0, 0.5} whatever the layer size; where the Glorot
-    bound is below its clip range 0.5, weights start uniform on [-0.5, 0.5] instead. Otherwise a wide
-    layer starts with every quantized weight zero (|w| < 0.25), the hidden state and the head output
-    stay constant, and no gradient ever reaches the weights (a saddle the straight-through estimator
-    cannot leave).
+    ``hwsim.torch.init_weights_`` says why Glorot for every method (TernaryConnect's choice).
     """
-    torch = import_torch()
-    from .torch import QuantConfig, QuantSeqModel
+    import_torch()
+    from .torch import QuantConfig, QuantSeqModel, init_weights_
 
     qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
                      zero=config.zero, biases=config.biases, H=config.H)
     module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
                            num_layers=config.layers, config=qc, per_step=per_step)
-    with torch.no_grad():
-        H = config.hidden
-        for name, p in module.rnn.named_parameters():
-            if name.startswith("weight"):
-                n_in = H if name.startswith("weight_hh") or not name.endswith("_l0") else input_size
-                p.uniform_(-init_bound(config.method, n_in, H), init_bound(config.method, n_in, H))
-            else:
-                p.zero_()
-        b = init_bound(config.method, H, num_classes)
-        module.head.weight.uniform_(-b, b)
-        module.head.bias.zero_()
-    module.clip_weights()
-    return module
+    return init_weights_(module)
 
 
 def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool = True,
           command: str | None = None) -> TrainResult:
     """Train as ``config`` says; write the quantized model to ``out`` and its metrics beside it.
 
+    A quantized model's float shadow weights go to ``float_model_path(out)`` (``NAME.float.SUFFIX``),
+    so ``hwsim check OUT --float-model NAME.float.SUFFIX`` shows the float column.
+
     The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, the
     per-epoch validation metric, the test metric of the saved weights (float arithmetic with the
     quantized weights), the test metric of the float shadow weights, sizes and the wall time.
     """
     torch = import_torch()
-    from tqdm.auto import tqdm
+    from ._progress import bar as progress_bar
 
     from ._modelfile import SUFFIXES, save_model
 
@@ -266,7 +249,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         steps = math.ceil(n / config.batch)
         history = []
         best, best_epoch, best_state = None, -1, None
-        bar = tqdm(total=config.epochs * steps, disable=True if not progress else None, unit="batch",
+        bar = progress_bar(total=config.epochs * steps, disable=True if not progress else None, unit="batch",
                    desc=f"{config.cell}-{config.hidden} {config.method} {config.data}", leave=False)
         for epoch in range(config.epochs):
             module.train()
@@ -331,6 +314,9 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(model, test_ds, float_model)
     if out is not None:
         save_model(model, out)
+        if model.quant is not None:  # the float shadow weights: `hwsim check --float-model` compares with them
+            save_model(float_model, float_model_path(out))
+            metrics["float_model"] = str(float_model_path(out))
         metrics_path(out).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return TrainResult(model=model, float_model=float_model, metrics=metrics, module=module, test=test_ds)
 
@@ -365,6 +351,12 @@ def fixed_point_metric(qmodel, test, float_model=None, config=None) -> tuple[flo
         nll = -np.take_along_axis(logp, test.y[..., None], -1)
         return float(nll.mean() / math.log(2)), "hwsim._sim.run_fixed"
     return float((y.argmax(-1) == test.y).mean()), "hwsim._sim.run_fixed"
+
+
+def float_model_path(model_path: str | Path) -> Path:
+    """Where ``train`` writes the float shadow weights of a quantized ``model_path``: ``NAME.float.SUFFIX``."""
+    p = Path(model_path)
+    return p.with_name(f"{p.stem}.float{p.suffix}")
 
 
 def metrics_path(model_path: str | Path) -> Path:

@@ -6,9 +6,12 @@ the quantized copy reaches the float weights unchanged (straight-through); stoch
 used in training mode and their deterministic twins in evaluation mode; after every optimizer step
 ``clip_weights()`` clamps the float weights to the quantizer's range.
 
-``QuantRNN`` / ``QuantGRU`` / ``QuantLSTM`` subclass ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM``
-(``batch_first=True``), so their parameters and state_dict keys are PyTorch's own
-(``weight_ih_l0``, ...). ``QuantSeqModel`` adds a quantized linear head (keys ``rnn.*``,
+``QuantRNN`` / ``QuantGRU`` / ``QuantLSTM`` subclass ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` and
+``QuantLinear`` subclasses ``nn.Linear``, so their parameters and state_dict keys are PyTorch's own
+(``weight_ih_l0``, ...) and a trained state_dict loads into the plain PyTorch module.
+``batch_first`` defaults to True (hwsim's (N, T, I) layout); ``batch_first=False`` takes PyTorch's
+(T, N, I). Dropout and bidirectional layers have no datapath and are not offered; docs/training.md
+walks through training, saving and checking a model. ``QuantSeqModel`` adds a quantized linear head (keys ``rnn.*``,
 ``head.*``), the layout ``hwsim._modelfile`` reads. The quantizers here mirror ``hwsim._quant``
 formula for formula; the deterministic ones give identical values (tests/hwsim/test_torch.py).
 """
@@ -37,6 +40,8 @@ __all__ = [
     "QuantLSTM",
     "QuantLinear",
     "QuantSeqModel",
+    "init_weights_",
+    "init_bound",
     "TRAIN_METHODS",
 ]
 
@@ -289,53 +294,56 @@ class _QuantMixin:
                 getattr(self, name).clamp_(-b, b)
 
     def _hx(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(self.num_layers, x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+        n = x.shape[0 if self.batch_first else 1]
+        return torch.zeros(self.num_layers, n, self.hidden_size, dtype=x.dtype, device=x.device)
 
 
 def _check_input(module: nn.Module, x: torch.Tensor) -> None:
     if x.dim() != 3 or x.shape[2] != module.input_size:
-        raise ValueError(f"input must be (N, T, {module.input_size}) (batch_first), not {tuple(x.shape)}")
+        layout = "(N, T, {}) (batch_first)" if module.batch_first else "(T, N, {}) (batch_first=False)"
+        raise ValueError(f"input must be {layout.format(module.input_size)}, not {tuple(x.shape)}")
 
 
 class QuantRNN(_QuantMixin, nn.RNN):
-    """``nn.RNN`` (batch_first) whose forward uses quantized weights; see the module docstring."""
+    """``nn.RNN`` whose forward uses quantized weights; see the module docstring."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, nonlinearity: str = "tanh",
-                 bias: bool = True, config: QuantConfig = QuantConfig()) -> None:
+                 bias: bool = True, batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
         nn.RNN.__init__(self, input_size, hidden_size, num_layers, nonlinearity=nonlinearity, bias=bias,
-                        batch_first=True)
+                        batch_first=batch_first)
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
         _check_input(self, x)
         fn = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
         hx = self._hx(x) if hx is None else hx
-        out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False, True)
+        out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False,
+                    self.batch_first)
         return out, h
 
 
 class QuantGRU(_QuantMixin, nn.GRU):
-    """``nn.GRU`` (batch_first) whose forward uses quantized weights; see the module docstring."""
+    """``nn.GRU`` whose forward uses quantized weights; see the module docstring."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
-                 config: QuantConfig = QuantConfig()) -> None:
-        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=True)
+                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
         _check_input(self, x)
         hx = self._hx(x) if hx is None else hx
         out, h = torch._VF.gru(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
-                               False, True)
+                               False, self.batch_first)
         return out, h
 
 
 class QuantLSTM(_QuantMixin, nn.LSTM):
-    """``nn.LSTM`` (batch_first) whose forward uses quantized weights; see the module docstring."""
+    """``nn.LSTM`` whose forward uses quantized weights; see the module docstring."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
-                 config: QuantConfig = QuantConfig()) -> None:
-        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=True)
+                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
@@ -343,7 +351,7 @@ class QuantLSTM(_QuantMixin, nn.LSTM):
         if hx is None:
             hx = (self._hx(x), self._hx(x))
         out, h, c = torch._VF.lstm(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
-                                   False, True)
+                                   False, self.batch_first)
         return out, (h, c)
 
 
@@ -352,6 +360,7 @@ class QuantLinear(nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, *, config: QuantConfig = QuantConfig()) -> None:
         super().__init__(in_features, out_features)
+        self.qconfig = config
         q = None if config.method == "full" else config.tensor(glorot(in_features, out_features))
         self.quantizers = {"weight": q, "bias": q if config.biases == "quantized" else None}
         self.generator: torch.Generator | None = None
@@ -369,6 +378,44 @@ class QuantLinear(nn.Linear):
         for name, q in self.quantizers.items():
             if q is not None:
                 getattr(self, name).clamp_(-q.bound, q.bound)
+
+
+def init_bound(method: str, n_in: int, n_units: int) -> float:
+    """Half-width of the uniform initialization of a weight tensor (see ``init_weights_``)."""
+    b = glorot(n_in, n_units)
+    return max(b, 0.5) if method == "pow2-ternary" else b
+
+
+@torch.no_grad()
+def init_weights_(module: nn.Module) -> nn.Module:
+    """Glorot-uniform weights and zero biases for every hwsim.torch layer in ``module``; returns it.
+
+    Call it once after building a model. PyTorch's default U(-1/sqrt(H), 1/sqrt(H)) lies inside
+    W0/2 for most tensors, so deterministic ternarization would start from all zeros (TernaryConnect
+    initializes with Glorot for this reason). Pow2-ternarization has the fixed levels {-0.5, 0, 0.5}
+    whatever the layer size; where the Glorot bound is below its clip range 0.5, weights start
+    uniform on [-0.5, 0.5] instead. Otherwise a wide layer starts with every quantized weight zero
+    (|w| < 0.25), the hidden state and the output stay constant, and no gradient ever reaches the
+    weights (a saddle the straight-through estimator cannot leave). Weights are clipped to their
+    quantizer's range afterwards.
+    """
+    for m in module.modules():
+        if isinstance(m, _QuantMixin):
+            method, H = m.qconfig.method, m.hidden_size
+            for name, p in m.named_parameters():
+                if name.startswith("weight"):
+                    n_in = H if name.startswith("weight_hh") or not name.endswith("_l0") else m.input_size
+                    p.uniform_(-init_bound(method, n_in, H), init_bound(method, n_in, H))
+                else:
+                    p.zero_()
+            m.clip_weights()
+        elif isinstance(m, QuantLinear):
+            b = init_bound(m.qconfig.method, m.in_features, m.out_features)
+            m.weight.uniform_(-b, b)
+            if m.bias is not None:
+                m.bias.zero_()
+            m.clip_weights()
+    return module
 
 
 CELLS = {"rnn": QuantRNN, "rnn_tanh": QuantRNN, "rnn_relu": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}

@@ -272,10 +272,10 @@ module hwsim_matvec #(
                 for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_col
                     localparam integer J = gc * LANES + gl;
                     if (J < N_IN) begin : g_u
-                        wire signed [VB-1:0] uu = $signed(u_flat[J*U_BITS +: U_BITS]);
+                        wire signed [VB-1:0] uu = {{(VB - U_BITS + 1){u_flat[J*U_BITS+U_BITS-1]}}, u_flat[J*U_BITS +: U_BITS-1]};
                         assign vc[gc] = {1'b1, uu};
                     end else if (J < N_IN + N_REC) begin : g_h
-                        wire signed [VB-1:0] hh = $signed(h_flat[(J-N_IN)*H_BITS +: H_BITS]);
+                        wire signed [VB-1:0] hh = {{(VB - H_BITS + 1){h_flat[(J-N_IN)*H_BITS+H_BITS-1]}}, h_flat[(J-N_IN)*H_BITS +: H_BITS-1]};
                         assign vc[gc] = {1'b0, hh};
                     end else begin : g_z
                         assign vc[gc] = {(VB + 1){1'b0}};
@@ -290,7 +290,7 @@ module hwsim_matvec #(
                     for (gc = 0; gc < NSEL; gc = gc + 1) begin : g_hcol
                         localparam integer J = gc * LANES + gl;
                         if (J < N_REC) begin : g_hh
-                            wire signed [VB-1:0] hh = $signed(h_flat[J*H_BITS +: H_BITS]);
+                            wire signed [VB-1:0] hh = {{(VB - H_BITS + 1){h_flat[J*H_BITS+H_BITS-1]}}, h_flat[J*H_BITS +: H_BITS-1]};
                             assign hc[gc] = {1'b0, hh};
                         end else begin : g_hz
                             assign hc[gc] = {(VB + 1){1'b0}};

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh ""
 if [ "$#" -eq 0 ]; then set -- -o out/demo; fi
+echo "hwsim demo: check, export, co-simulation, synthesis and report (a few minutes)" >&2
 hwsim demo "$@"

@@ -115,7 +115,8 @@ def render_api() -> str:
     out = []
     for module, entries in groups.items():
         title = re.split(r": |\. ", _first_paragraph(importlib.import_module(module)))[0].strip().rstrip(".")
-        out.append(f"### {title}\n\n`{module}`\n")
+        names = [n for n in hwsim.__all__ if hwsim._EXPORTS.get(n) == module and n not in missing]
+        out.append(f"### {title}\n\n```python\nfrom hwsim import {', '.join(names)}\n```\n")
         out.extend(e.replace("### ", "#### ", 1) for e in entries)
     if missing:
         out.append("Not importable in the tree this page was made from: " + ", ".join(f"`{m}`" for m in missing) + ".\n")

@@ -10,6 +10,7 @@ size="${3:-1280x4000}"
 [ -f "$html" ] || { echo "screenshot_report: no such file: $html" >&2; exit 2; }
 browser="$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)"
 [ -n "$browser" ] || { echo "screenshot_report: chromium not found; install it with: apt-get install chromium" >&2; exit 2; }
+echo "screenshot_report: rendering $html at ${size} with headless $(basename "$browser")" >&2
 profile="$(mktemp -d)"
 trap 'rm -rf "$profile"' EXIT
 abs_html="$(cd "$(dirname "$html")" && pwd)/$(basename "$html")"

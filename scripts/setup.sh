@@ -6,6 +6,9 @@ set -euo pipefail
 HWSIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
 
+say() { echo "hwsim setup: $*" >&2; }
+
+say "checking for Icarus Verilog, Verilator and yosys"
 need_pkgs=()
 command -v iverilog >/dev/null 2>&1 || need_pkgs+=(iverilog)
 command -v verilator >/dev/null 2>&1 || need_pkgs+=(verilator)
@@ -22,7 +25,7 @@ if [ "${HWSIM_WITH_DATASETS:-0}" = 1 ]; then
 fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "hwsim setup: installing ${need_pkgs[*]} with apt-get" >&2
+    say "installing ${need_pkgs[*]} with apt-get (a minute or two)"
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
   else
@@ -34,11 +37,14 @@ fi
 
 VENV="${HWSIM_VENV:-$HWSIM_ROOT/.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the virtual environment $VENV"
   python3 -m venv "$VENV"
 fi
 spec="$HWSIM_ROOT"
 [ -n "$extras" ] && spec="$HWSIM_ROOT[$extras]"
+say "installing hwsim${extras:+[$extras]} into $VENV with pip (minutes the first time, seconds after)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" 2>&1 \
   | grep -v -e "^WARNING: Location" -e "is ignored: it is neither" >&2 || true
 "$VENV/bin/python" -c "import hwsim" || { echo "hwsim setup: pip install failed" >&2; exit 1; }
 export PATH="$VENV/bin:$PATH"
+say "ready: $("$VENV/bin/hwsim" --version)"

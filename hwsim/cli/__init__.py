@@ -28,6 +28,7 @@ COMMANDS = {
     "cosim": ("hwsim.cli._cosim", "cosim", "Co-simulate exported RTL under Icarus against the simulator."),
     "report": ("hwsim.cli._report", "report", "Write the HTML report for a model."),
     "demo": ("hwsim.cli._demo", "demo", "Run the whole flow on the shipped default model."),
+    "sweep": ("hwsim.cli._sweep", "sweep", "Explore a grid of datapath design points on Dask; Pareto report."),
 }
 
 

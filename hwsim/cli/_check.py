@@ -18,7 +18,7 @@ from ._options import (
     limit_option,
     split_option,
 )
-from . import PositiveFloat, user_errors
+from . import PositiveFloat, fail, user_errors
 
 
 @click.command("check")
@@ -30,14 +30,20 @@ from . import PositiveFloat, user_errors
 @cell_option()
 @split_option()
 @limit_option()
-@click.option("--threshold-lsb", type=PositiveFloat(), default=4.0, show_default=True,
-              help="First divergence: error above this many LSBs of the node's format.")
+@click.option("--tol-lsb", "--threshold-lsb", "threshold_lsb", type=PositiveFloat(), default=None,
+              help="First divergence: an error above this many LSBs of the node's format. Default: above "
+              "4 x the activation unit's own worst error (more than its tables explain).")
+@click.option("--suggest-config", "suggest_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the width advisor's contract (formats placed for this data's ranges) to this TOML, for --config.")
+@click.option("--suggest-bits", type=click.IntRange(4, 24), default=None,
+              help="With --suggest-config: make every format this wide (default: keep each format's width).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML report to REPORT/index.html (replaced when it exists).")
 @user_errors
 def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
-          limit: int | None, threshold_lsb: float, as_json: bool, report_dir: Path | None) -> None:
+          limit: int | None, threshold_lsb: float | None, suggest_path: Path | None, suggest_bits: int | None, as_json: bool,
+          report_dir: Path | None) -> None:
     """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
     from .._check import format_report, run_check
     from .._config import DEFAULT_CONFIG, DatapathConfig
@@ -54,9 +60,35 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     if limit is not None:
         ds = ds.head(limit)
     report = run_check(qm, ds, cfg, float_model=fm, threshold_lsb=threshold_lsb)
+    if suggest_path is not None:
+        report["suggested_config"] = _suggest(qm, ds, cfg, fm, suggest_path, suggest_bits, qmodel, data, split, limit)
+    elif suggest_bits is not None:
+        fail(f"--suggest-bits needs --suggest-config OUT.toml, not --suggest-bits {suggest_bits} alone")
     click.echo(json.dumps(report) if as_json else format_report(report))
     if report_dir is not None:
         from .._report import report_for_check
 
         path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
         click.echo(f"report -> {path}", err=as_json)  # with --json, stdout stays one JSON object
+    if suggest_path is not None and not as_json:
+        sc = report["suggested_config"]
+        click.echo(f"suggested config -> {suggest_path}: fixed metric {sc['fixed_metric']} "
+                   f"(this config: {report['fixed_metric']})")
+
+
+def _suggest(qm, ds, cfg, fm, path: Path, bits: int | None, qmodel: Path, data: str, split: str, limit: int | None):
+    """Write the width advisor's contract for ``qm`` on ``ds`` and check it: its metric goes in the report."""
+    from .._advise import observed_ranges, suggest_config, write_config_toml
+    from .._check import run_check
+
+    new = suggest_config(qm, observed_ranges(qm, ds.x), cfg, bits=bits)
+    r = run_check(qm, ds, new, float_model=fm)
+    lim = f" --limit {limit}" if limit is not None else ""
+    write_config_toml(path, new, (
+        f"hwsim check --suggest-config: formats placed for the ranges of {qmodel.name} on {ds.name}"
+        + (f", {bits} bits each" if bits is not None else ""),
+        f"{r['metric']}: fixed {r['fixed_metric']!r}, quant {r['quant_metric']!r}",
+        f"reproduce: hwsim check {qmodel} --data {data} --split {split}{lim} --config {path.name}",
+    ))
+    return {"path": str(path), "config": new.to_dict(), "fixed_metric": r["fixed_metric"],
+            "saturations": sum(r["saturations"].values())}

@@ -85,8 +85,12 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         if rtl_dir is not None and not as_json:
             design_sources(export_dir, {}, rtl_dir)  # refuse a missing or empty directory before the notice
             click.echo(f"RTL from {rtl_dir}: the manifest's hashes do not apply to it (only ROMs and contract are checked)")
+        from .._cosim import CHUNK
+        from .._progress import cosim_chunk
+
+        progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal
         rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
-                        progress=(not as_json) and x_int.shape[0] > 256 and sys.stderr.isatty(),
+                        chunk=cosim_chunk(x_int.shape[0], CHUNK) if progress else CHUNK, progress=progress,
                         simulator=simulator, rtl_dir=rtl_dir, netlist=target if netlist else None)
     except HwsimError as e:
         if junit is not None:

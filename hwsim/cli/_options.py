@@ -25,10 +25,18 @@ def config_option(*, help: str = "Datapath contract (TOML, docs/datapath.md); th
     return click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help)
 
 
-def cell_option():
+#: ``--cell`` values: hwsim's cell names, plus ``rnn`` as an alias of ``rnn_tanh`` (nn.RNN's default).
+CELL_CHOICES = (*CELL_GATES, "rnn")
+
+
+def _cell_alias(ctx, param, value):
+    return "rnn_tanh" if value == "rnn" else value
+
+
+def cell_option(*, default: str | None = None, help: str = "Cell type when the weight shapes cannot tell (rnn_relu)."):
     return click.option(
-        "--cell", type=click.Choice(tuple(CELL_GATES)), default=None,
-        help="Cell type when the weight shapes cannot tell (rnn_relu).",
+        "--cell", type=click.Choice(CELL_CHOICES), default=default, show_default=default is not None,
+        callback=_cell_alias, help=help + " rnn is an alias of rnn_tanh.",
     )
 
 

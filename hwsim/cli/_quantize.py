@@ -42,13 +42,14 @@ def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, pap
     from .._modelfile import load_model, save_model
     from .._quant import decode_model_codes, quantize_model
 
-    if output.exists() and not force:
-        fail(f"output file {output} exists; pass --force to overwrite it")
-    if output.suffix not in (".safetensors", ".npz"):
-        fail(f"output file name must end in .safetensors or .npz, not {output.name!r}")
+    # input errors first: a missing model is reported before an existing output
     if paper_exact and method not in ("exp", "exp-stoch"):
         raise QuantError(f"--paper-exact applies to exp and exp-stoch only, not {method}")
     float_model = load_model(model, cell=cell)
+    if output.suffix not in (".safetensors", ".npz"):
+        fail(f"output file name must end in .safetensors or .npz, not {output.name!r}")
+    if output.exists() and not force:
+        fail(f"output file {output} exists; pass --force to overwrite it")
     q = quantize_model(
         float_model, method, bits=bits, seed=seed, w0=w0, e_min=e_min, e_max=e_max,
         biases=biases, zero=not paper_exact, H=H,

@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from .._errors import QuantError
-from .._train import CELL_NAMES, TRAIN_METHODS
+from .._train import TRAIN_METHODS
+from ._options import cell_option
 from . import fail, user_errors
 
 
 @click.command("train")
-@click.option("--cell", type=click.Choice(list(CELL_NAMES)), default="gru", show_default=True,
-              help="Recurrent cell (rnn = tanh RNN).")
+@cell_option(default="gru", help="Recurrent cell.")
 @click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True, help="Hidden size H.")
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="Stacked layers.")
 @click.option("--method", type=click.Choice(TRAIN_METHODS), default="ternary", show_default=True,
@@ -48,14 +48,20 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
 
     Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
     The best epoch by validation metric is kept; the saved model holds its deterministic
-    quantized weights and is a valid input to hwsim check and hwsim export.
+    quantized weights and is a valid input to hwsim check and hwsim export. The float shadow
+    weights go to NAME.float.SUFFIX beside it, for hwsim check --float-model.
     """
-    from .._train import TrainConfig, command_line, import_torch
+    from .._data import BUILTINS, load_data
+    from .._train import TrainConfig, command_line, float_model_path, import_torch
     from .._train import train as run
 
     import_torch()  # TorchMissing (an HwsimError): one line naming the [train] extra, exit 2
-    if output.exists() and not force:
-        fail(f"output file {output} exists; pass --force to overwrite it")
+    if data not in BUILTINS and not Path(data).is_file():  # input errors before output errors
+        load_data(data, split="train")  # raises the data module's one-line DataError
+    float_out = None if method == "full" else float_model_path(output)
+    for path in (output, float_out):
+        if path is not None and path.exists() and not force:
+            fail(f"output file {path} exists; pass --force to overwrite it")
     if paper_exact and method not in ("exp", "exp-stoch"):
         raise QuantError(f"--paper-exact applies to exp and exp-stoch only, not {method}")
     config = TrainConfig(
@@ -74,3 +80,5 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
         + f"), best epoch {m['best_epoch']}/{epochs}, "
         f"{m['wall_s']:.1f} s -> {output}"
     )
+    if float_out is not None:
+        click.echo(f"float shadow weights -> {float_out} (hwsim check {output} --float-model {float_out})")

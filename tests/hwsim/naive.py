@@ -65,18 +65,28 @@ def plan_y(a: int, cfg) -> int:
     return _shr(a, fp + 2 - fa) + one // 2
 
 
-def sigmoid(x: int, plan) -> int:
-    cfg = plan.config
+def _layer(plan, k: int):
+    """Layer ``k``'s contract and tables, made from its own config (not the plan's table choice)."""
+    from hwsim._activation import lut_table
+
+    cfg = plan.config.layer_config(k)
+    if cfg == plan.config:
+        return cfg, plan.sigmoid_table, plan.tanh_table
+    return cfg, lut_table("sigmoid", cfg), lut_table("tanh", cfg)
+
+
+def sigmoid(x: int, plan, k: int = 0) -> int:
+    cfg, table, _ = _layer(plan, k)
     if cfg.activation == "lut":
-        return lut(x, plan.sigmoid_table, cfg.sigmoid_range_log2, cfg)
+        return lut(x, table, cfg.sigmoid_range_log2, cfg)
     y = plan_y(abs(x), cfg)
     return (1 << cfg.act.frac) - y if x < 0 else y
 
 
-def tanh(x: int, plan) -> int:
-    cfg = plan.config
+def tanh(x: int, plan, k: int = 0) -> int:
+    cfg, _, table = _layer(plan, k)
     if cfg.activation == "lut":
-        return lut(x, plan.tanh_table, cfg.tanh_range_log2, cfg)
+        return lut(x, table, cfg.tanh_range_log2, cfg)
     t = 2 * plan_y(2 * abs(x), cfg) - (1 << cfg.act.frac)
     return -t if x < 0 else t
 
@@ -115,6 +125,10 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
             u = [int(v) for v in x_int[n, t]]
             for lp in plan.layers:
                 k = lp.index
+                cfg = plan.config.layer_config(k)  # per-layer precision: this layer's own contract
+                rnd, ovf = cfg.rounding, cfg.overflow
+                af = cfg.act.frac
+                ONE = 1 << af
                 h, c = hs[k], cs[k]
                 p = {}  # accumulation name -> list of pre-format values
                 for a in lp.accums:
@@ -130,7 +144,7 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
                 new_h = [0] * H
                 for j in range(H):
                     if plan.cell == "rnn_tanh":
-                        a = tanh(p["a"][j], plan)
+                        a = tanh(p["a"][j], plan, k)
                         new_h[j] = rq(a, af, cfg.h, f"l{k}.h")
                         g = {"a": a}
                     elif plan.cell == "rnn_relu":
@@ -138,22 +152,22 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
                         new_h[j] = rq(a, cfg.pre.frac, cfg.h, f"l{k}.h")
                         g = {"a": a}
                     elif plan.cell == "gru":
-                        r = sigmoid(p["r"][j], plan)
-                        z = sigmoid(p["z"][j], plan)
+                        r = sigmoid(p["r"][j], plan, k)
+                        z = sigmoid(p["z"][j], plan, k)
                         pn = rq((p["n_x"][j] << af) + r * p["n_h"][j], cfg.pre.frac + af, cfg.pre, f"l{k}.pre_n")
-                        nn = tanh(pn, plan)
+                        nn = tanh(pn, plan, k)
                         F = af + max(af, cfg.h.frac)
                         v = (((ONE - z) * nn) << (F - 2 * af)) + ((z * h[j]) << (F - af - cfg.h.frac))
                         new_h[j] = rq(v, F, cfg.h, f"l{k}.h")
                         g = {"r": r, "z": z, "n": nn}
                     else:
-                        i, f = sigmoid(p["i"][j], plan), sigmoid(p["f"][j], plan)
-                        gg, o = tanh(p["g"][j], plan), sigmoid(p["o"][j], plan)
+                        i, f = sigmoid(p["i"][j], plan, k), sigmoid(p["f"][j], plan, k)
+                        gg, o = tanh(p["g"][j], plan, k), sigmoid(p["o"][j], plan, k)
                         F = af + max(cfg.c.frac, af)
                         v = ((f * c[j]) << (F - af - cfg.c.frac)) + ((i * gg) << (F - 2 * af))
                         c[j] = rq(v, F, cfg.c, f"l{k}.c")
                         pc = rq(c[j], cfg.c.frac, cfg.pre, f"l{k}.pre_c")
-                        new_h[j] = rq(o * tanh(pc, plan), 2 * af, cfg.h, f"l{k}.h")
+                        new_h[j] = rq(o * tanh(pc, plan, k), 2 * af, cfg.h, f"l{k}.h")
                         c_layers[k][n, t, j] = c[j]
                         g = {"i": i, "f": f, "g": gg, "o": o}
                     for name, val in g.items():
@@ -165,6 +179,8 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
     y = None
     hd = plan.head
     if hd is not None:
+        hc = plan.config.head_config(L)
+        rnd, ovf = hc.rounding, hc.overflow
         steps = range(T) if head_all_steps else [T - 1]
         y = np.zeros((N, len(steps) if T else (0 if head_all_steps else 1), hd.m.shape[0]), np.int64)
         for n in range(N):
@@ -174,7 +190,7 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
                     acc = int(hd.bias[j])
                     for col in range(H):
                         acc += (int(hd.m[j, col]) * hT[col]) << hd.shift
-                    y[n, ti, j] = rq(acc, hd.acc_frac, cfg.out, "out")
+                    y[n, ti, j] = rq(acc, hd.acc_frac, hc.out, "out")
         if not head_all_steps:
             y = y[:, 0]
     lstm = plan.cell == "lstm"

@@ -126,7 +126,7 @@ def test_run_check_rejects_bad_input(make_model):
         run_check(qm, Dataset("toy", ds.x[..., :3].copy(), ds.y, "classify", 4))
     with pytest.raises(DataError, match=r"^toy: targets must be below the model's 4 classes, not up to 9$"):
         run_check(qm, Dataset("toy", ds.x, np.full(ds.y.shape, 9), "classify", 10))
-    with pytest.raises(ValueError, match=r"^threshold_lsb must be a positive number, not 0$"):
+    with pytest.raises(ValueError, match=r"^threshold_lsb must be a positive number or None, not 0$"):
         run_check(qm, ds, threshold_lsb=0)
 
 
@@ -162,9 +162,9 @@ def test_cli_table_and_limit(files):
         (["f.safetensors", "--data", "d.npz"], r"check needs a quantized model"),
         (["q.safetensors", "--data", "missing.npz"], r"data file must exist, not found"),
         (["q.safetensors", "--data", "d.npz", "--config", "missing.toml"], r"config file must exist, not found"),
-        (["q.safetensors", "--data", "d.npz", "--threshold-lsb", "0"], r"Invalid value for '--threshold-lsb'"),
-        (["q.safetensors", "--data", "d.npz", "--threshold-lsb", "nan"],
-         r"^Error: Invalid value for '--threshold-lsb': must be a finite number > 0, not 'nan'\.?\n$"),
+        (["q.safetensors", "--data", "d.npz", "--threshold-lsb", "0"], r"Invalid value for '--tol-lsb'"),
+        (["q.safetensors", "--data", "d.npz", "--tol-lsb", "nan"],
+         r"^Error: Invalid value for '--tol-lsb'.*: must be a finite number > 0, not 'nan'\.?\n$"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(files, args, message):
@@ -173,3 +173,26 @@ def test_cli_bad_input_exits_2_with_one_line(files, args, message):
     assert res.exit_code == 2
     assert re.search(message, res.output)
     assert "Traceback" not in res.output
+
+
+def test_activation_error_is_the_tables_own():
+    from hwsim._check import activation_error
+
+    cfg = DatapathConfig()
+    # tanh table: bins 2**-7 wide, values at the midpoints: half a bin at slope ~1, plus one pre LSB
+    # of input rounding at slope 1, plus the table words' rounding (half an act LSB)
+    e = activation_error(cfg, "gru")
+    assert 2**-8 < e < 2**-8 + 2**-11 + 2**-15
+    assert activation_error(cfg, "rnn_relu") == 2.0**-cfg.pre.frac  # no unit: one LSB of pre
+    assert activation_error(cfg.replace(lut_bits=8), "gru") > 3 * e  # a coarser table: a wider budget
+
+
+def test_default_divergence_budget_and_tol_lsb():
+    from hwsim import default_model_path, load_data, load_model
+
+    qm, ds = load_model(default_model_path()), load_data("digits", split="test").head(64)
+    r = run_check(qm, ds)
+    assert r["threshold_lsb"] is None and r["first_divergence"] is None  # tracks float within its tables
+    assert "4 x the activation unit's own worst error" in format_report(r)
+    tight = run_check(qm, ds, threshold_lsb=1.0)["first_divergence"]
+    assert tight["step"] == 0 and tight["error_lsb"] > tight["budget_lsb"] == 1.0

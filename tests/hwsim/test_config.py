@@ -89,3 +89,51 @@ def test_toml_sets_fields_and_rejects_unknown_keys(tmp_path):
     p.write_text('lanes = "two"\n')
     with pytest.raises(ConfigError, match=r"dp.toml: lanes must be an int, not str$"):
         DatapathConfig.from_toml(p)
+
+
+# -- per-layer precision ------------------------------------------------------------------------------
+
+
+def test_per_layer_toml_round_trips_and_resolves(tmp_path):
+    from hwsim._config import Override
+
+    p = tmp_path / "mixed.toml"
+    p.write_text('activation = "lut"\n[layers.1]\nh = [12, 10]\nactivation = "pwl"\nrounding = "floor"\n'
+                 '[head]\nout = { bits = 10, frac = 5 }\n')
+    cfg = DatapathConfig.from_toml(p)
+    assert cfg.layers == (Override(index=1, h=FixedFormat(12, 10), activation="pwl", rounding="floor"),)
+    assert cfg.layer_config(0) == DatapathConfig()  # layer 0 follows the global contract
+    l1 = cfg.layer_config(1)
+    assert (str(l1.h), l1.activation, l1.rounding, l1.pre) == ("s12.10", "pwl", "floor", DatapathConfig().pre)
+    hc = cfg.head_config(2)
+    assert (str(hc.h), str(hc.out), hc.rounding) == ("s12.10", "s10.5", "floor")  # the last layer's h and modes
+    assert DatapathConfig.from_dict(cfg.to_dict()) == cfg
+    assert not cfg.is_global and DatapathConfig().is_global
+    assert "layers" not in DatapathConfig().to_dict() and "head" not in DatapathConfig().to_dict()
+
+
+@pytest.mark.parametrize("d, message", [
+    ({"layers": {"0": {"x": [8, 4]}}}, r"^config: \[layers\.0\] may set h, c, pre, act, .* not 'x'$"),
+    ({"head": {"h": [8, 4]}}, r"^config: \[head\] may set out, rounding, overflow, not 'h'$"),
+    ({"layers": {"a": {"h": [8, 4]}}}, r"^config: layer override keys must be layer indices \(0, 1, \.\.\.\), not 'a'$"),
+    ({"layers": {"0": {"act": [4, 3]}}}, r"^layer 0: act format needs at least 2 integer bits \(sign and 1\.0\), not 1 \(s4\.3\)$"),
+    ({"layers": {"0": {"activation": "pwl", "act": [8, 4]}}}, r"^layer 0: pwl activation needs act\.frac >= 5"),
+    ({"head": {"rounding": "up"}}, r"^head: rounding must be one of floor, half_up, half_even, zero, not 'up'$"),
+    ({"layers": [1]}, r"^config: layers must be a table of layer index -> overrides, not \[1\]$"),
+])
+def test_per_layer_errors_say_what_must_hold(d, message):
+    with pytest.raises(ConfigError, match=message):
+        DatapathConfig.from_dict(d)
+
+
+def test_override_of_a_missing_layer_is_refused_when_lowered():
+    from helpers import make_model
+    from hwsim._plan import lower
+    from hwsim._quant import quantize_model
+
+    q = quantize_model(make_model("gru", 3, 4, layers=2), "ternary")
+    cfg = DatapathConfig.from_dict({"layers": {"2": {"h": [12, 10]}}})
+    with pytest.raises(ConfigError, match=r"^layer override index must be below the model's 2 layer\(s\), not 2$"):
+        lower(q, cfg)
+    plan = lower(q, DatapathConfig.from_dict({"layers": {"0": {"h": [12, 10]}}}))
+    assert str(plan.layers[1].in_fmt) == "s12.10"  # layer 1 reads layer 0's h in layer 0's format

@@ -243,3 +243,35 @@ def test_cli_report_rejects_a_cosim_json_without_a_count(tmp_path, mismatches):
     assert r.exit_code == 2
     assert re.fullmatch(r"Error: cosim JSON file must give 'mismatches' as a count >= 0, not .*: .*c\.json\n", r.output)
     assert not (tmp_path / "r").exists()
+
+
+def test_no_saturation_is_a_sentence_and_float_accuracy_a_card():
+    check = _check_result()
+    check["saturations"] = {"x": 0, "l0.pre_r": 0, "l0.h": 0}
+    text = build_html(check)
+    assert len(_parse(text).imgs) == 2  # drift and gate errors; no empty saturation axis
+    assert "None saturated: no value on any of the 3 nodes was clipped" in text
+    assert re.search(r'<div class="badge[^"]*">float accuracy<b>95\.00 %</b>', text)
+    check["float_metric"] = None
+    assert re.search(r'float accuracy<b>not given \(--float-model\)</b>', build_html(check))
+
+
+def test_weight_code_panels_share_one_y_scale_and_readable_ticks(qplan, monkeypatch):
+    import hwsim._report as report
+
+    figs = []
+    monkeypatch.setattr(report, "_png", lambda fig: figs.append(fig) or "")
+    report.weight_figure(weight_histograms(qplan[1]), "exp")
+    axes = [ax for ax in figs[0].axes if ax.get_visible()]
+    assert len(axes) == 13 and len({ax.get_ylim() for ax in axes}) == 1  # 2 GRU layers x 6 + head
+    assert min(t.get_fontsize() for ax in axes for t in ax.get_xticklabels() + ax.get_yticklabels()) >= 10
+
+
+def test_saturation_counts_are_on_a_log_scale(monkeypatch):
+    import hwsim._report as report
+
+    figs = []
+    monkeypatch.setattr(report, "_png", lambda fig: figs.append(fig) or "png")
+    assert report.saturation_figure({"a": 0, "b": 0}) is None
+    assert report.saturation_figure({"a": 1, "b": 182, "c": 0}) == "png"
+    assert figs[0].axes[0].get_yscale() == "log"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 import naive
-from hwsim._config import ROUNDINGS, ConfigError, DatapathConfig, FixedFormat
+from hwsim._config import HEAD_FIELDS, LAYER_FIELDS, ROUNDINGS, ConfigError, DatapathConfig, FixedFormat, Override
 from hwsim._fixed import quantize_float, to_float
 from hwsim._plan import lower
 from hwsim._reference import float_forward
@@ -60,7 +60,25 @@ def configs(draw, *, narrow: bool | None = None):
 
 
 @st.composite
-def cases(draw, *, narrow: bool | None = None, max_size: int = 7, max_steps: int = 5):
+def mixed(draw, cfg: DatapathConfig, layers: int, *, narrow: bool | None = None) -> DatapathConfig:
+    """``cfg`` with per-layer precision: each layer keeps the global contract, sets only its h, or sets
+    every layer field from another random contract; the head may set out, rounding and overflow."""
+    overrides = []
+    for k in range(layers):
+        kind = draw(st.sampled_from(["none", "h", "all"]))
+        other = draw(configs(narrow=narrow))
+        if kind != "none":
+            fields = ("h",) if kind == "h" else LAYER_FIELDS
+            overrides.append(Override(index=k, **{f: getattr(other, f) for f in fields}))
+    head = None
+    if draw(st.booleans()):
+        other = draw(configs(narrow=narrow))
+        head = Override(**{f: getattr(other, f) for f in HEAD_FIELDS})
+    return cfg.replace(layers=tuple(overrides), head=head)
+
+
+@st.composite
+def cases(draw, *, narrow: bool | None = None, max_size: int = 7, max_steps: int = 5, per_layer: bool = False):
     """(plan, x_int, head_all_steps) for a random contract, model and input batch."""
     cfg = draw(configs(narrow=narrow))
     cell = draw(st.sampled_from(CELLS))
@@ -71,6 +89,8 @@ def cases(draw, *, narrow: bool | None = None, max_size: int = 7, max_steps: int
     sizes = [s for s in SIZES if s <= max_size]
     I, H = draw(st.sampled_from(sizes)), draw(st.sampled_from(sizes))
     layers = draw(st.integers(1, 2))
+    if per_layer:
+        cfg = draw(mixed(cfg, layers, narrow=narrow))
     classes = draw(st.sampled_from([None, 1, 3]))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -115,6 +135,13 @@ def assert_same(plan, x_int, head_all_steps):
 @settings(max_examples=naive.examples(5000))
 @given(cases())
 def test_kernel_equals_twin(case):
+    assert_same(*case)
+
+
+@settings(max_examples=naive.examples(1500))
+@given(cases(per_layer=True))
+def test_kernel_equals_twin_per_layer_precision(case):
+    """Mixed contracts: every layer (and the head) in its own formats, rounding and activation unit."""
     assert_same(*case)
 
 

@@ -221,3 +221,18 @@ def test_per_step_head_shape():
     assert m(torch.zeros(2, 5, 3)).shape == (2, 5, 7)
     m = QuantSeqModel("gru", 3, 4, 7)
     assert m(torch.zeros(2, 5, 3)).shape == (2, 7)
+
+
+def test_batch_first_false_is_pytorchs_layout():
+    torch.manual_seed(0)
+    a = QuantGRU(4, 5, 2, config=QuantConfig(method="ternary"))
+    b = QuantGRU(4, 5, 2, batch_first=False, config=QuantConfig(method="ternary"))
+    b.load_state_dict(a.state_dict())
+    a.eval(), b.eval()
+    x = torch.randn(3, 7, 4)
+    out_a, h_a = a(x)
+    out_b, h_b = b(x.transpose(0, 1))
+    torch.testing.assert_close(out_b.transpose(0, 1), out_a, rtol=0, atol=0)
+    torch.testing.assert_close(h_b, h_a, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"^input must be \(T, N, 4\) \(batch_first=False\), not \(2, 3, 5\)$"):
+        b(torch.zeros(2, 3, 5))

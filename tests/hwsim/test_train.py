@@ -103,7 +103,7 @@ def test_train_next_symbol_task(tmp_path):
 
 
 def test_train_config_errors():
-    with pytest.raises(HwsimError, match=r"^cell must be one of rnn, rnn_relu, gru, lstm, not 'tcn'$"):
+    with pytest.raises(HwsimError, match=r"^cell must be one of rnn_tanh, rnn_relu, gru, lstm, rnn, not 'tcn'$"):
         TrainConfig(cell="tcn")
     with pytest.raises(HwsimError, match=r"^method must be one of full, binary, .*, uniform, not 'int8'$"):
         TrainConfig(method="int8")
@@ -137,9 +137,19 @@ def test_cli_train(tmp_path):
     assert load_model(out).quant.method == "pow2-ternary"
     rec = json.loads(metrics_path(out).read_text())
     assert rec["command"].startswith("hwsim train --cell gru --hidden 8 --method pow2-ternary --data digits --epochs 1")
+    # the float shadow weights beside it, for `hwsim check --float-model`
+    fm = load_model(tmp_path / "m.float.safetensors")
+    assert fm.quant is None and rec["float_model"] == str(tmp_path / "m.float.safetensors")
+    assert f"(hwsim check {out} --float-model {tmp_path / 'm.float.safetensors'})" in r.output
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2
     assert r.output.strip() == f"Error: output file {out} exists; pass --force to overwrite it"
+    # input errors come before output errors
+    r = CliRunner().invoke(main, [*args[:args.index("digits")], "nope.npz", *args[args.index("digits") + 1:]])
+    assert r.exit_code == 2 and r.output.startswith("Error: data file must exist, not found: nope.npz")
+    r = CliRunner().invoke(main, ["train", "--cell", "rnn", "--hidden", "4", "--data", "digits", "--epochs", "1",
+                                  "--limit", "32", "--eval-limit", "16", "-o", str(tmp_path / "r.safetensors"), "--quiet"])
+    assert r.exit_code == 0 and load_model(tmp_path / "r.safetensors").cell == "rnn_tanh"  # rnn: alias of rnn_tanh
 
 
 def test_cli_train_without_torch(monkeypatch, tmp_path):

@@ -41,6 +41,8 @@ class Case:
     bias: bool = True
     quant_kw: dict = field(default_factory=dict, hash=False)
     seed: int = 0
+    #: per-layer precision: the contract's ``layers`` / ``head`` tables (docs/datapath.md)
+    precision: dict = field(default_factory=dict, hash=False)
 
     @property
     def id(self) -> str:
@@ -62,13 +64,18 @@ class Case:
             parts.append("-".join(f"{k}{v}" for k, v in sorted(self.quant_kw.items())))
         if not self.bias:
             parts.append("nobias")
+        if self.precision:
+            parts.append("mixed-" + "-".join(sorted(self.precision.get("layers", {}))) + ("-head" if "head" in self.precision else ""))
         return "-".join(str(p) for p in parts)
 
     def config(self) -> DatapathConfig:
         kw = dict(NARROW) if self.narrow else {}
-        return DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rows=self.rows,
-                              pointwise_units=self.pointwise_units, rounding=self.rounding,
-                              overflow=self.overflow, activation=self.activation, **kw)
+        cfg = DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rows=self.rows,
+                             pointwise_units=self.pointwise_units, rounding=self.rounding,
+                             overflow=self.overflow, activation=self.activation, **kw)
+        if self.precision:
+            cfg = DatapathConfig.from_dict({**cfg.to_dict(), **self.precision}, source=self.id)
+        return cfg
 
     def model(self) -> RNNModel:
         import helpers
@@ -115,6 +122,16 @@ SWEEP = [
          bias=False),
     Case("rnn_relu", "ternary-stoch", word_bits=16, lanes=15, rows=9, pointwise_units=3, inputs=6, hidden=9,
          rounding="zero"),
+    # per-layer precision: narrow PWL layer 0 feeding a LUT layer 1 with its own tables (one copy per
+    # pointwise unit), formats, rounding and overflow, and a head in its own output format and rounding
+    Case("gru", "ternary", hidden=5, layers=2, lanes=2, rows=4, pointwise_units=2, saturate=0.3, gain=2.0, precision={
+        "layers": {"0": {"h": [9, 7], "pre": [10, 5], "act": [9, 6], "activation": "pwl"},
+                   "1": {"pre": [12, 7], "act": [10, 8], "lut_bits": 7, "rounding": "floor", "overflow": "wrap"}},
+        "head": {"out": [8, 4], "rounding": "half_even"}}),
+    # a wider last layer read by the head through that layer's h port (one lane, one pointwise unit)
+    Case("lstm", "exp", bits=4, word_bits=16, rows=2, pointwise_units=1, hidden=4, layers=2, classes=3, narrow=True,
+         saturate=0.3, gain=4.0, precision={
+        "layers": {"1": {"h": [12, 9], "c": [14, 9], "activation": "pwl", "rounding": "zero"}}}),
 ]
 
 

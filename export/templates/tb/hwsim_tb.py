@@ -40,9 +40,9 @@ def read_record(text: str, g: dict) -> dict:
             per = 2 if lstm else 1
             layer = []
             for k in range(L):
-                item = {"h": _split(vals[k * per], H, g["h_bits"])}
+                item = {"h": _split(vals[k * per], H, g["h_bits"][k])}
                 if lstm:
-                    item["c"] = _split(vals[k * per + 1], H, g["c_bits"])
+                    item["c"] = _split(vals[k * per + 1], H, g["c_bits"][k])
                 layer.append(item)
             steps.append(layer)
         elif f[0] == "O":

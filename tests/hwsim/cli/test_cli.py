@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -69,4 +70,7 @@ def test_shared_options_follow_the_library():
         cmd = main.get_command(None, name)
         params = {p.name: p for p in cmd.params}
         assert tuple(params["split"].type.choices) == SPLITS
-        assert tuple(params["cell"].type.choices) == tuple(CELL_GATES)
+    for name in ("check", "infer", "quantize", "export", "train"):  # one --cell vocabulary, rnn an alias
+        params = {p.name: p for p in main.get_command(None, name).params}
+        assert tuple(params["cell"].type.choices) == (*CELL_GATES, "rnn"), name
+        assert params["cell"].process_value(click.Context(main), "rnn") == "rnn_tanh"

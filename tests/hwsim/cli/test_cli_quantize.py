@@ -127,6 +127,8 @@ def test_refuses_existing_output_without_force(tmp_path, gru_file):
     r = _run(gru_file, "-o", out, "--method", "exp")
     _one_line_error(r, rf"^Error: output file {out} exists; pass --force to overwrite it$")
     assert out.read_bytes() == b"keep me"
+    r = _run(tmp_path / "missing.safetensors", "-o", out, "--method", "exp")  # input errors first
+    _one_line_error(r, r"^Error: model file must exist, not found: .*missing\.safetensors$")
     r = _run(gru_file, "-o", out, "--method", "exp", "--force")
     assert r.exit_code == 0, r.output
     assert load_model(out).quant.method == "exp"
