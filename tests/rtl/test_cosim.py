@@ -139,3 +139,18 @@ def test_axi_stream_with_backpressure(case, tmp_path):
                                  "PYTHONPATH": os.pathsep.join([str(TB_DIR), os.environ.get("PYTHONPATH", "")])})
     tests, fails = get_results(xml)
     assert tests == 1 and fails == 0, f"see {build / 'sim.log'}"
+
+
+MIXED = [c for c in SWEEP if c.precision]
+
+
+@pytest.mark.parametrize("case", MIXED, ids=[c.id for c in MIXED])
+def test_exported_tb_reads_per_layer_widths(case, tmp_path):
+    """The exported testbench (tb/run.py, cocotb only) on designs whose layers differ in h/c widths."""
+    import subprocess
+    import sys
+
+    out, _ = _export(case, tmp_path)
+    r = subprocess.run([sys.executable, str(out / "tb" / "run.py"), "--simulator", "icarus"], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("PASS (icarus)"), r.stdout + r.stderr[-2000:]
