@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -64,7 +65,9 @@ def _toy_export(make_model, root: Path) -> Path:
     (out / "rtl").mkdir()
     (out / "rtl" / "toy_top.v").write_text(_BIG_TOP)
     man = json.loads((out / "manifest.json").read_text())
-    man["rtl"] = {"top": "toy_top", "files": []}
+    man["rtl"] = {"top": "toy_top", "files": ["rtl/toy_top.v"]}
+    data = _BIG_TOP.encode()  # listed and hashed, as the manifest's integrity rule requires
+    man["files"]["rtl/toy_top.v"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     (out / "manifest.json").write_text(json.dumps(man))
     return out
 
