@@ -254,8 +254,10 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     from ._config import DatapathConfig
     from ._errors import ConfigError
 
+    from ._plan import lut_rom_names
+
     try:  # the schema and the contract's own rules
-        DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
+        cfg = DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
     except ConfigError as e:
         raise error(str(e)) from None
     missing = sorted(set(ContractRecord.model_fields) - set(rec.contract))
@@ -266,8 +268,8 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
     if rec.head is not None:
         needed += [(rec.head.weights_rom, "head"), (rec.head.bias_rom, "head")]
-    if rec.contract.get("activation", "lut") == "lut":
-        needed += [("sigmoid_lut", "the lut activation"), ("tanh_lut", "the lut activation")]
+    for lj in rec.layers:  # per-layer precision: a layer's tables are the shared ones or its own
+        needed += [(name, f"layers[{lj.index}]'s lut activation") for name in lut_rom_names(cfg, lj.index) or ()]
     for name, who in needed:
         if name not in roms:
             raise error(f"{source}: {who} names ROM {name!r}, which must be listed under roms")
