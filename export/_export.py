@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim._config import DatapathConfig
+from hwsim._errors import FormatError
 from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
 from hwsim._schedule import cycles_per_step
 
@@ -25,8 +26,25 @@ from ._names import check_identifier, check_output_path  # noqa: F401  (re-expor
 from ._pack import rom_images
 from ._rtl import write_rtl
 from .._repr import short_repr
+from ._tb import default_tb_inputs, tb_files
+
+#: The export's Verilog file list (relative to the export root).
+FILE_LIST = "rtl/files.f"
 
 DEFAULT_TOP = "hwsim_top"
+
+
+def check_tb_inputs(plan, x) -> "np.ndarray":
+    """Golden inputs must be integers of shape (N >= 1, T >= 1, I) inside the x format."""
+    import numpy as np
+
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] < 1 or x.shape[2] != plan.input_size:
+        raise FormatError(f"testbench inputs must have shape (N, T, {plan.input_size}), not {x.shape}")
+    fx = plan.config.x
+    if not np.issubdtype(x.dtype, np.integer) or x.min() < fx.min_int or x.max() > fx.max_int:
+        raise FormatError(f"testbench inputs must be integers in the x format range [{fx.min_int}, {fx.max_int}]")
+    return x.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -54,9 +72,14 @@ def write_export(
     force: bool = False,
     top_name: str = DEFAULT_TOP,
     rtl: bool = True,
+    tb: bool = True,
+    tb_inputs=None,
 ) -> ExportResult:
-    """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``.
+    """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``
+    with its file list ``rtl/files.f``, and (``rtl`` and ``tb``) the testbench ``tb/``.
 
+    ``tb_inputs`` (integer array (N, T, I) in the x format) are the golden inputs of ``tb/``;
+    default: a few random sequences plus saturating ones (``export._tb``).
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
     ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
@@ -70,9 +93,13 @@ def write_export(
     out = check_output_path(out_dir)
     prepare_output_dir(out, force=force)  # the ownership rule (hwsim._fsutil), before anything is built
     plan = lower(model, cfg)
+    tb_x = None
+    if rtl and tb:
+        tb_x = default_tb_inputs(plan) if tb_inputs is None else check_tb_inputs(plan, tb_inputs)
     roms = rom_images(plan)
     manifest = build_manifest(model, plan, roms, fmts)
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
+    manifest["tb"] = None
     manifest["schedule"] = _schedule(plan)
 
     tmp = sibling_tmp_dir(out)
@@ -93,6 +120,18 @@ def write_export(
             manifest["rtl"]["files"] = rels
             for rel in rels:
                 files[rel] = (tmp / rel).read_bytes()
+            # One file list for every tool, paths relative to rtl/ (iverilog -c, verilator -F, yosys read -f).
+            flist = "".join(f"{Path(rel).name}\n" for rel in rels).encode()
+            (tmp / FILE_LIST).write_bytes(flist)
+            files[FILE_LIST] = flist
+            manifest["rtl"]["file_list"] = FILE_LIST
+        if tb_x is not None:
+            (tmp / "tb").mkdir()
+            extra = tb_files(plan, top_name, tb_x)
+            for rel, data in extra.items():
+                (tmp / rel).write_bytes(data)
+            files.update(extra)
+            manifest["tb"] = {"sequences": int(tb_x.shape[0]), "steps": int(tb_x.shape[1]), "files": sorted(extra)}
         manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
         (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
         replace_dir(tmp, out, force=force)

@@ -1,5 +1,6 @@
-"""Co-simulation: run an exported design under Icarus Verilog (through cocotb) and compare every
-hidden state, cell state and head output, at every step, with the bit-accurate simulator.
+"""Co-simulation: run an exported design under Icarus Verilog or Verilator (``hwsim._simulators``)
+and compare every hidden state, cell state and head output, at every step, with the bit-accurate
+simulator. The same stimulus also runs on a yosys netlist (gate level) or on a user's edited RTL.
 
 The simulator's model is rebuilt from the export itself (``plan_from_export``: the manifest's
 contract, shifts and biases, the weight codes decoded from the ROM files), so the comparison checks
@@ -47,6 +48,8 @@ class CosimReport:
     saturations: int | None = None
     model_saturations: int | None = None
     timed_out: bool = False
+    simulator: str = "icarus"
+    design: str = "export"  # "export", "rtl-dir" (hashes do not apply) or "netlist:<target>"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,22 +75,33 @@ class CosimReport:
             "saturations": self.saturations,
             "model_saturations": self.model_saturations,
             "timed_out": self.timed_out,
+            "simulator": self.simulator,
+            "design": self.design,
+            "ok": self.ok,
         }
 
 
 # -- the plan, rebuilt from an export -------------------------------------------------------------
-def plan_from_export(export_dir: str | os.PathLike) -> tuple[Plan, dict[str, Any]]:
+def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) -> tuple[Plan, dict[str, Any]]:
     """Rebuild the integer plan from ``DIR/manifest.json`` and the ROM files (hex).
 
-    Returns ``(plan, manifest)``. Raises ``FormatError`` when the export is incomplete or changed.
+    Returns ``(plan, manifest)``. Raises ``FormatError`` when the export is incomplete or changed;
+    ``verify_rtl=False`` leaves ``rtl/`` and ``tb/`` out of the hash check (``cosim --rtl-dir``).
     """
-    from hwsim.export._manifest import bias_fields, read_manifest, read_rom, segment_codes
+    from hwsim.export._manifest import bias_fields, read_manifest, read_rom, segment_codes, sha256_bytes
     from hwsim.export._pack import words_to_ints
 
     d = Path(export_dir)
     if not d.is_dir():
         raise FormatError(f"export directory must exist, not found: {d}")
-    man = read_manifest(d)
+    man = read_manifest(d, verify=verify_rtl)
+    if not verify_rtl:
+        for rel, info in man.get("files", {}).items():
+            if rel.startswith(("rtl/", "tb/")):
+                continue
+            f = d / rel
+            if not f.is_file() or sha256_bytes(f.read_bytes()) != info["sha256"]:
+                raise FormatError(f"{rel}: SHA-256 must match the manifest; the file was changed or is missing")
     if not man.get("rtl"):
         raise FormatError(f"{d} holds no RTL (export without --no-rtl)")
     cfg = DatapathConfig.from_dict(man["contract"], source=str(d / "manifest.json"))
@@ -153,16 +167,6 @@ def random_inputs(plan: Plan, sequences: int, steps: int, seed: int = 0, *, satu
 
 
 # -- building and running ------------------------------------------------------------------------
-def _need_tools() -> None:
-    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-        raise ToolError("co-simulation needs Icarus Verilog (iverilog, vvp) on PATH; install the Debian package iverilog")
-    try:
-        import cocotb  # noqa: F401
-        import cocotb_tools.runner  # noqa: F401
-    except ModuleNotFoundError:
-        raise ToolError("co-simulation needs cocotb >= 2.1 (pip install 'cocotb>=2.1,<3')") from None
-
-
 def _vstr(p: str | Path) -> str:
     s = str(p)
     if any(ch in '"\\' or not ch.isprintable() or ch.isspace() for ch in s):
@@ -237,72 +241,65 @@ def parse_record(text: str, plan: Plan) -> Record:
     return Record(hs, cs, beats, end[1], end[2], end[3], end[4], end[0])
 
 
-def build_harness(export_dir: Path, build_dir: Path, plan: Plan, man: dict, *, in_beats: int, out_beats: int,
-                  stall_in: int = 0, stall_out: int = 0, seed: int = 1, defines: dict | None = None,
-                  max_cycles: int | None = None) -> Path:
-    """Render the harness and compile it with the export's RTL under Icarus; return the record path."""
-    from cocotb_tools.runner import get_runner
-
+def render_harness(plan: Plan, top: str, *, netlist: bool = False) -> str:
+    """The Verilog of the stream harness for ``plan``'s top (``netlist``: no ROM_DIR parameter)."""
     from hwsim.export._rtl import environment, top_params
 
-    top = man["rtl"]["top"]
+    return environment().get_template("tb_stream.v.j2").render(**top_params(plan, top), netlist=netlist)
+
+
+@dataclass
+class Harness:
+    """A compiled harness: run it with ``run_harness`` as often as needed (inputs change, not the build)."""
+
+    simulator: str
+    command: list[str]
+    build_dir: Path
+    capacity: int  # input beats the stimulus memory holds
+    record: Path
+
+
+def build_harness(sources: list[Path], build_dir: Path, plan: Plan, top: str, *, simulator: str, rom_dir: Path,
+                  capacity: int, stall_in: int = 0, stall_out: int = 0, seed: int = 1, defines: dict | None = None,
+                  netlist: bool = False) -> Harness:
+    """Render the harness and compile it with ``sources`` under ``simulator``."""
+    from ._simulators import build
+
     build_dir.mkdir(parents=True, exist_ok=True)
     tb = build_dir / "hwsim_tb_stream.v"
-    tb.write_text(environment().get_template("tb_stream.v.j2").render(**top_params(plan, top)), encoding="utf-8")
-    rtl = [export_dir / rel for rel in man["rtl"]["files"]]
-    missing = [str(p) for p in rtl if not p.is_file()]
+    tb.write_text(render_harness(plan, top, netlist=netlist), encoding="utf-8")
+    missing = [str(p) for p in sources if not Path(p).is_file()]
     if missing:
-        raise FormatError(f"export RTL file missing: {missing[0]}")
+        raise FormatError(f"RTL file missing: {missing[0]}")
     stim, rec = build_dir / "stim.hex", build_dir / "record.txt"
-    sched = cycles_per_step(plan)
-    if max_cycles is None:
-        max_cycles = 20 * (in_beats * (1 + sched["step"]) + out_beats * 2 + 1000) + 10_000
     params = {
         "IN_FILE": _vstr(stim.resolve()),
         "OUT_FILE": _vstr(rec.resolve()),
-        "ROM_DIR": _vstr((export_dir / "rom").resolve()),
-        "IN_BEATS": max(1, in_beats),
-        "OUT_BEATS": out_beats,
+        "IN_BEATS": max(1, capacity),
         "STALL_IN": stall_in,
         "STALL_OUT": stall_out,
         "SEED": seed,
-        "MAX_CYCLES": min(max_cycles, 2**31 - 1),
+        "FINISH": 1,
     }
-    runner = get_runner("icarus")
-    runner.build(
-        sources=[str(p) for p in rtl] + [str(tb)],
-        hdl_toplevel="hwsim_tb_stream",
-        build_dir=str(build_dir),
-        parameters=params,
-        defines=defines or {},
-        always=True,
-        timescale=("1ns", "1ps"),
-        log_file=str(build_dir / "build.log"),
-    )
-    return rec
+    if not netlist:
+        params["ROM_DIR"] = _vstr(rom_dir.resolve())
+    cmd = build(simulator, [*sources, tb], "hwsim_tb_stream", build_dir, parameters=params, defines=defines)
+    return Harness(simulator, cmd, build_dir, max(1, capacity), rec)
 
 
-def run_harness(build_dir: Path, lines: list[str], record: Path) -> str:
-    """Write the stimulus, run the compiled harness under cocotb, return the record text."""
-    from cocotb_tools.runner import get_runner
+def run_harness(h: Harness, lines: list[str], *, out_beats: int, max_cycles: int) -> str:
+    """Write the stimulus, run the compiled harness, return the record text."""
+    from ._simulators import run
 
-    (build_dir / "stim.hex").write_text("\n".join(lines) + "\n", encoding="ascii")
-    if record.exists():
-        record.unlink()
-    runner = get_runner("icarus")
-    results = runner.test(
-        test_module="hwsim._cosim_tb",
-        hdl_toplevel="hwsim_tb_stream",
-        hdl_toplevel_lang="verilog",
-        build_dir=str(build_dir),
-        test_dir=str(build_dir),
-        log_file=str(build_dir / "sim.log"),
-    )
-    if not record.exists():
-        raise ToolError(f"the simulation wrote no record; see {build_dir / 'sim.log'}")
-    _ = results
-    return record.read_text(encoding="ascii")
-
+    if len(lines) > h.capacity:
+        raise FormatError(f"stimulus must fit the harness ({h.capacity} beats), not {len(lines)}")
+    (h.build_dir / "stim.hex").write_text("\n".join(lines) + "\n", encoding="ascii")
+    if h.record.exists():
+        h.record.unlink()
+    run(h.command, h.build_dir, {"in_beats": len(lines), "out_beats": out_beats, "max_cycles": min(max_cycles, 2**31 - 1)})
+    if not h.record.exists():
+        raise ToolError(f"the simulation wrote no record; see {h.build_dir / 'sim.log'}")
+    return h.record.read_text(encoding="ascii")
 
 def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0) -> tuple[int, dict | None, int]:
     """Count mismatches of ``rec`` against the simulator; return (count, first, model saturations)."""
@@ -360,6 +357,20 @@ def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0) -> tuple[
     return mism, first, sat
 
 
+def design_sources(export_dir: Path, man: dict, rtl_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The Verilog files to simulate: the export's ``rtl/`` (in manifest order), or every ``*.v``
+    file of ``rtl_dir`` (a user's edited copy, sorted by name)."""
+    if rtl_dir is None:
+        return [export_dir / rel for rel in man["rtl"]["files"]]
+    r = Path(rtl_dir)
+    if not r.is_dir():
+        raise FormatError(f"RTL directory must exist, not found: {r}")
+    files = sorted(p.resolve() for p in r.glob("*.v"))
+    if not files:
+        raise FormatError(f"RTL directory must hold Verilog files (*.v), none in {r}")
+    return files
+
+
 def cosim(
     export_dir: str | os.PathLike,
     x_int: np.ndarray,
@@ -371,24 +382,37 @@ def cosim(
     defines: dict | None = None,
     chunk: int = CHUNK,
     progress: bool = False,
+    simulator: str | None = None,
+    rtl_dir: str | os.PathLike | None = None,
+    netlist: str | None = None,
 ) -> CosimReport:
     """Co-simulate the export in ``export_dir`` on integer inputs ``x_int`` (N, T, I) of the x format.
 
-    Sequences go through the RTL in chunks of ``chunk`` (one harness run each, the state reset
-    between sequences by the stream's tlast). ``stall_in`` / ``stall_out`` (0..255) make the
-    source idle and the sink refuse beats at random. ``defines`` reach the Verilog compiler (the
-    fault-injection test uses ``HWSIM_FAULT_ROUNDING``).
+    Sequences go through the RTL in chunks of ``chunk`` (one harness run each, one build for all,
+    the state reset between sequences by the stream's tlast). ``stall_in`` / ``stall_out``
+    (0..255) make the source idle and the sink refuse beats at random. ``defines`` reach the
+    Verilog compiler (the fault-injection test uses ``HWSIM_FAULT_ROUNDING``). ``simulator`` is
+    ``"icarus"`` or ``"verilator"`` (None: the fastest installed). ``rtl_dir`` simulates the
+    ``*.v`` files of that directory instead of the export's ``rtl/`` (the manifest's hashes then
+    cover only the ROMs and the contract). ``netlist`` (``"generic"``, ``"ice40"``, ``"ecp5"``)
+    synthesizes the RTL with yosys first and simulates the gate-level netlist.
     """
+    import time
+
     from hwsim.export._names import check_hdl_path
 
+    from ._simulators import pick_simulator, synth_netlist
+
     d = Path(export_dir).resolve()
-    plan, man = plan_from_export(d)
+    plan, man = plan_from_export(d, verify_rtl=rtl_dir is None)
     # Paths that reach Verilog strings, checked before anything is written ($readmemh cannot open
     # a non-ASCII path and would run the design on x values).
     check_hdl_path(d, "export directory path")
     if build_dir is not None:
         check_hdl_path(build_dir, "build directory path")
-    _need_tools()
+    if rtl_dir is not None:
+        check_hdl_path(rtl_dir, "RTL directory path")
+    sim_name = pick_simulator(simulator)
     if build_dir is not None:
         make_dir(Path(build_dir), "build directory")
     x_int = np.asarray(x_int)
@@ -399,34 +423,45 @@ def cosim(
         raise FormatError(f"inputs must lie in the x format {cfg.x} range [{cfg.x.min_int}, {cfg.x.max_int}]")
     n, t, _ = x_int.shape
     sched = cycles_per_step(plan)
+    sources = design_sources(d, man, rtl_dir)
+    top = man["rtl"]["top"]
     tmp = None
     if build_dir is None:
         tmp = tempfile.mkdtemp(prefix="hwsim-cosim-")
         bdir = Path(tmp)
     else:
         bdir = Path(build_dir).resolve()
+    seconds = {"synth": 0.0, "build": 0.0, "run": 0.0}
     try:
+        t0 = time.perf_counter()
+        if netlist is not None:
+            sources, sim_defines = synth_netlist(sources, d / "rom", top, netlist, bdir / "netlist" / "netlist.v",
+                                                 defines=defines)
+            defines = {**(defines or {}), **sim_defines}
+        t1 = time.perf_counter()
+        m_max = min(chunk, n)
+        harness = build_harness(sources, bdir, plan, top, simulator=sim_name, rom_dir=d / "rom",
+                                capacity=m_max * t * plan.input_size, stall_in=stall_in, stall_out=stall_out,
+                                seed=seed, defines=defines, netlist=netlist is not None)
+        t2 = time.perf_counter()
+        seconds.update(synth=t1 - t0, build=t2 - t1)
         mism, first, sat_model, sat_rtl = 0, None, 0, 0
-        step_cyc = head_cyc = 0
+        step_cyc = head_cyc = cycles = 0
         timed_out = False
-        chunks = list(range(0, n, chunk))
         bar = None
         if progress:
             from ._progress import bar as progress_bar
 
             bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
-        built_for = None
-        rec_path = bdir / "record.txt"
-        for c0 in chunks:
+        for c0 in range(0, n, chunk):
             xs = x_int[c0 : c0 + chunk]
             m = xs.shape[0]
             in_beats = m * t * plan.input_size
             out_beats = m * (t * plan.hidden_size + (plan.num_classes or 0))
-            if built_for != m:
-                rec_path = build_harness(d, bdir, plan, man, in_beats=in_beats, out_beats=out_beats,
-                                         stall_in=stall_in, stall_out=stall_out, seed=seed, defines=defines)
-                built_for = m
-            text = run_harness(bdir, stimulus_lines(plan, xs), rec_path)
+            max_cycles = 20 * (in_beats * (1 + sched["step"]) + out_beats * 2 + 1000) + 10_000
+            r0 = time.perf_counter()
+            text = run_harness(harness, stimulus_lines(plan, xs), out_beats=out_beats, max_cycles=max_cycles)
+            seconds["run"] += time.perf_counter() - r0
             rec = parse_record(text, plan)
             timed_out |= rec.timed_out
             k, f, s = compare(plan, xs, rec, seq0=c0)
@@ -437,6 +472,7 @@ def cosim(
             sat_rtl += rec.sat_count
             step_cyc += rec.step_cycles
             head_cyc += rec.head_cycles
+            cycles += rec.cycles
             if bar is not None:
                 bar.update(m)
         if bar is not None:
@@ -457,5 +493,62 @@ def cosim(
         saturations=sat_rtl,
         model_saturations=sat_model,
         timed_out=timed_out,
-        extra={"schedule": sched},
+        simulator=sim_name,
+        design="netlist:" + netlist if netlist else ("rtl-dir" if rtl_dir is not None else "export"),
+        extra={"schedule": sched, "seconds": seconds, "cycles": cycles,
+               "rtl_dir": str(Path(rtl_dir).resolve()) if rtl_dir is not None else None},
     )
+
+
+def verdict_lines(rep: CosimReport) -> list[str]:
+    """Why ``rep`` is not ok, one reason a line (empty when it is)."""
+    out = []
+    if rep.mismatches:
+        out.append(f"{rep.mismatches} mismatches; first: {rep.first_mismatch}")
+    if rep.timed_out:
+        out.append("the simulation hit its cycle limit")
+    if rep.cycles_per_step != rep.model_cycles_per_step:
+        out.append(f"cycles per step: measured {rep.cycles_per_step}, model {rep.model_cycles_per_step}")
+    if rep.model_head_cycles and rep.head_cycles != rep.model_head_cycles:
+        out.append(f"head cycles: measured {rep.head_cycles}, model {rep.model_head_cycles}")
+    if rep.saturations != rep.model_saturations:
+        out.append(f"saturation events: RTL {rep.saturations}, model {rep.model_saturations}")
+    return out
+
+
+def junit_xml(rep: CosimReport | None, name: str, *, seconds: float = 0.0, error: str | None = None) -> bytes:
+    """JUnit XML of one co-simulation: one test case whose verdict is the comparison's.
+
+    A mismatch (or a cycle count that disagrees) is a ``<failure>`` whose message is the first
+    reason; ``error`` (the run could not happen) is an ``<error>``. CI systems (GitHub Actions
+    reporters, GitLab ``artifacts:reports:junit``) read this file.
+    """
+    import xml.etree.ElementTree as ET
+
+    reasons = verdict_lines(rep) if rep is not None else []
+    suite = ET.Element("testsuite", name="hwsim.cosim", tests="1", failures=str(int(bool(reasons))),
+                       errors=str(int(error is not None)), skipped="0", time=f"{seconds:.3f}")
+    case = ET.SubElement(suite, "testcase", classname="hwsim.cosim", name=name, time=f"{seconds:.3f}")
+    if error is not None:
+        ET.SubElement(case, "error", message=error.splitlines()[0] if error else "error").text = error
+    elif reasons:
+        ET.SubElement(case, "failure", message=reasons[0], type="mismatch").text = "\n".join(reasons)
+    if rep is not None:
+        props = ET.SubElement(case, "properties")
+        for k, v in rep.to_dict().items():
+            if k != "first_mismatch":
+                ET.SubElement(props, "property", name=k, value=str(v))
+    root = ET.Element("testsuites", tests="1", failures=suite.get("failures"), errors=suite.get("errors"))
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_junit(path: str | os.PathLike, data: bytes) -> None:
+    """Write JUnit bytes to ``path`` atomically (its directory must exist)."""
+    from ._fsutil import atomic_write
+
+    p = Path(path)
+    if not (p.parent if str(p.parent) else Path(".")).is_dir():
+        raise FormatError(f"JUnit file's directory must exist, not found: {p.parent}")
+    atomic_write(p, lambda tmp: Path(tmp).write_bytes(data))

@@ -113,12 +113,17 @@ class Plan:
     def lut_roms(self, k: int) -> tuple[str, str] | None:
         """ROM names of layer ``k``'s sigmoid and tanh tables (None for the PWL unit): the shared
         ``sigmoid_lut`` / ``tanh_lut`` when its tables are the global contract's, else its own."""
-        lc = self.layer_config(k)
-        if lc.activation != "lut":
-            return None
-        if self.config.activation == "lut" and _table_key(lc) == _table_key(self.config):
-            return "sigmoid_lut", "tanh_lut"
-        return f"l{k}_sigmoid_lut", f"l{k}_tanh_lut"
+        return lut_rom_names(self.config, k)
+
+
+def lut_rom_names(cfg: DatapathConfig, k: int) -> tuple[str, str] | None:
+    """``Plan.lut_roms`` from the contract alone (the manifest check names the ROMs a design reads)."""
+    lc = cfg.layer_config(k)
+    if lc.activation != "lut":
+        return None
+    if cfg.activation == "lut" and _table_key(lc) == _table_key(cfg):
+        return "sigmoid_lut", "tanh_lut"
+    return f"l{k}_sigmoid_lut", f"l{k}_tanh_lut"
 
 
 def _table_key(cfg: DatapathConfig) -> tuple:

