@@ -10,7 +10,7 @@ export HWSIM_NO_SKIPS=1  # every tool is installed above: a skipped test is a fa
 # Both runs always run; the script fails when either does (a failure in the first must not hide
 # the second's result, nor the second's success hide the first's failure).
 status=0
-echo "hwsim test: the whole suite (RTL co-simulation, lint and synthesis included; about 5 minutes)" >&2
+echo "hwsim test: the whole suite (RTL co-simulation, lint and synthesis included; about 10 minutes)" >&2
 python -m pytest -q "$@" || status=$?
 # The same kernel-vs-twin tests with the JIT off, so coverage sees the kernel bodies.
 echo "hwsim test: the kernel tests again with NUMBA_DISABLE_JIT=1, for coverage of the kernel bodies" >&2
