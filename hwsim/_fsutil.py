@@ -253,6 +253,22 @@ def replace_dir(src: Path, dst: Path, *, force: bool | None = None) -> None:
         raise
 
 
+def write_dir(target: Path, files: dict[str, str], *, force: bool | None = None) -> None:
+    """Build ``target`` from ``files`` (relative name -> text) in a sibling temporary directory, then
+    publish it with ``replace_dir`` (the ownership rule applies); nothing is left behind on failure."""
+    tmp = sibling_tmp_dir(target)
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise os_error(e, target) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, target, force=force)  # removes tmp itself when it fails
+
+
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_name)`` on a temporary file beside ``path``, then rename it over ``path``.
 

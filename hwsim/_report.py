@@ -16,14 +16,13 @@ import html
 import io
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
+from ._fsutil import prepare_output_dir, write_dir
 from ._errors import HwsimError
 
 #: Metric names as the check reports them -> (label, "higher is better").
@@ -628,13 +627,7 @@ def write_report(directory: str | os.PathLike, check: Mapping[str, Any], **secti
     """
     target = prepare_output_dir(directory, force=None, what="report directory")
     text = build_html(check, **sections)
-    tmp = sibling_tmp_dir(target)
-    try:
-        (tmp / "index.html").write_text(text, encoding="utf-8")
-        replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_dir(target, {"index.html": text})
     return Path(directory) / "index.html"
 
 

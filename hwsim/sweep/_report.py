@@ -149,7 +149,7 @@ def build_html(records: Sequence[dict[str, Any]], best: dict[str, Any] | None, r
 def write_outputs(out_dir: str | os.PathLike, records: Sequence[dict[str, Any]], *, data: str, split: str,
                   limit: int | None, max_loss: float | None = None, max_luts: int | None = None) -> dict[str, Any]:
     """Write DIR/best.toml (when a point fits the rule) and DIR/report/index.html; return a summary."""
-    from .._fsutil import atomic_write, replace_dir, sibling_tmp_dir
+    from .._fsutil import atomic_write, write_dir
 
     out = Path(out_dir)
     rule = (f"fewest LUTs within {max_loss:g} points of the reference" if max_loss is not None
@@ -163,15 +163,7 @@ def write_outputs(out_dir: str | os.PathLike, records: Sequence[dict[str, Any]],
         best_path.unlink()  # a stale recommendation from another rule would mislead
     page = build_html(records, best, rule, f"hwsim sweep: {len(records)} points")
     report = out / "report"
-    tmp = sibling_tmp_dir(report)
-    try:
-        (tmp / "index.html").write_text(page, encoding="utf-8")
-        replace_dir(tmp, report)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_dir(report, {"index.html": page})
     if not _ok(records):
         raise HwsimError("no point of the sweep produced a metric (does the data set have targets?)")
     return {
