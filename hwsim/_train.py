@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,7 @@ class TrainConfig:
     patience: int = 0  # stop after this many epochs without a better validation metric (0: never)
     clip: bool = True  # clamp the float weights to the quantizer's range after every step
     scale: str = "pow2"  # ternary level (hwsim.torch.SCALES); other than "pow2": no model file, no check
+    device: str = "cpu"  # PyTorch device of the training ("cuda" on a GPU); the models saved are the same kind
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -117,6 +119,8 @@ class TrainConfig:
             raise HwsimError(f"patience must be a non-negative int, not {self.patience!r}")
         if self.scale not in ("pow2", "exact", "row-pow2"):
             raise HwsimError(f"scale must be one of pow2, exact, row-pow2, not {self.scale!r}")
+        if not (isinstance(self.device, str) and re.fullmatch(r"cpu|cuda(:\d+)?", self.device)):
+            raise HwsimError(f"device must be cpu, cuda or cuda:N, not {self.device!r}")
         if not 0 < self.valid_fraction < 1:
             raise HwsimError(f"valid_fraction must be in (0, 1), not {self.valid_fraction!r}")
 
@@ -189,11 +193,12 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
     """Accuracy (classify) or bits per character (next-symbol) of ``module`` in evaluation mode."""
     torch = import_torch()
     module.eval()
+    device = next(module.parameters()).device
     total, n = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(ds.x), batch):
-            x = torch.from_numpy(np.ascontiguousarray(ds.x[i : i + batch], dtype=np.float32))
-            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=np.int64))
+            x = torch.from_numpy(np.ascontiguousarray(ds.x[i : i + batch], dtype=np.float32)).to(device)
+            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=np.int64)).to(device)
             out = module(x)
             if ds.task == "next-symbol":
                 loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum")
@@ -250,8 +255,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         task = train_ds.task
         per_step = task == "next-symbol"
         torch.manual_seed(config.seed)
-        module = build_module(config, train_ds.x.shape[2], int(train_ds.num_classes), per_step)
-        gen = torch.Generator().manual_seed(config.seed + 1)
+        module = build_module(config, train_ds.x.shape[2], int(train_ds.num_classes), per_step).to(config.device)
+        gen = torch.Generator(device=config.device).manual_seed(config.seed + 1)
         module.set_generator(gen)
         opt = torch.optim.Adam(module.parameters(), lr=config.lr)
         sched = None
@@ -259,8 +264,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 opt, mode="min" if task == "next-symbol" else "max", factor=0.5, patience=2)
         rng = np.random.default_rng(config.seed + 2)
-        x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32))
-        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64))
+        x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32)).to(config.device)
+        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64)).to(config.device)
         n = len(x_all)
         steps = math.ceil(n / config.batch)
         history = []
@@ -269,8 +274,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                    desc=f"{config.cell}-{config.hidden} {config.method} {config.data}", leave=False)
         for epoch in range(config.epochs):
             module.train()
-            perm = torch.from_numpy(rng.permutation(n))
-            total = 0.0
+            perm = torch.from_numpy(rng.permutation(n)).to(config.device)
+            total_t = torch.zeros((), dtype=torch.float64, device=config.device)  # no host sync per batch
             for i in range(steps):
                 idx = perm[i * config.batch : (i + 1) * config.batch]
                 logits = module(x_all[idx])
@@ -283,8 +288,9 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                 opt.step()
                 if config.clip:
                     module.clip_weights()
-                total += loss.item() * len(idx)
+                total_t += loss.detach().double() * len(idx)
                 bar.update()
+            total = float(total_t)
             v = evaluate(module, valid_ds)
             history.append({"epoch": epoch + 1, "train_loss": total / n, "valid": v})
             bar.set_postfix({"loss": f"{total / n:.3f}", metric_name(task): f"{v:.4f}"})
@@ -296,6 +302,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                 break
         bar.close()
         module.load_state_dict(best_state)
+        module.set_generator(None)  # training is over; a (device) generator does not deep-copy everywhere
         test_metric = evaluate(module, test_ds)
         shadow = copy.deepcopy(module)
         shadow.config = dataclasses.replace(module.config, method="full")
@@ -343,22 +350,28 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     return TrainResult(model=model, float_model=float_model, metrics=metrics, module=module, test=test_ds)
 
 
-def fixed_point_metric(qmodel, test, float_model=None, config=None) -> tuple[float | None, str]:
+def fixed_point_metric(qmodel, test, float_model=None, config=None, *, analyses: bool = True
+                       ) -> tuple[float | None, str]:
     """The bit-accurate fixed-point metric of ``qmodel`` on ``test`` and how it was measured.
 
-    Uses ``hwsim._check.run_check`` (what ``hwsim check`` runs) when it is installed, else the
-    bit-accurate simulator ``hwsim._sim.run_fixed`` directly; ``config`` is the DatapathConfig
-    (default: the 16-bit default). Float models have no shift-add datapath: (None, reason).
+    Uses ``hwsim._check.run_check`` (what ``hwsim check`` runs, with its drift, saturation and
+    quantization-loss analyses) when it is installed and ``analyses`` is true, else the bit-accurate
+    simulator ``hwsim._sim.run_fixed`` directly: the same metric of the same simulator output, without
+    the analyses (a hundred times faster; scripts/reproduce.py measures hundreds of models this way).
+    ``config`` is the DatapathConfig (default: the 16-bit default). Float models have no shift-add
+    datapath: (None, reason).
     """
     from ._config import DatapathConfig
 
     cfg = DatapathConfig() if config is None else config
     if qmodel.quant is None:
         return None, "float weights: no shift-add datapath"
-    try:
-        from ._check import run_check
-    except ImportError:
-        run_check = None
+    run_check = None
+    if analyses:
+        try:
+            from ._check import run_check
+        except ImportError:
+            pass
     if run_check is not None:
         r = run_check(qmodel, test, cfg, float_model=float_model)
         v = r["fixed_metric"] if isinstance(r, dict) else getattr(r, "fixed_metric")
@@ -400,6 +413,10 @@ def command_line(config: TrainConfig, output: str | Path) -> str:
         args += [f"--{key.replace('_', '-')}", str(v)]
     if not config.zero:
         args.append("--paper-exact")
+    if config.schedule != "constant":
+        args += ["--schedule", config.schedule]
+    if config.patience:
+        args += ["--patience", str(config.patience)]
     if config.check:
         args.append("--check")
     args += ["-o", str(output)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .._errors import QuantError
-from .._train import TRAIN_METHODS
+from .._train import SCHEDULES, TRAIN_METHODS
 from ._options import cell_option
 from . import fail, user_errors
 
@@ -36,6 +36,10 @@ from . import fail, user_errors
 @click.option("--H", "H", type=float, default=1.0, show_default=True, help="binary: level H (a power of two).")
 @click.option("--biases", type=click.Choice(["fixed", "quantized"]), default="fixed", show_default=True,
               help="Keep biases in fixed point, or quantize them like the weights (as the paper did).")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True,
+              help="Learning rate: constant, or halved after 2 epochs without a better validation metric.")
+@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after this many epochs without a better validation metric (0: run every epoch).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="PyTorch CPU threads.")
 @click.option("--check", is_flag=True,
               help="Also measure the bit-accurate 16-bit fixed-point metric of the saved model on the test set.")
@@ -43,7 +47,7 @@ from . import fail, user_errors
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, limit, eval_limit, bits, e_min,
-          e_max, paper_exact, H, biases, threads, check, force, quiet):
+          e_max, paper_exact, H, biases, schedule, patience, threads, check, force, quiet):
     """Train a quantized RNN/GRU/LSTM on the --data set and write the quantized model to --output.
 
     Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
@@ -67,7 +71,7 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
     config = TrainConfig(
         cell=cell, hidden=hidden, method=method, data=data, layers=layers, epochs=epochs, lr=lr, batch=batch,
         seed=seed, limit=limit, eval_limit=eval_limit, bits=bits, e_min=e_min, e_max=e_max, zero=not paper_exact,
-        biases=biases, H=H, threads=threads, check=check,
+        biases=biases, H=H, threads=threads, check=check, schedule=schedule, patience=patience,
     )
     result = run(config, output, progress=not quiet, command=command_line(config, output))
     m = result.metrics

@@ -151,6 +151,24 @@ def test_command_line_spells_out_the_config():
     assert cmd.startswith("hwsim train --cell gru --hidden 32 --method exp --data digits ")
     assert "--bits 3" in cmd and "--paper-exact" in cmd and "--limit" not in cmd
     assert cmd.endswith("-o 'out dir/m.safetensors'")
+    assert "--schedule" not in cmd and "--patience" not in cmd  # the defaults are not spelled out
+    cmd = command_line(TrainConfig(schedule="plateau", patience=15), "m.safetensors")
+    assert "--schedule plateau --patience 15" in cmd
+
+
+@torch_mark
+def test_cli_train_schedule_and_patience(tmp_path):
+    """--schedule plateau --patience N reach the trainer: a learning rate too small to improve
+    anything stops after 1 + N epochs, and the recorded command reruns the same config."""
+    _needs_torch()
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--hidden", "4", "--data", "digits", "--epochs", "6", "--lr", "1e-9", "--limit", "32",
+            "--eval-limit", "16", "--schedule", "plateau", "--patience", "2", "-o", str(out), "--quiet"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    rec = json.loads(metrics_path(out).read_text())
+    assert len(rec["history"]) == 3 and rec["config"]["schedule"] == "plateau"
+    assert "--schedule plateau --patience 2" in rec["command"]
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -283,6 +301,7 @@ def test_reproduce_smoke_digits_resumes(tmp_path):
     results = saved["results"]
     assert saved["meta"]["partial"] is False and saved["meta"]["budget"] == "smoke"
     assert len(results) == 39 and all(r["status"] == "ok" and r["budget"] == "smoke" for r in results)
+    assert all(r["device"] == "cpu" for r in results)
     for r in results:
         assert {"data", "cell", "method", "seed", "float_metric", "quant_float_metric", "fixed_metric", "wall_s"} <= set(r)
         # every quantized run with an hwsim model has a fixed-point metric; float and torch-only runs do not
@@ -293,7 +312,33 @@ def test_reproduce_smoke_digits_resumes(tmp_path):
     # re-rendering from the saved runs gives the same Markdown
     again = tmp_path / "again.md"
     assert mod.main(args[:-1] + [str(again), "--render-only"]) == 0
-    assert again.read_text() == text
+    assert again.read_text().replace("docs/again.json", "docs/results.json") == text  # the header names its JSON
+
+
+@torch_mark
+def test_reproduce_deadline_and_budget_data(tmp_path, capsys):
+    _needs_torch()
+    mod = _reproduce_module()
+    work, out = tmp_path / "w", tmp_path / "results.md"
+    # past its deadline the script starts no run (resume later) and still writes the partial report
+    args = ["--budget", "smoke", "--data", "digits", "--jobs", "1", "--work", str(work), "-o", str(out)]
+    assert mod.main(args + ["--deadline", "0"]) == 0
+    assert not list((work / "runs").iterdir())
+    assert "deadline: 39 runs not started" in capsys.readouterr().out
+    assert json.loads(out.with_suffix(".json").read_text())["meta"]["finished"] == 0
+    # the GPU budget plans kjv alone; a data set it does not hold is refused in one line
+    assert {j["data"] for j in mod.plan("large", ["kjv"], 3)} == {"kjv"}
+    assert all(j["device"] == "cuda" for j in mod.plan("large", ["kjv"], 1, device="cuda"))
+    with pytest.raises(SystemExit) as e:
+        mod.main(["--budget", "large", "--data", "digits", "--render-only", "--work", str(work)])
+    assert e.value.code == 2
+    assert "--data must name data sets of the large budget (kjv), not digits" in capsys.readouterr().err
+
+
+def test_train_config_device():
+    assert TrainConfig(device="cuda:1").device == "cuda:1"
+    with pytest.raises(HwsimError, match=r"^device must be cpu, cuda or cuda:N, not 'gpu'$"):
+        TrainConfig(device="gpu")
 
 
 @torch_mark
