@@ -247,6 +247,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
             raise HwsimError(f"model file name must end in .safetensors or .npz, not {out.name!r}")
         if not out.parent.is_dir():
             raise HwsimError(f"output directory must exist, not found: {out.parent}")
+    if config.device != "cpu" and not torch.cuda.is_available():
+        raise HwsimError(f"device {config.device} needs a CUDA GPU that PyTorch can see; none is here (use cpu)")
     t0 = time.perf_counter()
     old_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -261,8 +263,10 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         opt = torch.optim.Adam(module.parameters(), lr=config.lr)
         sched = None
         if config.schedule == "plateau":
+            # patience=1: halved once 2 epochs in a row bring no better validation metric (it counts
+            # "more than patience" bad epochs), so a --patience of 3 or more trains at the halved rate
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min" if task == "next-symbol" else "max", factor=0.5, patience=2)
+                opt, mode="min" if task == "next-symbol" else "max", factor=0.5, patience=1)
         rng = np.random.default_rng(config.seed + 2)
         x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32)).to(config.device)
         y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64)).to(config.device)
@@ -417,6 +421,8 @@ def command_line(config: TrainConfig, output: str | Path) -> str:
         args += ["--schedule", config.schedule]
     if config.patience:
         args += ["--patience", str(config.patience)]
+    if config.device != "cpu":
+        args += ["--device", config.device]
     if config.check:
         args.append("--check")
     args += ["-o", str(output)]

@@ -41,13 +41,14 @@ from . import fail, user_errors
 @click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stop after this many epochs without a better validation metric (0: run every epoch).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="PyTorch CPU threads.")
+@click.option("--device", default="cpu", show_default=True, help="PyTorch device of the training: cpu, cuda or cuda:N.")
 @click.option("--check", is_flag=True,
               help="Also measure the bit-accurate 16-bit fixed-point metric of the saved model on the test set.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, limit, eval_limit, bits, e_min,
-          e_max, paper_exact, H, biases, schedule, patience, threads, check, force, quiet):
+          e_max, paper_exact, H, biases, schedule, patience, threads, device, check, force, quiet):
     """Train a quantized RNN/GRU/LSTM on the --data set and write the quantized model to --output.
 
     Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
@@ -72,6 +73,7 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
         cell=cell, hidden=hidden, method=method, data=data, layers=layers, epochs=epochs, lr=lr, batch=batch,
         seed=seed, limit=limit, eval_limit=eval_limit, bits=bits, e_min=e_min, e_max=e_max, zero=not paper_exact,
         biases=biases, H=H, threads=threads, check=check, schedule=schedule, patience=patience,
+        device=device,
     )
     result = run(config, output, progress=not quiet, command=command_line(config, output))
     m = result.metrics

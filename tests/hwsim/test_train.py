@@ -312,7 +312,7 @@ def test_reproduce_smoke_digits_resumes(tmp_path):
     # re-rendering from the saved runs gives the same Markdown
     again = tmp_path / "again.md"
     assert mod.main(args[:-1] + [str(again), "--render-only"]) == 0
-    assert again.read_text().replace("docs/again.json", "docs/results.json") == text  # the header names its JSON
+    assert again.read_text().replace("again.json", "results.json") == text  # the header names its JSON
 
 
 @torch_mark
@@ -322,9 +322,10 @@ def test_reproduce_deadline_and_budget_data(tmp_path, capsys):
     work, out = tmp_path / "w", tmp_path / "results.md"
     # past its deadline the script starts no run (resume later) and still writes the partial report
     args = ["--budget", "smoke", "--data", "digits", "--jobs", "1", "--work", str(work), "-o", str(out)]
-    assert mod.main(args + ["--deadline", "0"]) == 0
-    assert not list((work / "runs").iterdir())
-    assert "deadline: 39 runs not started" in capsys.readouterr().out
+    for jobs in ("1", "2"):  # in turn, and with a pool of workers
+        assert mod.main(args + ["--deadline", "0", "--jobs", jobs]) == 0
+        assert not list((work / "runs").iterdir())
+        assert "deadline: 39 runs not started" in capsys.readouterr().out
     assert json.loads(out.with_suffix(".json").read_text())["meta"]["finished"] == 0
     # the GPU budget plans kjv alone; a data set it does not hold is refused in one line
     assert {j["data"] for j in mod.plan("large", ["kjv"], 3)} == {"kjv"}
@@ -333,6 +334,19 @@ def test_reproduce_deadline_and_budget_data(tmp_path, capsys):
         mod.main(["--budget", "large", "--data", "digits", "--render-only", "--work", str(work)])
     assert e.value.code == 2
     assert "--data must name data sets of the large budget (kjv), not digits" in capsys.readouterr().err
+
+
+@torch_mark
+def test_cli_train_device_errors(tmp_path):
+    torch = _needs_torch()
+    base = ["train", "--data", "digits", "--epochs", "1", "--limit", "32", "-o", str(tmp_path / "m.safetensors")]
+    r = CliRunner().invoke(main, base + ["--device", "gpu"])
+    assert r.exit_code == 2 and r.output == "Error: device must be cpu, cuda or cuda:N, not 'gpu'\n"
+    if not torch.cuda.is_available():
+        r = CliRunner().invoke(main, base + ["--device", "cuda"])
+        assert r.exit_code == 2, r.output
+        assert r.output == "Error: device cuda needs a CUDA GPU that PyTorch can see; none is here (use cpu)\n"
+    assert not list(tmp_path.iterdir())
 
 
 def test_train_config_device():
