@@ -281,26 +281,26 @@ def test_reproduce_smoke_digits_resumes(tmp_path):
     mod = _reproduce_module()
     work, out = tmp_path / "w", tmp_path / "results.md"
     args = ["--budget", "smoke", "--data", "digits", "--jobs", "1", "--work", str(work), "-o", str(out)]
-    # an interrupted run: 5 of the 39 runs finish, and the report says it is partial
+    # an interrupted run: 5 of the 41 runs finish, and the report says it is partial
     assert mod.main(args + ["--max-runs", "5"]) == 0
     first = {p.name: p.stat().st_mtime_ns for p in (work / "runs").iterdir()}
     assert len(first) == 5
     saved = json.loads(out.with_suffix(".json").read_text())
-    assert saved["meta"]["partial"] is True and saved["meta"]["finished"] == 5 and saved["meta"]["planned"] == 39
-    assert "(smoke, partial: 5 of 39 runs finished)" in out.read_text().splitlines()[0]
+    assert saved["meta"]["partial"] is True and saved["meta"]["finished"] == 5 and saved["meta"]["planned"] == 41
+    assert "(smoke, partial: 5 of 41 runs finished)" in out.read_text().splitlines()[0]
     # restarted with the same arguments: the 5 finished runs are not recomputed
     assert mod.main(args) == 0
     runs = {p.name: p.stat().st_mtime_ns for p in (work / "runs").iterdir()}
-    assert len(runs) == 39 and all(runs[name] == t for name, t in first.items())
+    assert len(runs) == 41 and all(runs[name] == t for name, t in first.items())
     text = out.read_text()
-    assert text.startswith("# Reproduction of the seed paper's quantization results (smoke, complete: all 39 runs)")
+    assert text.startswith("# Reproduction of the seed paper's quantization results (smoke, complete: all 41 runs)")
     assert "| method | RNN (tanh) quant | RNN (tanh) fixed | GRU quant | GRU fixed | LSTM quant | LSTM fixed |" in text
     _check_smoke_table(text, "digits")
     assert "## Ablation: what closes the gap" in text and "## Targets of issue 16 against this run" in text
     saved = json.loads(out.with_suffix(".json").read_text())
     results = saved["results"]
     assert saved["meta"]["partial"] is False and saved["meta"]["budget"] == "smoke"
-    assert len(results) == 39 and all(r["status"] == "ok" and r["budget"] == "smoke" for r in results)
+    assert len(results) == 41 and all(r["status"] == "ok" and r["budget"] == "smoke" for r in results)
     assert all(r["device"] == "cpu" for r in results)
     for r in results:
         assert {"data", "cell", "method", "seed", "float_metric", "quant_float_metric", "fixed_metric", "wall_s"} <= set(r)
@@ -308,11 +308,23 @@ def test_reproduce_smoke_digits_resumes(tmp_path):
         torch_only = r["method"] == "full" or r["variant"] in ("exact-w0", "row-pow2")
         assert (r["fixed_metric"] is None) == torch_only, r
     # a changed budget is not mistaken for a finished run: two seeds reuse seed 0 and add seed 1
-    assert len(mod.load_done(work, mod.plan("smoke", ["digits"], 2))) == 39
+    assert len(mod.load_done(work, mod.plan("smoke", ["digits"], 2))) == 41
     # re-rendering from the saved runs gives the same Markdown
     again = tmp_path / "again.md"
     assert mod.main(args[:-1] + [str(again), "--render-only"]) == 0
     assert again.read_text().replace("again.json", "results.json") == text  # the header names its JSON
+
+
+def test_committed_results_are_rendered_from_their_json():
+    """docs/results.md is what scripts/reproduce.py renders from docs/results.json (no hand edits), and
+    every record the tables count is a finished run of the budget the report names."""
+    mod = _reproduce_module()
+    saved = json.loads((ROOT / "docs" / "results.json").read_text())
+    meta, rows = saved["meta"], saved["results"]
+    assert (ROOT / "docs" / "results.md").read_text() == mod.render(rows, meta) + "\n"
+    assert meta["finished"] == len(rows) <= meta["planned"]
+    assert all(r["budget"] == meta["budget"] for r in rows)
+    assert all(r["seed"] < meta["seeds"] for r in rows)
 
 
 @torch_mark
@@ -325,7 +337,7 @@ def test_reproduce_deadline_and_budget_data(tmp_path, capsys):
     for jobs in ("1", "2"):  # in turn, and with a pool of workers
         assert mod.main(args + ["--deadline", "0", "--jobs", jobs]) == 0
         assert not list((work / "runs").iterdir())
-        assert "deadline: 39 runs not started" in capsys.readouterr().out
+        assert "deadline: 41 runs not started" in capsys.readouterr().out
     assert json.loads(out.with_suffix(".json").read_text())["meta"]["finished"] == 0
     # the GPU budget plans kjv alone; a data set it does not hold is refused in one line
     assert {j["data"] for j in mod.plan("large", ["kjv"], 3)} == {"kjv"}
