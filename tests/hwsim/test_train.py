@@ -146,6 +146,24 @@ def test_train_torch_only_scale_writes_no_model(tmp_path):
     assert 0 <= res.metrics["test_metric"] <= 1
 
 
+@torch_mark
+@pytest.mark.parametrize("data", ["digits", "kjv"])
+def test_fixed_point_metric_without_analyses_is_hwsim_checks(data):
+    """analyses=False (what scripts/reproduce.py uses) measures the same simulator output with the
+    same formula as hwsim check: accuracy exactly, bits per character up to float summation order."""
+    _needs_torch()
+    from hwsim._train import fixed_point_metric, train
+
+    res = train(_tiny(data=data, eval_limit=24), progress=False)
+    full, how_full = fixed_point_metric(res.model, res.test, res.float_model)
+    fast, how_fast = fixed_point_metric(res.model, res.test, res.float_model, analyses=False)
+    assert (how_full, how_fast) == ("hwsim check", "hwsim._sim.run_fixed")
+    if data == "digits":
+        assert fast == full
+    else:
+        assert fast == pytest.approx(full, rel=1e-12, abs=0)  # a mean of logs: summation order only
+
+
 def test_command_line_spells_out_the_config():
     cmd = command_line(TrainConfig(method="exp", bits=3, zero=False), "out dir/m.safetensors")
     assert cmd.startswith("hwsim train --cell gru --hidden 32 --method exp --data digits ")
