@@ -2,7 +2,7 @@
 
 Workloads (issue #12): the demo design (the shipped default GRU, I = 8, H = 32, with its head) and a
 GRU with I = 64, H = 128 (exp weights with 4-bit codes, default contract, random weights). Each
-simulator runs the same export through ``hwsim._cosim.cosim`` (the Verilog harness with no Python
+simulator runs the same export through ``hwsim.hdl._cosim.cosim`` (the Verilog harness with no Python
 work per clock); the rate is the harness's cycle count over the simulator's run time, build
 excluded (reported apart), and every run must give 0 mismatches. Verilator runs more sequences
 than Icarus so that both runs last long enough to time; the ratio compares rates, not totals.
@@ -18,9 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hwsim._cosim import cosim, plan_from_export, random_inputs
-from hwsim._quant import quantize_model
-from hwsim._simulators import available_simulators
+from hwsim.hdl._cosim import cosim, plan_from_export, random_inputs
+from hwsim.model._quant import quantize_model
+from hwsim.hdl._simulators import available_simulators
 from hwsim.export import write_export
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,7 +28,7 @@ from bench_sim import make_gru  # noqa: E402
 
 
 def designs(work: Path) -> dict[str, Path]:
-    from hwsim._demo import load_default
+    from hwsim.flow._demo import load_default
 
     demo, _, _ = load_default()
     out = {"demo GRU I=8 H=32": work / "demo", "GRU I=64 H=128": work / "gru64x128"}

@@ -3,7 +3,7 @@
 For the shipped demo GRU (hwsim/data/default_gru.safetensors: ternary, I=8, H=32, 10 classes) and a
 ternary GRU with I=64, H=128 (random weights, 10 classes, quantized with ``quantize_model``), a
 table of configurations (row PEs x lanes, from the smallest to fully parallel) with cycles per step
-(``hwsim._schedule.cycles_per_step``, exact), and for each target (iCE40 UP5K, iCE40 HX8K, ECP5-25F)
+(``hwsim.datapath._schedule.cycles_per_step``, exact), and for each target (iCE40 UP5K, iCE40 HX8K, ECP5-25F)
 the place-and-route result of ``hwsim.export._pnr.place_and_route``: Fmax, LUT/FF/BRAM/DSP,
 latency per step, weight-ops per cycle and weight-ops/s per LUT. One seed (``--seed``), each run
 bounded by ``--timeout``; runs that do not fit, do not route or time out are recorded as such.
@@ -31,12 +31,12 @@ import time
 from pathlib import Path
 
 import hwsim
-from hwsim._config import DatapathConfig
+from hwsim.datapath._config import DatapathConfig
 from hwsim._fsutil import atomic_write
-from hwsim._modelfile import load_model
-from hwsim._plan import lower
-from hwsim._quant import quantize_model
-from hwsim._schedule import cycles_per_step
+from hwsim.model._modelfile import load_model
+from hwsim.datapath._plan import lower
+from hwsim.model._quant import quantize_model
+from hwsim.datapath._schedule import cycles_per_step
 from hwsim.export import write_export
 from hwsim.export._pnr import PnrError, place_and_route, weight_ops_per_step
 
@@ -150,7 +150,7 @@ def render(results: dict) -> str:
         "  both); ECP5 LUT4 slots (`TRELLIS_COMB`, carry and distributed-RAM LUTs included). **FF**: iCE40",
         "  `SB_DFF*` cells of the netlist (the total is the logic cells), ECP5 `TRELLIS_FF`. **BRAM**:",
         "  `ICESTORM_RAM` (4 kbit) / `DP16KD` (18 kbit). **DSP**: `ICESTORM_DSP` / `MULT18X18D`.",
-        "- **cycles/step**: `hwsim._schedule.cycles_per_step(plan)[\"step\"]`, the compute cycles of one time",
+        "- **cycles/step**: `hwsim.datapath._schedule.cycles_per_step(plan)[\"step\"]`, the compute cycles of one time",
         "  step (exact: `hwsim cosim` measures the same count); latency = cycles / Fmax.",
         "- **weight-ops**: weights in the recurrent layers' accumulations, each used once per step: a",
         "  GRU layer has 3 H (I + H) (demo: 3,840; I=64, H=128: 73,728). The head, the biases and the",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwsim._codes import WeightCodec
+from hwsim.model._codes import WeightCodec
 from hwsim.export import FORMATS, format_words, pack_codes, pack_codes_naive
 
 TARGET_S = 3.0

@@ -40,14 +40,14 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from hwsim import _simd as S
-from hwsim._config import DatapathConfig
-from hwsim._fixed import quantize_float
-from hwsim._model import CELL_GATES, Head, Layer, RNNModel
-from hwsim._plan import lower
-from hwsim._quant import quantize_model
-from hwsim._reference import float_forward
-from hwsim._sim import dot_path, narrow_ok, simulate
+from hwsim.sim import _simd as S
+from hwsim.datapath._config import DatapathConfig
+from hwsim.datapath._fixed import quantize_float
+from hwsim.model._model import CELL_GATES, Head, Layer, RNNModel
+from hwsim.datapath._plan import lower
+from hwsim.model._quant import quantize_model
+from hwsim.sim._reference import float_forward
+from hwsim.sim._sim import dot_path, narrow_ok, simulate
 
 TARGET = 0.5  # issue #14: simulator time <= 0.5x numpy float32 time
 

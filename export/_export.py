@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwsim._config import DatapathConfig
+from hwsim.datapath._config import DatapathConfig
 from hwsim._errors import FormatError
 from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
-from hwsim._schedule import cycles_per_step
+from hwsim.datapath._schedule import cycles_per_step
 
 from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
@@ -58,7 +58,7 @@ class ExportResult:
 
 
 def _schedule(plan) -> dict[str, Any]:
-    """The predicted cycles per timestep (``hwsim._schedule``), recorded in the manifest."""
+    """The predicted cycles per timestep (``hwsim.datapath._schedule``), recorded in the manifest."""
     sched = cycles_per_step(plan)
     return {"cycles_per_step": int(sched["step"]), **sched}
 
@@ -85,7 +85,7 @@ def write_export(
     ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
     write (``hwsim._fsutil``: only a directory carrying hwsim's marker is ever replaced).
     """
-    from hwsim._plan import lower
+    from hwsim.datapath._plan import lower
 
     cfg = DatapathConfig() if cfg is None else cfg
     fmts = check_formats(("hex",) + tuple(check_formats(formats)))

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from hwsim import __version__
-from hwsim._activation import lut_index_shift, range_log2
+from hwsim.datapath._activation import lut_index_shift, range_log2
 from hwsim._errors import FormatError
-from hwsim._plan import ACCUMS
-from hwsim._validate import check_manifest
+from hwsim.datapath._plan import ACCUMS
 
 from ._formats import FORMATS, read_words
 from ._pack import Rom, unpack_codes, untile_codes, words_to_ints
+from ._schema import check_manifest
 
 MANIFEST_NAME = "manifest.json"
 #: Bumped whenever a key changes meaning; readers refuse versions they do not know.

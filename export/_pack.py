@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwsim._errors import FormatError
-from hwsim._schedule import head_rows
+from hwsim.datapath._schedule import head_rows
 
 #: Roles a ROM plays; the manifest records one per ROM.
 ROLES = ("weights", "bias", "sigmoid_lut", "tanh_lut")

@@ -90,7 +90,7 @@ class PnrReport:
     brams_total: int
     dsps: int
     dsps_total: int
-    cycles_per_step: int | None  # hwsim._schedule.cycles_per_step(plan)["step"], from the manifest
+    cycles_per_step: int | None  # hwsim.datapath._schedule.cycles_per_step(plan)["step"], from the manifest
     latency_us_per_step: float | None  # cycles_per_step / fmax
     weight_ops_per_step: int  # weights in the recurrent layers' accumulations: gates * H * (I_k + H)
     weight_ops_per_cycle: float | None
@@ -141,7 +141,7 @@ def weight_ops_per_step(model: dict[str, Any]) -> int:
     ``model`` is the manifest's ``model`` entry. Each weight is used once per step (one weight times
     one operand: a weight-op); the head, biases and the pointwise gate products are not counted.
     """
-    from hwsim._model import CELL_GATES
+    from hwsim.model._model import CELL_GATES
 
     g, i, h, n = CELL_GATES[model["cell"]], model["input_size"], model["hidden_size"], model["num_layers"]
     return sum(g * h * ((i if k == 0 else h) + h) for k in range(n))

@@ -15,10 +15,10 @@ from typing import Any
 
 import jinja2
 
-from hwsim._codes import KIND_CODE
-from hwsim._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE
+from hwsim.model._codes import KIND_CODE
+from hwsim.datapath._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE
 from hwsim._errors import FormatError
-from hwsim._schedule import head_rows
+from hwsim.datapath._schedule import head_rows
 
 from ._pack import tiles_per_word
 

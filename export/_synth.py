@@ -61,7 +61,7 @@ class SynthReport:
     cells: dict[str, int]  # mapped cells by type
     multipliers: dict[str, int]  # $mul cells before mapping, instance-weighted, by RTL module
     weight_multipliers: int  # of those, in the weight-product lane (0 unless the code is uniform)
-    cycles_per_step: int | None  # compute cycles of one time step (hwsim._schedule, "step")
+    cycles_per_step: int | None  # compute cycles of one time step (hwsim.datapath._schedule, "step")
     step_period: int | None  # with the stream beats of a step (input + compute + output), no stalls
     yosys: str
     seconds: float
@@ -191,7 +191,7 @@ def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, t
     """Synthesize ``DIR/rtl/*.v`` for ``target`` (ice40, ecp5, xilinx) and report its resources.
 
     ``top`` defaults to the manifest's ``rtl.top``; ``cycles_per_step`` comes from the manifest's
-    ``schedule`` (written by ``hwsim export`` from ``hwsim._schedule``).
+    ``schedule`` (written by ``hwsim export`` from ``hwsim.datapath._schedule``).
     """
     if target not in TARGETS:
         raise FormatError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")

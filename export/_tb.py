@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ._rtl import environment, top_params
+
+if TYPE_CHECKING:
+    from hwsim.datapath._plan import Plan
 
 TB_TEMPLATES = Path(__file__).resolve().parent / "templates" / "tb"
 #: Default golden inputs: random sequences, then sequences with saturating inputs, STEPS steps each.
@@ -22,8 +28,6 @@ DEFAULT_RANDOM, DEFAULT_SATURATING, DEFAULT_STEPS = 4, 2, 4
 
 def default_tb_inputs(plan, sequences: int | None = None, steps: int = DEFAULT_STEPS, seed: int = 0) -> np.ndarray:
     """A few random sequences plus saturating ones (a third of ``sequences``, at least one)."""
-    from hwsim._cosim import random_inputs
-
     n = DEFAULT_RANDOM + DEFAULT_SATURATING if sequences is None else sequences
     n_sat = max(1, n // 3) if n > 1 else 0
     parts = [random_inputs(plan, n - n_sat, steps, seed)]
@@ -54,8 +58,8 @@ def _widths(plan) -> tuple[list[int], list[int], int]:
 
 def expected_record(plan, x_int: np.ndarray) -> str:
     """The record the harness must write for ``x_int`` (N, T, I), computed by the simulator."""
-    from hwsim._schedule import cycles_per_step
-    from hwsim._sim import simulate
+    from hwsim.datapath._schedule import cycles_per_step
+    from hwsim.sim._sim import simulate
 
     sim = simulate(plan, x_int)
     n, t, _ = x_int.shape
@@ -85,8 +89,7 @@ def expected_record(plan, x_int: np.ndarray) -> str:
 
 def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
     """Every file of ``tb/`` (relative name -> bytes) for golden inputs ``x_int``."""
-    from hwsim._cosim import render_harness, stimulus_lines
-    from hwsim._schedule import cycles_per_step
+    from hwsim.datapath._schedule import cycles_per_step
 
     n, t, i = x_int.shape
     hb, cb, m_w = _widths(plan)
@@ -118,3 +121,36 @@ def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
         "tb/run.py": (TB_TEMPLATES / "run.py").read_bytes(),
     }
     return files
+
+
+def random_inputs(plan: Plan, sequences: int, steps: int, seed: int = 0, *, saturate: float = 0.0) -> np.ndarray:
+    """Random integer inputs (N, T, I) in the x format; a ``saturate`` fraction take extreme values."""
+    rng = np.random.default_rng(seed)
+    x = plan.config.x
+    scale = 1 << x.frac  # mostly |x| < 2, like normalized data
+    v = np.clip(np.rint(rng.normal(0.0, 0.75, size=(sequences, steps, plan.input_size)) * scale), x.min_int, x.max_int)
+    v = v.astype(np.int64)
+    if saturate > 0:
+        pick = rng.random(v.shape) < saturate
+        v[pick] = rng.choice([x.min_int, x.max_int], size=int(pick.sum()))
+    return v
+
+
+def stimulus_lines(plan: Plan, x_int: np.ndarray) -> list[str]:
+    """One hex line per input beat: {tlast, tdata} with tdata the sign-extended x element."""
+    s_w = -(-plan.config.x.bits // 8) * 8
+    mask = (1 << s_w) - 1
+    n, t, i = x_int.shape
+    digits = -(-(s_w + 1) // 4)
+    lines = []
+    for a in range(n):
+        for b in range(t):
+            for c in range(i):
+                last = 1 if (b == t - 1 and c == i - 1) else 0
+                lines.append(f"{(last << s_w) | (int(x_int[a, b, c]) & mask):0{digits}x}")
+    return lines
+
+
+def render_harness(plan: Plan, top: str, *, netlist: bool = False) -> str:
+    """The Verilog of the stream harness for ``plan``'s top (``netlist``: no ROM_DIR parameter)."""
+    return environment().get_template("tb_stream.v.j2").render(**top_params(plan, top), netlist=netlist)

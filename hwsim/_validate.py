@@ -26,15 +26,12 @@ import math
 import re
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any, Literal, Type, TypeVar
+from typing import Annotated, Any, Type, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
-
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from ._errors import HwsimError
-from ._model import CELL_GATES, METHODS
 
 E = TypeVar("E", bound=HwsimError)
 
@@ -46,6 +43,7 @@ MAX_HEADER_BYTES = 10_000
 MAX_CLASSES = 1 << 24
 #: Scales (log2) a quantized tensor may carry: the float32 exponent range, where the weights live.
 SCALE_RANGE = (-126, 127)
+Scale = Annotated[StrictInt, Field(ge=SCALE_RANGE[0], le=SCALE_RANGE[1])]
 
 # -- one-line messages from pydantic's error records ------------------------------------------------
 
@@ -85,11 +83,11 @@ def validate(schema: Type[BaseModel], data: Any, *, source: str, error: Type[E])
         raise error(f"{source}: {one_line(e)}") from None
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-class _Open(BaseModel):
+class Open(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
@@ -97,199 +95,6 @@ Int64 = Annotated[StrictInt, Field(ge=-(1 << 63), le=(1 << 63) - 1)]
 Count = Annotated[StrictInt, Field(ge=0, le=(1 << 31) - 1)]
 Small = Annotated[StrictInt, Field(ge=-(1 << 16), le=1 << 16)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=256)]
-
-# -- quantization record (safetensors metadata / .npz __hwsim_quant__) -------------------------------
-
-Scale = Annotated[StrictInt, Field(ge=SCALE_RANGE[0], le=SCALE_RANGE[1])]
-
-
-class QuantRecord(_Open):
-    """``QuantSpec.to_json()`` as read back from a model file."""
-
-    method: Literal[METHODS]
-    bits: Annotated[StrictInt, Field(ge=1, le=32)]
-    scales: dict[Name, Scale]
-    biases: Literal["fixed", "quantized"] = "fixed"
-    e_min: Scale | None = None
-    e_max: Scale | None = None
-    zero: StrictBool = True
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-# -- datapath contract (TOML, and the manifest's "contract") ----------------------------------------
-
-
-class FormatTable(_Strict):
-    bits: Int64
-    frac: Int64
-
-
-def _format_pair(v: Any) -> Any:
-    """``[B, F]`` is the short form of ``{bits = B, frac = F}``; anything else of another shape is refused."""
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        return {"bits": v[0], "frac": v[1]}
-    if not isinstance(v, dict):
-        raise PydanticCustomError("format", "must be {bits = B, frac = F} or [B, F]")
-    return v
-
-
-FormatValue = Annotated[FormatTable, BeforeValidator(_format_pair)]
-
-
-class ContractRecord(_Strict):
-    """The keys of ``DatapathConfig`` with their types; the ranges are ``DatapathConfig``'s own rules.
-    A key may be absent (its default applies), never null."""
-
-    x: FormatValue = None  # type: ignore[assignment]
-    h: FormatValue = None  # type: ignore[assignment]
-    c: FormatValue = None  # type: ignore[assignment]
-    pre: FormatValue = None  # type: ignore[assignment]
-    act: FormatValue = None  # type: ignore[assignment]
-    out: FormatValue = None  # type: ignore[assignment]
-    rounding: StrictStr = None  # type: ignore[assignment]
-    overflow: StrictStr = None  # type: ignore[assignment]
-    activation: StrictStr = None  # type: ignore[assignment]
-    lut_bits: Int64 = None  # type: ignore[assignment]
-    sigmoid_range_log2: Int64 = None  # type: ignore[assignment]
-    tanh_range_log2: Int64 = None  # type: ignore[assignment]
-    bias_int_bits: Int64 = None  # type: ignore[assignment]
-    word_bits: Int64 = None  # type: ignore[assignment]
-    lanes: Int64 = None  # type: ignore[assignment]
-    rows: Int64 = None  # type: ignore[assignment]
-    pointwise_units: Int64 = None  # type: ignore[assignment]
-
-
-# -- manifest.json: the parts cosim and synth read ---------------------------------------------------
-
-
-class _FileEntry(_Open):
-    sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")]
-    bytes: Count
-
-
-class _Segment(_Open):
-    name: Name
-    start: Count
-    rows: Count
-    cols: Count | None = None
-    words_per_row: Count | None = None
-
-
-class _Rom(_Open):
-    name: Name
-    files: dict[Name, Name]
-    word_bits: Annotated[StrictInt, Field(ge=1, le=1 << 20)]
-    depth: Count
-    code_bits: Annotated[StrictInt, Field(ge=1, le=32)] | None = None
-    segments: list[_Segment]
-
-
-class _Accum(_Open):
-    name: Name
-    rows: Count
-    n_in: Count
-    n_rec: Count
-    bias: list[Int64]
-
-
-class _Layer(_Open):
-    index: Count
-    s_in: Small
-    s_rec: Small
-    acc_frac: Small
-    acc_bits: Annotated[StrictInt, Field(ge=1, le=64)]
-    shift_in: Small
-    shift_rec: Small
-    weights_rom: Name
-    bias_rom: Name
-    accumulations: list[_Accum]
-
-
-class _Head(_Open):
-    s: Small
-    acc_frac: Small
-    acc_bits: Annotated[StrictInt, Field(ge=1, le=64)]
-    shift: Small
-    weights_rom: Name
-    bias_rom: Name
-
-
-class _Model(_Open):
-    cell: Literal[tuple(CELL_GATES)]
-    input_size: Annotated[StrictInt, Field(ge=1, le=1 << 20)]
-    hidden_size: Annotated[StrictInt, Field(ge=1, le=1 << 20)]
-
-
-class _Codes(_Open):
-    kind: Name
-    bits: Annotated[StrictInt, Field(ge=1, le=32)]
-
-
-class _Rtl(_Open):
-    top: Name
-    files: list[Name]
-
-
-class ManifestRecord(_Open):
-    """What ``hwsim cosim`` / ``hwsim synth`` read from ``manifest.json``."""
-
-    manifest_version: StrictInt  # read_manifest checks it is the version it knows
-    contract: dict[str, Any]
-    model: _Model
-    codes: _Codes
-    roms: list[_Rom]
-    layers: Annotated[list[_Layer], Field(min_length=1)]
-    head: _Head | None = None
-    rtl: _Rtl | None = None
-    files: dict[Name, _FileEntry]
-
-
-def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
-    """Schema-check a manifest and its cross-references; return the parsed record.
-
-    The integrity rule cannot be switched off by the manifest: every file the design reads (each
-    ROM's files, every RTL file) must be listed under ``files`` with its SHA-256.
-    """
-    rec = validate(ManifestRecord, man, source=source, error=error)
-    from ._config import DatapathConfig
-    from ._errors import ConfigError
-
-    from ._plan import lut_rom_names
-
-    try:  # the schema and the contract's own rules
-        cfg = DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
-    except ConfigError as e:
-        raise error(str(e)) from None
-    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract))
-    if missing:  # the RTL was generated from the whole contract: no key may fall back to a default
-        raise error(f"{source}: contract must give every key of the datapath contract, not lack {missing[0]!r}")
-    roms = {r.name for r in rec.roms}
-    needed = [(lj.weights_rom, f"layers[{lj.index}]") for lj in rec.layers]
-    needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
-    if rec.head is not None:
-        needed += [(rec.head.weights_rom, "head"), (rec.head.bias_rom, "head")]
-    for lj in rec.layers:  # per-layer precision: a layer's tables are the shared ones or its own
-        needed += [(name, f"layers[{lj.index}]'s lut activation") for name in lut_rom_names(cfg, lj.index) or ()]
-    for name, who in needed:
-        if name not in roms:
-            raise error(f"{source}: {who} names ROM {name!r}, which must be listed under roms")
-    segments = {r.name: {s.name for s in r.segments} for r in rec.roms}
-    for lj in rec.layers:
-        for a in lj.accumulations:
-            if a.name not in segments[lj.weights_rom]:
-                raise error(f"{source}: layers[{lj.index}] accumulation {a.name!r} must be a segment of ROM {lj.weights_rom!r}")
-    if rec.head is not None and "head" not in segments[rec.head.weights_rom]:
-        raise error(f"{source}: ROM {rec.head.weights_rom!r} must hold a segment 'head'")
-    read = [f for r in rec.roms for f in r.files.values()]
-    read += list(rec.rtl.files) if rec.rtl is not None else []
-    for rel in [*read, *rec.files]:
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise error(f"{source}: file paths must be relative and stay inside the export, not {rel!r}")
-    for rel in read:
-        if rel not in rec.files:
-            raise error(f"{source}: every ROM and RTL file must be listed under files with its SHA-256, not {rel!r}")
-    return rec
-
 
 # -- .npz archives: headers before allocation ---------------------------------------------------------
 

@@ -7,7 +7,7 @@
 Every configuration draws a cell, quantizer, code width, word width, the folding (rows and lanes
 from 1 to fully parallel, primes and non-divisors included; pointwise units among the divisors of
 rows), sizes, rounding / overflow / activation modes, formats, input saturation and
-weight gain, exports the model, and co-simulates it (hwsim._cosim) with random stream stalls.
+weight gain, exports the model, and co-simulates it (hwsim.hdl._cosim) with random stream stalls.
 Prints one line per configuration and a summary (sequences per second of wall time included);
 exits 1 on any mismatch or cycle disagreement. ``--simulator`` picks the simulator (default: the
 fastest installed); ``--netlist`` runs every design as a yosys netlist of that target.
@@ -76,7 +76,7 @@ def main() -> int:
     ap.add_argument("--netlist", choices=("generic", "ice40", "ecp5"), default=None)
     args = ap.parse_args()
 
-    from hwsim._cosim import cosim, plan_from_export, random_inputs
+    from hwsim.hdl._cosim import cosim, plan_from_export, random_inputs
     from hwsim._errors import HwsimError
     from hwsim.export import write_export
 

@@ -3,7 +3,7 @@
 
 For every data set (digits, fashion, kjv), cell and method of Ott et al. (arXiv 1608.06902), plus
 the float baseline and the uniform 4-bit baseline, and for every seed of the budget, this trains a
-model with ``hwsim._train.train`` (quantizer in the loop, straight-through gradients, learning rate
+model with ``hwsim.training._train.train`` (quantizer in the loop, straight-through gradients, learning rate
 halved on a validation plateau, early stopping on validation) and measures on the test split:
 
 - the float metric of the float shadow weights,
@@ -199,7 +199,7 @@ def run_name(j: dict) -> str:
 
 
 def train_config(j: dict):
-    from hwsim._train import TrainConfig
+    from hwsim.training._train import TrainConfig
 
     b = Budget(**{**j["config"], "cells": tuple(j["config"]["cells"])})
     over = dict(VARIANTS[j["variant"]][2]) if j["variant"] else {}
@@ -212,8 +212,8 @@ def train_config(j: dict):
 
 def post_training(res) -> dict[str, list[float | None]]:
     """Quantize the trained float model after the fact: method -> [float metric, fixed metric]."""
-    from hwsim._quant import quantize_model
-    from hwsim._train import fixed_point_metric
+    from hwsim.model._quant import quantize_model
+    from hwsim.training._train import fixed_point_metric
 
     out = {}
     for method, _ in PTQ_ROWS:
@@ -227,7 +227,7 @@ def _float_metric(model, test) -> float:
     """Float metric of an RNNModel (quantized weights, float arithmetic) on a Dataset."""
     import numpy as np
 
-    from hwsim._reference import float_forward
+    from hwsim.sim._reference import float_forward
 
     r = float_forward(model, test.x)
     if test.task == "next-symbol":
@@ -244,7 +244,7 @@ def run_one(j: dict, work: str) -> dict:
 
     from hwsim._errors import DataError
     from hwsim._fsutil import atomic_write
-    from hwsim._train import fixed_point_metric, train
+    from hwsim.training._train import fixed_point_metric, train
 
     numba.set_num_threads(1)
     name = run_name(j)

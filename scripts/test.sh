@@ -15,7 +15,7 @@ python -m pytest -q "$@" || status=$?
 # The same kernel-vs-twin tests with the JIT off, so coverage sees the kernel bodies.
 echo "hwsim test: the kernel tests again with NUMBA_DISABLE_JIT=1, for coverage of the kernel bodies" >&2
 NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit python -m pytest -q -p no:cacheprovider \
-  --cov=hwsim._kernels --cov=hwsim._sim --cov-report=term \
-  tests/hwsim/test_sim.py tests/hwsim/test_kernels.py tests/hwsim/test_fixed.py tests/hwsim/test_activation.py \
+  --cov=hwsim.sim._kernels --cov=hwsim.sim._sim --cov-report=term \
+  tests/hwsim/sim/test_sim.py tests/hwsim/sim/test_kernels.py tests/hwsim/datapath/test_fixed.py tests/hwsim/datapath/test_activation.py \
   || { s=$?; [ "$status" != 0 ] || status=$s; }
 exit "$status"

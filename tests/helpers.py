@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim._model import CELL_GATES, Head, Layer, RNNModel
+from hwsim.model._model import CELL_GATES, Head, Layer, RNNModel
 
 
 def make_model(

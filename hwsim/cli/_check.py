@@ -1,6 +1,6 @@
 """``hwsim check``: float vs quantized-float vs bit-accurate fixed point on a data set.
 
-Thin layer over ``hwsim._check.run_check``: loads the models, the data set and the contract, and
+Thin layer over ``hwsim.analysis._check.run_check``: loads the models, the data set and the contract, and
 prints ``format_report``'s table or, with ``--json``, one JSON object.
 """
 
@@ -45,11 +45,11 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
           limit: int | None, threshold_lsb: float | None, suggest_path: Path | None, suggest_bits: int | None, as_json: bool,
           report_dir: Path | None) -> None:
     """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
-    from .._check import format_report, run_check
-    from .._config import DEFAULT_CONFIG, DatapathConfig
-    from .._data import load_data
+    from ..analysis._check import format_report, run_check
+    from ..datapath._config import DEFAULT_CONFIG, DatapathConfig
+    from ..data._datasets import load_data
     from .._errors import QuantError
-    from .._modelfile import load_model
+    from ..model._modelfile import load_model
 
     if report_dir is not None:
         from .._fsutil import prepare_output_dir
@@ -70,7 +70,7 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
         fail(f"--suggest-bits needs --suggest-config OUT.toml, not --suggest-bits {suggest_bits} alone")
     path = None
     if report_dir is not None:  # written before anything is printed: a failure is then the only line
-        from .._report import report_for_check
+        from ..analysis._report import report_for_check
 
         path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
     click.echo(json.dumps(report) if as_json else format_report(report))
@@ -84,8 +84,8 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
 
 def _suggest(qm, ds, cfg, fm, path: Path, bits: int | None, qmodel: Path, data: str, split: str, limit: int | None):
     """Write the width advisor's contract for ``qm`` on ``ds`` and check it: its metric goes in the report."""
-    from .._advise import observed_ranges, suggest_config, write_config_toml
-    from .._check import run_check
+    from ..analysis._advise import observed_ranges, suggest_config, write_config_toml
+    from ..analysis._check import run_check
 
     new = suggest_config(qm, observed_ranges(qm, ds.x), cfg, bits=bits)
     r = run_check(qm, ds, new, float_model=fm)

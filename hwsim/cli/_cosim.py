@@ -1,7 +1,7 @@
 """``hwsim cosim``: co-simulate an exported design (RTL, edited RTL or a gate-level netlist) against
 the simulator.
 
-Thin layer over ``hwsim._cosim.cosim``: pick the inputs (a data set quantized into the x format,
+Thin layer over ``hwsim.hdl._cosim.cosim``: pick the inputs (a data set quantized into the x format,
 or random integers), run, print the report, write JUnit XML when asked. Exit 0 with no mismatch
 and matching cycle counts, 1 otherwise, 2 on bad input or a tool that cannot run.
 """
@@ -53,8 +53,8 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
     Exit status: 0 when every value and cycle count agrees, 1 on a mismatch, 2 on bad input or a
     tool that cannot run (with --junit, the file then holds an error).
     """
-    from .._cosim import cosim as run_cosim
-    from .._cosim import design_sources, junit_xml, plan_from_export, random_inputs, write_junit
+    from ..hdl._cosim import cosim as run_cosim
+    from ..hdl._cosim import design_sources, junit_xml, plan_from_export, random_inputs, write_junit
     from .._errors import DataError, HwsimError
 
     if data is not None and random_n is not None:
@@ -69,8 +69,8 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         plan, _ = plan_from_export(export_dir, verify_rtl=rtl_dir is None)
         cfg = plan.config
         if data is not None:
-            from .._data import load_data
-            from .._fixed import quantize_float
+            from ..data._datasets import load_data
+            from ..datapath._fixed import quantize_float
 
             ds = load_data(data, input_size=plan.input_size)
             x = np.asarray(ds.x)
@@ -85,7 +85,7 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         if rtl_dir is not None and not as_json:
             design_sources(export_dir, {}, rtl_dir)  # refuse a missing or empty directory before the notice
             click.echo(f"RTL from {rtl_dir}: the manifest's hashes do not apply to it (only ROMs and contract are checked)")
-        from .._cosim import CHUNK
+        from ..hdl._cosim import CHUNK
         from .._progress import cosim_chunk
 
         progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal

@@ -35,7 +35,7 @@ def demo(output, targets, sequences, no_cosim, no_synth, force, as_json, quiet):
     """
     import json
 
-    from .._demo import _jsonable, run_demo, summary_table
+    from ..flow._demo import _jsonable, run_demo, summary_table
 
     synth_targets = () if no_synth else (targets or ("ice40",))
     res = run_demo(output, cosim=not no_cosim, cosim_sequences=sequences, synth_targets=synth_targets,

@@ -44,8 +44,8 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     the file list rtl/files.f) and tb/ (golden vectors and a cocotb test: python DIR/tb/run.py).
     The directory appears complete or not at all. Layout: docs/rom_format.md.
     """
-    from .._config import DatapathConfig
-    from .._modelfile import load_model
+    from ..datapath._config import DatapathConfig
+    from ..model._modelfile import load_model
     from ..export import check_formats, write_export
     from .._fsutil import prepare_output_dir
     from ..export._export import check_identifier, check_output_path
@@ -67,7 +67,7 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     if tb_data is not None:
         tb_inputs = _tb_data_inputs(tb_data, model.input_size, cfg, tb_sequences or 8)
     elif tb_sequences or tb_steps != DEFAULT_STEPS:
-        from .._plan import lower
+        from ..datapath._plan import lower
 
         tb_inputs = default_tb_inputs(lower(model, cfg), tb_sequences or None, tb_steps)
     res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name, tb=tb_sequences != 0,
@@ -86,9 +86,9 @@ def _tb_data_inputs(data: str, input_size: int, cfg, n: int):
     """The first ``n`` sequences of a data set, quantized into the x format."""
     import numpy as np
 
-    from .._data import load_data
+    from ..data._datasets import load_data
     from .._errors import DataError
-    from .._fixed import quantize_float
+    from ..datapath._fixed import quantize_float
 
     x = np.asarray(load_data(data, input_size=input_size).x)
     if x.ndim != 3 or x.shape[2] != input_size:

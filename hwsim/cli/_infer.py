@@ -40,9 +40,9 @@ ENGINES = ("float", "fixed")
 def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str,
           limit: int | None, output: Path) -> None:
     """Run MODEL (.safetensors or .npz) on a data set and write its states and outputs to an .npz."""
-    from .._data import load_data
+    from ..data._datasets import load_data
     from .._errors import DataError
-    from .._modelfile import atomic_write, load_model
+    from ..model._modelfile import atomic_write, load_model
     from .._validate import targets_fit
 
     m = load_model(model, cell=cell)
@@ -52,23 +52,23 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
     if limit is not None:
         ds = ds.head(limit)
     targets_fit(m.num_classes, ds, error=DataError)  # refused exactly as check refuses them
-    from .._config import DEFAULT_CONFIG, DatapathConfig
+    from ..datapath._config import DEFAULT_CONFIG, DatapathConfig
 
     # read and validated for both engines: a wrong --config is an error even where it is unused
     cfg = DEFAULT_CONFIG if config is None else DatapathConfig.from_toml(config)
 
     if engine == "float":
-        from .._reference import float_forward
+        from ..sim._reference import float_forward
 
         res = float_forward(m, ds.x)
         arrays = {"h": res.h, "c": res.c, "y": res.y}
     else:
         try:
-            from .._sim import run_fixed
+            from ..sim._sim import run_fixed
         except ModuleNotFoundError as e:
-            if e.name != "hwsim._sim":
+            if e.name != "hwsim.sim._sim":
                 raise
-            raise DataError("the fixed-point engine (hwsim._sim) is not available in this install") from None
+            raise DataError("the fixed-point engine (hwsim.sim._sim) is not available in this install") from None
         res = run_fixed(m, ds.x, cfg)
         arrays = {name: getattr(res, name, None) for name in ("h", "c", "y", "h_int", "c_int", "y_int")}
     if ds.y is not None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from .._data import BUILTINS, SPLITS
-from .._model import CELL_GATES
+from ..data._datasets import BUILTINS, SPLITS
+from ..model._model import CELL_GATES
 
 
 def data_option(*, required: bool = True, help: str | None = None):

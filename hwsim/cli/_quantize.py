@@ -8,7 +8,7 @@ import click
 
 from ._options import cell_option
 from .._errors import QuantError
-from .._model import METHODS
+from ..model._model import METHODS
 from . import fail, user_errors
 
 
@@ -39,8 +39,8 @@ def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, pap
     Every quantized weight is m * 2**s with m an integer code and s one power-of-two scale per
     tensor; the record (method, code width, scales, parameters) is stored in the output file.
     """
-    from .._modelfile import load_model, save_model
-    from .._quant import decode_model_codes, quantize_model
+    from ..model._modelfile import load_model, save_model
+    from ..model._quant import decode_model_codes, quantize_model
 
     # input errors first: a missing model is reported before an existing output
     if paper_exact and method not in ("exp", "exp-stoch"):

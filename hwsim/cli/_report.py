@@ -31,13 +31,13 @@ def make_report(qmodel_path, data, output, *, float_model_path=None, config_path
     ``synth_files`` / ``cosim_file`` are JSON outputs of ``hwsim synth --json`` / ``hwsim cosim
     --json``, shown in the report's resource and co-simulation sections.
     """
-    from .._check import run_check
-    from .._config import DatapathConfig
-    from .._data import load_data
-    from .._modelfile import load_model
-    from .._plan import lower
+    from ..analysis._check import run_check
+    from ..datapath._config import DatapathConfig
+    from ..data._datasets import load_data
+    from ..model._modelfile import load_model
+    from ..datapath._plan import lower
     from .._fsutil import prepare_output_dir
-    from .._report import report_for_check
+    from ..analysis._report import report_for_check
 
     prepare_output_dir(output, force=None, what="report directory")  # refused before the check runs
     cfg = DatapathConfig.from_toml(config_path) if config_path else DatapathConfig()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .._errors import QuantError
-from .._train import SCHEDULES, TRAIN_METHODS
+from ..training._train import SCHEDULES, TRAIN_METHODS
 from ._options import cell_option
 from . import fail, user_errors
 
@@ -56,9 +56,9 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
     quantized weights and is a valid input to hwsim check and hwsim export. The float shadow
     weights go to NAME.float.SUFFIX beside it, for hwsim check --float-model.
     """
-    from .._data import BUILTINS, load_data
-    from .._train import TrainConfig, command_line, float_model_path, import_torch
-    from .._train import train as run
+    from ..data._datasets import BUILTINS, load_data
+    from ..training._train import TrainConfig, command_line, float_model_path, import_torch
+    from ..training._train import train as run
 
     import_torch()  # TorchMissing (an HwsimError): one line naming the [train] extra, exit 2
     if data not in BUILTINS and not Path(data).is_file():  # input errors before output errors

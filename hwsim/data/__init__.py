@@ -1,4 +1,5 @@
-"""Files shipped inside the package: the default model and its record.
+"""Data: the built-in data sets and ``.npz`` data files (``load_data``, in ``_datasets``), and the
+files shipped inside the package: the default model and its record.
 
 ``default_gru.safetensors`` is a small ternary GRU trained on the ``digits`` data set;
 ``default_gru.json`` holds the exact ``hwsim train`` command that produced it and its metrics.

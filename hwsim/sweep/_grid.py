@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._config import FORMAT_NAMES, DatapathConfig
+from ..datapath._config import FORMAT_NAMES, DatapathConfig
 from .._errors import ConfigError
-from .._model import METHODS
+from ..model._model import METHODS
 
 #: Axes that are not DatapathConfig fields.
 SPECIAL_AXES = ("method", "bits", "formats", "target")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import HwsimError
-from .._loss import loss
+from ..analysis._loss import loss
 
 #: Bump when a record's meaning changes: it is part of every point's key.
 RECORD_VERSION = 1
@@ -38,14 +38,14 @@ def point_key(task_inputs: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _dataset(data: str, split: str, limit: int | None, input_size: int):
-    from .._data import load_data
+    from ..data._datasets import load_data
 
     ds = load_data(data, split=split, input_size=input_size)
     return ds.head(limit) if limit is not None else ds
 
 
 def _load_model_bytes(data: bytes, suffix: str):
-    from .._modelfile import load_model
+    from ..model._modelfile import load_model
 
     with tempfile.TemporaryDirectory(prefix="hwsim-sweep-") as tmp:
         p = Path(tmp) / f"model{suffix}"
@@ -54,7 +54,7 @@ def _load_model_bytes(data: bytes, suffix: str):
 
 
 def _model_bytes(model) -> bytes:
-    from .._modelfile import save_model
+    from ..model._modelfile import save_model
 
     with tempfile.TemporaryDirectory(prefix="hwsim-sweep-") as tmp:
         p = Path(tmp) / "q.safetensors"
@@ -65,7 +65,7 @@ def _model_bytes(model) -> bytes:
 def quantized(model, method: str):
     """(quantized model, float model or None) for a grid method: ``given`` or ``METHOD[:BITS]``."""
     from .._errors import QuantError
-    from .._quant import quantize_model
+    from ..model._quant import quantize_model
 
     if method == "given":
         if model.quant is None:
@@ -77,8 +77,8 @@ def quantized(model, method: str):
 
 def resolve_config(qmodel, point: dict[str, Any], base: dict[str, Any], x=None):
     """The contract of a point: base, then the point's field values, then its widths."""
-    from .._advise import observed_ranges, suggest_config
-    from .._config import DatapathConfig
+    from ..analysis._advise import observed_ranges, suggest_config
+    from ..datapath._config import DatapathConfig
 
     fields = {k: v for k, v in point.items() if k not in ("model", "method", "bits", "formats", "target")}
     cfg = DatapathConfig.from_dict({**base, **fields, **point.get("formats", {})}, source="sweep point")
@@ -154,9 +154,9 @@ def compute_point(task: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
     ``error`` set, not an exception, so the sweep goes on and the point counts as done."""
     import numba
 
-    from .._check import run_check
-    from .._plan import lower
-    from .._schedule import cycles_per_step, sequence_cycles
+    from ..analysis._check import run_check
+    from ..datapath._plan import lower
+    from ..datapath._schedule import cycles_per_step, sequence_cycles
 
     numba.set_num_threads(1)  # the sweep is parallel over points; one core per worker
     t0 = time.perf_counter()

@@ -70,8 +70,8 @@ def choose_best(records: Sequence[dict[str, Any]], *, max_loss: float | None = N
 
 def best_toml(rec: dict[str, Any], *, data: str, split: str, limit: int | None, rule: str) -> str:
     """The chosen point's contract as TOML for ``--config``, with how to reproduce it in comments."""
-    from .._advise import config_toml
-    from .._config import DatapathConfig
+    from ..analysis._advise import config_toml
+    from ..datapath._config import DatapathConfig
 
     lim = f" --limit {limit}" if limit is not None else ""
     head = [
@@ -85,7 +85,7 @@ def best_toml(rec: dict[str, Any], *, data: str, split: str, limit: int | None, 
 
 
 def _fig(records, front, cost, xlabel: str) -> str | None:
-    from .._report import _figure, _png
+    from ..analysis._report import _figure, _png
 
     pts = [r for r in _ok(records) if cost(r) is not None]
     if not pts:
@@ -111,7 +111,7 @@ def _describe(r: dict[str, Any]) -> str:
 
 
 def build_html(records: Sequence[dict[str, Any]], best: dict[str, Any] | None, rule: str, title: str) -> str:
-    from .._report import _img, _table
+    from ..analysis._report import _img, _table
 
     fr_luts = pareto(records, luts)
     fr_lat = pareto(records, latency)

@@ -74,9 +74,9 @@ def test_the_commands_exist_with_those_options():
 def test_the_commands_run_here(make_model, tmp_path):
     """The same commands, in order, in a fresh directory holding model.safetensors: all exit 0 and
     every JUnit file says the run passed."""
-    from hwsim._modelfile import save_model
-    from hwsim._quant import quantize_model
-    from hwsim._simulators import available_simulators
+    from hwsim.model._modelfile import save_model
+    from hwsim.model._quant import quantize_model
+    from hwsim.hdl._simulators import available_simulators
 
     if shutil.which("yosys") is None or "icarus" not in available_simulators():
         pytest.skip("needs Icarus Verilog and yosys")

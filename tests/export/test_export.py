@@ -8,10 +8,10 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from hwsim._config import DatapathConfig
+from hwsim.datapath._config import DatapathConfig
 from hwsim._errors import ConfigError, FormatError, HwsimError
-from hwsim._modelfile import save_model
-from hwsim._quant import quantize_model
+from hwsim.model._modelfile import save_model
+from hwsim.model._quant import quantize_model
 from hwsim.cli import main
 from hwsim.export import FORMATS, read_manifest, write_export
 from hwsim._fsutil import MARKER, _umask

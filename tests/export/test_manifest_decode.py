@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from bitstring import Bits
 
-from hwsim._quant import decode_model_codes, quantize_model
+from hwsim.model._quant import decode_model_codes, quantize_model
 from hwsim.export import decode_with_manifest, write_export
-from hwsim._config import DatapathConfig
+from hwsim.datapath._config import DatapathConfig
 
 
 def third_party_decode(export_dir: Path) -> dict[str, np.ndarray]:
@@ -77,7 +77,7 @@ def test_manifest_decodes_every_weight(make_model, tmp_path, cell, method, bits,
 
 
 def test_manifest_biases_and_tables_match_the_plan(make_model, tmp_path):
-    from hwsim._plan import lower
+    from hwsim.datapath._plan import lower
 
     model = quantize_model(make_model("lstm", 3, 4, 1, 2, seed=2), "exp", bits=3)
     cfg = DatapathConfig(lut_bits=8, word_bits=30, rows=3)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from bitstring import Bits
 
-from hwsim._codes import WeightCodec
-from hwsim._config import DatapathConfig
+from hwsim.model._codes import WeightCodec
+from hwsim.datapath._config import DatapathConfig
 from hwsim._errors import FormatError
-from hwsim._plan import lower
-from hwsim._quant import quantize_model
+from hwsim.datapath._plan import lower
+from hwsim.model._quant import quantize_model
 from hwsim.export import (
     pack_codes,
     pack_codes_naive,

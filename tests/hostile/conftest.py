@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from helpers import make_model
 
-from hwsim._modelfile import save_model
-from hwsim._quant import quantize_model
+from hwsim.model._modelfile import save_model
+from hwsim.model._quant import quantize_model
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from _promise import refused_untouched, snapshot
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hwsim._model import METHODS
-from hwsim._modelfile import QUANT_META_KEY, model_to_tensors
+from hwsim.model._model import METHODS
+from hwsim.model._modelfile import QUANT_META_KEY, model_to_tensors
 from hwsim._validate import MAX_ELEMENTS
 
 # -- value families ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from _promise import refused_untouched
 from safetensors.numpy import save_file
 
-from hwsim._modelfile import QUANT_META_KEY, model_to_tensors
+from hwsim.model._modelfile import QUANT_META_KEY, model_to_tensors
 
 
 @pytest.mark.parametrize("field,value", [("scale", float("inf")), ("scale", 1e30), ("e_min", 1.5)])

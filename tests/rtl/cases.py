@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwsim._config import DatapathConfig, FixedFormat
-from hwsim._model import Head, RNNModel
+from hwsim.datapath._config import DatapathConfig, FixedFormat
+from hwsim.model._model import Head, RNNModel
 
 #: narrow formats: every requant point sees overflow with saturating inputs, LUTs stay small
 NARROW = dict(
@@ -79,7 +79,7 @@ class Case:
 
     def model(self) -> RNNModel:
         import helpers
-        from hwsim._quant import quantize_model
+        from hwsim.model._quant import quantize_model
 
         m = helpers.make_model(self.cell, self.inputs, self.hidden, self.layers, self.classes, self.seed, bias=self.bias)
         if self.gain != 1.0:
@@ -136,6 +136,6 @@ SWEEP = [
 
 
 def random_x(case: Case, plan, sequences: int, steps: int) -> np.ndarray:
-    from hwsim._cosim import random_inputs
+    from hwsim.hdl._cosim import random_inputs
 
     return random_inputs(plan, sequences, steps, seed=case.seed + 17, saturate=case.saturate)

@@ -2,7 +2,7 @@
 
 Every test here is marked ``rtl`` (``pytest -m "not rtl"`` runs where no simulator is). Block
 testbenches live in ``tests/rtl/tb_*.py`` and are run by ``run_block``; whole designs go through
-``hwsim._cosim`` (export -> Icarus -> compare with the simulator).
+``hwsim.hdl._cosim`` (export -> Icarus -> compare with the simulator).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ needs_icarus = pytest.mark.skipif(not have_icarus(), reason="Icarus Verilog (ive
 
 
 def have_verilator() -> bool:
-    from hwsim._simulators import verilator_env
+    from hwsim.hdl._simulators import verilator_env
 
     return verilator_env() is not None
 

@@ -26,9 +26,9 @@ def _signed(v: int, bits: int) -> int:
 
 @cocotb.test()
 async def requant_block(dut) -> None:
-    """Edge values and random values of every width through the requant, vs hwsim._fixed.requant."""
-    from hwsim._config import FixedFormat
-    from hwsim._fixed import requant
+    """Edge values and random values of every width through the requant, vs hwsim.datapath._fixed.requant."""
+    from hwsim.datapath._config import FixedFormat
+    from hwsim.datapath._fixed import requant
 
     in_w, ff, ob, of = _p(dut, "IN_W"), _p(dut, "FROM_FRAC"), _p(dut, "OUT_BITS"), _p(dut, "OUT_FRAC")
     rnd, ovf = ROUNDINGS[_p(dut, "ROUND_MODE")], OVERFLOWS[_p(dut, "OVERFLOW_MODE")]
@@ -52,7 +52,7 @@ async def requant_block(dut) -> None:
 @cocotb.test()
 async def lane_block(dut) -> None:
     """Every code times edge and random operands, vs WeightCodec.decode (never-written codes skipped)."""
-    from hwsim._codes import WeightCodec
+    from hwsim.model._codes import WeightCodec
 
     kinds = ("binary", "ternary", "exp", "uniform")
     kind, b, vb, ow = kinds[_p(dut, "KIND")], _p(dut, "CODE_BITS"), _p(dut, "V_BITS"), _p(dut, "OUT_W")
@@ -74,9 +74,9 @@ async def lane_block(dut) -> None:
 
 @cocotb.test()
 async def act_block(dut) -> None:
-    """Every pre-format input through the activation unit, vs hwsim._activation (LUT or PWL)."""
-    from hwsim._activation import lut_eval, pwl_eval
-    from hwsim._config import DatapathConfig, FixedFormat
+    """Every pre-format input through the activation unit, vs hwsim.datapath._activation (LUT or PWL)."""
+    from hwsim.datapath._activation import lut_eval, pwl_eval
+    from hwsim.datapath._config import DatapathConfig, FixedFormat
 
     func = ("sigmoid", "tanh")[_p(dut, "FUNC")]
     pb, pf, ab, af = _p(dut, "PRE_BITS"), _p(dut, "PRE_FRAC"), _p(dut, "ACT_BITS"), _p(dut, "ACT_FRAC")

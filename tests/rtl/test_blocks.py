@@ -40,8 +40,8 @@ ACTS = [(0, 0, 10, 5, 12, 9, 6, 3), (1, 0, 10, 5, 12, 9, 6, 2), (0, 1, 10, 5, 12
 @pytest.mark.parametrize("p", ACTS, ids=[f"{('sigmoid', 'tanh')[f]}-{('lut', 'pwl')[k]}-s{pb}.{pf}-s{ab}.{af}-lut{lb}r{r}"
                                          for f, k, pb, pf, ab, af, lb, r in ACTS])
 def test_act(p, tmp_path):
-    from hwsim._activation import lut_table
-    from hwsim._config import DatapathConfig, FixedFormat
+    from hwsim.datapath._activation import lut_table
+    from hwsim.datapath._config import DatapathConfig, FixedFormat
     from hwsim.export._formats import format_words
     from hwsim.export._pack import pack_ints
 

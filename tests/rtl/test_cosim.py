@@ -1,5 +1,5 @@
 """Whole designs: export -> Icarus or Verilator (or a yosys netlist) -> every h, c and head output
-at every step compared exactly with the simulator, the measured cycle counts with hwsim._schedule
+at every step compared exactly with the simulator, the measured cycle counts with hwsim.datapath._schedule
 (issues #6, #12). The full sweep runs on Icarus (fast builds); a subset runs on Verilator too."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ VERILATOR_SUBSET = [SWEEP[3], SWEEP[9]]
 
 
 def _export(case: Case, tmp_path):
-    from hwsim._cosim import plan_from_export
+    from hwsim.hdl._cosim import plan_from_export
     from hwsim.export import write_export
 
     out = tmp_path / "export"
@@ -26,7 +26,7 @@ def _export(case: Case, tmp_path):
 
 @pytest.mark.parametrize("case", SWEEP, ids=[c.id for c in SWEEP])
 def test_design_matches_simulator(case, tmp_path):
-    from hwsim._cosim import cosim
+    from hwsim.hdl._cosim import cosim
 
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=3, steps=4)
@@ -48,7 +48,7 @@ def _assert_clean(rep, case: Case) -> None:
 @needs_verilator
 @pytest.mark.parametrize("case", VERILATOR_SUBSET, ids=[c.id for c in VERILATOR_SUBSET])
 def test_design_matches_simulator_on_verilator(case, tmp_path):
-    from hwsim._cosim import cosim
+    from hwsim.hdl._cosim import cosim
 
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=3, steps=4)
@@ -66,7 +66,7 @@ NETLIST_CASES = [("generic", Case("gru", "ternary", inputs=2, hidden=2, classes=
 def test_netlist_matches_simulator(target, case, tmp_path):
     """yosys maps the design to cells; the netlist (with the cells' simulation models) still agrees
     bit for bit and cycle for cycle: the harness watches only ports and wires kept on purpose."""
-    from hwsim._cosim import cosim
+    from hwsim.hdl._cosim import cosim
 
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=2, steps=3)
@@ -79,7 +79,7 @@ def test_netlist_matches_simulator(target, case, tmp_path):
 
 def test_broken_rounding_is_caught_and_located(tmp_path):
     """HWSIM_FAULT_ROUNDING turns half_up into floor inside every requant: the checker must see it."""
-    from hwsim._cosim import cosim
+    from hwsim.hdl._cosim import cosim
 
     case = Case("gru", "ternary", hidden=4)
     out, plan = _export(case, tmp_path)
@@ -100,7 +100,7 @@ def test_sequences_reset_state(tmp_path):
     """The same sequence twice in a row gives the same outputs: tlast clears h and c."""
     import numpy as np
 
-    from hwsim._cosim import cosim
+    from hwsim.hdl._cosim import cosim
 
     case = Case("lstm", "ternary", hidden=3, classes=2)
     out, plan = _export(case, tmp_path)
@@ -116,7 +116,7 @@ def test_axi_stream_with_backpressure(case, tmp_path):
     import numpy as np
 
     from rtl_util import TB_DIR
-    from hwsim._sim import simulate
+    from hwsim.sim._sim import simulate
 
     out, plan = _export(case, tmp_path)
     x = random_x(case, plan, sequences=3, steps=3)

@@ -63,8 +63,8 @@ def test_generated_docs_match_the_code():
 
 
 def test_shared_options_follow_the_library():
-    from hwsim._data import SPLITS
-    from hwsim._model import CELL_GATES
+    from hwsim.data._datasets import SPLITS
+    from hwsim.model._model import CELL_GATES
 
     for name in ("check", "infer"):
         cmd = main.get_command(None, name)

@@ -14,7 +14,7 @@ from hwsim.cli import main
 
 @pytest.fixture
 def export_dir(make_model, tmp_path):
-    from hwsim._quant import quantize_model
+    from hwsim.model._quant import quantize_model
     from hwsim.export import write_export
 
     out = tmp_path / "exp"

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from helpers import make_model
 
-from hwsim._data import load_data
-from hwsim._modelfile import save_model
-from hwsim._reference import float_forward
+from hwsim.data._datasets import load_data
+from hwsim.model._modelfile import save_model
+from hwsim.sim._reference import float_forward
 from hwsim.cli import main
 
 
@@ -102,7 +102,7 @@ def test_click_usage_errors(tmp_path, digits_gru):
 
 
 def test_fixed_engine(tmp_path, digits_gru):
-    from hwsim._quant import quantize_model
+    from hwsim.model._quant import quantize_model
 
     qmodel = quantize_model(digits_gru[1], "ternary")
     path = tmp_path / "q.safetensors"
@@ -122,9 +122,9 @@ def test_fixed_engine(tmp_path, digits_gru):
 def test_fixed_engine_missing(tmp_path, digits_gru, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "hwsim._sim", None)
+    monkeypatch.setitem(sys.modules, "hwsim.sim._sim", None)
     out = tmp_path / "f.npz"
     r = _run(digits_gru[0], "--data", "digits", "--engine", "fixed", "-o", out)
     assert r.exit_code == 2
-    assert r.output.strip() == "Error: the fixed-point engine (hwsim._sim) is not available in this install"
+    assert r.output.strip() == "Error: the fixed-point engine (hwsim.sim._sim) is not available in this install"
     assert not out.exists()

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from safetensors.numpy import save_file
 
-from hwsim._model import METHODS
-from hwsim._modelfile import load_model
-from hwsim._quant import decode_model_codes, quantize_model
+from hwsim.model._model import METHODS
+from hwsim.model._modelfile import load_model
+from hwsim.model._quant import decode_model_codes, quantize_model
 from hwsim.cli import main
 
 STOCH = [m for m in METHODS if m.endswith("-stoch")]

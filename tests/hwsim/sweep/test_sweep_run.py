@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hwsim._modelfile import save_model
+from hwsim.model._modelfile import save_model
 from hwsim.sweep import RESULTS_NAME, parse_grid, run_sweep
 
 DEFAULT = Path(__file__).parents[3] / "hwsim" / "data" / "default_gru.safetensors"
@@ -126,7 +126,7 @@ def test_points_that_share_rtl_synthesize_once(tmp_path):
     """Two points whose contracts coincide ({} and the default h written out) have different keys but
     the same RTL: yosys runs for the first and the second reads the synthesis cache."""
     from helpers import make_model
-    from hwsim._quant import quantize_model
+    from hwsim.model._quant import quantize_model
 
     small = tmp_path / "small_gru.safetensors"
     save_model(quantize_model(make_model("gru", 8, 3, classes=10, seed=5), "ternary"), small)

@@ -1,0 +1,520 @@
+"""Co-simulation: run an exported design under Icarus Verilog or Verilator (``hwsim.hdl._simulators``)
+and compare every hidden state, cell state and head output, at every step, with the bit-accurate
+simulator. The same stimulus also runs on a yosys netlist (gate level) or on a user's edited RTL.
+
+The simulator's model is rebuilt from the export itself (``plan_from_export``: the manifest's
+contract, shifts and biases, the weight codes decoded from the ROM files), so the comparison checks
+the files an FPGA flow would use, not a copy of the model. docs/rtl.md describes the stream.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..datapath._activation import lut_table
+from ..model._codes import WeightCodec
+from ..datapath._config import DatapathConfig
+from .._errors import FormatError, ToolError
+from .._fsutil import make_dir
+from ..datapath._plan import Accum, HeadPlan, LayerPlan, Plan
+from ..datapath._schedule import cycles_per_step
+from .._repr import short_repr
+from ..export._tb import random_inputs, render_harness, stimulus_lines  # noqa: F401  (public via hwsim)
+
+#: Sequences per harness run: bounds the stimulus memory and the size of one record file.
+CHUNK = 256
+
+
+@dataclass
+class CosimReport:
+    """What ``cosim`` found. ``first_mismatch`` is None when every value agreed."""
+
+    __repr__ = short_repr
+
+    sequences: int
+    steps: int
+    mismatches: int
+    first_mismatch: dict[str, Any] | None
+    cycles_per_step: float | None
+    model_cycles_per_step: int
+    head_cycles: float | None
+    model_head_cycles: int
+    saturations: int | None = None
+    model_saturations: int | None = None
+    timed_out: bool = False
+    simulator: str = "icarus"
+    design: str = "export"  # "export", "rtl-dir" (hashes do not apply) or "netlist:<target>"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.mismatches == 0
+            and not self.timed_out
+            and self.cycles_per_step == self.model_cycles_per_step
+            and (self.model_head_cycles == 0 or self.head_cycles == self.model_head_cycles)
+            and self.saturations == self.model_saturations
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sequences": self.sequences,
+            "steps": self.steps,
+            "mismatches": self.mismatches,
+            "first_mismatch": self.first_mismatch,
+            "cycles_per_step": self.cycles_per_step,
+            "model_cycles_per_step": self.model_cycles_per_step,
+            "head_cycles": self.head_cycles,
+            "model_head_cycles": self.model_head_cycles,
+            "saturations": self.saturations,
+            "model_saturations": self.model_saturations,
+            "timed_out": self.timed_out,
+            "simulator": self.simulator,
+            "design": self.design,
+            "ok": self.ok,
+        }
+
+
+# -- the plan, rebuilt from an export -------------------------------------------------------------
+def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) -> tuple[Plan, dict[str, Any]]:
+    """Rebuild the integer plan from ``DIR/manifest.json`` and the ROM files (hex).
+
+    Returns ``(plan, manifest)``. Raises ``FormatError`` when the export is incomplete or changed;
+    ``verify_rtl=False`` leaves ``rtl/`` and ``tb/`` out of the hash check (``cosim --rtl-dir``).
+    """
+    from hwsim.export._manifest import bias_fields, read_manifest, read_rom, segment_codes, sha256_bytes
+    from hwsim.export._pack import words_to_ints
+
+    d = Path(export_dir)
+    if not d.is_dir():
+        raise FormatError(f"export directory must exist, not found: {d}")
+    man = read_manifest(d, verify=verify_rtl)
+    if not verify_rtl:
+        for rel, info in man.get("files", {}).items():
+            if rel.startswith(("rtl/", "tb/")):
+                continue
+            f = d / rel
+            if not f.is_file() or sha256_bytes(f.read_bytes()) != info["sha256"]:
+                raise FormatError(f"{rel}: SHA-256 must match the manifest; the file was changed or is missing")
+    if not man.get("rtl"):
+        raise FormatError(f"{d} holds no RTL (export without --no-rtl)")
+    cfg = DatapathConfig.from_dict(man["contract"], source=str(d / "manifest.json"))
+    mod = man["model"]
+    codec = WeightCodec(man["codes"]["kind"], int(man["codes"]["bits"]))
+    roms = {r["name"]: r for r in man["roms"]}
+
+    def matrices(name: str) -> dict[str, np.ndarray]:
+        return {seg["name"]: codec.decode(c) for seg, c in segment_codes(read_rom(d, name, "hex", man), roms[name])}
+
+    def biases(name: str) -> dict[str, np.ndarray]:
+        entry = roms[name]
+        f = bias_fields(read_rom(d, name, "hex", man), entry)
+        n = entry["rows_per_word"]
+        return {s["name"]: f[s["start"] * n : s["start"] * n + s["rows"]] for s in entry["segments"]}
+
+    def ints(name: str) -> np.ndarray:
+        entry = roms[name]
+        return np.array(words_to_ints(read_rom(d, name, "hex", man), entry["word_bits"], signed=True), dtype=np.int64)
+
+    layers = []
+    for lj in man["layers"]:
+        mats = matrices(lj["weights_rom"])
+        bias_rom = biases(lj["bias_rom"])
+        accums = []
+        for aj in lj["accumulations"]:
+            b = bias_rom[aj["name"]]
+            if not np.array_equal(b, np.asarray(aj["bias"], dtype=np.int64)):
+                raise FormatError(f"ROM {lj['bias_rom']}: biases of {aj['name']} disagree with the manifest")
+            accums.append(Accum(aj["name"], mats[aj["name"]], aj["n_in"], aj["n_rec"], b))
+        in_fmt = cfg.x if lj["index"] == 0 else cfg.layer_config(lj["index"] - 1).h
+        layers.append(
+            LayerPlan(
+                lj["index"], in_fmt, lj["s_in"], lj["s_rec"], lj["acc_frac"], lj["shift_in"], lj["shift_rec"],
+                lj["acc_bits"], tuple(accums),
+            )
+        )
+    head = None
+    if man.get("head"):
+        hj = man["head"]
+        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], biases(hj["bias_rom"])["head"])
+    sig, tanh = lut_table("sigmoid", cfg), lut_table("tanh", cfg)
+    plan = Plan(cfg, mod["cell"], codec, mod["input_size"], mod["hidden_size"], tuple(layers), head, sig, tanh)
+    for k in range(len(layers)):  # every layer's tables (shared or its own) must be its contract's
+        names = plan.lut_roms(k)
+        for f, name, t in zip(("sigmoid", "tanh"), names or (), plan.layer_tables(k)):
+            if not np.array_equal(ints(name), t):
+                raise FormatError(f"ROM {name} must hold the contract's {f} table; the words differ")
+    return plan, man
+
+
+# -- building and running ------------------------------------------------------------------------
+def _vstr(p: str | Path) -> str:
+    s = str(p)
+    if any(ch in '"\\' or not ch.isprintable() or ch.isspace() for ch in s):
+        raise FormatError(f"path must contain no quotes, backslashes, spaces or control characters, not {s!r}")
+    return f'"{s}"'
+
+
+def _signed(v: int, bits: int) -> int:
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if v >> (bits - 1) else v
+
+
+def _split(word: int, n: int, bits: int) -> list[int]:
+    return [_signed(word >> (j * bits), bits) for j in range(n)]
+
+
+@dataclass
+class Record:
+    """What the harness wrote: per-step states of every layer, output beats, counters."""
+
+    h: list[list[list[int]]]  # [step][layer][H]
+    c: list[list[list[int]]] | None
+    beats: list[tuple[int, int, int]]  # (tuser, tlast, data) as signed M_W ints
+    step_cycles: int
+    head_cycles: int
+    sat_count: int
+    cycles: int
+    timed_out: bool
+
+
+def parse_record(text: str, plan: Plan) -> Record:
+    cfg = plan.config
+    H, L = plan.hidden_size, len(plan.layers)
+    lstm = plan.cell == "lstm"
+    hb = [plan.layer_config(k).h.bits for k in range(L)]
+    cb = [plan.layer_config(k).c.bits for k in range(L)]
+    out_bits = plan.head_config().out.bits if plan.head is not None else cfg.out.bits
+    m_w = -(-max(hb[-1], out_bits) // 8) * 8
+    hs, cs, beats = [], [] if lstm else None, []
+    end = None
+    for line in text.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == "S":
+            vals = [int(v, 16) for v in f[2:]]
+            per = 2 if lstm else 1
+            hs.append([_split(vals[k * per], H, hb[k]) for k in range(L)])
+            if lstm:
+                cs.append([_split(vals[k * per + 1], H, cb[k]) for k in range(L)])
+        elif f[0] == "O":
+            beats.append((int(f[1]), int(f[2]), _signed(int(f[3], 16), m_w)))
+        elif f[0] in ("E", "T"):
+            end = (f[0] == "T", *(int(v) for v in f[1:5]))
+    if end is None:
+        raise ToolError("the co-simulation harness ended without its summary line (simulator crash?)")
+    return Record(hs, cs, beats, end[1], end[2], end[3], end[4], end[0])
+
+
+@dataclass
+class Harness:
+    """A compiled harness: run it with ``run_harness`` as often as needed (inputs change, not the build)."""
+
+    simulator: str
+    command: list[str]
+    build_dir: Path
+    capacity: int  # input beats the stimulus memory holds
+    record: Path
+
+
+def build_harness(sources: list[Path], build_dir: Path, plan: Plan, top: str, *, simulator: str, rom_dir: Path,
+                  capacity: int, stall_in: int = 0, stall_out: int = 0, seed: int = 1, defines: dict | None = None,
+                  netlist: bool = False) -> Harness:
+    """Render the harness and compile it with ``sources`` under ``simulator``."""
+    from ._simulators import build
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    tb = build_dir / "hwsim_tb_stream.v"
+    tb.write_text(render_harness(plan, top, netlist=netlist), encoding="utf-8")
+    missing = [str(p) for p in sources if not Path(p).is_file()]
+    if missing:
+        raise FormatError(f"RTL file missing: {missing[0]}")
+    stim, rec = build_dir / "stim.hex", build_dir / "record.txt"
+    params = {
+        "IN_FILE": _vstr(stim.resolve()),
+        "OUT_FILE": _vstr(rec.resolve()),
+        "IN_BEATS": max(1, capacity),
+        "STALL_IN": stall_in,
+        "STALL_OUT": stall_out,
+        "SEED": seed,
+        "FINISH": 1,
+    }
+    if not netlist:
+        params["ROM_DIR"] = _vstr(rom_dir.resolve())
+    cmd = build(simulator, [*sources, tb], "hwsim_tb_stream", build_dir, parameters=params, defines=defines)
+    return Harness(simulator, cmd, build_dir, max(1, capacity), rec)
+
+
+def run_harness(h: Harness, lines: list[str], *, out_beats: int, max_cycles: int) -> str:
+    """Write the stimulus, run the compiled harness, return the record text."""
+    from ._simulators import run
+
+    if len(lines) > h.capacity:
+        raise FormatError(f"stimulus must fit the harness ({h.capacity} beats), not {len(lines)}")
+    (h.build_dir / "stim.hex").write_text("\n".join(lines) + "\n", encoding="ascii")
+    if h.record.exists():
+        h.record.unlink()
+    run(h.command, h.build_dir, {"in_beats": len(lines), "out_beats": out_beats, "max_cycles": min(max_cycles, 2**31 - 1)})
+    if not h.record.exists():
+        raise ToolError(f"the simulation wrote no record; see {h.build_dir / 'sim.log'}")
+    return h.record.read_text(encoding="ascii")
+
+def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0) -> tuple[int, dict | None, int]:
+    """Count mismatches of ``rec`` against the simulator; return (count, first, model saturations)."""
+    from ..sim._sim import simulate
+
+    sim = simulate(plan, x_int)
+    n, t, _ = x_int.shape
+    H, L = plan.hidden_size, len(plan.layers)
+    C = plan.num_classes or 0
+    mism, first = 0, None
+
+    def miss(seq: int, step: int | None, node: str, index: int, exp: Any, act: Any) -> None:
+        nonlocal mism, first
+        mism += 1
+        if first is None:
+            first = {"sequence": seq0 + seq, "step": step, "node": node, "index": index, "expected": exp, "actual": act}
+
+    # per-step states of every layer (hierarchy)
+    for s in range(n):
+        for st in range(t):
+            g = s * t + st
+            got_h = rec.h[g] if g < len(rec.h) else None
+            got_c = rec.c[g] if (rec.c is not None and g < len(rec.c)) else None
+            for k in range(L):
+                exp_h = sim.h_layers_int[k][s, st]
+                for j in range(H):
+                    a = None if got_h is None else got_h[k][j]
+                    if a != int(exp_h[j]):
+                        miss(s, st, f"l{k}.h", j, int(exp_h[j]), a)
+                if sim.c_layers_int is not None:
+                    exp_c = sim.c_layers_int[k][s, st]
+                    for j in range(H):
+                        a = None if got_c is None else got_c[k][j]
+                        if a != int(exp_c[j]):
+                            miss(s, st, f"l{k}.c", j, int(exp_c[j]), a)
+    # the stream: per step H beats of the last layer's h, then C head beats; tlast / tuser
+    pos = 0
+    for s in range(n):
+        for st in range(t):
+            for j in range(H):
+                b = rec.beats[pos] if pos < len(rec.beats) else None
+                pos += 1
+                exp = int(sim.h_int[s, st, j])
+                last = 1 if (C == 0 and st == t - 1 and j == H - 1) else 0
+                if b is None or b != (0, last, exp):
+                    miss(s, st, "m_axis.h", j, [0, last, exp], None if b is None else list(b))
+        for j in range(C):
+            b = rec.beats[pos] if pos < len(rec.beats) else None
+            pos += 1
+            exp = int(sim.y_int[s, j])
+            last = 1 if j == C - 1 else 0
+            if b is None or b != (1, last, exp):
+                miss(s, t - 1, "out", j, [1, last, exp], None if b is None else list(b))
+    sat = sum(v for k, v in sim.saturations.items() if k != "x")
+    return mism, first, sat
+
+
+def design_sources(export_dir: Path, man: dict, rtl_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The Verilog files to simulate: the export's ``rtl/`` (in manifest order), or every ``*.v``
+    file of ``rtl_dir`` (a user's edited copy, sorted by name)."""
+    if rtl_dir is None:
+        return [export_dir / rel for rel in man["rtl"]["files"]]
+    r = Path(rtl_dir)
+    if not r.is_dir():
+        raise FormatError(f"RTL directory must exist, not found: {r}")
+    files = sorted(p.resolve() for p in r.glob("*.v"))
+    if not files:
+        raise FormatError(f"RTL directory must hold Verilog files (*.v), none in {r}")
+    return files
+
+
+def cosim(
+    export_dir: str | os.PathLike,
+    x_int: np.ndarray,
+    *,
+    build_dir: str | os.PathLike | None = None,
+    stall_in: int = 0,
+    stall_out: int = 0,
+    seed: int = 1,
+    defines: dict | None = None,
+    chunk: int = CHUNK,
+    progress: bool = False,
+    simulator: str | None = None,
+    rtl_dir: str | os.PathLike | None = None,
+    netlist: str | None = None,
+) -> CosimReport:
+    """Co-simulate the export in ``export_dir`` on integer inputs ``x_int`` (N, T, I) of the x format.
+
+    Sequences go through the RTL in chunks of ``chunk`` (one harness run each, one build for all,
+    the state reset between sequences by the stream's tlast). ``stall_in`` / ``stall_out``
+    (0..255) make the source idle and the sink refuse beats at random. ``defines`` reach the
+    Verilog compiler (the fault-injection test uses ``HWSIM_FAULT_ROUNDING``). ``simulator`` is
+    ``"icarus"`` or ``"verilator"`` (None: the fastest installed). ``rtl_dir`` simulates the
+    ``*.v`` files of that directory instead of the export's ``rtl/`` (the manifest's hashes then
+    cover only the ROMs and the contract). ``netlist`` (``"generic"``, ``"ice40"``, ``"ecp5"``)
+    synthesizes the RTL with yosys first and simulates the gate-level netlist.
+    """
+    import time
+
+    from hwsim.export._names import check_hdl_path
+
+    from ._simulators import pick_simulator, synth_netlist
+
+    d = Path(export_dir).resolve()
+    plan, man = plan_from_export(d, verify_rtl=rtl_dir is None)
+    # Paths that reach Verilog strings, checked before anything is written ($readmemh cannot open
+    # a non-ASCII path and would run the design on x values).
+    check_hdl_path(d, "export directory path")
+    if build_dir is not None:
+        check_hdl_path(build_dir, "build directory path")
+    if rtl_dir is not None:
+        check_hdl_path(rtl_dir, "RTL directory path")
+    sim_name = pick_simulator(simulator)
+    if build_dir is not None:
+        make_dir(Path(build_dir), "build directory")
+    x_int = np.asarray(x_int)
+    if x_int.ndim != 3 or x_int.shape[2] != plan.input_size or x_int.shape[1] < 1:
+        raise FormatError(f"inputs must have shape (N, T >= 1, {plan.input_size}), not {x_int.shape}")
+    cfg = plan.config
+    if x_int.size and (x_int.min() < cfg.x.min_int or x_int.max() > cfg.x.max_int):
+        raise FormatError(f"inputs must lie in the x format {cfg.x} range [{cfg.x.min_int}, {cfg.x.max_int}]")
+    n, t, _ = x_int.shape
+    sched = cycles_per_step(plan)
+    sources = design_sources(d, man, rtl_dir)
+    top = man["rtl"]["top"]
+    tmp = None
+    if build_dir is None:
+        tmp = tempfile.mkdtemp(prefix="hwsim-cosim-")
+        bdir = Path(tmp)
+    else:
+        bdir = Path(build_dir).resolve()
+    seconds = {"synth": 0.0, "build": 0.0, "run": 0.0}
+    try:
+        t0 = time.perf_counter()
+        if netlist is not None:
+            sources, sim_defines = synth_netlist(sources, d / "rom", top, netlist, bdir / "netlist" / "netlist.v",
+                                                 defines=defines)
+            defines = {**(defines or {}), **sim_defines}
+        t1 = time.perf_counter()
+        m_max = min(chunk, n)
+        harness = build_harness(sources, bdir, plan, top, simulator=sim_name, rom_dir=d / "rom",
+                                capacity=m_max * t * plan.input_size, stall_in=stall_in, stall_out=stall_out,
+                                seed=seed, defines=defines, netlist=netlist is not None)
+        t2 = time.perf_counter()
+        seconds.update(synth=t1 - t0, build=t2 - t1)
+        mism, first, sat_model, sat_rtl = 0, None, 0, 0
+        step_cyc = head_cyc = cycles = 0
+        timed_out = False
+        bar = None
+        if progress:
+            from .._progress import bar as progress_bar
+
+            bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
+        for c0 in range(0, n, chunk):
+            xs = x_int[c0 : c0 + chunk]
+            m = xs.shape[0]
+            in_beats = m * t * plan.input_size
+            out_beats = m * (t * plan.hidden_size + (plan.num_classes or 0))
+            max_cycles = 20 * (in_beats * (1 + sched["step"]) + out_beats * 2 + 1000) + 10_000
+            r0 = time.perf_counter()
+            text = run_harness(harness, stimulus_lines(plan, xs), out_beats=out_beats, max_cycles=max_cycles)
+            seconds["run"] += time.perf_counter() - r0
+            rec = parse_record(text, plan)
+            timed_out |= rec.timed_out
+            k, f, s = compare(plan, xs, rec, seq0=c0)
+            mism += k
+            if first is None:
+                first = f
+            sat_model += s
+            sat_rtl += rec.sat_count
+            step_cyc += rec.step_cycles
+            head_cyc += rec.head_cycles
+            cycles += rec.cycles
+            if bar is not None:
+                bar.update(m)
+        if bar is not None:
+            bar.close()
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    steps = n * t
+    return CosimReport(
+        sequences=n,
+        steps=steps,
+        mismatches=mism,
+        first_mismatch=first,
+        cycles_per_step=(step_cyc / steps) if steps else None,
+        model_cycles_per_step=sched["step"],
+        head_cycles=(head_cyc / n) if (n and plan.head is not None) else (0 if plan.head is None else None),
+        model_head_cycles=sched["head"],
+        saturations=sat_rtl,
+        model_saturations=sat_model,
+        timed_out=timed_out,
+        simulator=sim_name,
+        design="netlist:" + netlist if netlist else ("rtl-dir" if rtl_dir is not None else "export"),
+        extra={"schedule": sched, "seconds": seconds, "cycles": cycles,
+               "rtl_dir": str(Path(rtl_dir).resolve()) if rtl_dir is not None else None},
+    )
+
+
+def verdict_lines(rep: CosimReport) -> list[str]:
+    """Why ``rep`` is not ok, one reason a line (empty when it is)."""
+    out = []
+    if rep.mismatches:
+        out.append(f"{rep.mismatches} mismatches; first: {rep.first_mismatch}")
+    if rep.timed_out:
+        out.append("the simulation hit its cycle limit")
+    if rep.cycles_per_step != rep.model_cycles_per_step:
+        out.append(f"cycles per step: measured {rep.cycles_per_step}, model {rep.model_cycles_per_step}")
+    if rep.model_head_cycles and rep.head_cycles != rep.model_head_cycles:
+        out.append(f"head cycles: measured {rep.head_cycles}, model {rep.model_head_cycles}")
+    if rep.saturations != rep.model_saturations:
+        out.append(f"saturation events: RTL {rep.saturations}, model {rep.model_saturations}")
+    return out
+
+
+def junit_xml(rep: CosimReport | None, name: str, *, seconds: float = 0.0, error: str | None = None) -> bytes:
+    """JUnit XML of one co-simulation: one test case whose verdict is the comparison's.
+
+    A mismatch (or a cycle count that disagrees) is a ``<failure>`` whose message is the first
+    reason; ``error`` (the run could not happen) is an ``<error>``. CI systems (GitHub Actions
+    reporters, GitLab ``artifacts:reports:junit``) read this file.
+    """
+    import xml.etree.ElementTree as ET
+
+    reasons = verdict_lines(rep) if rep is not None else []
+    suite = ET.Element("testsuite", name="hwsim.cosim", tests="1", failures=str(int(bool(reasons))),
+                       errors=str(int(error is not None)), skipped="0", time=f"{seconds:.3f}")
+    case = ET.SubElement(suite, "testcase", classname="hwsim.cosim", name=name, time=f"{seconds:.3f}")
+    if error is not None:
+        ET.SubElement(case, "error", message=error.splitlines()[0] if error else "error").text = error
+    elif reasons:
+        ET.SubElement(case, "failure", message=reasons[0], type="mismatch").text = "\n".join(reasons)
+    if rep is not None:
+        props = ET.SubElement(case, "properties")
+        for k, v in rep.to_dict().items():
+            if k != "first_mismatch":
+                ET.SubElement(props, "property", name=k, value=str(v))
+    root = ET.Element("testsuites", tests="1", failures=suite.get("failures"), errors=suite.get("errors"))
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_junit(path: str | os.PathLike, data: bytes) -> None:
+    """Write JUnit bytes to ``path`` atomically (its directory must exist)."""
+    from .._fsutil import atomic_write
+
+    p = Path(path)
+    if not (p.parent if str(p.parent) else Path(".")).is_dir():
+        raise FormatError(f"JUnit file's directory must exist, not found: {p.parent}")
+    atomic_write(p, lambda tmp: Path(tmp).write_bytes(data))

@@ -1,0 +1,541 @@
+"""PyTorch modules that train with the seed paper's quantizers in the loop (needs the [train] extra).
+
+The scheme of Ott et al. (arXiv 1608.06902), after BinaryConnect / TernaryConnect: the module keeps
+float "shadow" weights; every forward pass uses their quantized copy; the gradient with respect to
+the quantized copy reaches the float weights unchanged (straight-through); stochastic quantizers are
+used in training mode and their deterministic twins in evaluation mode; after every optimizer step
+``clip_weights()`` clamps the float weights to the quantizer's range.
+
+``QuantRNN`` / ``QuantGRU`` / ``QuantLSTM`` subclass ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` and
+``QuantLinear`` subclasses ``nn.Linear``, so their parameters and state_dict keys are PyTorch's own
+(``weight_ih_l0``, ...) and a trained state_dict loads into the plain PyTorch module.
+``batch_first`` defaults to True (hwsim's (N, T, I) layout); ``batch_first=False`` takes PyTorch's
+(T, N, I). Dropout and bidirectional layers have no datapath and are not offered; docs/training.md
+walks through training, saving and checking a model. ``QuantSeqModel`` adds a quantized linear head (keys ``rnn.*``,
+``head.*``), the layout ``hwsim.model._modelfile`` reads. The quantizers here mirror ``hwsim.model._quant``
+formula for formula; the deterministic ones give identical values (tests/hwsim/training/test_torch.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..model._codes import CODE_KIND
+from .._errors import QuantError
+from ..model._model import TRAIN_METHODS
+
+__all__ = [
+    "QuantConfig",
+    "TensorQuantizer",
+    "quantize",
+    "round_half_away",
+    "glorot",
+    "StraightThrough",
+    "QuantRNN",
+    "QuantGRU",
+    "QuantLSTM",
+    "QuantLinear",
+    "QuantSeqModel",
+    "init_weights_",
+    "init_bound",
+    "TRAIN_METHODS",
+]
+
+#: Ternary level choices: "pow2" (the datapath's), "exact" and "row-pow2" (training-only ablations).
+SCALES = ("pow2", "exact", "row-pow2")
+#: The deterministic twin used in evaluation mode (and in the saved model) of each method.
+DETERMINISTIC = {"binary-stoch": "binary", "ternary-stoch": "ternary", "exp-stoch": "exp"}
+
+
+def round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """C ``round`` (halves away from zero), exactly: ``trunc`` plus a carry, as hwsim.model._quant does.
+
+    ``floor(|x| + 0.5)`` is not exact near 0.5 and torch.round rounds halves to even.
+    """
+    t = torch.trunc(x)
+    return t + torch.where(torch.abs(x - t) >= 0.5, torch.sign(x), torch.zeros_like(x))
+
+
+def _floor_log2(a: torch.Tensor) -> torch.Tensor:
+    """Exact ``floor(log2 a)`` (frexp, not log2, which rounds near powers of two); -1 for 0."""
+    return torch.frexp(a).exponent.to(torch.int64) - 1
+
+
+def _top_exponent(w: torch.Tensor, stochastic: bool) -> int:
+    """hwsim.model._quant._top_exponent on a torch tensor: the exponent max|w| quantizes to."""
+    top = float(torch.max(torch.abs(w))) if w.numel() else 0.0
+    if top == 0.0:
+        return 0
+    mant, ex = math.frexp(top)
+    k = ex - 1
+    if stochastic:
+        return k if mant == 0.5 else k + 1
+    return k + (2.0 * mant - 1.0 > 0.5)
+
+
+@dataclass(frozen=True)
+class TensorQuantizer:
+    """How one tensor is quantized: the method and the per-tensor constants it needs.
+
+    ``s`` is log2 of the binary level H or of the ternary level W0 (already a power of two);
+    ``bits`` the code width (exp, uniform); ``e_min`` / ``e_max`` a fixed exponent range of the
+    exponential methods, or None for the range hwsim.model._quant.exp_range derives from the tensor
+    itself (its largest weight sets e_max); ``zero`` whether exp has a zero code.
+
+    ``scale`` (ternary methods only, see ``SCALES``) is "pow2", the level ``2**s`` the datapath
+    implements; "exact" and "row-pow2" are training-only ablations that no hwsim model file holds:
+    the paper's float Glorot level ``w0``, or a power of two per output row.
+    """
+
+    method: str
+    s: int = 0
+    bits: int = 4
+    e_min: int | None = None
+    e_max: int | None = None
+    zero: bool = True
+    scale: str = "pow2"
+    w0: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in TRAIN_METHODS:
+            raise QuantError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
+        if self.scale not in SCALES:
+            raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
+
+    @property
+    def stochastic(self) -> bool:
+        return self.method in DETERMINISTIC
+
+    @property
+    def bound(self) -> float:
+        """Largest magnitude the quantizer produces: the float weights are clipped to +-bound.
+
+        Exponential quantization with a range taken from the tensor itself has no fixed bound (inf).
+        """
+        m = self.method
+        if m == "full":
+            return math.inf
+        if m.startswith("ternary") and self.scale == "exact":
+            return self.w0
+        if m.startswith("ternary") and self.scale == "row-pow2":
+            return math.ldexp(1.0, self.s + 1)  # rows may double their level, not more
+        if m.startswith("binary") or m.startswith("ternary"):
+            return math.ldexp(1.0, self.s)
+        if m == "pow2-ternary":
+            return 0.5
+        if m.startswith("exp"):
+            return math.inf if self.e_max is None else math.ldexp(1.0, self.e_max)
+        half = 1 << (self.bits - 1)
+        return (half - 1) / half  # uniform
+
+    def exp_range(self, w: torch.Tensor, stochastic: bool) -> tuple[int, int]:
+        """``(e_min, e_max)`` for ``w``, as hwsim.model._quant.exp_range resolves it."""
+        span = (1 << (self.bits - 1)) - 2
+        if self.e_min is not None and self.e_max is not None:
+            return self.e_min, self.e_max
+        if self.e_min is not None:
+            return self.e_min, self.e_min + span
+        e_max = self.e_max if self.e_max is not None else _top_exponent(w, stochastic)
+        return e_max - span, e_max
+
+
+def quantize(
+    w: torch.Tensor, q: TensorQuantizer, *, stochastic: bool = False, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The quantized copy of ``w`` (no gradient); formulas of hwsim.model._quant, value for value.
+
+    ``stochastic`` applies to the -stoch methods only (training mode); otherwise the deterministic
+    twin runs (evaluation mode, the saved model).
+    """
+    m = q.method
+    if m == "full":
+        return w
+    stoch = stochastic and q.stochastic
+    with torch.no_grad():
+        zero = torch.zeros_like(w)
+        one = torch.ones_like(w)
+
+        def rand() -> torch.Tensor:
+            return torch.rand(w.shape, generator=generator, dtype=w.dtype, device=w.device)
+
+        if m.startswith("binary"):
+            u = torch.ldexp(w, torch.tensor(-q.s))
+            if stoch:
+                p = torch.clamp((u + 1.0) / 2.0, 0.0, 1.0)
+                mm = torch.where(rand() < p, one, -one)
+            else:
+                mm = torch.where(w >= 0, one, -one)
+            return torch.ldexp(mm, torch.tensor(q.s))
+        if m.startswith("ternary"):
+            level = _ternary_level(w, q)
+            u = w / level  # w / W0, exact for a power-of-two level
+            if stoch:
+                mm = torch.where(rand() < torch.clamp(torch.abs(u), 0.0, 1.0), torch.sign(u), zero)
+            else:
+                mm = torch.where(u > 0.5, one, torch.where(u <= -0.5, -one, zero))
+            return mm * level
+        if m == "pow2-ternary":
+            return torch.clamp(round_half_away(2.0 * w), -1.0, 1.0) / 2.0
+        if m.startswith("exp"):
+            e_min, e_max = q.exp_range(w, stoch)
+            a = torch.abs(w)
+            k = torch.clamp(torch.where(a > 0, _floor_log2(a), e_min), e_min, e_max)  # w = 0 at the bottom
+            p = torch.ldexp(a, -k) - 1.0
+            if stoch:
+                u = rand()
+                e = k + (u < torch.clamp(p, 0.0, 1.0)).to(torch.int64)
+            else:
+                e = k + (p > 0.5).to(torch.int64)
+            mag = torch.ldexp(one, torch.clamp(e, max=e_max))
+            if q.zero:
+                if stoch:
+                    small = a < math.ldexp(1.0, e_min)
+                    mag = torch.where(small & (u >= torch.ldexp(a, torch.tensor(-e_min))), zero, mag)
+                else:
+                    mag = torch.where(a < math.ldexp(1.0, e_min - 1), zero, mag)
+                sign = torch.where(w < 0, -one, one)
+            else:
+                sign = torch.where(w > 0, one, -one)
+            return sign * mag
+        half = 1 << (q.bits - 1)  # uniform
+        mm = torch.clamp(round_half_away(w * half), -(half - 1), half - 1)
+        return mm / half
+
+
+def _ternary_level(w: torch.Tensor, q: TensorQuantizer) -> torch.Tensor:
+    """TernaryConnect's level W0 for ``w`` under ``q.scale``: a scalar, or one per output row.
+
+    "row-pow2" sets row r's level to ``2**round(log2(2 * mean|w_r|))``: for Glorot-uniform
+    weights, ``2 * mean|w|`` is the Glorot bound itself, so every row starts at the tensor's level
+    and then follows its own weights.
+    """
+    if q.scale == "exact":
+        return torch.tensor(q.w0, dtype=w.dtype)
+    if q.scale == "row-pow2" and w.dim() == 2:
+        a = 2.0 * torch.abs(w).mean(dim=1, keepdim=True)
+        e = torch.where(a > 0, torch.round(torch.log2(torch.clamp(a, min=1e-30))), torch.full_like(a, q.s))
+        return torch.ldexp(torch.ones_like(a), e.to(torch.int64))
+    return torch.ldexp(torch.ones((), dtype=w.dtype), torch.tensor(q.s))
+
+
+class StraightThrough(torch.autograd.Function):
+    """Forward: ``quantize(w)``; backward: the gradient passes to ``w`` unchanged (straight-through)."""
+
+    @staticmethod
+    def forward(ctx, w, q, stochastic, generator):  # noqa: D102
+        return quantize(w, q, stochastic=stochastic, generator=generator)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        return grad, None, None, None
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """The options every quantized module shares (the ``hwsim train`` flags).
+
+    ``bits``, ``e_min``, ``e_max``, ``zero``, ``biases`` and ``H`` mean what they mean to
+    hwsim.model._quant.quantize_model; ``method="full"`` trains the float baseline.
+    """
+
+    method: str = "ternary"
+    bits: int | None = None
+    e_min: int | None = None
+    e_max: int | None = None
+    zero: bool = True
+    biases: str = "fixed"  # "fixed": biases stay float; "quantized": quantized like the weights
+    H: float = 1.0  # binary level, a power of two
+    scale: str = "pow2"  # ternary level: one of SCALES ("exact", "row-pow2": ablations, no hwsim model)
+
+    def __post_init__(self) -> None:
+        from ..model._quant import _check_bits, _log2_pow2, exp_range
+
+        if self.scale not in SCALES:
+            raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
+        if self.method not in TRAIN_METHODS:
+            raise QuantError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
+        if self.biases not in ("fixed", "quantized"):
+            raise QuantError(f"biases must be 'fixed' or 'quantized', not {self.biases!r}")
+        _log2_pow2("H", self.H)
+        if self.method != "full" and self.bits is not None:
+            _check_bits(self.method, self.bits)
+        if self.method.startswith("exp") and self.e_min is not None and self.e_max is not None:
+            exp_range(bits=self.bits, e_min=self.e_min, e_max=self.e_max)
+
+    @property
+    def code_bits(self) -> int:
+        from ..model._quant import DEFAULT_BITS, FIXED_BITS
+
+        kind = CODE_KIND.get(self.method, "binary")
+        return self.bits if self.bits is not None else {**FIXED_BITS, **DEFAULT_BITS}[kind]
+
+    def tensor(self, w0: float) -> TensorQuantizer:
+        """The quantizer of a tensor whose Glorot bound (TernaryConnect's W0) is ``w0``."""
+        from ..model._quant import _log2_pow2, exp_range, pow2_round_w0
+
+        m = self.method
+        bits, e_min, e_max = self.code_bits, self.e_min, self.e_max
+        if m.startswith("exp") and e_min is not None and e_max is not None:
+            bits, e_min, e_max = exp_range(bits=self.bits, e_min=e_min, e_max=e_max)
+        s = _log2_pow2("H", self.H) if m.startswith("binary") else pow2_round_w0(w0)
+        return TensorQuantizer(m, s=s, bits=bits, e_min=e_min, e_max=e_max, zero=self.zero, scale=self.scale, w0=w0)
+
+
+def glorot(n_in: int, n_units: int) -> float:
+    """The Glorot/Xavier uniform bound ``sqrt(6 / (n_in + n_units))`` (hwsim.model._quant.glorot_bound)."""
+    return math.sqrt(6.0 / (n_in + n_units))
+
+
+class _QuantMixin:
+    """Quantized forward for the nn.RNNBase subclasses: the _VF kernel on quantized weights."""
+
+    def _setup_quant(self, config: QuantConfig) -> None:
+        self.qconfig = config
+        self.quantizers: dict[str, TensorQuantizer | None] = {}
+        H = self.hidden_size
+        for name in self._flat_weights_names:
+            k = int(name.rsplit("_l", 1)[1])
+            n_in = self.input_size if k == 0 else H
+            if name.startswith("weight_hh"):
+                q = config.tensor(glorot(H, H))
+            elif name.startswith("weight_ih") or config.biases == "quantized":
+                q = config.tensor(glorot(n_in, H))
+            else:
+                q = None
+            self.quantizers[name] = None if config.method == "full" else q
+        self.generator: torch.Generator | None = None
+
+    def quantized_weights(self) -> list[torch.Tensor]:
+        """The weights the forward pass uses: quantized copies (straight-through) or the floats."""
+        out = []
+        for name in self._flat_weights_names:
+            w = getattr(self, name)
+            q = self.quantizers[name]
+            out.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
+        return out
+
+    @torch.no_grad()
+    def clip_weights(self) -> None:
+        """Clamp each quantized float weight to its quantizer's range (after every optimizer step)."""
+        for name in self._flat_weights_names:
+            q = self.quantizers[name]
+            if q is not None:
+                b = q.bound
+                getattr(self, name).clamp_(-b, b)
+
+    def _hx(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0 if self.batch_first else 1]
+        return torch.zeros(self.num_layers, n, self.hidden_size, dtype=x.dtype, device=x.device)
+
+
+def _check_input(module: nn.Module, x: torch.Tensor) -> None:
+    if x.dim() != 3 or x.shape[2] != module.input_size:
+        layout = "(N, T, {}) (batch_first)" if module.batch_first else "(T, N, {}) (batch_first=False)"
+        raise ValueError(f"input must be {layout.format(module.input_size)}, not {tuple(x.shape)}")
+
+
+class QuantRNN(_QuantMixin, nn.RNN):
+    """``nn.RNN`` whose forward uses quantized weights; see the module docstring."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.RNN.__init__(self, input_size, hidden_size, num_layers, nonlinearity=nonlinearity, bias=bias,
+                        batch_first=batch_first)
+        self._setup_quant(config)
+
+    def forward(self, x, hx=None):  # noqa: D102
+        _check_input(self, x)
+        fn = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
+        hx = self._hx(x) if hx is None else hx
+        out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False,
+                    self.batch_first)
+        return out, h
+
+
+class QuantGRU(_QuantMixin, nn.GRU):
+    """``nn.GRU`` whose forward uses quantized weights; see the module docstring."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
+                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
+        self._setup_quant(config)
+
+    def forward(self, x, hx=None):  # noqa: D102
+        _check_input(self, x)
+        hx = self._hx(x) if hx is None else hx
+        out, h = torch._VF.gru(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
+                               False, self.batch_first)
+        return out, h
+
+
+class QuantLSTM(_QuantMixin, nn.LSTM):
+    """``nn.LSTM`` whose forward uses quantized weights; see the module docstring."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
+                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
+        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
+        self._setup_quant(config)
+
+    def forward(self, x, hx=None):  # noqa: D102
+        _check_input(self, x)
+        if hx is None:
+            hx = (self._hx(x), self._hx(x))
+        out, h, c = torch._VF.lstm(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
+                                   False, self.batch_first)
+        return out, (h, c)
+
+
+class QuantLinear(nn.Linear):
+    """``nn.Linear`` whose forward uses the quantized weight (and bias when biases are quantized)."""
+
+    def __init__(self, in_features: int, out_features: int, *, config: QuantConfig = QuantConfig()) -> None:
+        super().__init__(in_features, out_features)
+        self.qconfig = config
+        q = None if config.method == "full" else config.tensor(glorot(in_features, out_features))
+        self.quantizers = {"weight": q, "bias": q if config.biases == "quantized" else None}
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x):  # noqa: D102
+        ws = []
+        for name in ("weight", "bias"):
+            w, q = getattr(self, name), self.quantizers[name]
+            ws.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
+        return nn.functional.linear(x, ws[0], ws[1])
+
+    @torch.no_grad()
+    def clip_weights(self) -> None:
+        """Clamp the quantized float tensors to their quantizer's range."""
+        for name, q in self.quantizers.items():
+            if q is not None:
+                getattr(self, name).clamp_(-q.bound, q.bound)
+
+
+def init_bound(method: str, n_in: int, n_units: int) -> float:
+    """Half-width of the uniform initialization of a weight tensor (see ``init_weights_``)."""
+    b = glorot(n_in, n_units)
+    return max(b, 0.5) if method == "pow2-ternary" else b
+
+
+@torch.no_grad()
+def init_weights_(module: nn.Module) -> nn.Module:
+    """Glorot-uniform weights and zero biases for every hwsim.torch layer in ``module``; returns it.
+
+    Call it once after building a model. PyTorch's default U(-1/sqrt(H), 1/sqrt(H)) lies inside
+    W0/2 for most tensors, so deterministic ternarization would start from all zeros (TernaryConnect
+    initializes with Glorot for this reason). Pow2-ternarization has the fixed levels {-0.5, 0, 0.5}
+    whatever the layer size; where the Glorot bound is below its clip range 0.5, weights start
+    uniform on [-0.5, 0.5] instead. Otherwise a wide layer starts with every quantized weight zero
+    (|w| < 0.25), the hidden state and the output stay constant, and no gradient ever reaches the
+    weights (a saddle the straight-through estimator cannot leave). Weights are clipped to their
+    quantizer's range afterwards.
+    """
+    for m in module.modules():
+        if isinstance(m, _QuantMixin):
+            method, H = m.qconfig.method, m.hidden_size
+            for name, p in m.named_parameters():
+                if name.startswith("weight"):
+                    n_in = H if name.startswith("weight_hh") or not name.endswith("_l0") else m.input_size
+                    p.uniform_(-init_bound(method, n_in, H), init_bound(method, n_in, H))
+                else:
+                    p.zero_()
+            m.clip_weights()
+        elif isinstance(m, QuantLinear):
+            b = init_bound(m.qconfig.method, m.in_features, m.out_features)
+            m.weight.uniform_(-b, b)
+            if m.bias is not None:
+                m.bias.zero_()
+            m.clip_weights()
+    return module
+
+
+CELLS = {"rnn": QuantRNN, "rnn_tanh": QuantRNN, "rnn_relu": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}
+
+
+class QuantSeqModel(nn.Module):
+    """A quantized recurrent stack plus a quantized linear head (state_dict keys ``rnn.*``, ``head.*``).
+
+    ``per_step=False`` (classification): the head reads the last layer's state at the last step and
+    the output is (N, C). ``per_step=True`` (next-symbol prediction): the head reads every step and
+    the output is (N, T, C).
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_classes: int, *, num_layers: int = 1,
+                 config: QuantConfig = QuantConfig(), per_step: bool = False) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise QuantError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
+        kw = {"nonlinearity": "relu"} if cell == "rnn_relu" else {}
+        self.cell = "rnn_tanh" if cell == "rnn" else cell
+        self.config = config
+        self.per_step = per_step
+        self.rnn = CELLS[cell](input_size, hidden_size, num_layers, config=config, **kw)
+        self.head = QuantLinear(hidden_size, num_classes, config=config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        out, _ = self.rnn(x)
+        return self.head(out if self.per_step else out[:, -1])
+
+    def clip_weights(self) -> None:
+        """Clamp every quantized float weight to its quantizer's range (call after each step)."""
+        self.rnn.clip_weights()
+        self.head.clip_weights()
+
+    def set_generator(self, generator: torch.Generator | None) -> None:
+        """Use ``generator`` for the stochastic quantizers (reproducible training)."""
+        self.rnn.generator = generator
+        self.head.generator = generator
+
+    def float_model(self):
+        """The float shadow weights as an ``RNNModel`` (no QuantSpec)."""
+        from ..model._modelfile import model_from_tensors
+
+        tensors = {k: v.detach().cpu().double().numpy() for k, v in self.state_dict().items()}
+        return model_from_tensors(tensors, cell=self.cell)
+
+    def quantized_model(self, *, seed: int = 0):
+        """The deterministic quantized model hwsim reads: ``hwsim.model._quant.quantize_model`` on the shadows.
+
+        Stochastic methods are saved with their deterministic twin (what evaluation mode uses);
+        QuantSpec.params records the training method.
+        """
+        import dataclasses
+
+        from ..model._quant import quantize_model
+
+        c = self.config
+        if c.method == "full":
+            return self.float_model()
+        if c.scale != "pow2" and c.method.startswith("ternary"):
+            raise QuantError(f"only the 'pow2' ternary scale has an hwsim model, not {c.scale!r}")
+        method = DETERMINISTIC.get(c.method, c.method)
+        kw: dict = {"seed": seed, "biases": c.biases}
+        if c.bits is not None:
+            kw["bits"] = c.bits
+        if method.startswith("exp"):
+            kw.update(e_min=c.e_min, e_max=c.e_max, zero=c.zero)
+        if method.startswith("binary"):
+            kw["H"] = c.H
+        model = quantize_model(self.float_model(), method, **kw)
+        params = dict(model.quant.params)
+        params["trained_with"] = c.method
+        return dataclasses.replace(model, quant=dataclasses.replace(model.quant, params=params))
+
+    @torch.no_grad()
+    def load_model(self, model) -> None:
+        """Copy the tensors of an ``RNNModel`` (same shapes) into this module's float weights."""
+        from ..model._modelfile import model_to_tensors
+
+        tensors = model_to_tensors(model)
+        state = {}
+        for key, arr in tensors.items():
+            if key.startswith(model.head_prefix) and model.head is not None and key[len(model.head_prefix):] in (
+                "weight", "bias"
+            ):
+                state["head." + key[len(model.head_prefix):]] = torch.from_numpy(arr)
+            else:
+                state["rnn." + key[len(model.prefix):]] = torch.from_numpy(arr)
+        self.load_state_dict(state)

@@ -1,0 +1,267 @@
+"""hwsim.torch: quantizers as autograd functions and the quantized RNN/GRU/LSTM modules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hwsim.model import _quant  # noqa: E402
+from hwsim._errors import QuantError  # noqa: E402
+from hwsim.sim._reference import float_forward  # noqa: E402
+from hwsim.torch import (  # noqa: E402
+    QuantConfig,
+    QuantGRU,
+    QuantLSTM,
+    QuantRNN,
+    QuantSeqModel,
+    StraightThrough,
+    TensorQuantizer,
+    quantize,
+    round_half_away,
+)
+
+pytestmark = pytest.mark.torch
+torch.set_num_threads(1)
+
+DET = ("binary", "ternary", "pow2-ternary", "exp", "uniform")
+
+
+def _weights(seed: int, shape=(24, 9), scale=0.6) -> torch.Tensor:
+    """Random float32 weights plus the values where quantizers switch (ties, powers of two, zero)."""
+    g = torch.Generator().manual_seed(seed)
+    w = (torch.rand(shape, generator=g) * 2 - 1) * scale
+    special = torch.tensor(
+        [0.0, 0.25, -0.25, 0.125, -0.125, 0.5, -0.5, 0.75, -0.75, 1.5 * 2**-3, -1.5 * 2**-3, 2**-9,
+         0.0625, -0.0625, 3 * 2**-4, 1.0, -1.0, 2.0, 0.49999997, -0.49999997, 0.1875, 2**-5, 3 * 2**-6, 7.0],
+        dtype=torch.float32,
+    )
+    w.view(-1)[: special.numel()] = special
+    return w
+
+
+def _numpy_quant(w: torch.Tensor, method: str, **kw) -> np.ndarray:
+    return _quant.quantize_tensor(w.double().numpy(), method, **kw).values
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("method", DET)
+def test_deterministic_quantizers_equal_numpy(method, seed):
+    w = _weights(seed, scale=[0.6, 2.0, 0.05][seed])
+    cfg = QuantConfig(method=method)
+    glorot = 0.3 + 0.1 * seed
+    tq = cfg.tensor(glorot)
+    got = quantize(w, tq).double().numpy()
+    kw = {"w0": glorot} if method == "ternary" else {}
+    np.testing.assert_array_equal(got, _numpy_quant(w, method, **kw))
+
+
+@pytest.mark.parametrize("bits", [2, 3, 5, 8])
+def test_uniform_and_exp_widths_equal_numpy(bits):
+    w = _weights(bits, scale=1.2)
+    for method in ("uniform", "exp") if bits <= 6 else ("uniform",):
+        got = quantize(w, QuantConfig(method=method, bits=bits).tensor(1.0)).double().numpy()
+        np.testing.assert_array_equal(got, _numpy_quant(w, method, bits=bits), err_msg=method)
+
+
+def test_exp_fixed_range_and_paper_exact_equal_numpy():
+    w = _weights(7, scale=0.3)
+    for zero in (True, False):
+        cfg = QuantConfig(method="exp", e_min=-6, e_max=-1, zero=zero)
+        got = quantize(w, cfg.tensor(1.0)).double().numpy()
+        want = _numpy_quant(w, "exp", e_min=-6, e_max=-1, zero=zero)
+        np.testing.assert_array_equal(got, want)
+    assert not (got == 0).any()  # paper-exact: no zero code, w = 0 becomes -2**e_min
+    assert got.ravel()[0] == -(2.0**-6)
+
+
+def test_round_half_away_is_exact_near_half():
+    x = torch.tensor([0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 2.4999998], dtype=torch.float32)
+    assert round_half_away(x).tolist() == [1.0, -1.0, 2.0, -3.0, 0.0, -0.0, 2.0]
+
+
+@pytest.mark.parametrize("method", ["binary-stoch", "ternary-stoch", "exp-stoch"])
+def test_stochastic_quantizers_are_on_the_grid_and_unbiased(method):
+    g = torch.Generator().manual_seed(0)
+    w0 = 0.5
+    w = torch.full((20000,), 0.3)
+    tq = QuantConfig(method=method).tensor(w0)
+    q = quantize(w, tq, stochastic=True, generator=g)
+    det = method.removesuffix("-stoch")
+    grid = {
+        "binary": {-1.0, 1.0},
+        "ternary": {0.0, 0.5},
+        "exp": {0.25, 0.5},  # 0.3 lies between 2**-2 and 2**-1
+    }[det]
+    assert set(q.unique().tolist()) == grid
+    mean = float(q.mean())
+    expected = 0.3
+    assert abs(mean - expected) < 0.02, (method, mean)
+    # evaluation mode (stochastic=False) is the deterministic twin
+    np.testing.assert_array_equal(quantize(w, tq).numpy(), quantize(w, QuantConfig(method=det).tensor(w0)).numpy())
+
+
+def test_stochastic_draws_follow_the_generator():
+    w = _weights(3)
+    tq = QuantConfig(method="ternary-stoch").tensor(0.5)
+    a = quantize(w, tq, stochastic=True, generator=torch.Generator().manual_seed(5))
+    b = quantize(w, tq, stochastic=True, generator=torch.Generator().manual_seed(5))
+    c = quantize(w, tq, stochastic=True, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_straight_through_gradient():
+    w = _weights(0).requires_grad_(True)
+    c = torch.randn(w.shape, generator=torch.Generator().manual_seed(1))
+    q = StraightThrough.apply(w, QuantConfig(method="ternary").tensor(0.5), False, None)
+    (q * c).sum().backward()
+    assert torch.equal(w.grad, c)
+    assert not torch.equal(q.detach(), w.detach())
+
+
+def test_bad_method_and_bits():
+    with pytest.raises(QuantError, match=r"^method must be one of full, binary, .*not 'quad'$"):
+        TensorQuantizer("quad")
+    with pytest.raises(QuantError, match=r"^method must be one of .*not 'quad'$"):
+        QuantConfig(method="quad")
+    with pytest.raises(QuantError, match=r"^exp codes must be 2 to 6 bits wide, not 9$"):
+        QuantConfig(method="exp", bits=9)
+    with pytest.raises(QuantError, match=r"^biases must be 'fixed' or 'quantized', not 'half'$"):
+        QuantConfig(biases="half")
+
+
+@pytest.mark.parametrize(
+    "cls, ref",
+    [(QuantRNN, torch.nn.RNN), (QuantGRU, torch.nn.GRU), (QuantLSTM, torch.nn.LSTM)],
+    ids=["rnn", "gru", "lstm"],
+)
+def test_modules_match_torch_with_quantized_weights(cls, ref):
+    torch.manual_seed(0)
+    m = cls(5, 6, 2, config=QuantConfig(method="ternary", biases="quantized"))
+    plain = ref(5, 6, 2, batch_first=True)
+    assert list(m.state_dict()) == list(plain.state_dict())
+    m.eval()
+    qstate = {name: quantize(p.detach(), m.quantizers[name]) for name, p in m.named_parameters()}
+    plain.load_state_dict(qstate)
+    x = torch.randn(3, 7, 5)
+    out, _ = m(x)
+    want, _ = plain(x)
+    torch.testing.assert_close(out, want, rtol=0, atol=0)
+    # every tensor, biases included, is on the ternary grid of its own W0
+    for name, p in qstate.items():
+        assert len(p.unique()) <= 3, name
+
+
+def test_full_method_is_plain_torch():
+    torch.manual_seed(0)
+    m = QuantGRU(4, 5, config=QuantConfig(method="full"))
+    plain = torch.nn.GRU(4, 5, batch_first=True)
+    plain.load_state_dict(m.state_dict())
+    x = torch.randn(2, 3, 4)
+    torch.testing.assert_close(m(x)[0], plain(x)[0], rtol=0, atol=0)
+
+
+def test_input_shape_error():
+    m = QuantGRU(4, 5)
+    with pytest.raises(ValueError, match=r"^input must be \(N, T, 4\) \(batch_first\), not \(2, 3, 5\)$"):
+        m(torch.zeros(2, 3, 5))
+
+
+@pytest.mark.parametrize("method", ["binary", "ternary", "pow2-ternary", "uniform"])
+def test_clip_weights_bounds(method):
+    m = QuantSeqModel("gru", 4, 8, 3, config=QuantConfig(method=method))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(0).add_(5.0)
+    m.clip_weights()
+    sd = m.state_dict()
+    for key, q in {**{"rnn." + k: v for k, v in m.rnn.quantizers.items()},
+                   **{"head." + k: v for k, v in m.head.quantizers.items()}}.items():
+        if q is None:  # biases stay float with biases="fixed"
+            assert float(sd[key].max()) == 5.0
+        else:
+            assert float(sd[key].max()) == q.bound < 5.0
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("method", ["ternary", "exp-stoch", "pow2-ternary", "binary"])
+def test_quantized_model_matches_eval_forward(cell, method):
+    """The saved model (numpy quantize_model) is what evaluation mode computed, bit for bit in float."""
+    torch.manual_seed(1)
+    m = QuantSeqModel(cell, 5, 6, 4, config=QuantConfig(method=method))
+    m.eval()
+    qm = m.quantized_model(seed=3)
+    assert qm.quant.method == method.removesuffix("-stoch")
+    assert qm.quant.params["trained_with"] == method
+    assert set(qm.tensor_keys()) == set(m.state_dict())
+    _quant.decode_model_codes(qm)  # on the grid
+    x = torch.randn(4, 6, 5)
+    with torch.no_grad():
+        want = m(x).double().numpy()
+    got = float_forward(qm, x.double().numpy()).y
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)  # float32 torch vs float64 numpy
+
+
+def test_float_model_and_load_model_round_trip():
+    torch.manual_seed(2)
+    a = QuantSeqModel("lstm", 3, 4, 2, config=QuantConfig(method="full"))
+    fm = a.float_model()
+    assert fm.cell == "lstm" and fm.prefix == "rnn." and fm.head_prefix == "head."
+    b = QuantSeqModel("lstm", 3, 4, 2, config=QuantConfig(method="full"))
+    b.load_model(fm)
+    for (k, v), (k2, v2) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    assert a.quantized_model().quant is None  # "full" saves the float model
+
+
+def test_per_step_head_shape():
+    m = QuantSeqModel("gru", 3, 4, 7, per_step=True)
+    assert m(torch.zeros(2, 5, 3)).shape == (2, 5, 7)
+    m = QuantSeqModel("gru", 3, 4, 7)
+    assert m(torch.zeros(2, 5, 3)).shape == (2, 7)
+
+
+def test_ternary_exact_and_per_row_levels():
+    w = _weights(5, shape=(16, 12), scale=0.5)
+    # the paper's exact W0: levels +-W0, threshold W0/2 (the comparison as in TernaryConnect)
+    w0 = 0.3
+    q = quantize(w, TensorQuantizer("ternary", s=-2, scale="exact", w0=w0))
+    want = torch.where(w > w0 / 2, w0, torch.where(w <= -w0 / 2, -w0, 0.0))
+    torch.testing.assert_close(q, want.to(q.dtype), rtol=0, atol=0)
+    assert TensorQuantizer("ternary", scale="exact", w0=w0).bound == w0
+    # one power of two per row: 2**round(log2(2 * mean|w_r|)), threshold half of it
+    q = quantize(w, TensorQuantizer("ternary", s=-2, scale="row-pow2"))
+    for r in range(w.shape[0]):
+        level = 2.0 ** round(np.log2(2 * float(w[r].abs().mean())))
+        u = w[r].double() / level
+        want = torch.where(u > 0.5, level, torch.where(u <= -0.5, -level, 0.0))
+        np.testing.assert_array_equal(q[r].double().numpy(), want.numpy())
+    assert TensorQuantizer("ternary", s=-2, scale="row-pow2").bound == 0.5
+    # the datapath's power-of-two level is the default and equals hwsim.model._quant
+    np.testing.assert_array_equal(quantize(w, TensorQuantizer("ternary", s=-2)).double().numpy(),
+                                  _numpy_quant(w, "ternary", w0=0.25))
+
+
+def test_torch_only_scales_have_no_hwsim_model():
+    with pytest.raises(QuantError, match=r"^scale must be one of pow2, exact, row-pow2, not 'x'$"):
+        QuantConfig(scale="x")
+    m = QuantSeqModel("gru", 4, 6, 3, config=QuantConfig(method="ternary", scale="exact"))
+    with pytest.raises(QuantError, match=r"^only the 'pow2' ternary scale has an hwsim model, not 'exact'$"):
+        m.quantized_model()
+
+
+def test_batch_first_false_is_pytorchs_layout():
+    torch.manual_seed(0)
+    a = QuantGRU(4, 5, 2, config=QuantConfig(method="ternary"))
+    b = QuantGRU(4, 5, 2, batch_first=False, config=QuantConfig(method="ternary"))
+    b.load_state_dict(a.state_dict())
+    a.eval(), b.eval()
+    x = torch.randn(3, 7, 4)
+    out_a, h_a = a(x)
+    out_b, h_b = b(x.transpose(0, 1))
+    torch.testing.assert_close(out_b.transpose(0, 1), out_a, rtol=0, atol=0)
+    torch.testing.assert_close(h_b, h_a, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"^input must be \(T, N, 4\) \(batch_first=False\), not \(2, 3, 5\)$"):
+        b(torch.zeros(2, 3, 5))
