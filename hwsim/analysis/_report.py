@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
+import functools
 import io
 import math
 import os
@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import jinja2
 import numpy as np
+from markupsafe import Markup
 
 from .._fsutil import prepare_output_dir, write_dir
 from .._errors import HwsimError
@@ -290,12 +292,18 @@ def _count(v: Any) -> float:
 
 
 # ------------------------------------------------------------------------------------------------
-# HTML
+# HTML: the page is templates/report.html.j2 (Jinja2, autoescape on); this module only prepares
+# the values it prints.
+
+
+class Code(str):
+    """A table cell shown as code (``<code>...</code>``)."""
 
 
 def _num(v: Any, digits: int = 4) -> str:
+    """A table cell's text: numbers with thousands separators or 4 significant digits, a dash for none."""
     if v is None:
-        return "&ndash;"
+        return "\u2013"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):
@@ -305,38 +313,40 @@ def _num(v: Any, digits: int = 4) -> str:
         if v.is_integer() and abs(v) < 1e15:
             return f"{int(v):,}"
         if math.isnan(v):
-            return "&ndash;"
+            return "\u2013"
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
             return f"{v:.3e}"
         return f"{v:.{digits}g}"
-    return html.escape(str(v))
+    return str(v)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool] | None = None) -> str:
-    numeric = numeric or [False] * len(header)
-    out = ["<table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in header), "</tr></thead><tbody>"]
-    for r in rows:
-        out.append("<tr>")
-        for v, is_num in zip(r, numeric):
-            cls = ' class="n"' if is_num else ""
-            out.append(f"<td{cls}>{v if isinstance(v, _Raw) else _num(v)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+def _cell(v: Any) -> Markup | str:
+    if isinstance(v, Code):
+        return Markup("<code>%s</code>") % str(v)
+    return _num(v)
 
 
-class _Raw(str):
-    """HTML that a table cell inserts as it is (already escaped)."""
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def _img(b64: str | None, alt: str) -> str:
-    if b64 is None:
-        return ""
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+@functools.cache
+def environment(*extra: Path) -> jinja2.Environment:
+    """The Jinja2 environment of hwsim's HTML pages: autoescape on, strict, with the ``cell`` filter;
+    templates are looked up in ``extra`` folders first, then in this package's ``templates/``
+    (whose ``_macros.html.j2`` every page may import)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in (*extra, TEMPLATES)]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = _cell
+    return env
 
 
-def _badge(cls: str, title: str, value: str) -> str:
-    return f'<div class="badge {cls}">{html.escape(title)}<b>{html.escape(value)}</b></div>'
+def _badge(cls: str, title: str, value: str) -> dict[str, str]:
+    return {"cls": cls, "title": title, "value": value}
 
 
 def _metric_text(metric: str, v: Any) -> str:
@@ -382,18 +392,20 @@ def build_html(
     """The report as one HTML string (see ``write_report``)."""
     if not isinstance(check, Mapping) or "metric" not in check:
         raise HwsimError("a report needs the result of a check (a mapping with a 'metric' key)")
+    from .. import __version__
+
     metric = str(check["metric"])
     mlabel, higher = METRIC_LABELS.get(metric, (metric, True))
     lsb = None
     if config and isinstance(config.get("h"), Mapping):
         lsb = 2.0 ** -int(config["h"]["frac"])
-
-    parts: list[str] = []
-    now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    from .. import __version__
-
-    parts.append(f"<h1>{html.escape(title)}</h1>")
-    parts.append(f'<p class="sub">hwsim {html.escape(__version__)} &middot; {html.escape(now)}</p>')
+    ctx: dict[str, Any] = {
+        "css": Markup(_CSS),
+        "title": title,
+        "version": __version__,
+        "now": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "notes": list(notes),
+    }
 
     # -- verdict badges ------------------------------------------------------------------------
     badges = []
@@ -407,188 +419,127 @@ def build_html(
         badges.append(_badge("ok" if float(flips) == 0 else "info", "argmax flips (quant vs fixed)", f"{100 * float(flips):.2f} %"))
     passed = cosim_passed(cosim)
     if passed is None:
-        reason = (cosim or {}).get("reason", "not run")
-        badges.append(_badge("na", "RTL co-simulation", str(reason)))
+        badges.append(_badge("na", "RTL co-simulation", str((cosim or {}).get("reason", "not run"))))
     else:
         badges.append(_badge("ok" if passed else "bad", "RTL co-simulation", "bit-exact" if passed else _cosim_verdict(cosim)))
     if synth:
         t, r = next(iter(synth.items()))
         if not r.get("skipped"):
             badges.append(_badge("info", f"{t} LUTs", _plain(r.get("luts"))))
-    parts.append(f'<div class="badges">{"".join(badges)}</div>')
+    ctx["badges"] = badges
 
-    # -- model ---------------------------------------------------------------------------------
-    if model_info:
-        rows = [(_Raw(html.escape(str(k))), _Raw(html.escape(str(v)))) for k, v in model_info.items()]
-        parts.append(f"<section><h2>Model and data</h2>{_table(['', ''], rows)}</section>")
-
-    # -- accuracy ------------------------------------------------------------------------------
+    # -- model and accuracy --------------------------------------------------------------------
+    ctx["model_rows"] = [(str(k), str(v)) for k, v in model_info.items()] if model_info else []
     rows = [
         ("float model", check.get("float_metric"), float_source if check.get("float_metric") is not None else "not given"),
         ("quantized, float arithmetic", check.get("quant_metric"), "quantized weights, float64 inference"),
         ("quantized, fixed point (bit-accurate)", check.get("fixed_metric"), "what the hardware computes"),
     ]
-    arows = [(_Raw(html.escape(n)), _Raw(_metric_text(metric, v)), _Raw(html.escape(d))) for n, v, d in rows]
-    extra = [
-        ("argmax flips, quantized-float vs fixed", None if flips is None else _Raw(f"{100 * float(flips):.3f} %")),
+    extra: list[tuple[str, Any]] = [
+        ("argmax flips, quantized-float vs fixed", None if flips is None else f"{100 * float(flips):.3f} %"),
         ("max |h_fixed - h_float|", check.get("max_abs_err_h")),
     ]
     if lsb is not None and check.get("max_abs_err_h") is not None:
-        extra.append(("... in LSBs of h", _Raw(f"{float(check['max_abs_err_h']) / lsb:.2f}")))
-    fd = check.get("first_divergence")
+        extra.append(("... in LSBs of h", f"{float(check['max_abs_err_h']) / lsb:.2f}"))
     thr = check.get("threshold_text") or (None if check.get("threshold_lsb") is None else f"{_plain(check['threshold_lsb'])} LSB")
     extra.append((f"first divergence (error > {thr})" if thr is not None else "first divergence",
-                  _Raw(html.escape(_divergence_text(fd)))))
-    for k in ("sequences", "steps", "n_sequences", "timesteps"):
-        if k in check:
-            extra.append((k.replace("_", " "), check[k]))
-    parts.append(
-        "<section><h2>Accuracy</h2>"
-        + _table(["inference", mlabel + (" (higher is better)" if higher else " (lower is better)"), ""], arows, [False, True, False])
-        + _table(["", ""], [(_Raw(html.escape(a)), b) for a, b in extra], [False, True])
-        + "</section>"
-    )
+                   _divergence_text(check.get("first_divergence"))))
+    extra += [(k.replace("_", " "), check[k]) for k in ("sequences", "steps", "n_sequences", "timesteps") if k in check]
+    ctx["accuracy"] = {
+        "header": ["inference", mlabel + (" (higher is better)" if higher else " (lower is better)"), ""],
+        "rows": [(n, _metric_text(metric, v), d) for n, v, d in rows],
+        "extra": extra,
+    }
 
     # -- drift and gates -----------------------------------------------------------------------
     layers = check.get("drift_layers")
     drift = check.get("drift")
     if isinstance(layers, list) and len(layers) > 1:
         drift = {f"layer {k}, mean |err h|": v for k, v in enumerate(layers)}
-    img = drift_figure(drift, lsb)
-    if img:
-        parts.append(
-            "<section><h2>Drift of the hidden state</h2>"
-            '<p class="note">Error of h between the bit-accurate simulation and float inference on the same quantized '
-            "weights, at every timestep. A flat curve near one LSB means rounding noise; a rising one means the "
-            "error accumulates through the recurrence.</p>" + _img(img, "drift curve") + "</section>"
-        )
+    ctx["drift_img"] = drift_figure(drift, lsb)
     qloss = check.get("quantization_loss")
+    ctx["qloss"] = None
     if isinstance(qloss, Mapping) and qloss.get("quant_drift"):
-        rows = [(_Raw(html.escape(k)), e.get("metric"), e.get("loss"))
-                for k, e in [*qloss.get("tensors", {}).items(), *qloss.get("layers", {}).items()]]
-        img = drift_figure({"float vs quantized weights, mean |err h|": qloss["quant_drift"]})
-        parts.append(
-            "<section><h2>Where the quantization loss comes from</h2>"
-            '<p class="note">Float inference with only one tensor (or one layer) quantized: its metric and its loss '
-            "against the float model (accuracy points). The curve is the error of h between the float model and "
-            "float inference on the quantized weights, at every timestep.</p>"
-            + _table(["tensor / layer", "metric", "loss"], rows, [False, True, True]) + _img(img, "float vs quantized drift")
-            + "</section>"
-        )
+        ctx["qloss"] = {
+            "rows": [(k, e.get("metric"), e.get("loss"))
+                     for k, e in [*qloss.get("tensors", {}).items(), *qloss.get("layers", {}).items()]],
+            "img": drift_figure({"float vs quantized weights, mean |err h|": qloss["quant_drift"]}),
+        }
     gate_key = _gate_key(check)
     img = gate_error_figure(check.get(gate_key)) if gate_key else None
-    if img:
-        grows = [(_Raw(html.escape(g)), a, b) for g, a, b in _gate_rows(check[gate_key])]
-        parts.append(
-            "<section><h2>Error per gate</h2>" + _img(img, "error per gate")
-            + _table(["gate / node", "max |err|", "mean |err|"], grows, [False, True, True]) + "</section>"
-        )
+    ctx["gates"] = {"img": img, "rows": _gate_rows(check[gate_key])} if img else None
 
     # -- weights -------------------------------------------------------------------------------
+    ctx["weights"] = None
     if weights:
-        img = weight_figure(weights, code_kind)
         wrows = []
         for h in weights:
             zero = int(h.counts[h.m == 0].sum()) if (h.m == 0).any() else 0
-            wrows.append((_Raw(html.escape(h.name)), h.total, _Raw(f"{100 * zero / max(h.total, 1):.1f} %"), _Raw(f"2^{h.scale_log2}")))
-        parts.append(
-            "<section><h2>Weight codes</h2>" + _img(img, "weight code histograms")
-            + _table(["matrix", "weights", "zeros", "scale"], wrows, [False, True, True, True]) + "</section>"
-        )
+            wrows.append((h.name, h.total, f"{100 * zero / max(h.total, 1):.1f} %", f"2^{h.scale_log2}"))
+        ctx["weights"] = {"img": weight_figure(weights, code_kind), "rows": wrows}
 
     # -- saturation and widths -----------------------------------------------------------------
     sats = check.get("saturations")
+    ctx["saturation"] = None
     if sats is not None:
-        img = saturation_figure(sats)
-        if img:
-            body = _img(img, "saturation counts")
-        elif sats:
-            body = ('<p class="ok-note">None saturated: no value on any of the '
-                    f"{len(sats)} nodes was clipped by its format on this data.</p>")
-        else:
-            body = '<p class="note">No node is tracked.</p>'
         widths = check.get("suggested_widths")
-        if isinstance(widths, Mapping) and widths:
-            body += "<h3>Suggested widths (bits)</h3>" + _widths_table(widths, sats)
-        parts.append("<section><h2>Saturation</h2>" + body + "</section>")
+        ctx["saturation"] = {
+            "img": saturation_figure(sats),
+            "nodes": len(sats),
+            "widths": _widths_table(widths, sats) if isinstance(widths, Mapping) and widths else None,
+        }
 
     # -- resources -----------------------------------------------------------------------------
+    ctx["synth"] = None
     if synth:
         cols = ["luts", "ffs", "brams", "dsps", "weight_multipliers", "cycles_per_step"]
         srows = []
         for target, r in synth.items():
             if r.get("skipped"):
-                srows.append((_Raw(html.escape(target)), _Raw(html.escape(str(r.get("reason", "skipped")))),
-                              *([None] * (len(cols) - 1))))
+                srows.append((target, str(r.get("reason", "skipped")), *([None] * (len(cols) - 1))))
             else:
-                srows.append((_Raw(html.escape(target)), *(r.get(c) for c in cols)))
-        body = _table(["target", "LUTs", "flip-flops", "block RAMs", "DSPs / multipliers", "multipliers in weight products",
-                       "cycles per step"], srows, [False] + [True] * len(cols))
-        body += ('<p class="note">Weight products are shifts and adds: a ternary or power-of-two design needs no '
-                 "multiplier for them (the gate products z&middot;h, r&middot;n are fixed &times; fixed).</p>")
-        cells = {t: r.get("cells") for t, r in synth.items() if isinstance(r.get("cells"), Mapping) and r.get("cells")}
-        for t, c in cells.items():
-            top = sorted(c.items(), key=lambda kv: -kv[1])[:12]
-            body += f"<h3>Cells by type ({html.escape(t)})</h3>" + _table(
-                ["cell", "count"], [(_Raw(f"<code>{html.escape(str(k))}</code>"), v) for k, v in top], [False, True])
-        parts.append("<section><h2>Resources (yosys)</h2>" + body + "</section>")
+                srows.append((target, *(r.get(c) for c in cols)))
+        cells = [(t, [(Code(k), v) for k, v in sorted(r["cells"].items(), key=lambda kv: -kv[1])[:12]])
+                 for t, r in synth.items() if isinstance(r.get("cells"), Mapping) and r.get("cells")]
+        ctx["synth"] = {"rows": srows, "numeric": [False] + [True] * len(cols), "cells": cells}
 
     # -- cosim ---------------------------------------------------------------------------------
+    ctx["cosim"] = None
     if cosim is not None:
-        if passed is None:
-            body = f'<p class="note">Not run: {html.escape(str(cosim.get("reason", "skipped")))}</p>'
-        else:
-            crow = [(_Raw(html.escape(k.replace("_", " "))), cosim.get(k))
-                    for k in ("sequences", "steps", "mismatches", "cycles_per_step", "model_cycles_per_step",
-                              "head_cycles", "model_head_cycles", "saturations", "model_saturations", "timed_out")
-                    if k in cosim]
-            crow.append((_Raw("first mismatch"), _Raw(html.escape(_divergence_text(cosim.get("first_mismatch"))))))
-            verdict = ('<p class="badge ok">RTL and simulator agree on every bit of every step.</p>' if passed
-                       else f'<p class="badge bad">The RTL differs from the simulator: {html.escape(_cosim_verdict(cosim))}.</p>')
-            body = verdict + _table(["", ""], crow, [False, True])
-        parts.append("<section><h2>RTL co-simulation (Icarus Verilog)</h2>" + body + "</section>")
+        crow = [(k.replace("_", " "), cosim.get(k))
+                for k in ("sequences", "steps", "mismatches", "cycles_per_step", "model_cycles_per_step",
+                          "head_cycles", "model_head_cycles", "saturations", "model_saturations", "timed_out")
+                if k in cosim]
+        crow.append(("first mismatch", _divergence_text(cosim.get("first_mismatch"))))
+        ctx["cosim"] = {"passed": passed, "reason": str(cosim.get("reason", "skipped")),
+                        "verdict": _cosim_verdict(cosim) if passed is False else "", "rows": crow}
 
     # -- contract ------------------------------------------------------------------------------
-    if config:
-        crows = []
-        for k, v in config.items():
-            if isinstance(v, Mapping) and set(v) == {"bits", "frac"}:
-                v = f"s{v['bits']}.{v['frac']}  ({v['bits']} bits, {v['frac']} after the point)"
-            crows.append((_Raw(f"<code>{html.escape(str(k))}</code>"), _Raw(html.escape(str(v)))))
-        parts.append(
-            "<section><h2>Datapath contract</h2>"
-            '<p class="note">The arithmetic every stage shares (docs/datapath.md). Formats are signed two\'s complement '
-            "<code>sBITS.FRAC</code>.</p>" + _table(["field", "value"], crows) + "</section>"
-        )
-
-    for n in notes:
-        parts.append(f'<p class="note">{html.escape(n)}</p>')
-    parts.append("<footer>Generated by hwsim. Self-contained: every image is embedded.</footer>")
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body><main>\n"
-        + "\n".join(parts)
-        + "\n</main></body></html>\n"
-    )
+    crows = []
+    for k, v in (config or {}).items():
+        if isinstance(v, Mapping) and set(v) == {"bits", "frac"}:
+            v = f"s{v['bits']}.{v['frac']}  ({v['bits']} bits, {v['frac']} after the point)"
+        crows.append((Code(k), str(v)))
+    ctx["contract"] = crows
+    return environment().get_template("report.html.j2").render(**ctx)
 
 
-def _widths_table(widths: Mapping[str, Any], sats: Mapping[str, Any]) -> str:
+def _widths_table(widths: Mapping[str, Any], sats: Mapping[str, Any]) -> dict[str, Any]:
     """Node -> configured / interval-bound / observed width, one column per key the check gives."""
     keys: list[str] = []
     for v in widths.values():
         if isinstance(v, Mapping):
             keys += [k for k in v if k not in keys]
     if not keys:
-        return _table(["node", "suggested"], [(_Raw(html.escape(str(n))), v) for n, v in widths.items()], [False, True])
+        return {"header": ["node", "suggested"], "rows": [(str(n), v) for n, v in widths.items()],
+                "numeric": [False, True], "explained": False}
     label = {"configured": "configured", "interval": "interval bound", "observed": "observed range", "format": "format"}
     rows = []
     for node, v in widths.items():
         v = v if isinstance(v, Mapping) else {}
-        rows.append((_Raw(f"<code>{html.escape(str(node))}</code>"), *(v.get(k) for k in keys), _count(sats.get(node, 0))))
-    return _table(["node", *(label.get(k, k) for k in keys), "saturated"], rows, [False] + [True] * (len(keys) + 1)) + (
-        '<p class="note">interval bound: bits that provably hold every value; observed range: bits the values of '
-        "this data set needed. Fewer than configured means the node can be narrowed.</p>")
+        rows.append((Code(node), *(v.get(k) for k in keys), _count(sats.get(node, 0))))
+    return {"header": ["node", *(label.get(k, k) for k in keys), "saturated"], "rows": rows,
+            "numeric": [False] + [True] * (len(keys) + 1), "explained": True}
 
 
 def _gate_key(check: Mapping[str, Any]) -> str | None:

@@ -9,12 +9,14 @@ costs are LUTs (from yosys) and latency (cycles of one sequence, or microseconds
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from .._errors import HwsimError
+
+#: The page template (its table and image macros come from hwsim.analysis's templates).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _ok(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +113,7 @@ def _describe(r: dict[str, Any]) -> str:
 
 
 def build_html(records: Sequence[dict[str, Any]], best: dict[str, Any] | None, rule: str, title: str) -> str:
-    from ..analysis._report import _img, _table
+    from ..analysis._report import environment
 
     fr_luts = pareto(records, luts)
     fr_lat = pareto(records, latency)
@@ -126,24 +128,17 @@ def build_html(records: Sequence[dict[str, Any]], best: dict[str, Any] | None, r
             res.get("fmax_mhz"), "LUTs" if r in fr_luts and r in fr_lat else ("LUTs" if r in fr_luts else "latency"),
         ])
     errors = [r for r in records if r.get("error")]
-    best_txt = "no point satisfies the rule" if best is None else f"{_describe(best)} (best.toml)"
-    body = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(records)} points, {len(errors)} refused. Rule: {html.escape(rule)}. Recommended: "
-        f"<b>{html.escape(best_txt)}</b></p>",
-        "<h2>Metric vs LUTs</h2>", _img(_fig(records, fr_luts, luts, "LUTs (yosys)"), "metric vs LUTs"),
-        "<h2>Metric vs latency</h2>", _img(_fig(records, fr_lat, latency, lat_label), "metric vs latency"),
-        "<h2>Pareto points</h2>",
-        _table(["point", "fixed", "float", "quant", "loss", "saturations", "LUTs", "FFs", "BRAMs", "cycles/step",
-                "latency (cycles)", "Fmax (MHz)", "front"], rows,
-               [False] + [True] * 11 + [False]),
-    ]
-    if errors:
-        body += ["<h2>Refused points</h2>", _table(["point", "error"], [[_describe(r), r["error"]] for r in errors])]
-    style = ("body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}td.n{text-align:right}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+    return environment(TEMPLATES).get_template("sweep.html.j2").render(
+        title=title,
+        n_points=len(records),
+        n_refused=len(errors),
+        rule=rule,
+        best="no point satisfies the rule" if best is None else f"{_describe(best)} (best.toml)",
+        luts_img=_fig(records, fr_luts, luts, "LUTs (yosys)"),
+        latency_img=_fig(records, fr_lat, latency, lat_label),
+        rows=rows,
+        refused=[(_describe(r), r["error"]) for r in errors],
+    )
 
 
 def write_outputs(out_dir: str | os.PathLike, records: Sequence[dict[str, Any]], *, data: str, split: str,

@@ -275,3 +275,17 @@ def test_saturation_counts_are_on_a_log_scale(monkeypatch):
     assert report.saturation_figure({"a": 0, "b": 0}) is None
     assert report.saturation_figure({"a": 1, "b": 182, "c": 0}) == "png"
     assert figs[0].axes[0].get_yscale() == "log"
+
+
+def test_every_value_is_escaped_by_the_template():
+    """Autoescape: no string from a check, a model, a synth or a cosim result reaches the page as markup."""
+    evil = "<script>alert(1)</script>"
+    check = {**_check_result(), "first_divergence": {"node": evil}, "saturations": {evil: 3},
+             "suggested_widths": {evil: {"interval": 4}}}
+    text = build_html(check, title=evil, model_info={evil: evil}, notes=[evil],
+                      synth={"ice40": {"luts": 1, "cells": {evil: 2}}, evil: {"skipped": True, "reason": evil}},
+                      cosim={"skipped": True, "reason": evil}, config={evil: evil})
+    assert "<script>" not in text
+    assert text.count("&lt;script&gt;") >= 10
+    assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in text  # a code cell: markup of ours, text escaped
+    _parse(text)
