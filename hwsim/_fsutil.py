@@ -4,8 +4,10 @@ Every file and directory hwsim writes is built beside its target, then renamed, 
 kill leaves either the old output or the new one, never half of one.
 
 The ownership rule (docs/cli.md): every directory hwsim writes carries the marker file ``MARKER``,
-and a command replaces an existing directory only when it carries that marker (or is empty):
-a directory of the user's own files is refused with one line, ``--force`` included. Creating a
+which lists every file hwsim wrote there, and a command replaces an existing directory only when
+it is empty, or carries that marker and holds nothing but the files it lists and the build
+products hwsim's own tools leave (``BUILD_PRODUCTS``): a directory of the user's own files, or
+hwsim's output with a file of the user's added, is refused with one line, ``--force`` included. Creating a
 new target is create-exclusive: the finished directory is renamed onto the target name, which
 succeeds only while the target is absent or empty (POSIX ``rename``), so a directory created
 meanwhile, or a concurrent run's output, is never replaced. A run killed between its two renames
@@ -29,6 +31,11 @@ from ._errors import HwsimError
 #: The file that marks a directory as hwsim's own output (so a later run may replace it).
 MARKER = ".hwsim-output"
 _MARKER_TEXT = "This directory was written by hwsim; hwsim may replace it. Remove this file to keep it.\n"
+#: The line of the marker after which the files hwsim wrote are listed, one relative path a line.
+_FILES_LINE = "Files hwsim wrote here (any other file keeps the directory from being replaced):"
+#: Folders that hwsim's own tools create inside its outputs (the exported testbench's simulator
+#: build, Python caches): what lies under them may be replaced along with the output.
+BUILD_PRODUCTS = frozenset({"sim_build", "__pycache__", ".pytest_cache"})
 
 
 def _umask() -> int:
@@ -90,6 +97,64 @@ def owned(directory: Path) -> bool:
 
 def write_marker(directory: Path) -> None:
     (directory / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+
+
+def _files(directory: Path) -> list[str]:
+    """Every file (or link, or other non-directory) under ``directory``, relative, POSIX, sorted."""
+    out = []
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        base = Path(root).relative_to(directory)
+        out += [(base / n).as_posix() for n in names]
+        out += [(base / d).as_posix() for d in dirs if os.path.islink(os.path.join(root, d))]
+    return sorted(out)
+
+
+def seal(directory: Path) -> None:
+    """Rewrite the marker of a finished output with the list of every file in it (the inventory
+    that a later run checks before it replaces the directory)."""
+    files = [f for f in _files(directory) if f != MARKER]
+    (directory / MARKER).write_text(_MARKER_TEXT + _FILES_LINE + "\n" + "".join(f + "\n" for f in files), encoding="utf-8")
+
+
+def _inventory(directory: Path) -> set[str] | None:
+    """The files the marker lists; for a marker without a list (hwsim before the list existed),
+    the files of the export manifest beside it; None when neither says."""
+    try:
+        text = (directory / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    head, sep, tail = text.partition(_FILES_LINE + "\n")
+    if sep:
+        return set(tail.splitlines())
+    try:
+        import json
+
+        man = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        return {"manifest.json", *man["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def foreign_file(directory: Path) -> str | None:
+    """The first file under an owned ``directory`` that hwsim did not write there (neither in its
+    marker's list nor under a ``BUILD_PRODUCTS`` folder), or None when every file is hwsim's."""
+    listed = _inventory(directory)
+    for rel in _files(directory):
+        if rel == MARKER or BUILD_PRODUCTS.intersection(rel.split("/")[:-1]):
+            continue
+        if listed is None or rel not in listed:
+            return rel
+    return None
+
+
+def _refuse_foreign(directory: Path, given: str, what: str, tail: str) -> None:
+    rel = foreign_file(directory)
+    if rel is not None:
+        raise HwsimError(
+            f"{what} {given} holds {rel}, which hwsim did not write there; hwsim replaces only its own "
+            f"output, --force included: {tail}"
+        )
 
 
 def _absolute(target: str | os.PathLike) -> Path:
@@ -190,6 +255,8 @@ def prepare_output_dir(target: str | os.PathLike, *, force: bool | None, what: s
             f"{what} {given} holds files hwsim did not write (no {MARKER}); hwsim replaces only its own "
             "output, --force included: remove it or choose another directory"
         )
+    if not empty:
+        _refuse_foreign(t, given, what, "move that file or choose another directory")
     if force is False:
         raise HwsimError(f"{what} {given} exists; pass --force to replace it")
     return t
@@ -218,6 +285,7 @@ def replace_dir(src: Path, dst: Path, *, force: bool | None = None) -> None:
     """
     dst = _absolute(dst)
     try:
+        seal(src)
         try:
             os.rename(src, dst)
             return
@@ -233,6 +301,7 @@ def replace_dir(src: Path, dst: Path, *, force: bool | None = None) -> None:
             raise HwsimError(
                 f"output directory {dst} holds files hwsim did not write (no {MARKER}); it was left as it is"
             )
+        _refuse_foreign(dst, str(dst), "output directory", "it was left as it is")
         old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.{os.getpid()}.", suffix=".old"))
         try:
             os.rename(dst, old)  # onto the empty directory mkdtemp made: the old output leaves in one rename

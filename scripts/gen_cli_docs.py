@@ -43,11 +43,17 @@ types such as `bits = "16"`, `16.0` or `true` are refused, not coerced) and expo
 ## Outputs: what hwsim may replace
 
 Every directory hwsim writes (`export`, `report -o`, `check --report`, `demo`) carries a marker
-file, `.hwsim-output`. The rule, the same for every command:
+file, `.hwsim-output`, that lists every file hwsim wrote there. The rule, the same for every
+command:
 
-- A command replaces an existing directory **only** when it carries that marker (or is empty).
-  A directory of your own files is refused with exit status 2, `--force` included: hwsim never
-  deletes what it did not write. `export` without `--force` refuses any existing directory.
+- A command replaces an existing directory **only** when it is empty, or carries that marker and
+  holds nothing but the files the marker lists and the build products of hwsim's own tools
+  (anything under a `sim_build/`, `__pycache__/` or `.pytest_cache/` folder, such as the exported
+  testbench's simulator build). A directory of your own files, or hwsim's output with a file of
+  yours added (`out/paper.tex`), is refused with exit status 2 and one line naming the first such
+  file, `--force` included: hwsim never deletes what it did not write. (An export written before
+  the marker listed its files counts the files of its `manifest.json`.) `export` without
+  `--force` refuses any existing directory.
 - Outputs are built beside their target (`.NAME.<pid>.<random>.tmp`) and renamed into place, so a
   reader sees the old output or the new one, never half of one. Creating the target is
   create-exclusive: a directory that appears meanwhile, or a concurrent run's output, is not

@@ -58,12 +58,18 @@ def test_changed_file_fails_verification(qmodel, tmp_path):
 def test_existing_dir_needs_force_and_force_replaces_only_hwsim_output(qmodel, tmp_path):
     out = tmp_path / "out"
     write_export(qmodel, out, rtl=False)
-    (out / "stale.txt").write_text("x")
+    (out / "sim_build").mkdir()  # a build product (hwsim's own tools leave these)
+    (out / "sim_build" / "stale.txt").write_text("x")
     with pytest.raises(HwsimError, match=r"^output directory .*out exists; pass --force to replace it$"):
         write_export(qmodel, out, rtl=False)
-    assert (out / "stale.txt").exists()
+    assert (out / "sim_build" / "stale.txt").exists()
     write_export(qmodel, out, force=True, rtl=False)
-    assert not (out / "stale.txt").exists() and (out / "manifest.json").is_file()
+    assert not (out / "sim_build").exists() and (out / "manifest.json").is_file()
+    # a file of the user's added to hwsim's output keeps it from being replaced, --force included
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(HwsimError, match=r"^output directory .*out holds notes.txt, which hwsim did not write there; "):
+        write_export(qmodel, out, force=True, rtl=False)
+    (out / "notes.txt").unlink()
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary or old sibling left
     # a directory of the user's own files is never replaced, --force included
     mine = tmp_path / "mine"

@@ -62,11 +62,49 @@ def test_a_directory_hwsim_wrote_is_replaced(tmp_path, assets, writer):
     out = tmp_path / "out"
     args = _writers(assets, out)[writer]
     assert run(*args).exit_code == 0
-    (out / "stale").write_text("x")
+    (out / "sim_build").mkdir()  # a build product hwsim's own tools leave (the exported tb's simulator)
+    (out / "sim_build" / "stale").write_text("x")
     r = run(*args)
     assert r.exit_code == 0, r.output
-    assert (out / MARKER).is_file() and not (out / "stale").exists()
+    assert (out / MARKER).is_file() and not (out / "sim_build").exists()
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+@pytest.mark.parametrize("writer", ["export --force", "report -o", "demo --force"])
+def test_user_files_added_to_hwsim_output_are_never_replaced(tmp_path, assets, writer):
+    """The marker lists what hwsim wrote: a file of the user's put into hwsim's output keeps the
+    directory from being replaced, --force included; the line names the file, nothing changes."""
+    out = tmp_path / "out"
+    args = _writers(assets, out)[writer]
+    assert run(*args).exit_code == 0
+    (out / "paper.tex").write_text("my paper")
+    (out / "src").mkdir()
+    (out / "src" / "main.c").write_text("int main(void) { return 0; }")
+    line = refused_untouched(tmp_path, *args)
+    assert line.startswith("Error: output directory ") or line.startswith("Error: report directory "), line
+    assert line.endswith(f"holds paper.tex, which hwsim did not write there; hwsim replaces only its own output, "
+                         "--force included: move that file or choose another directory"), line
+
+
+def test_the_marker_lists_every_file_hwsim_wrote(tmp_path, assets):
+    out = tmp_path / "out"
+    assert run(*_writers(assets, out)["export"]).exit_code == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+    listed = (out / MARKER).read_text().split(fsutil._FILES_LINE + "\n")[1].splitlines()
+    assert listed == written and "manifest.json" in listed
+
+
+def test_a_marker_without_a_list_falls_back_to_the_export_manifest(tmp_path, assets):
+    """An export made before the marker listed its files: the manifest's files are hwsim's."""
+    out = tmp_path / "out"
+    args = _writers(assets, out)["export --force"]
+    assert run(*args).exit_code == 0
+    (out / MARKER).write_text("This directory was written by hwsim; hwsim may replace it. Remove this file to keep it.\n")
+    assert fsutil.foreign_file(out) is None
+    (out / "notes.txt").write_text("mine")
+    assert fsutil.foreign_file(out) == "notes.txt"
+    (out / "notes.txt").unlink()
+    assert run(*args).exit_code == 0
 
 
 @pytest.mark.parametrize("writer", ["report -o", "check --report", "export --force", "demo"])

@@ -42,12 +42,16 @@ def test_demo_fast_path_writes_export_report_and_summary(tmp_path):
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700
 
-    # a rerun replaces the directory a previous demo wrote, without --force
-    (out / "stale").write_text("x")
+    # a rerun replaces the directory a previous demo wrote, without --force (an edited file of its
+    # own and a build product included; a file of the user's would be refused: tests/hostile)
+    (out / "summary.json").write_text("x")
+    (out / "export" / "tb" / "sim_build").mkdir(parents=True)
+    (out / "export" / "tb" / "sim_build" / "stale").write_text("x")
     r = _run(["-o", str(out), "--no-synth", "--no-cosim", "-q", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["report"] == str(out / "report" / "index.html")
-    assert not (out / "stale").exists()
+    assert json.loads((out / "summary.json").read_text())["check"]["metric"] == "accuracy"
+    assert not (out / "export" / "tb" / "sim_build").exists()
 
 
 def test_demo_refuses_a_foreign_directory_even_with_force(tmp_path):
