@@ -90,6 +90,8 @@ def test_tb_passes_without_hwsim_and_fails_on_a_changed_rom_word(export_dir, no_
     r = _run_tb(export_dir, no_hwsim_env, "--simulator", "icarus", "--junit", str(tmp_path / "ok.xml"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("PASS (icarus): 6 sequences x 4 steps")
+    built = sorted(p.relative_to(export_dir).as_posix() for p in export_dir.rglob("*") if "sim_build" in p.parts)
+    assert built == [] and not (export_dir / "tb" / "__pycache__").exists(), built  # nothing built into the export
     assert ET.parse(tmp_path / "ok.xml").getroot().find(".//failure") is None
     # pytest runs it too
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(export_dir / "tb" / "run.py")],

