@@ -62,14 +62,15 @@ def sweep(models, data, grid_path, out_dir, scheduler, workers, split, limit, ma
         return
     click.echo(f"{len(res.records)} points: {res.computed} computed, {res.cached} from {out_dir / 'results.jsonl'}"
                f" ({res.seconds:.1f} s, {res.workers} workers)")
-    click.echo(f"{'point':<56}{'fixed':>9}{'loss':>8}{'LUTs':>7}{'cyc/step':>9}")
+    w = max([len("point")] + [len(_describe(r)) for r in res.records]) + 2  # every axis value shows
+    click.echo(f" {'point':<{w}}{'fixed':>9}{'loss':>8}{'LUTs':>7}{'cyc/step':>9}")
     front = set(summary["pareto_luts"]) | set(summary["pareto_latency"])
     for r in res.records:
         if r.get("error"):
-            click.echo(f"{_describe(r)[:55]:<56}  refused: {r['error']}")
+            click.echo(f" {_describe(r):<{w}}refused: {r['error']}")
             continue
         mark = "*" if r["key"] in front else " "
-        click.echo(f"{mark}{_describe(r)[:54]:<55}{r['fixed_metric']:>9.4f}{r['loss']:>8.2f}"
+        click.echo(f"{mark}{_describe(r):<{w}}{r['fixed_metric']:>9.4f}{r['loss']:>8.2f}"
                    f"{luts(r) if luts(r) is not None else '-':>7}{r['cycles_per_step']:>9}")
     click.echo("(* on a Pareto front)")
     click.echo(f"report -> {summary['report']}")

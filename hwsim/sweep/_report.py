@@ -80,7 +80,8 @@ def best_toml(rec: dict[str, Any], *, data: str, split: str, limit: int | None, 
         f"hwsim sweep: recommended configuration ({rule})",
         f"point {rec['key']}: {rec['point']}",
         f"{rec['metric']}: fixed {rec['fixed_metric']!r}, reference {rec['reference_metric']!r}, loss {rec['loss']!r}",
-        f"LUTs {luts(rec)}, cycles/step {rec['cycles_per_step']}, latency {rec['latency_cycles']} cycles",
+        (f"LUTs {luts(rec)}, " if luts(rec) is not None else "")
+        + f"cycles/step {rec['cycles_per_step']}, latency {rec['latency_cycles']} cycles",
         f"reproduce: hwsim check {rec.get('model_file', rec['model'])} --data {data} --split {split}{lim} --config best.toml",
     ]
     return config_toml(DatapathConfig.from_dict(rec["config"]), tuple(head))
@@ -147,8 +148,15 @@ def write_outputs(out_dir: str | os.PathLike, records: Sequence[dict[str, Any]],
     from .._fsutil import atomic_write, write_dir
 
     out = Path(out_dir)
-    rule = (f"fewest LUTs within {max_loss:g} points of the reference" if max_loss is not None
-            else f"best metric within {max_luts} LUTs" if max_luts is not None else "best metric")
+    counted = any(luts(r) is not None for r in _ok(records))
+    if max_loss is not None:  # the rule names only what the records can say: no target axis, no LUTs
+        rule = (f"fewest LUTs within {max_loss:g} points of the reference" if counted else
+                f"lowest latency within {max_loss:g} points of the reference (no LUT counts: the grid has no target axis)")
+    elif max_luts is not None:
+        rule = (f"best metric within {max_luts} LUTs" if counted else
+                f"best metric within {max_luts} LUTs: none can be shown (no LUT counts: the grid has no target axis)")
+    else:
+        rule = "best metric"
     best = choose_best(records, max_loss=max_loss, max_luts=max_luts)
     best_path = out / "best.toml"
     if best is not None:

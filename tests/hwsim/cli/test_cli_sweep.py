@@ -59,11 +59,22 @@ def test_best_toml_reproduces_the_metric_with_check(tmp_path):
     # no target axis: no LUTs, so only the latency front is drawn
     assert page.count("<img") == 1 and "Pareto points" in page and "(best.toml)" in page
     text = (out / "best.toml").read_text()
+    # the rule names what the records can say: no target axis, so no LUT count is claimed
+    assert summary["rule"] == "lowest latency within 2 points of the reference (no LUT counts: the grid has no target axis)"
+    assert "LUTs None" not in text and "fewest LUTs" not in text
     assert f"# reproduce: hwsim check {best['model_file']} --data digits --split test --limit 80 --config best.toml" in text
     check = json.loads(_hwsim("check", best["model_file"], "--data", "digits", "--limit", "80", "--config", "best.toml",
                               "--json", cwd=out))
     assert check["fixed_metric"] == best["fixed_metric"]  # exactly: same bits, same data
     assert check["config"] == best["config"]
+    # the table shows every axis value of every point (no column cut short)
+    table = _hwsim("sweep", str(DEFAULT), "--data", "digits", "--limit", "80", "--grid", str(grid), "-o", str(out),
+                   "--workers", "1", "--max-loss", "2")
+    assert "4 points: 0 computed, 4 from" in table
+    for r in summary["records"]:
+        p = r["point"]
+        line = next(ln for ln in table.splitlines() if f"{p['method']}, {p['bits']} bits, activation={p['activation']}" in ln)
+        assert line[1:].startswith(r["model"])
 
 
 @pytest.mark.rtl
