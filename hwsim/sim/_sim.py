@@ -236,7 +236,7 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
         last step's (N, C).
     """
     if not isinstance(plan, Plan):
-        raise TypeError(f"plan must be a Plan (from hwsim.datapath._plan.lower), not {type(plan).__name__}")
+        raise TypeError(f"plan must be a Plan (from hwsim.lower), not {type(plan).__name__}")
     cfg = plan.config
     x_int = np.asarray(x_int)
     if x_int.dtype.kind not in "iu":

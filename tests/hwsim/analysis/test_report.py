@@ -147,10 +147,14 @@ def test_report_shows_a_cosim_mismatch_and_a_skipped_synth():
 def test_report_replaces_an_existing_report(tmp_path):
     d = tmp_path / "r"
     write_report(d, _check_result(), title="first")
-    (d / "stale.txt").write_text("x")
+    (d / "index.html").write_text("edited")  # hwsim's own file, changed: still hwsim's to replace
     write_report(d, _check_result(), title="second")
-    assert "second" in (d / "index.html").read_text() and not (d / "stale.txt").exists()
+    assert "second" in (d / "index.html").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+    (d / "mine.txt").write_text("x")  # a file of the user's: the report is left as it is
+    with pytest.raises(HwsimError, match=r"^report directory .*r holds mine.txt, which hwsim did not write there; "):
+        write_report(d, _check_result(), title="third")
+    assert "second" in (d / "index.html").read_text() and (d / "mine.txt").read_text() == "x"
 
 
 def test_report_directory_gets_the_mode_of_a_plain_mkdir(tmp_path):

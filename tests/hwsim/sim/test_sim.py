@@ -241,7 +241,7 @@ def test_simulate_rejects_bad_inputs():
         simulate(plan, np.zeros((1, 2, 3)))
     with pytest.raises(ValueError, match=r"^x_int must lie in the x format s16\.12 range \[-32768, 32767\], not \[40000, 40000\]$"):
         simulate(plan, np.full((1, 2, 3), 40000))
-    with pytest.raises(TypeError, match=r"^plan must be a Plan \(from hwsim\._plan\.lower\), not dict$"):
+    with pytest.raises(TypeError, match=r"^plan must be a Plan \(from hwsim\.lower\), not dict$"):
         simulate({}, np.zeros((1, 2, 3), np.int64))
 
 
