@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from hwsim._errors import FormatError
 from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
 from hwsim.datapath._schedule import cycles_per_step
 
+from ._core import core_file
 from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._names import check_identifier, check_output_path  # noqa: F401  (re-exported)
@@ -132,6 +134,13 @@ def write_export(
                 (tmp / rel).write_bytes(data)
             files.update(extra)
             manifest["tb"] = {"sequences": int(tb_x.shape[0]), "steps": int(tb_x.shape[1]), "files": sorted(extra)}
+        if rtl:
+            golden = json.loads(files["tb/golden.json"]) if tb_x is not None else None
+            hexes = sorted(rel for rel in files if rel.startswith("rom/") and rel.endswith(FORMATS["hex"]))
+            core = core_file(top_name, manifest["tool"]["version"], manifest["rtl"]["files"], hexes, golden)
+            (tmp / f"{top_name}.core").write_bytes(core)
+            files[f"{top_name}.core"] = core
+            manifest["rtl"]["core"] = f"{top_name}.core"
         manifest["files"] = {rel: {"sha256": sha256_bytes(b), "bytes": len(b)} for rel, b in sorted(files.items())}
         (tmp / MANIFEST_NAME).write_bytes(dump_manifest(manifest))
         replace_dir(tmp, out, force=force)
