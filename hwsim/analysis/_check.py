@@ -339,7 +339,8 @@ def run_check(
 
         loss_src = quantization_loss(float_model, qmodel, dataset, chunk=chunk)
     return {
-        "data": dataset.name,
+        "data": getattr(dataset, "label", dataset.name),
+        "split": getattr(dataset, "split", None),
         "task": task,
         "n_sequences": n_seq,
         "steps": n_steps,

@@ -64,7 +64,10 @@ class TrainConfig:
 
     ``limit`` keeps the first N training sequences after a seeded shuffle; ``eval_limit`` does
     the same for the validation and test sets. ``valid_fraction`` carves the validation set out of
-    the training split when the data set has no ``valid`` split of its own.
+    the training split when the data set has no ``valid`` split of its own. A data file of one set
+    (``x``, ``y``; no ``x_train``/``x_test``) is split by ``hwsim.data._datasets.holdout``, seeded
+    by ``split_seed`` (not ``seed``: models trained with other seeds are tested on the same
+    sequences), ``valid_fraction`` and ``test_fraction`` of each class held out.
     """
 
     cell: str = "gru"
@@ -93,6 +96,8 @@ class TrainConfig:
     clip: bool = True  # clamp the float weights to the quantizer's range after every step
     scale: str = "pow2"  # ternary level (hwsim.torch.SCALES); other than "pow2": no model file, no check
     device: str = "cpu"  # PyTorch device of the training ("cuda" on a GPU); the models saved are the same kind
+    test_fraction: float = 0.2  # a one-set data file: the share of each class held out for test
+    split_seed: int = 0  # a one-set data file: the seed of its holdout
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -121,6 +126,11 @@ class TrainConfig:
             raise HwsimError(f"device must be cpu, cuda or cuda:N, not {self.device!r}")
         if not 0 < self.valid_fraction < 1:
             raise HwsimError(f"valid_fraction must be in (0, 1), not {self.valid_fraction!r}")
+        if not (0 < self.test_fraction < 1 and self.valid_fraction + self.test_fraction < 1):
+            raise HwsimError(f"test_fraction must be in (0, 1) with valid_fraction + test_fraction < 1, not "
+                             f"{self.test_fraction!r} (valid_fraction {self.valid_fraction!r})")
+        if isinstance(self.split_seed, bool) or not (isinstance(self.split_seed, int) and self.split_seed >= 0):
+            raise HwsimError(f"split_seed must be a non-negative int, not {self.split_seed!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -142,36 +152,65 @@ class TrainResult:
 # ---------------------------------------------------------------------------------------- data
 
 
-def _subset(ds, idx: np.ndarray):
-    y = None if ds.y is None else ds.y[idx]
-    return dataclasses.replace(ds, x=ds.x[idx], y=y)
+def load_splits(config: TrainConfig, *, record: dict[str, Any] | None = None):
+    """(train, valid, test) Datasets of ``config.data``, limited and carved as the config says.
 
+    A built-in set or a file with per-split arrays gives its own train and test parts (and valid,
+    else ``valid_fraction`` of train is carved out); a file of one set is split by a stratified
+    holdout (``TrainConfig``). The three never share a sequence. ``record``, when given, receives
+    how the split was made (the ``split`` entry of the metrics JSON).
+    """
+    from ..data._datasets import BUILTINS, file_parts, holdout, load_data
 
-def load_splits(config: TrainConfig):
-    """(train, valid, test) Datasets of ``config.data``, limited and carved as the config says."""
-    from ..data._datasets import load_data
-
-    train = load_data(config.data, split="train")
-    if train.y is None or train.task not in ("classify", "next-symbol"):
-        raise DataError(f"data set {config.data!r} has no labels to train on (task {train.task!r})")
     rng = np.random.default_rng(config.seed)
-    try:  # fashion and kjv hold a validation part of their own; digits and most .npz files do not
-        valid = load_data(config.data, split="valid")
-    except DataError:
+    how: dict[str, Any]
+    parts = () if config.data in BUILTINS or not Path(config.data).is_file() else file_parts(config.data)
+    if config.data in BUILTINS or parts:
+        if parts and ("train" not in parts or "test" not in parts):
+            raise DataError(f"{config.data}: hwsim train needs the per-split arrays x_train and x_test (and "
+                            f"optionally x_valid), not only x_{', x_'.join(parts)}")
+        train = load_data(config.data, split="train")
+        _check_trainable(config, train)
         valid = None
-    if valid is None:
-        perm = rng.permutation(len(train.x))
-        n_valid = max(1, int(round(config.valid_fraction * len(perm))))
-        valid, train = _subset(train, np.sort(perm[:n_valid])), _subset(train, np.sort(perm[n_valid:]))
-    test = load_data(config.data, split="test")
+        if "valid" in parts:
+            valid = load_data(config.data, split="valid")
+        elif not parts:
+            try:  # fashion and kjv hold a validation part of their own; digits does not
+                valid = load_data(config.data, split="valid")
+            except DataError:
+                pass
+        how = {"method": "the data's own parts"}
+        if valid is None:
+            perm = rng.permutation(len(train.x))
+            n_valid = max(1, int(round(config.valid_fraction * len(perm))))
+            valid = dataclasses.replace(train.subset(np.sort(perm[:n_valid]), name=f"{config.data}:valid (carved from train)"),
+                                        split="valid")
+            train = train.subset(np.sort(perm[n_valid:]))
+            how["valid_carved_from_train"] = {"fraction": config.valid_fraction, "seed": config.seed}
+        test = load_data(config.data, split="test")
+    else:
+        whole = load_data(config.data)
+        _check_trainable(config, whole)
+        train, valid, test = holdout(whole, valid_fraction=config.valid_fraction, test_fraction=config.test_fraction,
+                                     seed=config.split_seed)
+        how = {"method": "stratified holdout" if whole.task == "classify" else "holdout",
+               "seed": config.split_seed, "valid_fraction": config.valid_fraction,
+               "test_fraction": config.test_fraction}
     if config.limit is not None and config.limit < len(train.x):
-        train = _subset(train, np.sort(rng.permutation(len(train.x))[: config.limit]))
+        train = train.subset(np.sort(rng.permutation(len(train.x))[: config.limit]))
     if config.eval_limit is not None:
         if config.eval_limit < len(valid.x):
-            valid = _subset(valid, np.sort(rng.permutation(len(valid.x))[: config.eval_limit]))
+            valid = valid.subset(np.sort(rng.permutation(len(valid.x))[: config.eval_limit]))
         if config.eval_limit < len(test.x):
-            test = _subset(test, np.sort(np.random.default_rng(config.seed).permutation(len(test.x))[: config.eval_limit]))
+            test = test.subset(np.sort(np.random.default_rng(config.seed).permutation(len(test.x))[: config.eval_limit]))
+    if record is not None:
+        record.update(how, train=train.label, valid=valid.label, test=test.label)
     return train, valid, test
+
+
+def _check_trainable(config: TrainConfig, ds) -> None:
+    if ds.y is None or ds.task not in ("classify", "next-symbol"):
+        raise DataError(f"data set {config.data!r} has no labels to train on (task {ds.task!r})")
 
 
 def metric_name(task: str) -> str:
@@ -230,9 +269,11 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     A quantized model's float shadow weights go to ``float_model_path(out)`` (``NAME.float.SUFFIX``),
     so ``hwsim check OUT --float-model NAME.float.SUFFIX`` shows the float column.
 
-    The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, the
-    per-epoch validation metric, the test metric of the saved weights (float arithmetic with the
-    quantized weights), the test metric of the float shadow weights, sizes and the wall time.
+    The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, how the
+    data was split (``split``: the parts, or the holdout's seed and fractions) and the size of each
+    part (``n_train``, ``n_valid``, ``n_test``), the per-epoch validation metric, the test metric
+    of the saved weights (float arithmetic with the quantized weights), the test metric of the
+    float shadow weights, and the wall time.
     """
     torch = import_torch()
     from .._progress import bar as progress_bar
@@ -251,7 +292,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     old_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        train_ds, valid_ds, test_ds = load_splits(config)
+        split_record: dict[str, Any] = {}
+        train_ds, valid_ds, test_ds = load_splits(config, record=split_record)
         task = train_ds.task
         per_step = task == "next-symbol"
         torch.manual_seed(config.seed)
@@ -327,6 +369,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         "best_valid_metric": best,
         "best_epoch": best_epoch,
         "history": history,
+        "split": split_record,
         "n_train": int(len(train_ds.x)),
         "n_valid": int(len(valid_ds.x)),
         "n_test": int(len(test_ds.x)),
@@ -421,6 +464,10 @@ def command_line(config: TrainConfig, output: str | Path) -> str:
         args += ["--patience", str(config.patience)]
     if config.device != "cpu":
         args += ["--device", config.device]
+    defaults = TrainConfig()
+    for key in ("valid_fraction", "test_fraction", "split_seed"):
+        if d[key] != getattr(defaults, key):
+            args += [f"--{key.replace('_', '-')}", str(d[key])]
     if config.check:
         args.append("--check")
     args += ["-o", str(output)]

@@ -59,7 +59,9 @@ def test_best_toml_reproduces_the_metric_with_check(tmp_path):
     # no target axis: no LUTs, so only the latency front is drawn
     assert page.count("<img") == 1 and "Pareto points" in page and "(best.toml)" in page
     text = (out / "best.toml").read_text()
-    assert f"# reproduce: hwsim check {best['model_file']} --data digits --split test --limit 80 --config best.toml" in text
+    # no --split was given, so none is added (the check's default reads the same test part)
+    assert f"# reproduce: hwsim check {best['model_file']} --data digits --limit 80 --config best.toml" in text
+    assert f"on 80 sequences of digits:test" in text
     check = json.loads(_hwsim("check", best["model_file"], "--data", "digits", "--limit", "80", "--config", "best.toml",
                               "--json", cwd=out))
     assert check["fixed_metric"] == best["fixed_metric"]  # exactly: same bits, same data
