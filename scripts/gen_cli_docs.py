@@ -71,8 +71,9 @@ command:
 
 ## Inputs
 
-Models are `.safetensors` or `.npz` files holding a PyTorch RNN/GRU/LSTM `state_dict`
-(see [python_api.md](python_api.md)); a data set is a built-in name (`digits`, `fashion`, `kjv`) or
+Models are `.safetensors` or `.npz` files, or `torch.save` `.pt` / `.pth` files (read with
+`torch.load(weights_only=True)`), holding a PyTorch RNN/GRU/LSTM `state_dict` (see
+[python_api.md](python_api.md)); a data set is a built-in name (`digits`, `fashion`, `kjv`) or
 an `.npz` file; a datapath contract is a TOML file (see [datapath.md](datapath.md)).
 
 ### Data files and their splits
@@ -81,7 +82,7 @@ An `.npz` data file holds either **one set** or **its parts**, never both:
 
 | keys | what |
 |---|---|
-| `x`, `y` | one set: `x` (N, T, I) floats or (N, T) integer token ids; `y` optional: (N,) class labels or (N, T) next-symbol targets |
+| `x`, `y` | one set: `x` (N, T, I) floats or (N, T) integer token ids; `y` optional: integer (N,) class labels or (N, T) next-symbol targets, or float regression targets: (N,) or (N, D), a value or a vector per sequence, or (N, T, D) per step (finite; the metric is the mean squared error, with the mean absolute error beside it) |
 | `x_train`, `y_train`, `x_valid`, `y_valid`, `x_test`, `y_test` | the parts, each shaped as above; `valid` is optional |
 | `num_classes` | optional, one integer: the number of classes when the labels do not reach the last |
 

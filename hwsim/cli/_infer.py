@@ -39,7 +39,8 @@ ENGINES = ("float", "fixed")
 @user_errors
 def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str | None,
           limit: int | None, output: Path) -> None:
-    """Run MODEL (.safetensors or .npz) on a data set and write its states and outputs to an .npz."""
+    """Run MODEL (.safetensors, .npz, or a torch.save .pt / .pth state_dict) on a data set and write its
+    states and outputs to an .npz."""
     from ..data._datasets import load_data, resolve_split
     from .._errors import DataError
     from ..model._modelfile import atomic_write, load_model
@@ -85,4 +86,7 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
     if "y" in arrays and ds.task == "classify":
         acc = float(np.mean(np.argmax(arrays["y"], axis=1) == ds.y))
         summary += f", accuracy {acc:.4f}"
+    elif "y" in arrays and ds.task == "regress":
+        e = np.asarray(arrays["y"], np.float64) - ds.y
+        summary += f", mse {float(np.mean(e * e)):.4g}, mae {float(np.mean(np.abs(e))):.4g}"
     click.echo(summary)

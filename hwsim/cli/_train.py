@@ -93,7 +93,7 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
     result = run(config, output, progress=not quiet, command=command_line(config, output))
     m = result.metrics
     name = m["metric"]
-    fmt = (lambda v: f"{100 * v:.2f}%") if name == "accuracy" else (lambda v: f"{v:.4f}")
+    fmt = (lambda v: f"{100 * v:.2f}%") if name == "accuracy" else (lambda v: f"{v:.4g}")
     sp = m["split"]
     click.echo(
         f"{cell} H={hidden} {method} on {data}: test {name} {fmt(m['test_metric'])} on {m['n_test']} sequences of {sp['test']} "

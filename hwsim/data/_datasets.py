@@ -1,9 +1,11 @@
 """Data sets: sequences for inference and checks, from an ``.npz`` file or a built-in name.
 
-A data set is N sequences of T steps of I features (float32), with optional integer targets:
+A data set is N sequences of T steps of I features (float32), with optional targets: integer
 (N,) class labels ("classify": the head reads the last step) or (N, T) next-symbol targets
-("next-symbol"). Files may hold token ids (N, T) instead of features; they are one-hot encoded
-over ``input_size`` symbols.
+("next-symbol"), or float regression targets, one value or a vector per sequence ((N,) or (N, D):
+"regress", the head reads the last step) or per step ((N, T, D): "regress-steps", the head reads
+every step). Files may hold token ids (N, T) instead of features; they are one-hot encoded over
+``input_size`` symbols.
 
 A file holds either one set (``x``, ``y``) or its parts as per-split arrays (``x_train``,
 ``y_train``, ``x_valid``, ``y_valid``, ``x_test``, ``y_test``), never both. Only a file with
@@ -33,7 +35,11 @@ SPLITS = ("train", "valid", "test", "all")
 PARTS = ("train", "valid", "test")
 #: The split read when none is named: a built-in set's test part, or a file's ``x_test``.
 DEFAULT_SPLIT = "test"
-TASKS = ("classify", "next-symbol")
+TASKS = ("classify", "next-symbol", "regress", "regress-steps")
+#: Tasks whose targets are float values (the metric is the mean squared error) and those whose head
+#: reads every step.
+REGRESSION_TASKS = ("regress", "regress-steps")
+PER_STEP_TASKS = ("next-symbol", "regress-steps")
 
 #: Built-in data sets: name -> "module:function", the function being ``load(split) -> Dataset``.
 BUILTINS = {
@@ -58,11 +64,13 @@ class Dataset:
     x
         Inputs, float32 (N, T, I).
     y
-        None, int64 (N,) class labels, or int64 (N, T) next-symbol targets.
+        None, int64 (N,) class labels, int64 (N, T) next-symbol targets, or float32 regression
+        targets (N, D) ("regress") or (N, T, D) ("regress-steps").
     task
-        "classify", "next-symbol", or None when there are no targets.
+        One of ``TASKS``, or None when there are no targets.
     num_classes
-        Number of classes / symbols the targets range over, or None without targets.
+        Number of classes / symbols the targets range over, or the D values of a regression
+        target (the model's outputs); None without targets.
     split
         The part of the data these sequences are ("train", "valid", "test", "all"), or None for
         the whole of a file that holds one set.
@@ -86,9 +94,13 @@ class Dataset:
         if (self.y is None) != (self.task is None) or (self.y is None) != (self.num_classes is None):
             raise DataError(f"{self.name}: y, task and num_classes must be given together")
         if self.y is not None:
-            want = self.x.shape[:1] if self.task == "classify" else self.x.shape[:2]
-            if self.y.dtype != np.int64 or self.y.shape != want:
-                raise DataError(f"{self.name}: {self.task} targets y must be int64 {want}, not {self.y.dtype} {self.y.shape}")
+            want = {"classify": self.x.shape[:1], "next-symbol": self.x.shape[:2],
+                    "regress": (self.x.shape[0], self.num_classes),
+                    "regress-steps": (*self.x.shape[:2], self.num_classes)}[self.task]
+            dtype = np.float32 if self.task in REGRESSION_TASKS else np.int64
+            if self.y.dtype != dtype or self.y.shape != want:
+                raise DataError(f"{self.name}: {self.task} targets y must be {np.dtype(dtype)} {want}, "
+                                f"not {self.y.dtype} {self.y.shape}")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -279,7 +291,8 @@ def _load_npz(p: Path, split: str | None, input_size: int | None) -> Dataset:
 def _join(p: Path, parts: list[Dataset]) -> Dataset:
     """The parts of a file as one set ("all")."""
     tasks = {d.task for d in parts}
-    if len(tasks) > 1 or len({d.x.shape[1:] for d in parts}) > 1:
+    shapes = {(d.x.shape[1:], None if d.y is None else d.y.shape[1:]) for d in parts}
+    if len(tasks) > 1 or len(shapes) > 1:
         raise DataError(f"{p}: its parts must hold the same kind of sequences and targets to be joined, not "
                         + ", ".join(f"{d.split} {d.x.shape} {d.task}" for d in parts))
     y = None if parts[0].y is None else np.concatenate([d.y for d in parts])
@@ -341,7 +354,10 @@ def _load_part(p: Path, split: str | None, input_size: int | None) -> Dataset:
 
     # targets
     task = None
-    if y is not None:
+    if y is not None and y.dtype.kind == "f":
+        y, task = _regression_targets(p, ykey, y, xkey, x.shape)
+        num_classes = y.shape[-1]
+    elif y is not None:
         y = check_labels(y, what=f"{p}: {ykey!r}", num_classes=num_classes, error=DataError)
         n, t = x.shape[:2]
         if y.shape == (n,):
@@ -361,6 +377,28 @@ def _load_part(p: Path, split: str | None, input_size: int | None) -> Dataset:
         num_classes = None
     name = str(p) if split is None else f"{p}:{split}"
     return Dataset(name=name, x=x, y=y, task=task, num_classes=num_classes, split=split)
+
+
+def _regression_targets(p: Path, ykey: str, y: np.ndarray, xkey: str, xshape: tuple) -> tuple[np.ndarray, str]:
+    """Float targets as float32 (N, D) ("regress") or (N, T, D) ("regress-steps"); finite, shaped to x."""
+    n, t = xshape[:2]
+    if y.ndim == 1 and y.shape[0] == n:
+        y, task = y[:, None], "regress"
+    elif y.ndim == 2 and y.shape[0] == n and y.shape[1] > 0:
+        task = "regress"
+    elif y.ndim == 3 and y.shape[:2] == (n, t) and y.shape[2] > 0:
+        task = "regress-steps"
+    else:
+        raise DataError(
+            f"{p}: {ykey!r} float targets must have shape ({n},) or ({n}, D) (a value or a vector per sequence) "
+            f"or ({n}, {t}, D) (per step) to match {xkey!r} {xshape}, not {y.shape}"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = y.astype(np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if bad:
+        raise DataError(f"{p}: {ykey!r} holds {bad} NaN/Inf values as float32; regression targets must be finite")
+    return y, task
 
 
 def _read(npz, p: Path, key: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The answer of a sweep: Pareto fronts, the recommended point as DIR/best.toml, DIR/report/index.html.
 
 A point is on the front of (metric, cost) when no other point is at least as good on both and better
-on one. The metric is the bit-accurate one (accuracy: higher is better; bits per symbol: lower);
+on one. The metric is the bit-accurate one (accuracy: higher is better; bits per symbol, mse: lower);
 costs are LUTs (from yosys) and latency (cycles of one sequence, or microseconds with an Fmax).
 ``choose_best`` applies the user's rule: the fewest LUTs (then the lowest latency) within
 ``max_loss`` of the reference metric, or the best metric within ``max_luts``.

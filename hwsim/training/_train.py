@@ -1,10 +1,10 @@
-"""Quantization-aware training of RNN/GRU/LSTM classifiers and language models (``hwsim train``).
+"""Quantization-aware training of RNN/GRU/LSTM classifiers, language models and regressors (``hwsim train``).
 
 The seed paper's scheme (Ott et al., arXiv 1608.06902): float shadow weights, the quantized copy
 in the forward pass, straight-through gradients, stochastic quantizers in training and their
 deterministic twins in evaluation, weights clipped to the quantizer's range after every step
-(``hwsim.torch``). Adam, cross-entropy, a validation split and the best checkpoint by validation
-metric. The saved model is the deterministic quantized model of the best shadow weights
+(``hwsim.torch``). Adam, cross-entropy (mean squared error for regression), a validation split and
+the best checkpoint by validation metric. The saved model is the deterministic quantized model of the best shadow weights
 (``hwsim.model._quant.quantize_model``), so it is a valid input to ``hwsim check`` and ``hwsim export``.
 
 PyTorch is imported only inside the functions that need it, so this module (and
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError, HwsimError
+from ..data._datasets import PER_STEP_TASKS, REGRESSION_TASKS
 from ..model._model import TRAIN_METHODS
 from .._repr import short_repr
 
@@ -209,25 +210,37 @@ def load_splits(config: TrainConfig, *, record: dict[str, Any] | None = None):
 
 
 def _check_trainable(config: TrainConfig, ds) -> None:
-    if ds.y is None or ds.task not in ("classify", "next-symbol"):
-        raise DataError(f"data set {config.data!r} has no labels to train on (task {ds.task!r})")
+    if ds.y is None or ds.task is None:
+        raise DataError(f"data set {config.data!r} has no targets to train on (task {ds.task!r})")
 
 
 def metric_name(task: str) -> str:
-    """``accuracy`` (fraction, higher is better) or ``bits_per_symbol`` (lower is better), as hwsim check names them."""
-    return "bits_per_symbol" if task == "next-symbol" else "accuracy"
+    """``accuracy`` (fraction, higher is better), ``bits_per_symbol`` or ``mse`` (lower is better), as hwsim check names them."""
+    from ..analysis._metric import metric_name as name
+
+    return name(task)
 
 
 def better(task: str, a: float, b: float) -> bool:
     """Whether metric value ``a`` beats ``b``."""
-    return a < b if task == "next-symbol" else a > b
+    from ..analysis._metric import higher_is_better
+
+    return a > b if higher_is_better(metric_name(task)) else a < b
+
+
+def _loss(torch, task: str, out, y):
+    """The training loss: cross-entropy of the logits, or the mean squared error of regression outputs."""
+    if task in REGRESSION_TASKS:
+        return torch.nn.functional.mse_loss(out, y)
+    return torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
 
 
 # ------------------------------------------------------------------------------------ training
 
 
 def evaluate(module, ds, *, batch: int = 512) -> float:
-    """Accuracy (classify) or bits per character (next-symbol) of ``module`` in evaluation mode."""
+    """Accuracy (classify), bits per character (next-symbol) or mean squared error (regression) of
+    ``module`` in evaluation mode."""
     torch = import_torch()
     module.eval()
     device = next(module.parameters()).device
@@ -235,9 +248,12 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
     with torch.no_grad():
         for i in range(0, len(ds.x), batch):
             x = torch.from_numpy(np.ascontiguousarray(ds.x[i : i + batch], dtype=np.float32)).to(device)
-            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=np.int64)).to(device)
+            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=_target_dtype(ds.task))).to(device)
             out = module(x)
-            if ds.task == "next-symbol":
+            if ds.task in REGRESSION_TASKS:
+                total += float(((out.double() - y.double()) ** 2).sum())
+                n += y.numel()
+            elif ds.task == "next-symbol":
                 loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum")
                 total += float(loss) / math.log(2)
                 n += y.numel()
@@ -245,6 +261,10 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
                 total += float((out.argmax(-1) == y).sum())
                 n += len(y)
     return total / max(n, 1)
+
+
+def _target_dtype(task: str):
+    return np.float32 if task in REGRESSION_TASKS else np.int64
 
 
 def build_module(config: TrainConfig, input_size: int, num_classes: int, per_step: bool):
@@ -295,7 +315,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         split_record: dict[str, Any] = {}
         train_ds, valid_ds, test_ds = load_splits(config, record=split_record)
         task = train_ds.task
-        per_step = task == "next-symbol"
+        per_step = task in PER_STEP_TASKS
         torch.manual_seed(config.seed)
         module = build_module(config, train_ds.x.shape[2], int(train_ds.num_classes), per_step).to(config.device)
         gen = torch.Generator(device=config.device).manual_seed(config.seed + 1)
@@ -306,10 +326,10 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
             # patience=1: halved once 2 epochs in a row bring no better validation metric (it counts
             # "more than patience" bad epochs), so a --patience of 3 or more trains at the halved rate
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min" if task == "next-symbol" else "max", factor=0.5, patience=1)
+                opt, mode="max" if better(task, 1.0, 0.0) else "min", factor=0.5, patience=1)
         rng = np.random.default_rng(config.seed + 2)
         x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32)).to(config.device)
-        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64)).to(config.device)
+        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=_target_dtype(task))).to(config.device)
         n = len(x_all)
         steps = math.ceil(n / config.batch)
         history = []
@@ -324,7 +344,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                 idx = perm[i * config.batch : (i + 1) * config.batch]
                 logits = module(x_all[idx])
                 y = y_all[idx]
-                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+                loss = _loss(torch, task, logits, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -423,8 +443,10 @@ def fixed_point_metric(qmodel, test, float_model=None, config=None, *, analyses:
         return (None if v is None else float(v)), "hwsim check"
     from ..sim._sim import run_fixed
 
-    per_step = test.task == "next-symbol"
+    per_step = test.task in PER_STEP_TASKS
     y = np.asarray(run_fixed(qmodel, test.x, cfg, head_all_steps=per_step).y, dtype=np.float64)
+    if test.task in REGRESSION_TASKS:
+        return float(np.mean((y - test.y) ** 2)), "hwsim.sim._sim.run_fixed"
     if per_step:
         z = y - y.max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))

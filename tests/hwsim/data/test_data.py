@@ -176,7 +176,7 @@ def test_bad_targets(tmp_path):
     x = np.zeros((3, 4, 2))
     assert re.search(r": 'y' must have shape \(3,\) \(class labels\) or \(3, 4\) \(next-symbol targets\) to match 'x' \(3, 4, 2\), not \(2,\)$",
                      _err(_npz(tmp_path, x=x, y=np.arange(2))))
-    assert re.search(r": 'y' must hold integer labels, not float64$", _err(_npz(tmp_path, x=x, y=np.zeros(3))))
+    assert re.search(r": 'y' must hold integer labels, not bool$", _err(_npz(tmp_path, x=x, y=np.ones(3, bool))))
     assert re.search(r": 'y' labels must be >= 0, not -1$", _err(_npz(tmp_path, x=x, y=np.array([0, -1, 1]))))
     bad = np.array([1, "a"], dtype=object)
     assert re.search(r": array 'y' holds Python objects \(pickled\); data files must hold plain arrays$",
@@ -210,3 +210,28 @@ def test_directory_is_refused_with_its_own_message(tmp_path):
 def test_digits_has_no_valid_split():
     with pytest.raises(DataError, match=r"^digits has no 'valid' split: "):
         load_data("digits", split="valid")
+
+
+def test_float_targets_are_regression(tmp_path):
+    """One value or a vector per sequence ((N,), (N, D)), or per step ((N, T, D)); finite and shaped to x."""
+    x = np.zeros((3, 4, 2))
+    d = load_data(_npz(tmp_path, x=x, y=np.array([0.5, -1.0, 2.0])))
+    assert (d.task, d.num_classes, d.y.dtype, d.y.shape) == ("regress", 1, np.float32, (3, 1))
+    np.testing.assert_array_equal(d.y[:, 0], [0.5, -1.0, 2.0])
+    d = load_data(_npz(tmp_path, x=x, y=np.ones((3, 5), np.float32)))
+    assert (d.task, d.num_classes, d.y.shape) == ("regress", 5, (3, 5))
+    d = load_data(_npz(tmp_path, x=x, y=np.ones((3, 4, 2), np.float16)))
+    assert (d.task, d.num_classes, d.y.shape, d.y.dtype) == ("regress-steps", 2, (3, 4, 2), np.float32)
+    bad = np.ones((3, 4, 2))
+    bad[1, 2, 0], bad[2, 0, 1] = np.nan, np.inf
+    assert re.search(r"d\.npz: 'y' holds 2 NaN/Inf values as float32; regression targets must be finite$",
+                     _err(_npz(tmp_path, x=x, y=bad)))
+    assert re.search(r": 'y' holds 1 NaN/Inf values as float32; regression targets must be finite$",
+                     _err(_npz(tmp_path, x=x, y=np.array([1.0, 1e39, 0.0]))))  # overflows float32
+    for shape in [(2,), (3, 5, 1), (3, 4, 0), (3, 0), (3, 4, 2, 1)]:
+        assert re.search(
+            r": 'y' float targets must have shape \(3,\) or \(3, D\) \(a value or a vector per sequence\) or "
+            rf"\(3, 4, D\) \(per step\) to match 'x' \(3, 4, 2\), not {re.escape(str(shape))}$",
+            _err(_npz(tmp_path, x=x, y=np.ones(shape)))), shape
+    with pytest.raises(DataError, match=r"^d: regress targets y must be float32 \(2, 3\), not float32 \(2, 1\)$"):
+        Dataset("d", np.zeros((2, 5, 1), np.float32), np.zeros((2, 1), np.float32), "regress", 3)

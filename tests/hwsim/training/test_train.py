@@ -184,6 +184,28 @@ def test_cli_train_on_a_one_set_file_tests_on_held_out_sequences(tmp_path):
     assert r.output.strip() == "Error: test_fraction must be in (0, 1) with valid_fraction + test_fraction < 1, not 0.5 (valid_fraction 0.5)"
 
 
+@torch_mark
+@pytest.mark.parametrize("per_step", [False, True])
+def test_train_regression(tmp_path, per_step):
+    """Float targets train with the mean squared error; the recorded metric is the saved model's mse on its test part."""
+    _needs_torch()
+    from hwsim.training._train import train
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6, 2)).astype(np.float32)
+    y = np.cumsum(x[..., :1], axis=1) * 0.3 if per_step else np.stack([x[:, :, 0].mean(1), x[:, -1, 1]], 1)
+    data = tmp_path / "r.npz"
+    np.savez(data, x=x, y=y.astype(np.float32))
+    res = train(_tiny(data=str(data), cell="lstm", limit=None, eval_limit=None, epochs=3), progress=False)
+    m = res.metrics
+    assert (m["task"], m["metric"]) == ("regress-steps" if per_step else "regress", "mse")
+    assert (m["n_train"], m["n_valid"], m["n_test"], m["split"]["method"]) == (84, 12, 24, "holdout")
+    assert m["num_classes"] == (1 if per_step else 2) and m["best_valid_metric"] == min(h["valid"] for h in m["history"])
+    out = float_forward(res.model, res.test.x)
+    pred = out.h @ res.model.head.weight.T + res.model.head.bias if per_step else out.y
+    assert m["test_metric"] == pytest.approx(float(np.mean((pred - res.test.y) ** 2)), rel=1e-5)
+
+
 def test_train_config_errors():
     with pytest.raises(HwsimError, match=r"^cell must be one of rnn_tanh, rnn_relu, gru, lstm, rnn, not 'tcn'$"):
         TrainConfig(cell="tcn")
