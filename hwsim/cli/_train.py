@@ -50,16 +50,20 @@ from . import fail, user_errors
               show_default=True, help="Share of each class of a one-set file held out for test.")
 @click.option("--split-seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of a one-set file's holdout (independent of --seed).")
+@click.option("--datapath", "datapath", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Activation-aware QAT: run the forward pass in this contract's fixed-point formats and activation "
+              "unit (TOML, docs/datapath.md), straight-through backward; binary, ternary and pow2-ternary methods.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="PyTorch CPU threads.")
 @click.option("--device", default="cpu", show_default=True, help="PyTorch device of the training: cpu, cuda or cuda:N.")
 @click.option("--check", is_flag=True,
-              help="Also measure the bit-accurate 16-bit fixed-point metric of the saved model on the test set.")
+              help="Also measure the bit-accurate fixed-point metric of the saved model on the test set (the --datapath "
+              "contract, or the default 16-bit one).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, limit, eval_limit, bits, e_min,
-          e_max, paper_exact, H, biases, schedule, patience, valid_fraction, test_fraction, split_seed, threads,
-          device, check, force, quiet):
+          e_max, paper_exact, H, biases, schedule, patience, valid_fraction, test_fraction, split_seed, datapath,
+          threads, device, check, force, quiet):
     """Train a quantized RNN/GRU/LSTM on the --data set and write the quantized model to --output.
 
     Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
@@ -89,6 +93,7 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
         seed=seed, limit=limit, eval_limit=eval_limit, bits=bits, e_min=e_min, e_max=e_max, zero=not paper_exact,
         biases=biases, H=H, threads=threads, check=check, schedule=schedule, patience=patience,
         device=device, valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
+        datapath=None if datapath is None else str(datapath),
     )
     result = run(config, output, progress=not quiet, command=command_line(config, output))
     m = result.metrics

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..model._codes import CODE_KIND
+from ..datapath._config import DatapathConfig  # noqa: F401 (QuantConfig.datapath's type)
 from .._errors import QuantError
 from ..model._model import TRAIN_METHODS
 
@@ -266,9 +267,17 @@ class QuantConfig:
     biases: str = "fixed"  # "fixed": biases stay float; "quantized": quantized like the weights
     H: float = 1.0  # binary level, a power of two
     scale: str = "pow2"  # ternary level: one of SCALES ("exact", "row-pow2": ablations, no hwsim model)
+    #: Activation-aware QAT: QuantSeqModel's forward pass runs this contract's fixed-point formats
+    #: and activation unit (hwsim.training._aqat); None: float activations (weight-only QAT).
+    datapath: "DatapathConfig | None" = None
 
     def __post_init__(self) -> None:
         from ..model._quant import _check_bits, _log2_pow2, exp_range
+
+        if self.datapath is not None:
+            from ._aqat import check_datapath
+
+            check_datapath(self.method, self.scale, self.datapath)
 
         if self.scale not in SCALES:
             raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
@@ -542,8 +551,36 @@ class QuantSeqModel(nn.Module):
         self.head = QuantLinear(hidden_size, num_classes, config=config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.config.datapath is not None:
+            return self._datapath_forward(x)
         out, _ = self.rnn(x)
         return self.head(out if self.per_step else out[:, -1])
+
+    def _datapath_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass in the contract's arithmetic (``QuantConfig.datapath``; hwsim.training._aqat)."""
+        from ._aqat import DatapathForward
+
+        if getattr(self, "_dp", None) is None or self._dp.cfg is not self.config.datapath:
+            self._dp = DatapathForward(self.config.datapath, self.cell, self.rnn.num_layers)
+        _check_input(self.rnn, x)
+        ws = dict(zip(self.rnn._flat_weights_names, self.rnn.quantized_weights()))
+
+        def scale(q: TensorQuantizer) -> int:
+            return -1 if q.method == "pow2-ternary" else q.s
+
+        layers = []
+        for k in range(self.rnn.num_layers):
+            names = [f"{n}_l{k}" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            w_ih, w_hh, b_ih, b_hh = (None if n not in ws else ws[n].double() for n in names)
+            layers.append((w_ih, w_hh, b_ih, b_hh, scale(self.rnn.quantizers[names[0]]),
+                           scale(self.rnn.quantizers[names[1]])))
+        hw, hb = (StraightThrough.apply(w, q, self.training, self.head.generator) if q is not None else w
+                  for w, q in ((self.head.weight, self.head.quantizers["weight"]),
+                               (self.head.bias, self.head.quantizers["bias"])))
+        seq = x if self.rnn.batch_first else x.transpose(0, 1)
+        out = self._dp.run(seq, layers, (hw.double(), None if hb is None else hb.double(),
+                                         scale(self.head.quantizers["weight"])), self.per_step)
+        return out.to(x.dtype)
 
     def clip_weights(self) -> None:
         """Clamp every quantized float weight to its quantizer's range (call after each step)."""

@@ -99,6 +99,7 @@ class TrainConfig:
     device: str = "cpu"  # PyTorch device of the training ("cuda" on a GPU); the models saved are the same kind
     test_fraction: float = 0.2  # a one-set data file: the share of each class held out for test
     split_seed: int = 0  # a one-set data file: the seed of its holdout
+    datapath: str | None = None  # activation-aware QAT: a contract TOML the forward pass runs (QuantConfig.datapath)
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -267,6 +268,15 @@ def _target_dtype(task: str):
     return np.float32 if task in REGRESSION_TASKS else np.int64
 
 
+def datapath_config(config: TrainConfig):
+    """The ``DatapathConfig`` of ``config.datapath`` (activation-aware QAT), or None."""
+    if config.datapath is None:
+        return None
+    from ..datapath._config import DatapathConfig
+
+    return DatapathConfig.from_toml(config.datapath)
+
+
 def build_module(config: TrainConfig, input_size: int, num_classes: int, per_step: bool):
     """A fresh ``hwsim.torch.QuantSeqModel`` with Glorot-uniform weights and zero biases.
 
@@ -276,7 +286,8 @@ def build_module(config: TrainConfig, input_size: int, num_classes: int, per_ste
     from ._layers import QuantConfig, QuantSeqModel, init_weights_
 
     qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
-                     zero=config.zero, biases=config.biases, H=config.H, scale=config.scale)
+                     zero=config.zero, biases=config.biases, H=config.H, scale=config.scale,
+                     datapath=datapath_config(config))
     module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
                            num_layers=config.layers, config=qc, per_step=per_step)
     return init_weights_(module)
@@ -369,7 +380,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         module.set_generator(None)  # training is over; a (device) generator does not deep-copy everywhere
         test_metric = evaluate(module, test_ds)
         shadow = copy.deepcopy(module)
-        shadow.config = dataclasses.replace(module.config, method="full")
+        shadow.config = dataclasses.replace(module.config, method="full", datapath=None)  # float arithmetic
         for m in (shadow.rnn, shadow.head):
             m.quantizers = {k: None for k in m.quantizers}
         shadow_metric = evaluate(shadow, test_ds)
@@ -405,7 +416,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         "python": platform.python_version(),
     }
     if config.check and model is not None:
-        metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(model, test_ds, float_model)
+        metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(
+            model, test_ds, float_model, datapath_config(config))
     if out is not None and model is not None:
         save_model(model, out)
         if model.quant is not None:  # the float shadow weights: `hwsim check --float-model` compares with them
@@ -487,7 +499,7 @@ def command_line(config: TrainConfig, output: str | Path) -> str:
     if config.device != "cpu":
         args += ["--device", config.device]
     defaults = TrainConfig()
-    for key in ("valid_fraction", "test_fraction", "split_seed"):
+    for key in ("valid_fraction", "test_fraction", "split_seed", "datapath"):
         if d[key] != getattr(defaults, key):
             args += [f"--{key.replace('_', '-')}", str(d[key])]
     if config.check:
