@@ -175,8 +175,12 @@ def as_finite(x: np.ndarray, dtype, *, what: str, error: Type[E]) -> np.ndarray:
 
 
 def targets_fit(num_classes: int | None, dataset, *, error: Type[E]) -> None:
-    """The data set's targets must name classes the model has."""
+    """The data set's targets must name classes the model has, or (regression) hold as many values as it outputs."""
     y = dataset.y
-    if num_classes is not None and y is not None and y.size and int(y.max()) >= num_classes:
+    if num_classes is not None and y is not None and y.dtype.kind == "f":
+        if y.shape[-1] != num_classes:
+            raise error(f"{dataset.name}: regression targets must hold the model's {num_classes} outputs per "
+                        f"{'step' if y.ndim == 3 else 'sequence'}, not {y.shape[-1]}")
+    elif num_classes is not None and y is not None and y.size and int(y.max()) >= num_classes:
         raise error(f"{dataset.name}: targets must be below the model's {num_classes} classes, not up to {int(y.max())}")
 

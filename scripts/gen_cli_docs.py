@@ -71,9 +71,31 @@ command:
 
 ## Inputs
 
-Models are `.safetensors` or `.npz` files holding a PyTorch RNN/GRU/LSTM `state_dict`
-(see [python_api.md](python_api.md)); a data set is a built-in name (`digits`, `fashion`, `kjv`) or
+Models are `.safetensors` or `.npz` files, or `torch.save` `.pt` / `.pth` files (read with
+`torch.load(weights_only=True)`), holding a PyTorch RNN/GRU/LSTM `state_dict` (see
+[python_api.md](python_api.md)); a data set is a built-in name (`digits`, `fashion`, `kjv`) or
 an `.npz` file; a datapath contract is a TOML file (see [datapath.md](datapath.md)).
+
+### Data files and their splits
+
+An `.npz` data file holds either **one set** or **its parts**, never both:
+
+| keys | what |
+|---|---|
+| `x`, `y` | one set: `x` (N, T, I) floats or (N, T) integer token ids; `y` optional: integer (N,) class labels or (N, T) next-symbol targets, or float regression targets: (N,) or (N, D), a value or a vector per sequence, or (N, T, D) per step (finite; the metric is the mean squared error, with the mean absolute error beside it) |
+| `x_train`, `y_train`, `x_valid`, `y_valid`, `x_test`, `y_test` | the parts, each shaped as above; `valid` is optional |
+| `num_classes` | optional, one integer: the number of classes when the labels do not reach the last |
+
+`--split train|valid|test|all` picks a part of a built-in set or of a file with parts (default:
+`test`; `all` joins the parts). A file of one set has no parts: `--split` on it is refused (exit
+2), and without `--split` every command reads the whole file. `hwsim train` never measures a metric
+on what it trained on: it trains on `x_train`, selects the epoch on `x_valid` (or on
+`--valid-fraction` of train carved out when there is none) and reports the test metric on
+`x_test`; a file of one set is split by a seeded, stratified holdout (`--valid-fraction` 0.1 and
+`--test-fraction` 0.2 of each class, `--split-seed` 0), recorded under `split` in its metrics JSON
+with `n_train`, `n_valid`, `n_test`. `hwsim check` on that same file sees all of it, training
+sequences included: to check on the test part alone, store the parts as `x_train`, ..., `x_test`.
+Every metric names the part and the number of sequences it was measured on.
 """
 
 

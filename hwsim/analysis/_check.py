@@ -24,6 +24,7 @@ from ..datapath._plan import ACCUMS, Plan, lower
 from ..sim._reference import GATE_NAMES, float_forward, sigmoid
 from ..sim._sim import gate_frac, node_names, run_fixed
 from .._validate import targets_fit
+from ..data._datasets import PER_STEP_TASKS, REGRESSION_TASKS
 from ._metric import Metric, head_logits, metric_name
 
 #: Sequences per chunk: bounds the memory of recorded gates (L * G * chunk * T * H values).
@@ -267,7 +268,8 @@ def run_check(
         raise DataError(f"{dataset.name}: needs at least one sequence of at least one step, not {x_all.shape}")
     task = dataset.task
     has_head = qmodel.head is not None
-    all_steps = task == "next-symbol" and has_head
+    all_steps = task in PER_STEP_TASKS and has_head
+    regression = task in REGRESSION_TASKS
     targets_fit(qmodel.num_classes if has_head else None, dataset, error=DataError)
     plan = lower(qmodel, cfg)
     L, H = qmodel.num_layers, qmodel.hidden_size
@@ -282,6 +284,7 @@ def run_check(
     err_sum: dict[str, float] = {}
     drift = np.zeros((L, n_steps))
     max_err_y = 0.0
+    sum_err_y = 0.0  # |fixed - quant| of the outputs, in their own units
     observed: dict[str, float] = {}
 
     for start in range(0, n_seq, chunk):
@@ -298,9 +301,11 @@ def run_check(
             ff = float_forward(float_model, x)
             metrics["float"].add(head_logits(float_model, ff.h, all_steps), target)
         if has_head:
-            flips += int(np.sum(np.argmax(fx.y, axis=-1) != np.argmax(y_q, axis=-1)))
-            flip_count += y_q.shape[0] * (y_q.shape[1] if all_steps else 1)
+            if not regression:  # an argmax means nothing for regression outputs
+                flips += int(np.sum(np.argmax(fx.y, axis=-1) != np.argmax(y_q, axis=-1)))
+                flip_count += y_q.shape[0] * (y_q.shape[1] if all_steps else 1)
             max_err_y = max(max_err_y, float(np.abs(fx.y - y_q).max()))
+            sum_err_y += float(np.abs(fx.y - y_q).sum())
 
         # Errors per node, in datapath order: each layer's gates, then c, then h.
         order = 0
@@ -339,7 +344,8 @@ def run_check(
 
         loss_src = quantization_loss(float_model, qmodel, dataset, chunk=chunk)
     return {
-        "data": dataset.name,
+        "data": getattr(dataset, "label", dataset.name),
+        "split": getattr(dataset, "split", None),
         "task": task,
         "n_sequences": n_seq,
         "steps": n_steps,
@@ -350,9 +356,11 @@ def run_check(
         "float_metric": metrics["float"].value(),
         "quant_metric": metrics["quant"].value(),
         "fixed_metric": metrics["fixed"].value(),
+        "mae": {k: m.mae() for k, m in metrics.items()} if regression else None,
         "argmax_flips": flips / flip_count if flip_count else None,
         "max_abs_err_h": max(err_max[f"l{k}.h"] for k in range(L)),
         "max_abs_err_y": max_err_y if has_head else None,
+        "mean_abs_err_y": sum_err_y / (n_seq * (n_steps if all_steps else 1) * qmodel.num_classes) if has_head else None,
         "drift": drift[-1].tolist(),
         "drift_layers": drift.tolist(),
         "gate_errors": {name: {"max": err_max[name], "mean": err_sum[name] / total} for name in err_max},
@@ -378,10 +386,14 @@ def format_report(r: dict[str, Any]) -> str:
         f"{'metric':<18}{'float':>10}{'quant':>10}{'fixed':>10}",
         f"{r['metric'] or '(no targets)':<18}{_fmt_num(r['float_metric']):>10}"
         f"{_fmt_num(r['quant_metric']):>10}{_fmt_num(r['fixed_metric']):>10}",
+        *([f"{'mae':<18}{_fmt_num(r['mae']['float']):>10}{_fmt_num(r['mae']['quant']):>10}"
+           f"{_fmt_num(r['mae']['fixed']):>10}"] if r.get("mae") else []),
         *(["(float: pass the original float model with --float-model to fill this column)"]
           if r["float_metric"] is None and r["metric"] else []),
-        f"argmax flips quant vs fixed: {_fmt_num(r['argmax_flips'])}",
-        f"max |h err| {r['max_abs_err_h']:.3g}" + (f", max |y err| {r['max_abs_err_y']:.3g}" if r["max_abs_err_y"] is not None else ""),
+        *([] if r.get("mae") else [f"argmax flips quant vs fixed: {_fmt_num(r['argmax_flips'])}"]),
+        f"max |h err| {r['max_abs_err_h']:.3g}" + (
+            f", |y err| fixed vs quant: max {r['max_abs_err_y']:.3g}, mean {r['mean_abs_err_y']:.3g} (output units)"
+            if r["max_abs_err_y"] is not None else ""),
         "",
         f"{'node':<14}{'max err':>12}{'mean err':>12}",
     ]

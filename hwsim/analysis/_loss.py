@@ -13,15 +13,16 @@ import numpy as np
 
 from ..model._model import RNNModel
 from ..sim._reference import float_forward
-from ._metric import Metric, head_logits, metric_name
+from ..data._datasets import PER_STEP_TASKS
+from ._metric import Metric, head_logits, higher_is_better, metric_name
 
 
 def loss(metric: str | None, ref: float | None, value: float | None) -> float | None:
     """Loss of ``value`` against ``ref``: accuracy points (x100) for classification, extra bits per
-    symbol for next-symbol; positive is worse."""
+    symbol for next-symbol, extra mean squared error for regression; positive is worse."""
     if ref is None or value is None:
         return None
-    return (ref - value) * 100.0 if metric == "accuracy" else value - ref
+    return (ref - value) * 100.0 if higher_is_better(metric) else value - ref
 
 
 def _metric(model: RNNModel, dataset, all_steps: bool, chunk: int) -> float | None:
@@ -46,7 +47,7 @@ def quantization_loss(float_model: RNNModel, qmodel: RNNModel, dataset, *, chunk
     """
     from ..model._quant import _replace_tensors
 
-    all_steps = dataset.task == "next-symbol" and qmodel.head is not None
+    all_steps = dataset.task in PER_STEP_TASKS and qmodel.head is not None
     has_metric = qmodel.head is not None and float_model.head is not None and dataset.y is not None
     name = metric_name(dataset.task)
     ref = _metric(float_model, dataset, all_steps, chunk) if has_metric else None

@@ -1,5 +1,6 @@
 """The task metric, shared by ``hwsim check`` and the quantization-loss decomposition: the float
-head on recorded states, and accuracy or bits per symbol accumulated over chunks."""
+head on recorded states, and accuracy, bits per symbol or the mean squared error (with the mean
+absolute error beside it) accumulated over chunks."""
 
 from __future__ import annotations
 
@@ -7,12 +8,22 @@ import math
 
 import numpy as np
 
+from ..data._datasets import REGRESSION_TASKS
 from ..model._model import RNNModel
 
 
+#: The metric each task reports: accuracy (higher is better), bits per symbol, mean squared error (lower).
+METRICS = {"classify": "accuracy", "next-symbol": "bits_per_symbol", "regress": "mse", "regress-steps": "mse"}
+
+
 def metric_name(task: str | None) -> str | None:
-    """The metric a task reports: accuracy for classification, bits per symbol for next-symbol."""
-    return {"classify": "accuracy", "next-symbol": "bits_per_symbol"}.get(task)
+    """The metric a task reports (``METRICS``); None without targets."""
+    return METRICS.get(task)
+
+
+def higher_is_better(metric: str | None) -> bool:
+    """Whether a larger value of ``metric`` is better (accuracy) or worse (bits per symbol, mse)."""
+    return metric == "accuracy"
 
 
 def head_logits(model: RNNModel, h_last: np.ndarray, all_steps: bool) -> np.ndarray:
@@ -28,12 +39,18 @@ class Metric:
     def __init__(self, task: str | None, num_classes: int | None) -> None:
         self.task, self.num_classes = task, num_classes
         self.total = 0.0
+        self.abs_total = 0.0  # regression: the sum of |error| (mae)
         self.count = 0
 
     def add(self, y: np.ndarray | None, target: np.ndarray | None) -> None:
         if y is None or target is None or self.task is None:
             return
-        if self.task == "classify":
+        if self.task in REGRESSION_TASKS:  # errors in the targets' own units
+            e = np.asarray(y, np.float64) - target
+            self.total += float(np.sum(e * e))
+            self.abs_total += float(np.sum(np.abs(e)))
+            self.count += target.size
+        elif self.task == "classify":
             self.total += float(np.sum(np.argmax(y, axis=-1) == target))
             self.count += target.size
         else:
@@ -45,3 +62,7 @@ class Metric:
 
     def value(self) -> float | None:
         return self.total / self.count if self.count else None
+
+    def mae(self) -> float | None:
+        """The mean absolute error of a regression task (None for the others)."""
+        return self.abs_total / self.count if self.count and self.task in REGRESSION_TASKS else None

@@ -32,6 +32,7 @@ METRIC_LABELS = {
     "accuracy": ("accuracy", True),
     "bits_per_symbol": ("bits per symbol", False),
     "bpc": ("bits per character", False),
+    "mse": ("mean squared error", False),
     "None": ("metric (no targets)", True),
 }
 
@@ -435,8 +436,13 @@ def build_html(
         ("quantized, float arithmetic", check.get("quant_metric"), "quantized weights, float64 inference"),
         ("quantized, fixed point (bit-accurate)", check.get("fixed_metric"), "what the hardware computes"),
     ]
+    mae = check.get("mae")
     extra: list[tuple[str, Any]] = [
-        ("argmax flips, quantized-float vs fixed", None if flips is None else f"{100 * float(flips):.3f} %"),
+        *([] if mae else [("argmax flips, quantized-float vs fixed", None if flips is None else f"{100 * float(flips):.3f} %")]),
+        *([(f"mean absolute error ({n})", mae.get(n)) for n in ("float", "quant", "fixed")] if mae else []),
+        *([("|y_fixed - y_quant|, max / mean (output units)",
+            f"{_plain(check['max_abs_err_y'])} / {_plain(check['mean_abs_err_y'])}")]
+          if mae and check.get("mean_abs_err_y") is not None else []),
         ("max |h_fixed - h_float|", check.get("max_abs_err_h")),
     ]
     if lsb is not None and check.get("max_abs_err_h") is not None:

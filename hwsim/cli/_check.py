@@ -41,16 +41,17 @@ from . import PositiveFloat, fail, user_errors
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML report to REPORT/index.html (a report hwsim wrote there is replaced; other files are refused).")
 @user_errors
-def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str,
+def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str | None,
           limit: int | None, threshold_lsb: float | None, suggest_path: Path | None, suggest_bits: int | None, as_json: bool,
           report_dir: Path | None) -> None:
     """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
     from ..analysis._check import format_report, run_check
     from ..datapath._config import DEFAULT_CONFIG, DatapathConfig
-    from ..data._datasets import load_data
+    from ..data._datasets import load_data, resolve_split
     from .._errors import QuantError
     from ..model._modelfile import load_model
 
+    resolve_split(data, split)  # a --split the data cannot honour: refused before any work
     if report_dir is not None:
         from .._fsutil import prepare_output_dir
 
@@ -72,7 +73,7 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     if report_dir is not None:  # written before anything is printed: a failure is then the only line
         from ..analysis._report import report_for_check
 
-        path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.name}")
+        path = report_for_check(report_dir, report, qm, ds, cfg, title=f"hwsim check: {qmodel.name} on {ds.label}")
     click.echo(json.dumps(report) if as_json else format_report(report))
     if path is not None:
         click.echo(f"report -> {path}", err=as_json)  # with --json, stdout stays one JSON object
@@ -82,7 +83,8 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
                    f"(this config: {report['fixed_metric']})")
 
 
-def _suggest(qm, ds, cfg, fm, path: Path, bits: int | None, qmodel: Path, data: str, split: str, limit: int | None):
+def _suggest(qm, ds, cfg, fm, path: Path, bits: int | None, qmodel: Path, data: str, split: str | None,
+             limit: int | None):
     """Write the width advisor's contract for ``qm`` on ``ds`` and check it: its metric goes in the report."""
     from ..analysis._advise import observed_ranges, suggest_config, write_config_toml
     from ..analysis._check import run_check
@@ -90,11 +92,12 @@ def _suggest(qm, ds, cfg, fm, path: Path, bits: int | None, qmodel: Path, data: 
     new = suggest_config(qm, observed_ranges(qm, ds.x), cfg, bits=bits)
     r = run_check(qm, ds, new, float_model=fm)
     lim = f" --limit {limit}" if limit is not None else ""
+    sp = f" --split {split}" if split is not None else ""
     write_config_toml(path, new, (
-        f"hwsim check --suggest-config: formats placed for the ranges of {qmodel.name} on {ds.name}"
+        f"hwsim check --suggest-config: formats placed for the ranges of {qmodel.name} on {ds.label}"
         + (f", {bits} bits each" if bits is not None else ""),
-        f"{r['metric']}: fixed {r['fixed_metric']!r}, quant {r['quant_metric']!r}",
-        f"reproduce: hwsim check {qmodel} --data {data} --split {split}{lim} --config {path.name}",
+        f"{r['metric']}: fixed {r['fixed_metric']!r}, quant {r['quant_metric']!r} on {len(ds)} sequences",
+        f"reproduce: hwsim check {qmodel} --data {data}{sp}{lim} --config {path.name}",
     ))
     return {"path": str(path), "config": new.to_dict(), "fixed_metric": r["fixed_metric"],
             "saturations": sum(r["saturations"].values())}

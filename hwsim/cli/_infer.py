@@ -37,14 +37,16 @@ ENGINES = ("float", "fixed")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Output .npz file.")
 @user_errors
-def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str,
+def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str | None,
           limit: int | None, output: Path) -> None:
-    """Run MODEL (.safetensors or .npz) on a data set and write its states and outputs to an .npz."""
-    from ..data._datasets import load_data
+    """Run MODEL (.safetensors, .npz, or a torch.save .pt / .pth state_dict) on a data set and write its
+    states and outputs to an .npz."""
+    from ..data._datasets import load_data, resolve_split
     from .._errors import DataError
     from ..model._modelfile import atomic_write, load_model
     from .._validate import targets_fit
 
+    resolve_split(data, split)  # a --split the data cannot honour: refused before the model is read
     m = load_model(model, cell=cell)
     ds = load_data(data, split=split, input_size=m.input_size)
     if ds.input_size != m.input_size:
@@ -80,8 +82,11 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
             np.savez(f, **arrays)
 
     atomic_write(output, write)
-    summary = f"wrote {output}: {engine} engine, {len(ds)} sequences of {ds.steps} steps"
+    summary = f"wrote {output}: {engine} engine, {len(ds)} sequences of {ds.steps} steps from {ds.label}"
     if "y" in arrays and ds.task == "classify":
         acc = float(np.mean(np.argmax(arrays["y"], axis=1) == ds.y))
         summary += f", accuracy {acc:.4f}"
+    elif "y" in arrays and ds.task == "regress":
+        e = np.asarray(arrays["y"], np.float64) - ds.y
+        summary += f", mse {float(np.mean(e * e)):.4g}, mae {float(np.mean(np.abs(e))):.4g}"
     click.echo(summary)

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import click
 
-from ..data._datasets import BUILTINS, SPLITS
+from ..data._datasets import BUILTINS, DEFAULT_SPLIT, SPLITS
 from ..model._model import CELL_GATES
 
 
 def data_option(*, required: bool = True, help: str | None = None):
     return click.option(
         "--data", "data", required=required, default=None,
-        help=help or f"Data set: an .npz file (x, optional y) or a built-in name ({', '.join(BUILTINS)}).",
+        help=help or f"Data set: an .npz file (one set x, y; or per-split arrays x_train, y_train, x_valid, y_valid, "
+        f"x_test, y_test) or a built-in name ({', '.join(BUILTINS)}).",
     )
 
 
@@ -42,7 +43,9 @@ def cell_option(*, default: str | None = None, help: str = "Cell type when the w
 
 def split_option():
     return click.option(
-        "--split", type=click.Choice(SPLITS), default="test", show_default=True, help="Part of a built-in data set."
+        "--split", type=click.Choice(SPLITS), default=None,
+        help=f"Part of the data: of a built-in set, or a file's x_<split>, y_<split> arrays ('all' joins them). "
+        f"Default: {DEFAULT_SPLIT} (a file of one set x, y: the whole file; it has no parts to choose).",
     )
 
 

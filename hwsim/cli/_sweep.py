@@ -28,7 +28,8 @@ from . import PositiveFloat, fail, user_errors
 @split_option()
 @limit_option()
 @click.option("--max-loss", type=PositiveFloat(), default=None,
-              help="best.toml: the fewest LUTs within this loss (accuracy points) of the reference metric.")
+              help="best.toml: the fewest LUTs within this loss of the reference metric (accuracy points; "
+              "for bits per symbol and mean squared error, their increase).")
 @click.option("--max-luts", type=click.IntRange(min=1), default=None, help="best.toml: the best metric within N LUTs.")
 @click.option("--pnr", is_flag=True, help="Also place and route each point for its Fmax (needs `hwsim synth --pnr`).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (summary and records) instead of the table.")

@@ -18,7 +18,10 @@ from . import fail, user_errors
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True, help="Stacked layers.")
 @click.option("--method", type=click.Choice(TRAIN_METHODS), default="ternary", show_default=True,
               help="Quantizer in the loop; 'full' trains the float baseline.")
-@click.option("--data", required=True, help="Built-in data set (digits, fashion, kjv) or an .npz file.")
+@click.option("--data", required=True,
+              help="Built-in data set (digits, fashion, kjv) or an .npz file: per-split arrays x_train, y_train, "
+              "x_test, y_test (x_valid, y_valid optional), or one set x, y that is split by a seeded, stratified "
+              "holdout (--valid-fraction, --test-fraction, --split-seed).")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Model file to write (.safetensors or .npz); metrics go to the same name with .json.")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
@@ -40,21 +43,37 @@ from . import fail, user_errors
               help="Learning rate: constant, or halved after 2 epochs without a better validation metric.")
 @click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stop after this many epochs without a better validation metric (0: run every epoch).")
+@click.option("--valid-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Share held out for validation: of train when the data has no valid part, of "
+              "each class of a one-set file.")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True, help="Share of each class of a one-set file held out for test.")
+@click.option("--split-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of a one-set file's holdout (independent of --seed).")
+@click.option("--datapath", "datapath", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Activation-aware QAT: run the forward pass in this contract's fixed-point formats and activation "
+              "unit (TOML, docs/datapath.md), straight-through backward; binary, ternary and pow2-ternary methods.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="PyTorch CPU threads.")
 @click.option("--device", default="cpu", show_default=True, help="PyTorch device of the training: cpu, cuda or cuda:N.")
 @click.option("--check", is_flag=True,
-              help="Also measure the bit-accurate 16-bit fixed-point metric of the saved model on the test set.")
+              help="Also measure the bit-accurate fixed-point metric of the saved model on the test set (the --datapath "
+              "contract, or the default 16-bit one).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, limit, eval_limit, bits, e_min,
-          e_max, paper_exact, H, biases, schedule, patience, threads, device, check, force, quiet):
+          e_max, paper_exact, H, biases, schedule, patience, valid_fraction, test_fraction, split_seed, datapath,
+          threads, device, check, force, quiet):
     """Train a quantized RNN/GRU/LSTM on the --data set and write the quantized model to --output.
 
     Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
     The best epoch by validation metric is kept; the saved model holds its deterministic
     quantized weights and is a valid input to hwsim check and hwsim export. The float shadow
     weights go to NAME.float.SUFFIX beside it, for hwsim check --float-model.
+
+    Train, validation and test never share a sequence: the test metric is measured on the data's
+    test part, or on the held-out share of a one-set file (its seed and fractions are in the
+    metrics JSON, under "split").
     """
     from ..data._datasets import BUILTINS, load_data
     from ..training._train import TrainConfig, command_line, float_model_path, import_torch
@@ -73,18 +92,20 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
         cell=cell, hidden=hidden, method=method, data=data, layers=layers, epochs=epochs, lr=lr, batch=batch,
         seed=seed, limit=limit, eval_limit=eval_limit, bits=bits, e_min=e_min, e_max=e_max, zero=not paper_exact,
         biases=biases, H=H, threads=threads, check=check, schedule=schedule, patience=patience,
-        device=device,
+        device=device, valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
+        datapath=None if datapath is None else str(datapath),
     )
     result = run(config, output, progress=not quiet, command=command_line(config, output))
     m = result.metrics
     name = m["metric"]
-    fmt = (lambda v: f"{100 * v:.2f}%") if name == "accuracy" else (lambda v: f"{v:.4f}")
+    fmt = (lambda v: f"{100 * v:.2f}%") if name == "accuracy" else (lambda v: f"{v:.4g}")
+    sp = m["split"]
     click.echo(
-        f"{cell} H={hidden} {method} on {data}: test {name} {fmt(m['test_metric'])} "
+        f"{cell} H={hidden} {method} on {data}: test {name} {fmt(m['test_metric'])} on {m['n_test']} sequences of {sp['test']} "
         f"(float shadow {fmt(m['shadow_test_metric'])}"
         + ("" if m["fixed_test_metric"] is None else f", bit-accurate fixed point {fmt(m['fixed_test_metric'])}")
-        + f"), best epoch {m['best_epoch']}/{epochs}, "
-        f"{m['wall_s']:.1f} s -> {output}"
+        + f"), trained on {m['n_train']} of {sp['train']}, best epoch {m['best_epoch']}/{epochs} by validation "
+        f"on {m['n_valid']} of {sp['valid']}, {m['wall_s']:.1f} s -> {output}"
     )
     if float_out is not None:
         click.echo(f"float shadow weights -> {float_out} (hwsim check {output} --float-model {float_out})")

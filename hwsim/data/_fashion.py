@@ -65,4 +65,5 @@ def load(split: str = "test"):
     elif split == "valid":
         images, labels = images[-N_VALID:], labels[-N_VALID:]
     x = images.astype(np.float32) / np.float32(255.0)
-    return Dataset(name="fashion", x=x, y=labels.astype(np.int64), task="classify", num_classes=10)
+    return Dataset(name=f"fashion:{split}", x=x, y=labels.astype(np.int64), task="classify", num_classes=10,
+                   split=split)

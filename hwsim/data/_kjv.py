@@ -129,5 +129,6 @@ def load(split: str = "test"):
 
     t = tokens(split)
     return Dataset(
-        name="kjv", x=one_hot(t[:, :-1]), y=t[:, 1:].astype(np.int64), task="next-symbol", num_classes=len(VOCAB)
+        name=f"kjv:{split}", x=one_hot(t[:, :-1]), y=t[:, 1:].astype(np.int64), task="next-symbol",
+        num_classes=len(VOCAB), split=split,
     )

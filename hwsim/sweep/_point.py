@@ -37,7 +37,7 @@ def point_key(task_inputs: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(data: str, split: str, limit: int | None, input_size: int):
+def _dataset(data: str, split: str | None, limit: int | None, input_size: int):
     from ..data._datasets import load_data
 
     ds = load_data(data, split=split, input_size=input_size)
@@ -183,6 +183,8 @@ def compute_point(task: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
             config=cfg.to_dict(),
             qmodel_sha256=sha256(qbytes),
             metric=r["metric"],
+            data=r["data"],  # the split included
+            n_sequences=r["n_sequences"],
             float_metric=r["float_metric"],
             quant_metric=r["quant_metric"],
             fixed_metric=r["fixed_metric"],

@@ -1,7 +1,7 @@
 """The answer of a sweep: Pareto fronts, the recommended point as DIR/best.toml, DIR/report/index.html.
 
 A point is on the front of (metric, cost) when no other point is at least as good on both and better
-on one. The metric is the bit-accurate one (accuracy: higher is better; bits per symbol: lower);
+on one. The metric is the bit-accurate one (accuracy: higher is better; bits per symbol, mse: lower);
 costs are LUTs (from yosys) and latency (cycles of one sequence, or microseconds with an Fmax).
 ``choose_best`` applies the user's rule: the fewest LUTs (then the lowest latency) within
 ``max_loss`` of the reference metric, or the best metric within ``max_luts``.
@@ -70,19 +70,24 @@ def choose_best(records: Sequence[dict[str, Any]], *, max_loss: float | None = N
     return min(fit, key=key) if fit else None
 
 
-def best_toml(rec: dict[str, Any], *, data: str, split: str, limit: int | None, rule: str) -> str:
-    """The chosen point's contract as TOML for ``--config``, with how to reproduce it in comments."""
+def best_toml(rec: dict[str, Any], *, data: str, split: str | None, limit: int | None, rule: str) -> str:
+    """The chosen point's contract as TOML for ``--config``, with how to reproduce it in comments.
+
+    ``split`` is the one the sweep was given: the reproduce line names it only then.
+    """
     from ..analysis._advise import config_toml
     from ..datapath._config import DatapathConfig
 
     lim = f" --limit {limit}" if limit is not None else ""
+    sp = f" --split {split}" if split is not None else ""
     head = [
         f"hwsim sweep: recommended configuration ({rule})",
         f"point {rec['key']}: {rec['point']}",
-        f"{rec['metric']}: fixed {rec['fixed_metric']!r}, reference {rec['reference_metric']!r}, loss {rec['loss']!r}",
+        f"{rec['metric']}: fixed {rec['fixed_metric']!r}, reference {rec['reference_metric']!r}, loss {rec['loss']!r}"
+        + (f" on {rec['n_sequences']} sequences of {rec['data']}" if rec.get("data") else ""),
         (f"LUTs {luts(rec)}, " if luts(rec) is not None else "")
         + f"cycles/step {rec['cycles_per_step']}, latency {rec['latency_cycles']} cycles",
-        f"reproduce: hwsim check {rec.get('model_file', rec['model'])} --data {data} --split {split}{lim} --config best.toml",
+        f"reproduce: hwsim check {rec.get('model_file', rec['model'])} --data {data}{sp}{lim} --config best.toml",
     ]
     return config_toml(DatapathConfig.from_dict(rec["config"]), tuple(head))
 
@@ -142,7 +147,7 @@ def build_html(records: Sequence[dict[str, Any]], best: dict[str, Any] | None, r
     )
 
 
-def write_outputs(out_dir: str | os.PathLike, records: Sequence[dict[str, Any]], *, data: str, split: str,
+def write_outputs(out_dir: str | os.PathLike, records: Sequence[dict[str, Any]], *, data: str, split: str | None,
                   limit: int | None, max_loss: float | None = None, max_luts: int | None = None) -> dict[str, Any]:
     """Write DIR/best.toml (when a point fits the rule) and DIR/report/index.html; return a summary."""
     from .._fsutil import atomic_write, write_dir

@@ -64,7 +64,7 @@ def _client(scheduler: str | None, workers: int | None):
     return Client(cluster), cluster
 
 
-def build_tasks(models: list[Path], data: str, grid: Grid, out_dir: Path, *, split: str = "test",
+def build_tasks(models: list[Path], data: str, grid: Grid, out_dir: Path, *, split: str | None = "test",
                 limit: int | None = None, pnr: bool = False) -> list[dict[str, Any]]:
     """One task dict per grid point, each with its content key."""
     blobs = []
@@ -104,7 +104,7 @@ def run_sweep(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
-    split: str = "test",
+    split: str | None = None,
     limit: int | None = None,
     pnr: bool = False,
     progress: bool = True,
@@ -113,7 +113,8 @@ def run_sweep(
     """Compute every point of ``grid`` for every model and return the records in grid order.
 
     Records already in ``out_dir/results.jsonl`` (same key) are reused; new ones are appended
-    as they finish. Quantized models land in ``out_dir/models/<sha256>.safetensors``.
+    as they finish. Quantized models land in ``out_dir/models/<sha256>.safetensors``. ``split``
+    is ``load_data``'s: None reads the test part, or the whole of a data file of one set.
     """
     import time
 
@@ -128,6 +129,9 @@ def run_sweep(
 
         if pnr_function() is None:
             raise ToolError("--pnr needs place and route in `hwsim synth` (hwsim.export._synth), which this hwsim lacks")
+    from ..data._datasets import resolve_split
+
+    split = resolve_split(data, split)  # refused here, not point by point; None: the whole of a one-set file
     tasks = build_tasks([Path(m) for m in models], data, grid, out, split=split, limit=limit, pnr=pnr)
     store = ResultStore(out)
     (out / "models").mkdir(exist_ok=True)

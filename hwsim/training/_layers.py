@@ -9,8 +9,12 @@ used in training mode and their deterministic twins in evaluation mode; after ev
 ``QuantRNN`` / ``QuantGRU`` / ``QuantLSTM`` subclass ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` and
 ``QuantLinear`` subclasses ``nn.Linear``, so their parameters and state_dict keys are PyTorch's own
 (``weight_ih_l0``, ...) and a trained state_dict loads into the plain PyTorch module.
-``batch_first`` defaults to True (hwsim's (N, T, I) layout); ``batch_first=False`` takes PyTorch's
-(T, N, I). Dropout and bidirectional layers have no datapath and are not offered; docs/training.md
+They take ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM``'s constructor arguments, positional or keyword, with
+PyTorch's defaults (``batch_first=False``: (T, N, I); hwsim's data are (N, T, I), so pass
+``batch_first=True`` for them); ``dropout`` drops between layers in training as PyTorch does (the
+datapath runs evaluation mode, where it drops nothing). ``bidirectional=True`` and ``proj_size``
+have no datapath and are refused. A quantized weight tensor that is more than ``ZERO_WARN_SHARE``
+zeros gets a ``QuantizationWarning`` at the first forward pass in each mode; docs/training.md
 walks through training, saving and checking a model. ``QuantSeqModel`` adds a quantized linear head (keys ``rnn.*``,
 ``head.*``), the layout ``hwsim.model._modelfile`` reads. The quantizers here mirror ``hwsim.model._quant``
 formula for formula; the deterministic ones give identical values (tests/hwsim/training/test_torch.py).
@@ -19,12 +23,14 @@ formula for formula; the deterministic ones give identical values (tests/hwsim/t
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..model._codes import CODE_KIND
+from ..datapath._config import DatapathConfig  # noqa: F401 (QuantConfig.datapath's type)
 from .._errors import QuantError
 from ..model._model import TRAIN_METHODS
 
@@ -43,10 +49,21 @@ __all__ = [
     "init_weights_",
     "init_bound",
     "TRAIN_METHODS",
+    "QuantizationWarning",
+    "ZERO_WARN_SHARE",
 ]
 
 #: Ternary level choices: "pow2" (the datapath's), "exact" and "row-pow2" (training-only ablations).
 SCALES = ("pow2", "exact", "row-pow2")
+#: A quantized weight tensor with more than this share of zeros warns (``QuantizationWarning``): a
+#: trained ternary layer has about half; PyTorch's default initialization ternarizes to all zeros.
+ZERO_WARN_SHARE = 0.9
+
+
+class QuantizationWarning(UserWarning):
+    """Quantization zeroes (almost) all of a weight tensor: the layer passes almost no signal."""
+
+
 #: The deterministic twin used in evaluation mode (and in the saved model) of each method.
 DETERMINISTIC = {"binary-stoch": "binary", "ternary-stoch": "ternary", "exp-stoch": "exp"}
 
@@ -250,9 +267,17 @@ class QuantConfig:
     biases: str = "fixed"  # "fixed": biases stay float; "quantized": quantized like the weights
     H: float = 1.0  # binary level, a power of two
     scale: str = "pow2"  # ternary level: one of SCALES ("exact", "row-pow2": ablations, no hwsim model)
+    #: Activation-aware QAT: QuantSeqModel's forward pass runs this contract's fixed-point formats
+    #: and activation unit (hwsim.training._aqat); None: float activations (weight-only QAT).
+    datapath: "DatapathConfig | None" = None
 
     def __post_init__(self) -> None:
         from ..model._quant import _check_bits, _log2_pow2, exp_range
+
+        if self.datapath is not None:
+            from ._aqat import check_datapath
+
+            check_datapath(self.method, self.scale, self.datapath)
 
         if self.scale not in SCALES:
             raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
@@ -290,8 +315,35 @@ def glorot(n_in: int, n_units: int) -> float:
     return math.sqrt(6.0 / (n_in + n_units))
 
 
+def _check_zeros(module: nn.Module, name: str, w: torch.Tensor) -> None:
+    """Warn once per mode when the quantized ``w`` is more than ``ZERO_WARN_SHARE`` zeros."""
+    n = w.numel()
+    zeros = n - int(torch.count_nonzero(w.detach()))
+    if n and zeros > ZERO_WARN_SHARE * n:
+        warnings.warn(
+            f"{type(module).__name__}.{name}: {module.qconfig.method} quantization makes {zeros} of its {n} weights "
+            f"zero ({100 * zeros / n:.0f} %, more than {100 * ZERO_WARN_SHARE:.0f} %), so the layer passes almost "
+            "no signal and no gradient; initialize with hwsim.torch.init_weights_ (PyTorch's default "
+            "initialization lies inside the zero band)",
+            QuantizationWarning, stacklevel=4,
+        )
+
+
 class _QuantMixin:
     """Quantized forward for the nn.RNNBase subclasses: the _VF kernel on quantized weights."""
+
+    def _init_rnn(self, base: type, config: QuantConfig, *args, bidirectional: bool, proj_size: int = 0,
+                  **kwargs) -> None:
+        """``base.__init__`` with PyTorch's arguments, refusing those the datapath cannot honour."""
+        name = type(self).__name__
+        if bidirectional:
+            raise QuantError(f"{name}: bidirectional must be False: the datapath runs one direction, not both")
+        if proj_size:
+            raise QuantError(f"{name}: proj_size must be 0: the datapath has no projection, not {proj_size!r}")
+        if not isinstance(config, QuantConfig):
+            raise TypeError(f"{name}: config must be a QuantConfig, not {type(config).__name__}")
+        base.__init__(self, *args, **kwargs)
+        self._setup_quant(config)
 
     def _setup_quant(self, config: QuantConfig) -> None:
         self.qconfig = config
@@ -308,14 +360,19 @@ class _QuantMixin:
                 q = None
             self.quantizers[name] = None if config.method == "full" else q
         self.generator: torch.Generator | None = None
+        self._zeros_checked: set[bool] = set()  # the modes (training or not) whose weights were checked
 
     def quantized_weights(self) -> list[torch.Tensor]:
         """The weights the forward pass uses: quantized copies (straight-through) or the floats."""
         out = []
+        check = self.training not in self._zeros_checked
+        self._zeros_checked.add(self.training)
         for name in self._flat_weights_names:
             w = getattr(self, name)
             q = self.quantizers[name]
             out.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
+            if check and q is not None and name.startswith("weight"):
+                _check_zeros(self, name, out[-1])
         return out
 
     @torch.no_grad()
@@ -331,79 +388,97 @@ class _QuantMixin:
         n = x.shape[0 if self.batch_first else 1]
         return torch.zeros(self.num_layers, n, self.hidden_size, dtype=x.dtype, device=x.device)
 
+    def _run(self, fn, x: torch.Tensor, hx, n_states: int):
+        """``fn`` (a _VF kernel) on quantized weights, with dropout between layers in training.
+
+        An unbatched input (T, I) runs as a batch of one, as in PyTorch; ``hx`` is the initial
+        state (an (h, c) tuple for the LSTM), zeros when None.
+        """
+        _check_input(self, x)
+        batched = x.dim() == 3
+        if not batched:
+            x = x.unsqueeze(0 if self.batch_first else 1)
+            if hx is not None:
+                hx = tuple(h.unsqueeze(1) for h in hx) if n_states == 2 else hx.unsqueeze(1)
+        if hx is None:
+            hx = (self._hx(x), self._hx(x)) if n_states == 2 else self._hx(x)
+        res = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, float(self.dropout), self.training,
+                 False, self.batch_first)
+        out, states = res[0], res[1:]
+        if not batched:
+            out, states = out.squeeze(0 if self.batch_first else 1), tuple(h.squeeze(1) for h in states)
+        return out, (states if n_states == 2 else states[0])
+
 
 def _check_input(module: nn.Module, x: torch.Tensor) -> None:
-    if x.dim() != 3 or x.shape[2] != module.input_size:
+    if x.dim() not in (2, 3) or x.shape[-1] != module.input_size:
         layout = "(N, T, {}) (batch_first)" if module.batch_first else "(T, N, {}) (batch_first=False)"
-        raise ValueError(f"input must be {layout.format(module.input_size)}, not {tuple(x.shape)}")
+        raise ValueError(f"input must be {layout.format(module.input_size)} or unbatched (T, {module.input_size}), "
+                         f"not {tuple(x.shape)}")
 
 
 class QuantRNN(_QuantMixin, nn.RNN):
     """``nn.RNN`` whose forward uses quantized weights; see the module docstring."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
-        nn.RNN.__init__(self, input_size, hidden_size, num_layers, nonlinearity=nonlinearity, bias=bias,
-                        batch_first=batch_first)
-        self._setup_quant(config)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None, *, config: QuantConfig = QuantConfig()) -> None:
+        self._init_rnn(nn.RNN, config, input_size, hidden_size, num_layers, nonlinearity=nonlinearity, bias=bias,
+                       batch_first=batch_first, dropout=dropout, bidirectional=bidirectional, device=device,
+                       dtype=dtype)
 
     def forward(self, x, hx=None):  # noqa: D102
-        _check_input(self, x)
         fn = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
-        hx = self._hx(x) if hx is None else hx
-        out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False,
-                    self.batch_first)
-        return out, h
+        return self._run(fn, x, hx, 1)
 
 
 class QuantGRU(_QuantMixin, nn.GRU):
     """``nn.GRU`` whose forward uses quantized weights; see the module docstring."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
-                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
-        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
-        self._setup_quant(config)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None, *, config: QuantConfig = QuantConfig()) -> None:
+        self._init_rnn(nn.GRU, config, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+                       dropout=dropout, bidirectional=bidirectional, device=device, dtype=dtype)
 
     def forward(self, x, hx=None):  # noqa: D102
-        _check_input(self, x)
-        hx = self._hx(x) if hx is None else hx
-        out, h = torch._VF.gru(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
-                               False, self.batch_first)
-        return out, h
+        return self._run(torch._VF.gru, x, hx, 1)
 
 
 class QuantLSTM(_QuantMixin, nn.LSTM):
-    """``nn.LSTM`` whose forward uses quantized weights; see the module docstring."""
+    """``nn.LSTM`` whose forward uses quantized weights; returns ``out, (h, c)``. See the module docstring."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
-                 batch_first: bool = True, config: QuantConfig = QuantConfig()) -> None:
-        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first)
-        self._setup_quant(config)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device=None, dtype=None, *, config: QuantConfig = QuantConfig()) -> None:
+        self._init_rnn(nn.LSTM, config, input_size, hidden_size, num_layers, bias=bias, batch_first=batch_first,
+                       dropout=dropout, bidirectional=bidirectional, proj_size=proj_size, device=device, dtype=dtype)
 
     def forward(self, x, hx=None):  # noqa: D102
-        _check_input(self, x)
-        if hx is None:
-            hx = (self._hx(x), self._hx(x))
-        out, h, c = torch._VF.lstm(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
-                                   False, self.batch_first)
-        return out, (h, c)
+        return self._run(torch._VF.lstm, x, hx, 2)
 
 
 class QuantLinear(nn.Linear):
     """``nn.Linear`` whose forward uses the quantized weight (and bias when biases are quantized)."""
 
-    def __init__(self, in_features: int, out_features: int, *, config: QuantConfig = QuantConfig()) -> None:
-        super().__init__(in_features, out_features)
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None, *,
+                 config: QuantConfig = QuantConfig()) -> None:
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.qconfig = config
         q = None if config.method == "full" else config.tensor(glorot(in_features, out_features))
-        self.quantizers = {"weight": q, "bias": q if config.biases == "quantized" else None}
+        self.quantizers = {"weight": q, "bias": q if config.biases == "quantized" and bias else None}
         self.generator: torch.Generator | None = None
+        self._zeros_checked: set[bool] = set()
 
     def forward(self, x):  # noqa: D102
         ws = []
         for name in ("weight", "bias"):
             w, q = getattr(self, name), self.quantizers[name]
             ws.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
+        if self.training not in self._zeros_checked:
+            self._zeros_checked.add(self.training)
+            if self.quantizers["weight"] is not None:
+                _check_zeros(self, "weight", ws[0])
         return nn.functional.linear(x, ws[0], ws[1])
 
     @torch.no_grad()
@@ -472,12 +547,40 @@ class QuantSeqModel(nn.Module):
         self.cell = "rnn_tanh" if cell == "rnn" else cell
         self.config = config
         self.per_step = per_step
-        self.rnn = CELLS[cell](input_size, hidden_size, num_layers, config=config, **kw)
+        self.rnn = CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, config=config, **kw)
         self.head = QuantLinear(hidden_size, num_classes, config=config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.config.datapath is not None:
+            return self._datapath_forward(x)
         out, _ = self.rnn(x)
         return self.head(out if self.per_step else out[:, -1])
+
+    def _datapath_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass in the contract's arithmetic (``QuantConfig.datapath``; hwsim.training._aqat)."""
+        from ._aqat import DatapathForward
+
+        if getattr(self, "_dp", None) is None or self._dp.cfg is not self.config.datapath:
+            self._dp = DatapathForward(self.config.datapath, self.cell, self.rnn.num_layers)
+        _check_input(self.rnn, x)
+        ws = dict(zip(self.rnn._flat_weights_names, self.rnn.quantized_weights()))
+
+        def scale(q: TensorQuantizer) -> int:
+            return -1 if q.method == "pow2-ternary" else q.s
+
+        layers = []
+        for k in range(self.rnn.num_layers):
+            names = [f"{n}_l{k}" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            w_ih, w_hh, b_ih, b_hh = (None if n not in ws else ws[n].double() for n in names)
+            layers.append((w_ih, w_hh, b_ih, b_hh, scale(self.rnn.quantizers[names[0]]),
+                           scale(self.rnn.quantizers[names[1]])))
+        hw, hb = (StraightThrough.apply(w, q, self.training, self.head.generator) if q is not None else w
+                  for w, q in ((self.head.weight, self.head.quantizers["weight"]),
+                               (self.head.bias, self.head.quantizers["bias"])))
+        seq = x if self.rnn.batch_first else x.transpose(0, 1)
+        out = self._dp.run(seq, layers, (hw.double(), None if hb is None else hb.double(),
+                                         scale(self.head.quantizers["weight"])), self.per_step)
+        return out.to(x.dtype)
 
     def clip_weights(self) -> None:
         """Clamp every quantized float weight to its quantizer's range (call after each step)."""

@@ -1,10 +1,10 @@
-"""Quantization-aware training of RNN/GRU/LSTM classifiers and language models (``hwsim train``).
+"""Quantization-aware training of RNN/GRU/LSTM classifiers, language models and regressors (``hwsim train``).
 
 The seed paper's scheme (Ott et al., arXiv 1608.06902): float shadow weights, the quantized copy
 in the forward pass, straight-through gradients, stochastic quantizers in training and their
 deterministic twins in evaluation, weights clipped to the quantizer's range after every step
-(``hwsim.torch``). Adam, cross-entropy, a validation split and the best checkpoint by validation
-metric. The saved model is the deterministic quantized model of the best shadow weights
+(``hwsim.torch``). Adam, cross-entropy (mean squared error for regression), a validation split and
+the best checkpoint by validation metric. The saved model is the deterministic quantized model of the best shadow weights
 (``hwsim.model._quant.quantize_model``), so it is a valid input to ``hwsim check`` and ``hwsim export``.
 
 PyTorch is imported only inside the functions that need it, so this module (and
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError, HwsimError
+from ..data._datasets import PER_STEP_TASKS, REGRESSION_TASKS
 from ..model._model import TRAIN_METHODS
 from .._repr import short_repr
 
@@ -64,7 +65,10 @@ class TrainConfig:
 
     ``limit`` keeps the first N training sequences after a seeded shuffle; ``eval_limit`` does
     the same for the validation and test sets. ``valid_fraction`` carves the validation set out of
-    the training split when the data set has no ``valid`` split of its own.
+    the training split when the data set has no ``valid`` split of its own. A data file of one set
+    (``x``, ``y``; no ``x_train``/``x_test``) is split by ``hwsim.data._datasets.holdout``, seeded
+    by ``split_seed`` (not ``seed``: models trained with other seeds are tested on the same
+    sequences), ``valid_fraction`` and ``test_fraction`` of each class held out.
     """
 
     cell: str = "gru"
@@ -93,6 +97,9 @@ class TrainConfig:
     clip: bool = True  # clamp the float weights to the quantizer's range after every step
     scale: str = "pow2"  # ternary level (hwsim.torch.SCALES); other than "pow2": no model file, no check
     device: str = "cpu"  # PyTorch device of the training ("cuda" on a GPU); the models saved are the same kind
+    test_fraction: float = 0.2  # a one-set data file: the share of each class held out for test
+    split_seed: int = 0  # a one-set data file: the seed of its holdout
+    datapath: str | None = None  # activation-aware QAT: a contract TOML the forward pass runs (QuantConfig.datapath)
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -121,6 +128,11 @@ class TrainConfig:
             raise HwsimError(f"device must be cpu, cuda or cuda:N, not {self.device!r}")
         if not 0 < self.valid_fraction < 1:
             raise HwsimError(f"valid_fraction must be in (0, 1), not {self.valid_fraction!r}")
+        if not (0 < self.test_fraction < 1 and self.valid_fraction + self.test_fraction < 1):
+            raise HwsimError(f"test_fraction must be in (0, 1) with valid_fraction + test_fraction < 1, not "
+                             f"{self.test_fraction!r} (valid_fraction {self.valid_fraction!r})")
+        if isinstance(self.split_seed, bool) or not (isinstance(self.split_seed, int) and self.split_seed >= 0):
+            raise HwsimError(f"split_seed must be a non-negative int, not {self.split_seed!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -142,53 +154,94 @@ class TrainResult:
 # ---------------------------------------------------------------------------------------- data
 
 
-def _subset(ds, idx: np.ndarray):
-    y = None if ds.y is None else ds.y[idx]
-    return dataclasses.replace(ds, x=ds.x[idx], y=y)
+def load_splits(config: TrainConfig, *, record: dict[str, Any] | None = None):
+    """(train, valid, test) Datasets of ``config.data``, limited and carved as the config says.
 
+    A built-in set or a file with per-split arrays gives its own train and test parts (and valid,
+    else ``valid_fraction`` of train is carved out); a file of one set is split by a stratified
+    holdout (``TrainConfig``). The three never share a sequence. ``record``, when given, receives
+    how the split was made (the ``split`` entry of the metrics JSON).
+    """
+    from ..data._datasets import BUILTINS, file_parts, holdout, load_data
 
-def load_splits(config: TrainConfig):
-    """(train, valid, test) Datasets of ``config.data``, limited and carved as the config says."""
-    from ..data._datasets import load_data
-
-    train = load_data(config.data, split="train")
-    if train.y is None or train.task not in ("classify", "next-symbol"):
-        raise DataError(f"data set {config.data!r} has no labels to train on (task {train.task!r})")
     rng = np.random.default_rng(config.seed)
-    try:  # fashion and kjv hold a validation part of their own; digits and most .npz files do not
-        valid = load_data(config.data, split="valid")
-    except DataError:
+    how: dict[str, Any]
+    parts = () if config.data in BUILTINS or not Path(config.data).is_file() else file_parts(config.data)
+    if config.data in BUILTINS or parts:
+        if parts and ("train" not in parts or "test" not in parts):
+            raise DataError(f"{config.data}: hwsim train needs the per-split arrays x_train and x_test (and "
+                            f"optionally x_valid), not only x_{', x_'.join(parts)}")
+        train = load_data(config.data, split="train")
+        _check_trainable(config, train)
         valid = None
-    if valid is None:
-        perm = rng.permutation(len(train.x))
-        n_valid = max(1, int(round(config.valid_fraction * len(perm))))
-        valid, train = _subset(train, np.sort(perm[:n_valid])), _subset(train, np.sort(perm[n_valid:]))
-    test = load_data(config.data, split="test")
+        if "valid" in parts:
+            valid = load_data(config.data, split="valid")
+        elif not parts:
+            try:  # fashion and kjv hold a validation part of their own; digits does not
+                valid = load_data(config.data, split="valid")
+            except DataError:
+                pass
+        how = {"method": "the data's own parts"}
+        if valid is None:
+            perm = rng.permutation(len(train.x))
+            n_valid = max(1, int(round(config.valid_fraction * len(perm))))
+            valid = dataclasses.replace(train.subset(np.sort(perm[:n_valid]), name=f"{config.data}:valid (carved from train)"),
+                                        split="valid")
+            train = train.subset(np.sort(perm[n_valid:]))
+            how["valid_carved_from_train"] = {"fraction": config.valid_fraction, "seed": config.seed}
+        test = load_data(config.data, split="test")
+    else:
+        whole = load_data(config.data)
+        _check_trainable(config, whole)
+        train, valid, test = holdout(whole, valid_fraction=config.valid_fraction, test_fraction=config.test_fraction,
+                                     seed=config.split_seed)
+        how = {"method": "stratified holdout" if whole.task == "classify" else "holdout",
+               "seed": config.split_seed, "valid_fraction": config.valid_fraction,
+               "test_fraction": config.test_fraction}
     if config.limit is not None and config.limit < len(train.x):
-        train = _subset(train, np.sort(rng.permutation(len(train.x))[: config.limit]))
+        train = train.subset(np.sort(rng.permutation(len(train.x))[: config.limit]))
     if config.eval_limit is not None:
         if config.eval_limit < len(valid.x):
-            valid = _subset(valid, np.sort(rng.permutation(len(valid.x))[: config.eval_limit]))
+            valid = valid.subset(np.sort(rng.permutation(len(valid.x))[: config.eval_limit]))
         if config.eval_limit < len(test.x):
-            test = _subset(test, np.sort(np.random.default_rng(config.seed).permutation(len(test.x))[: config.eval_limit]))
+            test = test.subset(np.sort(np.random.default_rng(config.seed).permutation(len(test.x))[: config.eval_limit]))
+    if record is not None:
+        record.update(how, train=train.label, valid=valid.label, test=test.label)
     return train, valid, test
 
 
+def _check_trainable(config: TrainConfig, ds) -> None:
+    if ds.y is None or ds.task is None:
+        raise DataError(f"data set {config.data!r} has no targets to train on (task {ds.task!r})")
+
+
 def metric_name(task: str) -> str:
-    """``accuracy`` (fraction, higher is better) or ``bits_per_symbol`` (lower is better), as hwsim check names them."""
-    return "bits_per_symbol" if task == "next-symbol" else "accuracy"
+    """``accuracy`` (fraction, higher is better), ``bits_per_symbol`` or ``mse`` (lower is better), as hwsim check names them."""
+    from ..analysis._metric import metric_name as name
+
+    return name(task)
 
 
 def better(task: str, a: float, b: float) -> bool:
     """Whether metric value ``a`` beats ``b``."""
-    return a < b if task == "next-symbol" else a > b
+    from ..analysis._metric import higher_is_better
+
+    return a > b if higher_is_better(metric_name(task)) else a < b
+
+
+def _loss(torch, task: str, out, y):
+    """The training loss: cross-entropy of the logits, or the mean squared error of regression outputs."""
+    if task in REGRESSION_TASKS:
+        return torch.nn.functional.mse_loss(out, y)
+    return torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
 
 
 # ------------------------------------------------------------------------------------ training
 
 
 def evaluate(module, ds, *, batch: int = 512) -> float:
-    """Accuracy (classify) or bits per character (next-symbol) of ``module`` in evaluation mode."""
+    """Accuracy (classify), bits per character (next-symbol) or mean squared error (regression) of
+    ``module`` in evaluation mode."""
     torch = import_torch()
     module.eval()
     device = next(module.parameters()).device
@@ -196,9 +249,12 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
     with torch.no_grad():
         for i in range(0, len(ds.x), batch):
             x = torch.from_numpy(np.ascontiguousarray(ds.x[i : i + batch], dtype=np.float32)).to(device)
-            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=np.int64)).to(device)
+            y = torch.from_numpy(np.asarray(ds.y[i : i + batch], dtype=_target_dtype(ds.task))).to(device)
             out = module(x)
-            if ds.task == "next-symbol":
+            if ds.task in REGRESSION_TASKS:
+                total += float(((out.double() - y.double()) ** 2).sum())
+                n += y.numel()
+            elif ds.task == "next-symbol":
                 loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum")
                 total += float(loss) / math.log(2)
                 n += y.numel()
@@ -206,6 +262,19 @@ def evaluate(module, ds, *, batch: int = 512) -> float:
                 total += float((out.argmax(-1) == y).sum())
                 n += len(y)
     return total / max(n, 1)
+
+
+def _target_dtype(task: str):
+    return np.float32 if task in REGRESSION_TASKS else np.int64
+
+
+def datapath_config(config: TrainConfig):
+    """The ``DatapathConfig`` of ``config.datapath`` (activation-aware QAT), or None."""
+    if config.datapath is None:
+        return None
+    from ..datapath._config import DatapathConfig
+
+    return DatapathConfig.from_toml(config.datapath)
 
 
 def build_module(config: TrainConfig, input_size: int, num_classes: int, per_step: bool):
@@ -217,7 +286,8 @@ def build_module(config: TrainConfig, input_size: int, num_classes: int, per_ste
     from ._layers import QuantConfig, QuantSeqModel, init_weights_
 
     qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
-                     zero=config.zero, biases=config.biases, H=config.H, scale=config.scale)
+                     zero=config.zero, biases=config.biases, H=config.H, scale=config.scale,
+                     datapath=datapath_config(config))
     module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
                            num_layers=config.layers, config=qc, per_step=per_step)
     return init_weights_(module)
@@ -230,9 +300,11 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     A quantized model's float shadow weights go to ``float_model_path(out)`` (``NAME.float.SUFFIX``),
     so ``hwsim check OUT --float-model NAME.float.SUFFIX`` shows the float column.
 
-    The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, the
-    per-epoch validation metric, the test metric of the saved weights (float arithmetic with the
-    quantized weights), the test metric of the float shadow weights, sizes and the wall time.
+    The metrics JSON (``out`` with suffix ``.json``) records the config, the command line, how the
+    data was split (``split``: the parts, or the holdout's seed and fractions) and the size of each
+    part (``n_train``, ``n_valid``, ``n_test``), the per-epoch validation metric, the test metric
+    of the saved weights (float arithmetic with the quantized weights), the test metric of the
+    float shadow weights, and the wall time.
     """
     torch = import_torch()
     from .._progress import bar as progress_bar
@@ -251,9 +323,10 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     old_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        train_ds, valid_ds, test_ds = load_splits(config)
+        split_record: dict[str, Any] = {}
+        train_ds, valid_ds, test_ds = load_splits(config, record=split_record)
         task = train_ds.task
-        per_step = task == "next-symbol"
+        per_step = task in PER_STEP_TASKS
         torch.manual_seed(config.seed)
         module = build_module(config, train_ds.x.shape[2], int(train_ds.num_classes), per_step).to(config.device)
         gen = torch.Generator(device=config.device).manual_seed(config.seed + 1)
@@ -264,10 +337,10 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
             # patience=1: halved once 2 epochs in a row bring no better validation metric (it counts
             # "more than patience" bad epochs), so a --patience of 3 or more trains at the halved rate
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min" if task == "next-symbol" else "max", factor=0.5, patience=1)
+                opt, mode="max" if better(task, 1.0, 0.0) else "min", factor=0.5, patience=1)
         rng = np.random.default_rng(config.seed + 2)
         x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32)).to(config.device)
-        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=np.int64)).to(config.device)
+        y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=_target_dtype(task))).to(config.device)
         n = len(x_all)
         steps = math.ceil(n / config.batch)
         history = []
@@ -282,7 +355,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                 idx = perm[i * config.batch : (i + 1) * config.batch]
                 logits = module(x_all[idx])
                 y = y_all[idx]
-                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+                loss = _loss(torch, task, logits, y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -307,7 +380,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         module.set_generator(None)  # training is over; a (device) generator does not deep-copy everywhere
         test_metric = evaluate(module, test_ds)
         shadow = copy.deepcopy(module)
-        shadow.config = dataclasses.replace(module.config, method="full")
+        shadow.config = dataclasses.replace(module.config, method="full", datapath=None)  # float arithmetic
         for m in (shadow.rnn, shadow.head):
             m.quantizers = {k: None for k in m.quantizers}
         shadow_metric = evaluate(shadow, test_ds)
@@ -327,6 +400,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         "best_valid_metric": best,
         "best_epoch": best_epoch,
         "history": history,
+        "split": split_record,
         "n_train": int(len(train_ds.x)),
         "n_valid": int(len(valid_ds.x)),
         "n_test": int(len(test_ds.x)),
@@ -342,7 +416,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         "python": platform.python_version(),
     }
     if config.check and model is not None:
-        metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(model, test_ds, float_model)
+        metrics["fixed_test_metric"], metrics["fixed_how"] = fixed_point_metric(
+            model, test_ds, float_model, datapath_config(config))
     if out is not None and model is not None:
         save_model(model, out)
         if model.quant is not None:  # the float shadow weights: `hwsim check --float-model` compares with them
@@ -380,8 +455,10 @@ def fixed_point_metric(qmodel, test, float_model=None, config=None, *, analyses:
         return (None if v is None else float(v)), "hwsim check"
     from ..sim._sim import run_fixed
 
-    per_step = test.task == "next-symbol"
+    per_step = test.task in PER_STEP_TASKS
     y = np.asarray(run_fixed(qmodel, test.x, cfg, head_all_steps=per_step).y, dtype=np.float64)
+    if test.task in REGRESSION_TASKS:
+        return float(np.mean((y - test.y) ** 2)), "hwsim.sim._sim.run_fixed"
     if per_step:
         z = y - y.max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
@@ -421,6 +498,10 @@ def command_line(config: TrainConfig, output: str | Path) -> str:
         args += ["--patience", str(config.patience)]
     if config.device != "cpu":
         args += ["--device", config.device]
+    defaults = TrainConfig()
+    for key in ("valid_fraction", "test_fraction", "split_seed", "datapath"):
+        if d[key] != getattr(defaults, key):
+            args += [f"--{key.replace('_', '-')}", str(d[key])]
     if config.check:
         args.append("--check")
     args += ["-o", str(output)]

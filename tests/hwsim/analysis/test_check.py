@@ -196,3 +196,35 @@ def test_default_divergence_budget_and_tol_lsb():
     assert "4 x the activation unit's own worst error" in format_report(r)
     tight = run_check(qm, ds, threshold_lsb=1.0)["first_divergence"]
     assert tight["step"] == 0 and tight["error_lsb"] > tight["budget_lsb"] == 1.0
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+def test_check_regression_reports_mse_and_mae_in_output_units(make_model, per_step):
+    """Float targets: mse (the metric) and mae of each engine, and |y fixed - y quant| in the outputs' units."""
+    from hwsim._validate import targets_fit
+
+    fm = make_model("lstm", 3, 6, 2, 2, seed=1)
+    qm = quantize_model(fm, "exp", bits=4)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 5, 3)).astype(np.float32)
+    y = rng.normal(size=(30, 5, 2) if per_step else (30, 2)).astype(np.float32)
+    ds = Dataset("toy", x, y, "regress-steps" if per_step else "regress", 2)
+    r = run_check(qm, ds, DatapathConfig(), float_model=fm, chunk=16)
+    fx = run_fixed(qm, x, DatapathConfig(), head_all_steps=per_step)
+    qf = float_forward(qm, x)
+    y_q = qf.h @ qm.head.weight.T + qm.head.bias if per_step else qf.y
+    assert r["metric"] == "mse" and r["argmax_flips"] is None
+    assert r["fixed_metric"] == pytest.approx(np.mean((fx.y - y) ** 2))
+    assert r["quant_metric"] == pytest.approx(np.mean((y_q - y) ** 2))
+    assert r["mae"]["fixed"] == pytest.approx(np.mean(np.abs(fx.y - y)))
+    assert r["mae"]["quant"] == pytest.approx(np.mean(np.abs(y_q - y)))
+    assert r["mae"]["float"] is not None and r["float_metric"] is not None
+    assert r["max_abs_err_y"] == pytest.approx(np.abs(fx.y - y_q).max())
+    assert r["mean_abs_err_y"] == pytest.approx(np.abs(fx.y - y_q).mean())
+    assert r["quantization_loss"]["reference"] == pytest.approx(r["float_metric"])
+    text = format_report(r)
+    assert re.search(r"^mse +[0-9.]+ +[0-9.]+ +[0-9.]+$", text, re.M) and re.search(r"^mae +", text, re.M)
+    assert "argmax" not in text and "|y err| fixed vs quant: max " in text
+    with pytest.raises(DataError, match=r"^toy: regression targets must hold the model's 3 outputs per "
+                       + ("step" if per_step else "sequence") + r", not 2$"):
+        targets_fit(3, ds, error=DataError)

@@ -34,7 +34,7 @@ def test_float_on_digits(tmp_path, digits_gru):
     out = tmp_path / "out.npz"
     r = _run(path, "--data", "digits", "--limit", "25", "-o", out)
     assert r.exit_code == 0, r.output
-    assert r.output.startswith(f"wrote {out}: float engine, 25 sequences of 8 steps, accuracy ")
+    assert r.output.startswith(f"wrote {out}: float engine, 25 sequences of 8 steps from digits:test, accuracy ")
     ds = load_data("digits")
     ref = float_forward(model, ds.x[:25])
     with np.load(out) as z:

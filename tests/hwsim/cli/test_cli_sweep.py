@@ -62,7 +62,9 @@ def test_best_toml_reproduces_the_metric_with_check(tmp_path):
     # the rule names what the records can say: no target axis, so no LUT count is claimed
     assert summary["rule"] == "lowest latency within 2 points of the reference (no LUT counts: the grid has no target axis)"
     assert "LUTs None" not in text and "fewest LUTs" not in text
-    assert f"# reproduce: hwsim check {best['model_file']} --data digits --split test --limit 80 --config best.toml" in text
+    # no --split was given, so none is added (the check's default reads the same test part)
+    assert f"# reproduce: hwsim check {best['model_file']} --data digits --limit 80 --config best.toml" in text
+    assert "on 80 sequences of digits:test" in text
     check = json.loads(_hwsim("check", best["model_file"], "--data", "digits", "--limit", "80", "--config", "best.toml",
                               "--json", cwd=out))
     assert check["fixed_metric"] == best["fixed_metric"]  # exactly: same bits, same data

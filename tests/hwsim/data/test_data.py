@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from hwsim.data._datasets import BUILTINS, DIGITS_TEST_SHARE, Dataset, load_data
+from hwsim.data._datasets import BUILTINS, DIGITS_TEST_SHARE, Dataset, file_parts, holdout, load_data, resolve_split
 from hwsim._errors import DataError
 
 
@@ -56,10 +56,67 @@ def test_num_classes_from_file(tmp_path):
 
 def test_per_split_arrays(tmp_path):
     path = _npz(tmp_path, x_train=np.zeros((4, 2, 1)), y_train=np.arange(4), x_test=np.ones((2, 2, 1)), y_test=np.arange(2))
-    assert len(load_data(path, split="train")) == 4
-    test = load_data(path)
-    assert len(test) == 2 and test.x.min() == 1
-    assert re.search(r": data file must hold an array 'x' \(found x_test, x_train, y_test, y_train\)$", _err(path, split="all"))
+    assert file_parts(path) == ("train", "test")
+    train = load_data(path, split="train")
+    assert (len(train), train.split, train.name) == (4, "train", f"{path}:train")
+    test = load_data(path)  # the test part by default
+    assert len(test) == 2 and test.x.min() == 1 and test.split == "test" and test.label == f"{path}:test"
+    full = load_data(path, split="all")  # the parts joined, in train, valid, test order
+    assert (len(full), full.split, full.num_classes) == (6, "all", 4)
+    np.testing.assert_array_equal(full.y, [0, 1, 2, 3, 0, 1])
+    assert re.search(r"d\.npz has no 'valid' split: it holds x_train, x_test$", _err(path, split="valid"))
+
+
+def test_a_split_is_never_ignored(tmp_path):
+    """A file of one set has no parts: naming one is refused in one line, leaving it out reads the whole file."""
+    path = _npz(tmp_path, x=np.zeros((5, 2, 1)), y=np.arange(5))
+    assert file_parts(path) == () and resolve_split(path, None) is None and resolve_split(path, "all") is None
+    d = load_data(path)
+    assert (len(d), d.split, d.label) == (5, None, f"{path} (whole file)")
+    assert len(load_data(path, split="all")) == 5
+    for split in ("train", "valid", "test"):
+        assert re.fullmatch(
+            rf".*d\.npz holds one set \('x'\), not per-split arrays \(x_train, x_valid, x_test\): split '{split}' "
+            r"cannot be chosen; leave the split out to use the whole file, or store its parts as x_<split>, y_<split>",
+            _err(path, split=split))
+    both = _npz(tmp_path, "both.npz", x=np.zeros((5, 2, 1)), x_test=np.zeros((1, 2, 1)))
+    assert re.search(r"both\.npz: data file must hold either one set 'x' or per-split arrays x_<split>, not both$",
+                     _err(both))
+    assert resolve_split("digits", None) == "test" and resolve_split("digits", "train") == "train"
+
+
+def _rows(d):
+    return {r.tobytes() for r in d.x}
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_holdout_is_disjoint_stratified_and_seeded(seed):
+    rng = np.random.default_rng(1)
+    sizes = {0: 50, 1: 23, 2: 7, 3: 3, 4: 2, 5: 1}  # imbalanced, down to a class of one
+    y = np.repeat(list(sizes), list(sizes.values())).astype(np.int64)
+    x = rng.normal(size=(len(y), 3, 2)).astype(np.float32)  # every row unique
+    ds = Dataset("d.npz", x, y, "classify", 6)
+    train, valid, test = holdout(ds, valid_fraction=0.1, test_fraction=0.2, seed=seed)
+    assert (train.split, valid.split, test.split) == ("train", "valid", "test")
+    assert test.label == "d.npz:test (holdout)"
+    assert _rows(train).isdisjoint(_rows(test)) and _rows(train).isdisjoint(_rows(valid))
+    assert _rows(valid).isdisjoint(_rows(test))
+    assert _rows(train) | _rows(valid) | _rows(test) == _rows(ds) and len(train) + len(valid) + len(test) == len(ds)
+    assert set(train.y) == set(sizes)  # every class is trained on
+    assert set(test.y) == {0, 1, 2, 3, 4}  # and tested on wherever it has two sequences
+    assert set(valid.y) == {0, 1, 2, 3}
+    assert [int(np.sum(test.y == c)) for c in sizes] == [10, 5, 1, 1, 1, 0]  # round(0.2 n), at least one
+    again = holdout(ds, valid_fraction=0.1, test_fraction=0.2, seed=seed)[2]
+    np.testing.assert_array_equal(again.x, test.x)
+    other = holdout(ds, valid_fraction=0.1, test_fraction=0.2, seed=seed + 1)[2]
+    assert _rows(other) != _rows(test)
+
+
+def test_holdout_of_too_little_data_is_refused():
+    ds = Dataset("d.npz", np.zeros((2, 1, 1), np.float32), np.array([0, 1]), "classify", 2)
+    with pytest.raises(DataError, match=r"^d\.npz: 2 sequences are too few to hold out a validation and a test set "
+                       r"\(fractions 0\.1 and 0\.2\); store the parts as x_train, x_valid, x_test$"):
+        holdout(ds, valid_fraction=0.1, test_fraction=0.2, seed=0)
 
 
 def test_digits():
@@ -97,6 +154,7 @@ def test_builtin_registry_calls_loader(monkeypatch):
 def test_bad_files(tmp_path):
     assert re.match(r"^data file must exist, not found: .*gone\.npz$", _err(tmp_path / "gone.npz"))
     assert _err("digits", split="dev") == "split must be one of train, valid, test, all, not 'dev'"
+    assert _err(tmp_path / "gone.npz", split="dev") == "split must be one of train, valid, test, all, not 'dev'"
     (tmp_path / "t.npz").write_text("not a zip")
     assert re.search(r"t\.npz: data file must be an \.npz archive \(", _err(tmp_path / "t.npz"))
     np.save(tmp_path / "a.npy", np.zeros((2, 3, 4)))
@@ -118,7 +176,7 @@ def test_bad_targets(tmp_path):
     x = np.zeros((3, 4, 2))
     assert re.search(r": 'y' must have shape \(3,\) \(class labels\) or \(3, 4\) \(next-symbol targets\) to match 'x' \(3, 4, 2\), not \(2,\)$",
                      _err(_npz(tmp_path, x=x, y=np.arange(2))))
-    assert re.search(r": 'y' must hold integer labels, not float64$", _err(_npz(tmp_path, x=x, y=np.zeros(3))))
+    assert re.search(r": 'y' must hold integer labels, not bool$", _err(_npz(tmp_path, x=x, y=np.ones(3, bool))))
     assert re.search(r": 'y' labels must be >= 0, not -1$", _err(_npz(tmp_path, x=x, y=np.array([0, -1, 1]))))
     bad = np.array([1, "a"], dtype=object)
     assert re.search(r": array 'y' holds Python objects \(pickled\); data files must hold plain arrays$",
@@ -152,3 +210,28 @@ def test_directory_is_refused_with_its_own_message(tmp_path):
 def test_digits_has_no_valid_split():
     with pytest.raises(DataError, match=r"^digits has no 'valid' split: "):
         load_data("digits", split="valid")
+
+
+def test_float_targets_are_regression(tmp_path):
+    """One value or a vector per sequence ((N,), (N, D)), or per step ((N, T, D)); finite and shaped to x."""
+    x = np.zeros((3, 4, 2))
+    d = load_data(_npz(tmp_path, x=x, y=np.array([0.5, -1.0, 2.0])))
+    assert (d.task, d.num_classes, d.y.dtype, d.y.shape) == ("regress", 1, np.float32, (3, 1))
+    np.testing.assert_array_equal(d.y[:, 0], [0.5, -1.0, 2.0])
+    d = load_data(_npz(tmp_path, x=x, y=np.ones((3, 5), np.float32)))
+    assert (d.task, d.num_classes, d.y.shape) == ("regress", 5, (3, 5))
+    d = load_data(_npz(tmp_path, x=x, y=np.ones((3, 4, 2), np.float16)))
+    assert (d.task, d.num_classes, d.y.shape, d.y.dtype) == ("regress-steps", 2, (3, 4, 2), np.float32)
+    bad = np.ones((3, 4, 2))
+    bad[1, 2, 0], bad[2, 0, 1] = np.nan, np.inf
+    assert re.search(r"d\.npz: 'y' holds 2 NaN/Inf values as float32; regression targets must be finite$",
+                     _err(_npz(tmp_path, x=x, y=bad)))
+    assert re.search(r": 'y' holds 1 NaN/Inf values as float32; regression targets must be finite$",
+                     _err(_npz(tmp_path, x=x, y=np.array([1.0, 1e39, 0.0]))))  # overflows float32
+    for shape in [(2,), (3, 5, 1), (3, 4, 0), (3, 0), (3, 4, 2, 1)]:
+        assert re.search(
+            r": 'y' float targets must have shape \(3,\) or \(3, D\) \(a value or a vector per sequence\) or "
+            rf"\(3, 4, D\) \(per step\) to match 'x' \(3, 4, 2\), not {re.escape(str(shape))}$",
+            _err(_npz(tmp_path, x=x, y=np.ones(shape)))), shape
+    with pytest.raises(DataError, match=r"^d: regress targets y must be float32 \(2, 3\), not float32 \(2, 1\)$"):
+        Dataset("d", np.zeros((2, 5, 1), np.float32), np.zeros((2, 1), np.float32), "regress", 3)

@@ -558,3 +558,19 @@ def test_decode_model_codes_errors():
     extra = RNNModel(**{**q.__dict__, "quant": QuantSpec("exp", 4, {**q.quant.scales, "x": 0})})
     with pytest.raises(QuantError, match=r"^QuantSpec names tensor 'x', which the model does not have$"):
         decode_model_codes(extra)
+
+
+@pytest.mark.parametrize("hidden, same", [(20, True), (24, True), (25, False), (6, False)])
+def test_pow2_ternary_is_ternary_where_every_glorot_bound_rounds_to_half(make_model, hidden, same):
+    """docs/training.md: ternary's W0 is 0.5 when fan_in + H (2H for w_hh) lies in 13..48, and then the
+    two methods are the same quantizer (issue 24: byte-identical files for a 2-layer LSTM, H = 20)."""
+    from hwsim.model._quant import quantize_model
+
+    fm = make_model("lstm", 1, hidden, 2, 1, seed=0)
+    layers = tuple(type(l)(*(None if a is None else a * 4.0 for a in (l.w_ih, l.w_hh, l.b_ih, l.b_hh)))
+                   for l in fm.layers)  # spread the weights over both thresholds
+    fm = type(fm)(cell=fm.cell, layers=layers, head=type(fm.head)(fm.head.weight * 4.0, fm.head.bias),
+                  prefix=fm.prefix, head_prefix=fm.head_prefix)
+    a, b = quantize_model(fm, "ternary"), quantize_model(fm, "pow2-ternary")
+    assert all(np.array_equal(a.tensor(k), b.tensor(k)) for k in a.tensor_keys()) == same
+    assert any(np.count_nonzero(a.tensor(k)) for k in a.tensor_keys())

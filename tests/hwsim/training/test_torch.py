@@ -12,11 +12,13 @@ from hwsim._errors import QuantError  # noqa: E402
 from hwsim.sim._reference import float_forward  # noqa: E402
 from hwsim.torch import (  # noqa: E402
     QuantConfig,
+    QuantLinear,
     QuantGRU,
     QuantLSTM,
     QuantRNN,
     QuantSeqModel,
     StraightThrough,
+    init_weights_,
     TensorQuantizer,
     quantize,
     round_half_away,
@@ -139,11 +141,16 @@ def test_bad_method_and_bits():
 )
 def test_modules_match_torch_with_quantized_weights(cls, ref):
     torch.manual_seed(0)
-    m = cls(5, 6, 2, config=QuantConfig(method="ternary", biases="quantized"))
+    m = init_weights_(cls(5, 6, 2, batch_first=True, config=QuantConfig(method="ternary", biases="quantized")))
+    with torch.no_grad():  # PyTorch's default init would ternarize to all zeros, and compare nothing
+        for name, p in m.named_parameters():
+            if name.startswith("bias"):
+                p.uniform_(-1.0, 1.0)
     plain = ref(5, 6, 2, batch_first=True)
     assert list(m.state_dict()) == list(plain.state_dict())
     m.eval()
     qstate = {name: quantize(p.detach(), m.quantizers[name]) for name, p in m.named_parameters()}
+    assert all(0.1 < float((q != 0).float().mean()) < 0.9 for q in qstate.values())  # nonzero weights compared
     plain.load_state_dict(qstate)
     x = torch.randn(3, 7, 5)
     out, _ = m(x)
@@ -157,16 +164,114 @@ def test_modules_match_torch_with_quantized_weights(cls, ref):
 def test_full_method_is_plain_torch():
     torch.manual_seed(0)
     m = QuantGRU(4, 5, config=QuantConfig(method="full"))
-    plain = torch.nn.GRU(4, 5, batch_first=True)
+    plain = torch.nn.GRU(4, 5)  # the same defaults: batch_first=False
     plain.load_state_dict(m.state_dict())
-    x = torch.randn(2, 3, 4)
+    x = torch.randn(3, 2, 4)
     torch.testing.assert_close(m(x)[0], plain(x)[0], rtol=0, atol=0)
 
 
 def test_input_shape_error():
-    m = QuantGRU(4, 5)
-    with pytest.raises(ValueError, match=r"^input must be \(N, T, 4\) \(batch_first\), not \(2, 3, 5\)$"):
+    m = QuantGRU(4, 5, batch_first=True)
+    with pytest.raises(ValueError, match=r"^input must be \(N, T, 4\) \(batch_first\) or unbatched \(T, 4\), not \(2, 3, 5\)$"):
         m(torch.zeros(2, 3, 5))
+
+
+_TORCH_ARGS = {  # the constructor arguments of nn.RNN / nn.GRU / nn.LSTM after input_size, hidden_size
+    "RNN": ("num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bidirectional", "device", "dtype"),
+    "GRU": ("num_layers", "bias", "batch_first", "dropout", "bidirectional", "device", "dtype"),
+    "LSTM": ("num_layers", "bias", "batch_first", "dropout", "bidirectional", "proj_size", "device", "dtype"),
+}
+
+
+@pytest.mark.parametrize("name", list(_TORCH_ARGS))
+def test_constructors_take_torchs_arguments_in_torchs_order(name):
+    import inspect
+
+    base = [p for p in inspect.signature(torch.nn.RNNBase.__init__).parameters if p not in ("self", "mode")]
+    want = ["input_size", "hidden_size", *_TORCH_ARGS[name]]
+    assert [p for p in base if p != "proj_size" or name == "LSTM"] == [p for p in want if p != "nonlinearity"]
+    cls = {"RNN": QuantRNN, "GRU": QuantGRU, "LSTM": QuantLSTM}[name]
+    params = inspect.signature(cls.__init__).parameters
+    assert [p for p in params if p not in ("self", "config")] == want
+    defaults = {"num_layers": 1, "nonlinearity": "tanh", "bias": True, "batch_first": False, "dropout": 0.0,
+                "bidirectional": False, "proj_size": 0, "device": None, "dtype": None}
+    assert {p: params[p].default for p in want[2:]} == {p: defaults[p] for p in want[2:]}
+
+
+@pytest.mark.parametrize("name, args, kwargs", [
+    ("RNN", (5, 7), {}),
+    ("RNN", (5, 7, 2, "relu", False, True, 0.3), {}),
+    ("GRU", (5, 7, 3, False, False, 0.5), {"dtype": torch.float64, "device": "cpu"}),
+    ("GRU", (5, 7), {"num_layers": 2, "batch_first": True, "dropout": 0.2}),
+    ("LSTM", (5, 7, 2, True, True, 0.4, False, 0), {}),
+    ("LSTM", (5, 7), {"bias": False, "dtype": torch.float64}),
+], ids=["rnn-defaults", "rnn-relu-positional", "gru-positional-f64", "gru-kw", "lstm-positional", "lstm-nobias"])
+def test_parity_with_torch_nn(name, args, kwargs):
+    """Built with torch's own argument list, the float (method="full") layer is nn.* exactly, dropout included."""
+    torch.manual_seed(0)
+    plain = getattr(torch.nn, name)(*args, **kwargs)
+    quant = {"RNN": QuantRNN, "GRU": QuantGRU, "LSTM": QuantLSTM}[name](*args, **kwargs, config=QuantConfig(method="full"))
+    quant.load_state_dict(plain.state_dict())
+    assert (quant.batch_first, quant.dropout, quant.bias, quant.num_layers) == (
+        plain.batch_first, plain.dropout, plain.bias, plain.num_layers)
+    dtype = kwargs.get("dtype", torch.float32)
+    x = torch.randn(4, 6, 5, dtype=dtype)
+    for training in (False, True):  # training: dropout between layers, the same draws under the same seed
+        plain.train(training), quant.train(training)
+        torch.manual_seed(1)
+        want = plain(x)
+        torch.manual_seed(1)
+        got = quant(x)
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    plain.eval(), quant.eval()
+    torch.testing.assert_close(quant(x[0]), plain(x[0]), rtol=0, atol=0)  # unbatched (T, I), as torch takes it
+    h0 = torch.randn(quant.num_layers, x.shape[0 if quant.batch_first else 1], 7, dtype=dtype)
+    hx = (h0, torch.randn_like(h0)) if name == "LSTM" else h0
+    torch.testing.assert_close(quant(x, hx), plain(x, hx), rtol=0, atol=0)
+    if quant.dropout and quant.num_layers > 1:  # dropout does drop in training
+        quant.train()
+        torch.manual_seed(1)
+        a = quant(x)[0]
+        torch.manual_seed(2)
+        assert not torch.equal(a, quant(x)[0])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: QuantLSTM(4, 8, proj_size=3), r"^QuantLSTM: proj_size must be 0: the datapath has no projection, not 3$"),
+    (lambda: QuantGRU(4, 8, 1, True, False, 0.0, True),
+     r"^QuantGRU: bidirectional must be False: the datapath runs one direction, not both$"),
+    (lambda: QuantRNN(4, 8, bidirectional=True),
+     r"^QuantRNN: bidirectional must be False: the datapath runs one direction, not both$"),
+    (lambda: QuantLSTM(4, 8, config="ternary"), r"^QuantLSTM: config must be a QuantConfig, not str$"),
+])
+def test_arguments_without_a_datapath_are_refused_by_name(make, message):
+    with pytest.raises((QuantError, TypeError), match=message):
+        make()
+
+
+def test_quantization_to_all_zeros_warns_once_per_mode():
+    import warnings
+
+    from hwsim.torch import ZERO_WARN_SHARE, QuantizationWarning
+
+    torch.manual_seed(0)
+    m = QuantGRU(8, 64, config=QuantConfig(method="ternary"))  # PyTorch's default init: inside W0 / 2
+    x = torch.randn(5, 2, 8)
+    with pytest.warns(QuantizationWarning, match=r"^QuantGRU\.weight_ih_l0: ternary quantization makes 1536 of its "
+                      r"1536 weights zero \(100 %, more than 90 %\), so the layer passes almost no signal and no "
+                      r"gradient; initialize with hwsim\.torch\.init_weights_ "):
+        m(x)
+    assert ZERO_WARN_SHARE == 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QuantizationWarning)
+        m(x)  # once per mode
+        init_weights_(m)  # Glorot: about half zeros, no warning in the mode checked next
+        m.eval()
+        m(x)
+        lin = init_weights_(QuantLinear(64, 10, config=QuantConfig(method="ternary")))
+        lin(torch.randn(3, 64))
+    with pytest.warns(QuantizationWarning, match=r"^QuantLinear\.weight: ternary quantization makes 640 of its 640 "):
+        QuantLinear(64, 10, config=QuantConfig(method="ternary"))(torch.randn(3, 64))
 
 
 @pytest.mark.parametrize("method", ["binary", "ternary", "pow2-ternary", "uniform"])
@@ -190,7 +295,7 @@ def test_clip_weights_bounds(method):
 def test_quantized_model_matches_eval_forward(cell, method):
     """The saved model (numpy quantize_model) is what evaluation mode computed, bit for bit in float."""
     torch.manual_seed(1)
-    m = QuantSeqModel(cell, 5, 6, 4, config=QuantConfig(method=method))
+    m = init_weights_(QuantSeqModel(cell, 5, 6, 4, config=QuantConfig(method=method)))  # default init: all zeros
     m.eval()
     qm = m.quantized_model(seed=3)
     assert qm.quant.method == method.removesuffix("-stoch")
@@ -217,9 +322,9 @@ def test_float_model_and_load_model_round_trip():
 
 
 def test_per_step_head_shape():
-    m = QuantSeqModel("gru", 3, 4, 7, per_step=True)
+    m = init_weights_(QuantSeqModel("gru", 3, 4, 7, per_step=True))
     assert m(torch.zeros(2, 5, 3)).shape == (2, 5, 7)
-    m = QuantSeqModel("gru", 3, 4, 7)
+    m = init_weights_(QuantSeqModel("gru", 3, 4, 7))
     assert m(torch.zeros(2, 5, 3)).shape == (2, 7)
 
 
@@ -254,8 +359,8 @@ def test_torch_only_scales_have_no_hwsim_model():
 
 def test_batch_first_false_is_pytorchs_layout():
     torch.manual_seed(0)
-    a = QuantGRU(4, 5, 2, config=QuantConfig(method="ternary"))
-    b = QuantGRU(4, 5, 2, batch_first=False, config=QuantConfig(method="ternary"))
+    a = init_weights_(QuantGRU(4, 5, 2, batch_first=True, config=QuantConfig(method="ternary")))
+    b = QuantGRU(4, 5, 2, config=QuantConfig(method="ternary"))  # batch_first=False, PyTorch's default
     b.load_state_dict(a.state_dict())
     a.eval(), b.eval()
     x = torch.randn(3, 7, 4)
@@ -263,5 +368,5 @@ def test_batch_first_false_is_pytorchs_layout():
     out_b, h_b = b(x.transpose(0, 1))
     torch.testing.assert_close(out_b.transpose(0, 1), out_a, rtol=0, atol=0)
     torch.testing.assert_close(h_b, h_a, rtol=0, atol=0)
-    with pytest.raises(ValueError, match=r"^input must be \(T, N, 4\) \(batch_first=False\), not \(2, 3, 5\)$"):
+    with pytest.raises(ValueError, match=r"^input must be \(T, N, 4\) \(batch_first=False\) or unbatched \(T, 4\), not \(2, 3, 5\)$"):
         b(torch.zeros(2, 3, 5))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -100,6 +101,109 @@ def test_train_next_symbol_task(tmp_path):
     res = train(_tiny(data=str(data), method="pow2-ternary", limit=None, eval_limit=None), progress=False)
     assert res.metrics["metric"] == "bits_per_symbol" and res.metrics["task"] == "next-symbol"
     assert 0 < res.metrics["test_metric"] < 6  # bits per symbol of a 5-symbol alphabet, barely trained
+
+
+def _one_set_file(tmp_path, n=300, classes=3):
+    """A data file of one set (x, y alone): class c's sequences hold the value c + noise; every row is unique."""
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % classes
+    x = (y[:, None, None] + 0.3 * rng.normal(size=(n, 5, 2))).astype(np.float32)
+    path = tmp_path / "one.npz"
+    np.savez(path, x=x, y=y)
+    return path, x, y
+
+
+def test_one_set_file_is_split_by_a_stratified_holdout(tmp_path):
+    """Train, valid and test of a file without per-split arrays never share a sequence (issue 24)."""
+    from hwsim.training._train import load_splits
+
+    path, x, y = _one_set_file(tmp_path)
+    record = {}
+    train, valid, test = load_splits(_tiny(data=str(path), limit=None, eval_limit=None), record=record)
+    rows = lambda d: {r.tobytes() for r in d.x}  # noqa: E731
+    assert rows(train).isdisjoint(rows(test)) and rows(train).isdisjoint(rows(valid)) and rows(valid).isdisjoint(rows(test))
+    assert rows(train) | rows(valid) | rows(test) == {r.tobytes() for r in x}
+    assert (len(train), len(valid), len(test)) == (210, 30, 60)
+    for c in range(3):  # stratified: each class keeps its share in every part
+        assert (np.sum(train.y == c), np.sum(valid.y == c), np.sum(test.y == c)) == (70, 10, 20)
+    assert record == {"method": "stratified holdout", "seed": 0, "valid_fraction": 0.1, "test_fraction": 0.2,
+                      "train": f"{path}:train (holdout)", "valid": f"{path}:valid (holdout)",
+                      "test": f"{path}:test (holdout)"}
+    # the holdout's seed is its own: another training seed tests on the same sequences
+    assert rows(load_splits(_tiny(data=str(path), limit=None, eval_limit=None, seed=5))[2]) == rows(test)
+    assert rows(load_splits(_tiny(data=str(path), limit=None, eval_limit=None, split_seed=1))[2]) != rows(test)
+    other = load_splits(_tiny(data=str(path), limit=None, eval_limit=None, valid_fraction=0.2, test_fraction=0.3))
+    assert [len(d) for d in other] == [150, 60, 90]
+
+
+def test_per_split_files_train_on_their_parts(tmp_path):
+    from hwsim.training._train import load_splits
+
+    _, x, y = _one_set_file(tmp_path)
+    path = tmp_path / "parts.npz"
+    np.savez(path, x_train=x[:200], y_train=y[:200], x_valid=x[200:240], y_valid=y[200:240], x_test=x[240:], y_test=y[240:])
+    record = {}
+    train, valid, test = load_splits(_tiny(data=str(path), limit=None, eval_limit=None), record=record)
+    np.testing.assert_array_equal(test.x, x[240:])
+    np.testing.assert_array_equal(valid.x, x[200:240])
+    assert record["method"] == "the data's own parts" and record["test"] == f"{path}:test"
+    np.savez(path, x_train=x[:200], y_train=y[:200], x_valid=x[200:], y_valid=y[200:])
+    with pytest.raises(HwsimError, match=r"^.*parts\.npz: hwsim train needs the per-split arrays x_train and x_test "
+                       r"\(and optionally x_valid\), not only x_train, x_valid$"):
+        load_splits(_tiny(data=str(path)))
+    np.savez(path, x_train=x[:200], y_train=y[:200], x_test=x[200:], y_test=y[200:])
+    record = {}
+    train, valid, test = load_splits(_tiny(data=str(path), limit=None, eval_limit=None), record=record)
+    assert (len(train), len(valid), len(test)) == (180, 20, 100)  # valid carved out of train
+    assert record["valid_carved_from_train"] == {"fraction": 0.1, "seed": 0}
+    assert record["valid"] == f"{path}:valid (carved from train)"
+    assert rows_disjoint(train, valid) and rows_disjoint(train, test)
+
+
+def rows_disjoint(a, b) -> bool:
+    return {r.tobytes() for r in a.x}.isdisjoint({r.tobytes() for r in b.x})
+
+
+@torch_mark
+def test_cli_train_on_a_one_set_file_tests_on_held_out_sequences(tmp_path):
+    _needs_torch()
+    path, x, y = _one_set_file(tmp_path)
+    out = tmp_path / "m.safetensors"
+    r = CliRunner().invoke(main, ["train", "--hidden", "4", "--data", str(path), "--epochs", "1", "-o", str(out),
+                                  "--quiet", "--split-seed", "2", "--test-fraction", "0.25"])
+    assert r.exit_code == 0, r.output
+    assert re.match(rf"^gru H=4 ternary on {re.escape(str(path))}: test accuracy \d+\.\d\d% on 75 sequences of "
+                    rf"{re.escape(str(path))}:test \(holdout\) .*trained on 195 of .*by validation on 30 of ", r.output)
+    m = json.loads(metrics_path(out).read_text())
+    assert (m["n_train"], m["n_valid"], m["n_test"]) == (195, 30, 75)
+    assert m["split"]["seed"] == 2 and m["split"]["test_fraction"] == 0.25 and m["split"]["method"] == "stratified holdout"
+    assert "--test-fraction 0.25 --split-seed 2" in m["command"] and "--valid-fraction" not in m["command"]
+    r = CliRunner().invoke(main, ["train", "--data", str(path), "--valid-fraction", "0.5", "--test-fraction", "0.5",
+                                  "-o", str(tmp_path / "n.safetensors")])
+    assert r.exit_code == 2
+    assert r.output.strip() == "Error: test_fraction must be in (0, 1) with valid_fraction + test_fraction < 1, not 0.5 (valid_fraction 0.5)"
+
+
+@torch_mark
+@pytest.mark.parametrize("per_step", [False, True])
+def test_train_regression(tmp_path, per_step):
+    """Float targets train with the mean squared error; the recorded metric is the saved model's mse on its test part."""
+    _needs_torch()
+    from hwsim.training._train import train
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6, 2)).astype(np.float32)
+    y = np.cumsum(x[..., :1], axis=1) * 0.3 if per_step else np.stack([x[:, :, 0].mean(1), x[:, -1, 1]], 1)
+    data = tmp_path / "r.npz"
+    np.savez(data, x=x, y=y.astype(np.float32))
+    res = train(_tiny(data=str(data), cell="lstm", limit=None, eval_limit=None, epochs=3), progress=False)
+    m = res.metrics
+    assert (m["task"], m["metric"]) == ("regress-steps" if per_step else "regress", "mse")
+    assert (m["n_train"], m["n_valid"], m["n_test"], m["split"]["method"]) == (84, 12, 24, "holdout")
+    assert m["num_classes"] == (1 if per_step else 2) and m["best_valid_metric"] == min(h["valid"] for h in m["history"])
+    out = float_forward(res.model, res.test.x)
+    pred = out.h @ res.model.head.weight.T + res.model.head.bias if per_step else out.y
+    assert m["test_metric"] == pytest.approx(float(np.mean((pred - res.test.y) ** 2)), rel=1e-5)
 
 
 def test_train_config_errors():
