@@ -39,7 +39,7 @@ ENGINES = ("float", "fixed")
 @user_errors
 def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str,
           limit: int | None, output: Path) -> None:
-    """Run MODEL (.safetensors or .npz) on a data set and write its states and outputs to an .npz."""
+    """Run MODEL (.safetensors, .npz, .pt or .onnx) on a data set and write its states and outputs to an .npz."""
     from ..data._datasets import load_data
     from .._errors import DataError
     from ..model._modelfile import atomic_write, load_model
