@@ -53,6 +53,10 @@ class Dataset:
         "classify", "next-symbol", or None when there are no targets.
     num_classes
         Number of classes / symbols the targets range over, or None without targets.
+    lengths
+        None (every sequence has T steps) or int64 (N,) in [1, T]: sequence n stops at step
+        ``lengths[n] - 1`` and the rest of ``x[n]`` is padding (docs/datapath.md, "Variable-length
+        sequences"). Classification data only.
     """
 
     __repr__ = short_repr
@@ -62,6 +66,7 @@ class Dataset:
     y: np.ndarray | None = None
     task: str | None = None
     num_classes: int | None = None
+    lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.x, np.ndarray) and self.x.dtype == np.float32 and self.x.ndim == 3):
@@ -75,6 +80,12 @@ class Dataset:
             want = self.x.shape[:1] if self.task == "classify" else self.x.shape[:2]
             if self.y.dtype != np.int64 or self.y.shape != want:
                 raise DataError(f"{self.name}: {self.task} targets y must be int64 {want}, not {self.y.dtype} {self.y.shape}")
+        if self.lengths is not None:
+            from .._validate import check_lengths
+
+            check_lengths(self.lengths, *self.x.shape[:2], what=f"{self.name}: lengths", error=DataError)
+            if self.task == "next-symbol":
+                raise DataError(f"{self.name}: lengths go with class labels y (N,), not with next-symbol targets (N, T)")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -89,7 +100,8 @@ class Dataset:
 
     def head(self, n: int) -> "Dataset":
         """The first ``n`` sequences (all when there are fewer)."""
-        return Dataset(self.name, self.x[:n], None if self.y is None else self.y[:n], self.task, self.num_classes)
+        return Dataset(self.name, self.x[:n], None if self.y is None else self.y[:n], self.task, self.num_classes,
+                       None if self.lengths is None else self.lengths[:n])
 
 
 def load_data(spec: str | os.PathLike, *, split: str = "test", input_size: int | None = None) -> Dataset:
@@ -166,7 +178,7 @@ def load_digits(split: str = "test") -> Dataset:
 
 
 def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
-    from .._validate import as_finite, check_count, check_labels, check_npz
+    from .._validate import as_finite, check_count, check_labels, check_lengths, check_npz
 
     if zipfile.is_zipfile(p):
         check_npz(p, error=DataError)  # every header against its size, before anything is allocated
@@ -188,6 +200,8 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
         ykey = "y" if xkey == "x" else f"y_{split}"
         x = _read(npz, p, xkey)
         y = _read(npz, p, ykey) if ykey in files else None
+        lkey = "lengths" if xkey == "x" else f"lengths_{split}"
+        lengths = _read(npz, p, lkey) if lkey in files else None
         num_classes = None
         if "num_classes" in files:
             num_classes = check_count(_read(npz, p, "num_classes"), what=f"{p}: 'num_classes'", error=DataError)
@@ -204,6 +218,9 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
             )
         x = np.eye(input_size, dtype=np.float32)[x]
     elif x.ndim == 3 and x.dtype.kind == "f":
+        if lengths is not None:  # the padding is never read: it may hold anything (NaN included)
+            lengths = check_lengths(lengths, *x.shape[:2], what=f"{p}: {lkey!r}", error=DataError)
+            x = np.where((np.arange(x.shape[1]) < lengths[:, None])[:, :, None], x, 0)
         x = as_finite(x, np.float32, what=f"{p}: {xkey!r}", error=DataError)  # finite after the cast
     else:
         raise DataError(
@@ -232,7 +249,9 @@ def _load_npz(p: Path, split: str, input_size: int | None) -> Dataset:
                 num_classes = max(num_classes, x.shape[2])
     else:
         num_classes = None
-    return Dataset(name=str(p), x=x, y=y, task=task, num_classes=num_classes)
+    if lengths is not None:
+        lengths = check_lengths(lengths, *x.shape[:2], what=f"{p}: {lkey!r}", error=DataError)
+    return Dataset(name=str(p), x=x, y=y, task=task, num_classes=num_classes, lengths=lengths)
 
 
 def _read(npz, p: Path, key: str) -> np.ndarray:
