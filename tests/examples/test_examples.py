@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +38,21 @@ def test_qat_example_runs(tmp_path):
     qm = hwsim.load_model(tmp_path / "gru.ternary.safetensors")
     assert qm.quant.method == "ternary" and qm.num_layers == 2
     assert set(np.unique(hwsim.decode_model_codes(qm)["rnn.weight_hh_l1"][0])) <= {-1, 0, 1}
+
+
+@pytest.mark.torch
+@pytest.mark.rtl
+def test_variable_length_example_runs_bit_exact(tmp_path):
+    """examples/varlen_gru.py: train -> check -> export -> cosim (Icarus) on sequences of 4..16 steps."""
+    pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location("varlen_gru", EXAMPLES / "varlen_gru.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.main(["--epochs", "3", "--out", str(tmp_path)])
+    assert res["fixed_metric"] > 0.6  # chance: 1/3
+    assert abs(res["fixed_metric"] - res["quant_metric"]) <= 3 / 300
+    cos = res["cosim"]
+    assert (cos["ok"], cos["mismatches"], cos["sequences"], cos["steps"]) == (True, 0, 24, int(res["lengths"].sum()))
+    assert len(set(res["lengths"].tolist())) > 3  # really of different lengths
+    g = json.loads((tmp_path / "export" / "tb" / "golden.json").read_text())
+    assert g["lengths"] == res["lengths"][:6].tolist()
