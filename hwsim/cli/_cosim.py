@@ -24,7 +24,8 @@ NETLIST_CHOICES = ("generic", "ice40", "ecp5")
 
 @click.command("cosim")
 @click.argument("export_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data", "data", default=None, help="Data set (.npz with x, or a built-in name); quantized into the x format.")
+@click.option("--data", "data", default=None, help="Data set (.npz with x, or a built-in name); quantized into the x format. With lengths in the "
+              ".npz, each sequence is sent with its own steps and tlast.")
 @click.option("--random", "random_n", type=click.IntRange(min=1), default=None,
               help="Use N random input sequences instead of a data set (the default: 8).")
 @click.option("--sequences", type=click.IntRange(min=1), default=None, help="Use at most N sequences of the data set.")

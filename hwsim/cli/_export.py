@@ -32,7 +32,8 @@ from . import user_errors
 @click.option("--tb-steps", "tb_steps", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
               help="Steps of each random golden sequence.")
 @click.option("--tb-data", "tb_data", default=None,
-              help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format.")
+              help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format "
+              "(with lengths in the .npz: each sequence of its own length).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, tb_sequences, tb_steps,
