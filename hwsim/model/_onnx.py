@@ -198,9 +198,12 @@ class _Reader:
             return [_Aux(False)]
         if op == "Identity":
             return [args[0]]
-        if any(not isinstance(a, (_Const, type(None))) for a in args[1:]) and op not in ("Add", "Concat"):
-            self._refuse("reads a shape computed at run time; hwsim needs constant indices here")
         x = args[0]
+        if op not in ("Add", "Concat"):
+            if not isinstance(x, (_Seq, _Last, _Out)):
+                self._refuse(f"reads {_describe(data[0])} as a later input, not as its first (the head is h @ W.T)")
+            if any(not isinstance(a, (_Const, type(None))) for a in args[1:]):
+                self._refuse("reads a shape computed at run time; hwsim needs constant indices here")
         if op == "Transpose":
             perm = self._attr("perm", list(reversed(range(len(x.axes)))) if x.axes is not None else None)
             return [self._with_axes(x, None if x.axes is None else tuple(x.axes[i] for i in perm))]

@@ -174,6 +174,10 @@ def _head_on_layer0(nodes, inits):
     nodes[-2].attribute[0].i = 0
 
 
+def _weight_first(nodes, inits):
+    nodes[-1].input[0], nodes[-1].input[1] = nodes[-1].input[1], nodes[-1].input[0]
+
+
 def _custom(nodes, inits):
     nodes.insert(1, helper.make_node("Mystery", ["y0"], ["y0b"], name="odd", domain="com.example"))
     nodes[2].input[0] = "y0b"
@@ -197,12 +201,13 @@ def _custom(nodes, inits):
     ({"op": "RNN", "edit": _seq_lens}, r"node 'n0' \(RNN\) has sequence_lens; hwsim runs every sequence to its last step"),
     ({"op": "RNN", "extra_nodes": _gemm_softmax()}, r"node '/fc/Softmax' \(Softmax\) is not supported on the recurrent "
                                                     r"layers' outputs: hwsim reads RNN, GRU and LSTM nodes"),
+    ({"op": "RNN", "edit": _weight_first}, r"node 'head' \(Gemm\) reads layer 1 last state \('B', 'F'\) as a later input"),
     ({"op": "RNN", "edit": _custom}, r"node 'odd' \(Mystery\) is a custom op of domain 'com\.example'"),
     ({"op": "RNN", "edit": _head_on_layer0}, r"graph output 'out' must be the last recurrent layer's hidden state or a "
                                              r"linear head on it, not a head on layer 0 last state \('B', 'F'\)$"),
     ({"op": "RNN", "node_attrs": {1: {"activations": ["Relu"]}}}, r"node 'n1' \(RNN\) is a rnn_relu layer after rnn_tanh layers"),
 ], ids=["bidirectional", "reverse", "linear_before_reset_0", "gru_activation", "rnn_activation", "clip",
-        "input_forget", "activation_alpha", "initial_h", "sequence_lens", "softmax", "custom_op", "head_on_layer0",
+        "input_forget", "activation_alpha", "initial_h", "sequence_lens", "softmax", "weight_first", "custom_op", "head_on_layer0",
         "mixed_cells"])
 def test_unsupported_graphs_get_one_line_naming_the_node(tmp_path, kw, pattern):
     path, _ = _hand(tmp_path, **kw)
