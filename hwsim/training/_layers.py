@@ -331,6 +331,25 @@ class _QuantMixin:
         n = x.shape[0 if self.batch_first else 1]
         return torch.zeros(self.num_layers, n, self.hidden_size, dtype=x.dtype, device=x.device)
 
+    def _packed(self, x, hx, vf):
+        """``nn.utils.rnn.pack_padded_sequence`` input, as ``nn.RNN/GRU/LSTM`` take it, on the
+        quantized weights: each sequence stops at its own last step, which is also hwsim's
+        variable-length definition (docs/datapath.md), so ``h_n`` is what hwsim's head reads."""
+        from torch.nn.utils.rnn import PackedSequence
+
+        lstm = vf is torch._VF.lstm
+        if hx is None:
+            z = torch.zeros(self.num_layers, int(x.batch_sizes[0]), self.hidden_size, dtype=x.data.dtype,
+                            device=x.data.device)
+            hx = (z, z) if lstm else z
+        elif x.sorted_indices is not None:  # the caller's order -> the packing's (longest first)
+            hx = tuple(h.index_select(1, x.sorted_indices) for h in hx) if lstm else hx.index_select(1, x.sorted_indices)
+        res = vf(x.data, x.batch_sizes, hx, self.quantized_weights(), self.bias, self.num_layers,
+                 float(self.dropout), self.training, False)
+        out = PackedSequence(res[0], x.batch_sizes, x.sorted_indices, x.unsorted_indices)
+        states = tuple(h if x.unsorted_indices is None else h.index_select(1, x.unsorted_indices) for h in res[1:])
+        return out, (states if lstm else states[0])
+
 
 def _check_input(module: nn.Module, x: torch.Tensor) -> None:
     if x.dim() != 3 or x.shape[2] != module.input_size:
@@ -348,8 +367,10 @@ class QuantRNN(_QuantMixin, nn.RNN):
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
-        _check_input(self, x)
         fn = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            return self._packed(x, hx, fn)
+        _check_input(self, x)
         hx = self._hx(x) if hx is None else hx
         out, h = fn(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training, False,
                     self.batch_first)
@@ -365,6 +386,8 @@ class QuantGRU(_QuantMixin, nn.GRU):
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            return self._packed(x, hx, torch._VF.gru)
         _check_input(self, x)
         hx = self._hx(x) if hx is None else hx
         out, h = torch._VF.gru(x, hx, self.quantized_weights(), self.bias, self.num_layers, 0.0, self.training,
@@ -381,6 +404,8 @@ class QuantLSTM(_QuantMixin, nn.LSTM):
         self._setup_quant(config)
 
     def forward(self, x, hx=None):  # noqa: D102
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            return self._packed(x, hx, torch._VF.lstm)
         _check_input(self, x)
         if hx is None:
             hx = (self._hx(x), self._hx(x))
