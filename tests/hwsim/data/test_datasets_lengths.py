@@ -14,7 +14,7 @@ from hwsim._errors import DataError
 from hwsim.cli import main
 from hwsim.data._datasets import load_data
 from hwsim.datapath._config import DatapathConfig
-from hwsim.model._modelfile import save_model
+from hwsim.model._modelfile import load_model, save_model
 from hwsim.sim._sim import run_fixed
 
 
@@ -84,3 +84,23 @@ def test_check_reads_each_sequence_at_its_own_last_step(tmp_path):
     # the same labels read at step T - 1 (the padding) would not all be right
     y_pad = run_fixed(model, ds.x, DatapathConfig()).y.argmax(1)
     assert (y_pad != y).any()
+
+
+@pytest.mark.parametrize("engine", ["float", "fixed"])
+def test_infer_stops_each_sequence_at_its_last_step(tmp_path, engine):
+    from hwsim.sim._reference import float_forward
+
+    path = _data(tmp_path)
+    model = naive.random_quant_model(np.random.default_rng(1), "gru", 3, 8, 1, 3)
+    save_model(model, tmp_path / "q.safetensors")
+    r = CliRunner().invoke(main, ["infer", str(tmp_path / "q.safetensors"), "--data", str(path), "--engine", engine,
+                                  "-o", str(tmp_path / "out.npz")])
+    assert r.exit_code == 0, r.output
+    ds = load_data(path)
+    model = load_model(tmp_path / "q.safetensors")  # as written: float32 biases
+    with np.load(tmp_path / "out.npz") as z:
+        assert z["lengths"].tolist() == ds.lengths.tolist()
+        for n, k in enumerate(ds.lengths):
+            alone = (float_forward(model, ds.x[n : n + 1, :k]) if engine == "float"
+                     else run_fixed(model, ds.x[n : n + 1, :k], DatapathConfig()))
+            np.testing.assert_allclose(z["y"][n], alone.y[0], rtol=1e-12, atol=0)
