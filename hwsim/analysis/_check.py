@@ -290,15 +290,16 @@ def run_check(
     for start in range(0, n_seq, chunk):
         x = x_all[start : start + chunk]
         target = None if dataset.y is None else dataset.y[start : start + chunk]
-        fx = run_fixed(qmodel, x, cfg, record_gates=True, head_all_steps=all_steps, plan=plan)
-        qf = float_forward(qmodel, x, record_gates=True)
+        lens = None if dataset.lengths is None else dataset.lengths[start : start + chunk]
+        fx = run_fixed(qmodel, x, cfg, record_gates=True, head_all_steps=all_steps, plan=plan, lengths=lens)
+        qf = float_forward(qmodel, x, record_gates=True, lengths=lens)
         y_q = head_logits(qmodel, qf.h, all_steps) if has_head else None
         for k, v in fx.saturations.items():
             sat[k] += v
         metrics["fixed"].add(fx.y, target)
         metrics["quant"].add(y_q, target)
         if float_model is not None and float_model.head is not None:
-            ff = float_forward(float_model, x)
+            ff = float_forward(float_model, x, lengths=lens)
             metrics["float"].add(head_logits(float_model, ff.h, all_steps), target)
         if has_head:
             if not regression:  # an argmax means nothing for regression outputs

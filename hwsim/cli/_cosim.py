@@ -24,7 +24,8 @@ NETLIST_CHOICES = ("generic", "ice40", "ecp5")
 
 @click.command("cosim")
 @click.argument("export_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data", "data", default=None, help="Data set (.npz with x, or a built-in name); quantized into the x format.")
+@click.option("--data", "data", default=None, help="Data set (.npz with x, or a built-in name); quantized into the x format. With lengths in the "
+              ".npz, each sequence is sent with its own steps and tlast.")
 @click.option("--random", "random_n", type=click.IntRange(min=1), default=None,
               help="Use N random input sequences instead of a data set (the default: 8).")
 @click.option("--sequences", type=click.IntRange(min=1), default=None, help="Use at most N sequences of the data set.")
@@ -68,6 +69,7 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
     try:
         plan, _ = plan_from_export(export_dir, verify_rtl=rtl_dir is None)
         cfg = plan.config
+        lengths = None
         if data is not None:
             from ..data._datasets import load_data
             from ..datapath._fixed import quantize_float
@@ -76,8 +78,10 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
             x = np.asarray(ds.x)
             if x.ndim != 3 or x.shape[2] != plan.input_size:
                 raise DataError(f"data must have shape (N, T, {plan.input_size}) for this design, not {x.shape}")
+            lengths = ds.lengths  # variable-length sequences: each sent with its own steps and tlast
             if sequences is not None:
                 x = x[:sequences]
+                lengths = None if lengths is None else lengths[:sequences]
             x_int, _ = quantize_float(x, cfg.x, cfg.rounding, cfg.overflow)
         else:
             n = random_n or sequences or 8
@@ -91,7 +95,7 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal
         rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
                         chunk=cosim_chunk(x_int.shape[0], CHUNK) if progress else CHUNK, progress=progress,
-                        simulator=simulator, rtl_dir=rtl_dir, netlist=target if netlist else None)
+                        simulator=simulator, rtl_dir=rtl_dir, netlist=target if netlist else None, lengths=lengths)
     except HwsimError as e:
         if junit is not None:
             write_junit(junit, junit_xml(None, name, seconds=time.perf_counter() - t0, error=str(e)))

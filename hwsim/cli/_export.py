@@ -32,7 +32,8 @@ from . import user_errors
 @click.option("--tb-steps", "tb_steps", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
               help="Steps of each random golden sequence.")
 @click.option("--tb-data", "tb_data", default=None,
-              help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format.")
+              help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format "
+              "(with lengths in the .npz: each sequence of its own length).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, tb_sequences, tb_steps,
@@ -63,15 +64,15 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     if tb_data is not None and tb_sequences == 0:
         raise click.UsageError("--tb-data needs --tb-sequences of at least 1, not 0")
     model = load_model(qmodel, cell=cell)
-    tb_inputs = None
+    tb_inputs = tb_lengths = None
     if tb_data is not None:
-        tb_inputs = _tb_data_inputs(tb_data, model.input_size, cfg, tb_sequences or 8)
+        tb_inputs, tb_lengths = _tb_data_inputs(tb_data, model.input_size, cfg, tb_sequences or 8)
     elif tb_sequences or tb_steps != DEFAULT_STEPS:
         from ..datapath._plan import lower
 
         tb_inputs = default_tb_inputs(lower(model, cfg), tb_sequences or None, tb_steps)
     res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name, tb=tb_sequences != 0,
-                       tb_inputs=tb_inputs)
+                       tb_inputs=tb_inputs, tb_lengths=tb_lengths)
     man = res.manifest
     click.echo(
         f"{man['model']['cell']} {man['model']['method']} ({man['model']['code_bits']}-bit codes), "
@@ -83,15 +84,16 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
 
 
 def _tb_data_inputs(data: str, input_size: int, cfg, n: int):
-    """The first ``n`` sequences of a data set, quantized into the x format."""
+    """The first ``n`` sequences of a data set, quantized into the x format, and their lengths (or None)."""
     import numpy as np
 
     from ..data._datasets import load_data
     from .._errors import DataError
     from ..datapath._fixed import quantize_float
 
-    x = np.asarray(load_data(data, input_size=input_size).x)
+    ds = load_data(data, input_size=input_size)
+    x = np.asarray(ds.x)
     if x.ndim != 3 or x.shape[2] != input_size:
         raise DataError(f"data must have shape (N, T, {input_size}) for this model, not {x.shape}")
     x_int, _ = quantize_float(x[:n], cfg.x, cfg.rounding, cfg.overflow)
-    return x_int
+    return x_int, None if ds.lengths is None else ds.lengths[:n]

@@ -39,8 +39,8 @@ ENGINES = ("float", "fixed")
 @user_errors
 def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | None, split: str | None,
           limit: int | None, output: Path) -> None:
-    """Run MODEL (.safetensors, .npz, or a torch.save .pt / .pth state_dict) on a data set and write its
-    states and outputs to an .npz."""
+    """Run MODEL (.safetensors, .npz, a torch.save .pt / .pth state_dict, or .onnx) on a data set and write
+    its states and outputs to an .npz."""
     from ..data._datasets import load_data, resolve_split
     from .._errors import DataError
     from ..model._modelfile import atomic_write, load_model
@@ -62,7 +62,7 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
     if engine == "float":
         from ..sim._reference import float_forward
 
-        res = float_forward(m, ds.x)
+        res = float_forward(m, ds.x, lengths=ds.lengths)
         arrays = {"h": res.h, "c": res.c, "y": res.y}
     else:
         try:
@@ -71,10 +71,12 @@ def infer(model: Path, data: str, engine: str, config: Path | None, cell: str | 
             if e.name != "hwsim.sim._sim":
                 raise
             raise DataError("the fixed-point engine (hwsim.sim._sim) is not available in this install") from None
-        res = run_fixed(m, ds.x, cfg)
+        res = run_fixed(m, ds.x, cfg, lengths=ds.lengths)
         arrays = {name: getattr(res, name, None) for name in ("h", "c", "y", "h_int", "c_int", "y_int")}
     if ds.y is not None:
         arrays["target"] = ds.y
+    if ds.lengths is not None:  # states after a sequence's last step repeat it (docs/datapath.md)
+        arrays["lengths"] = ds.lengths
     arrays = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
 
     def write(tmp: str) -> None:

@@ -36,6 +36,9 @@ from . import fail, user_errors
 def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, paper_exact, cell, force):
     """Quantize MODEL's weights and write the quantized model to OUTPUT.
 
+    MODEL is a PyTorch state_dict (.safetensors, .npz, torch.save .pt/.pth) or an ONNX graph
+    (.onnx: RNN/GRU/LSTM nodes and a Gemm or MatMul+Add head; needs the onnx package, hwsim[onnx]).
+
     Every quantized weight is m * 2**s with m an integer code and s one power-of-two scale per
     tensor; the record (method, code width, scales, parameters) is stored in the output file.
     """

@@ -74,6 +74,10 @@ class Dataset:
     split
         The part of the data these sequences are ("train", "valid", "test", "all"), or None for
         the whole of a file that holds one set.
+    lengths
+        None (every sequence has T steps) or int64 (N,) in [1, T]: sequence n stops at step
+        ``lengths[n] - 1`` and the rest of ``x[n]`` is padding (docs/datapath.md, "Variable-length
+        sequences"). Classification data (or no targets) only.
     """
 
     __repr__ = short_repr
@@ -84,6 +88,7 @@ class Dataset:
     task: str | None = None
     num_classes: int | None = None
     split: str | None = None
+    lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.x, np.ndarray) and self.x.dtype == np.float32 and self.x.ndim == 3):
@@ -101,6 +106,12 @@ class Dataset:
             if self.y.dtype != dtype or self.y.shape != want:
                 raise DataError(f"{self.name}: {self.task} targets y must be {np.dtype(dtype)} {want}, "
                                 f"not {self.y.dtype} {self.y.shape}")
+        if self.lengths is not None:
+            from .._validate import check_lengths
+
+            check_lengths(self.lengths, *self.x.shape[:2], what=f"{self.name}: lengths", error=DataError)
+            if self.task not in (None, "classify"):
+                raise DataError(f"{self.name}: lengths go with class labels y (N,), not with {self.task} targets")
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -125,7 +136,8 @@ class Dataset:
     def subset(self, idx: np.ndarray, *, name: str | None = None) -> "Dataset":
         """The sequences at ``idx``, in that order (``name`` renames the result)."""
         return Dataset(self.name if name is None else name, self.x[idx], None if self.y is None else self.y[idx],
-                       self.task, self.num_classes, self.split)
+                       self.task, self.num_classes, self.split,
+                       None if self.lengths is None else self.lengths[idx])
 
 
 def load_data(spec: str | os.PathLike, *, split: str | None = None, input_size: int | None = None) -> Dataset:
@@ -299,12 +311,15 @@ def _join(p: Path, parts: list[Dataset]) -> Dataset:
     if y is not None and any(d.y is None for d in parts):
         raise DataError(f"{p}: either every part has targets y_<split> or none does")
     num_classes = None if y is None else max(d.num_classes for d in parts)
-    return Dataset(f"{p}:all", np.concatenate([d.x for d in parts]), y, parts[0].task, num_classes, "all")
+    lengths = None
+    if any(d.lengths is not None for d in parts):  # a part without lengths runs every step
+        lengths = np.concatenate([np.full(len(d), d.steps, np.int64) if d.lengths is None else d.lengths for d in parts])
+    return Dataset(f"{p}:all", np.concatenate([d.x for d in parts]), y, parts[0].task, num_classes, "all", lengths)
 
 
 def _load_part(p: Path, split: str | None, input_size: int | None) -> Dataset:
     """One part of the file (``x_<split>``), or its one set (``x``) when ``split`` is None."""
-    from .._validate import as_finite, check_count, check_labels, check_npz
+    from .._validate import as_finite, check_count, check_labels, check_lengths, check_npz
 
     if zipfile.is_zipfile(p):
         check_npz(p, error=DataError)  # every header against its size, before anything is allocated
@@ -328,6 +343,8 @@ def _load_part(p: Path, split: str | None, input_size: int | None) -> Dataset:
         ykey = "y" if xkey == "x" else f"y_{split}"
         x = _read(npz, p, xkey)
         y = _read(npz, p, ykey) if ykey in files else None
+        lkey = "lengths" if xkey == "x" else f"lengths_{split}"
+        lengths = _read(npz, p, lkey) if lkey in files else None
         num_classes = None
         if "num_classes" in files:
             num_classes = check_count(_read(npz, p, "num_classes"), what=f"{p}: 'num_classes'", error=DataError)
@@ -344,6 +361,9 @@ def _load_part(p: Path, split: str | None, input_size: int | None) -> Dataset:
             )
         x = np.eye(input_size, dtype=np.float32)[x]
     elif x.ndim == 3 and x.dtype.kind == "f":
+        if lengths is not None:  # the padding is never read: it may hold anything (NaN included)
+            lengths = check_lengths(lengths, *x.shape[:2], what=f"{p}: {lkey!r}", error=DataError)
+            x = np.where((np.arange(x.shape[1]) < lengths[:, None])[:, :, None], x, 0)
         x = as_finite(x, np.float32, what=f"{p}: {xkey!r}", error=DataError)  # finite after the cast
     else:
         raise DataError(
@@ -375,8 +395,10 @@ def _load_part(p: Path, split: str | None, input_size: int | None) -> Dataset:
                 num_classes = max(num_classes, x.shape[2])
     else:
         num_classes = None
+    if lengths is not None:
+        lengths = check_lengths(lengths, *x.shape[:2], what=f"{p}: {lkey!r}", error=DataError)
     name = str(p) if split is None else f"{p}:{split}"
-    return Dataset(name=name, x=x, y=y, task=task, num_classes=num_classes, split=split)
+    return Dataset(name=name, x=x, y=y, task=task, num_classes=num_classes, split=split, lengths=lengths)
 
 
 def _regression_targets(p: Path, ykey: str, y: np.ndarray, xkey: str, xshape: tuple) -> tuple[np.ndarray, str]:

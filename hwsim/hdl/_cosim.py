@@ -26,7 +26,7 @@ from .._fsutil import make_dir
 from ..datapath._plan import Accum, HeadPlan, LayerPlan, Plan
 from ..datapath._schedule import cycles_per_step
 from .._repr import short_repr
-from ..export._tb import random_inputs, render_harness, stimulus_lines  # noqa: F401  (public via hwsim)
+from ..export._tb import random_inputs, render_harness, sequence_lengths, stimulus_lines  # noqa: F401  (public via hwsim)
 
 #: Sequences per harness run: bounds the stimulus memory and the size of one record file.
 CHUNK = 256
@@ -267,12 +267,14 @@ def run_harness(h: Harness, lines: list[str], *, out_beats: int, max_cycles: int
         raise ToolError(f"the simulation wrote no record; see {h.build_dir / 'sim.log'}")
     return h.record.read_text(encoding="ascii")
 
-def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0) -> tuple[int, dict | None, int]:
-    """Count mismatches of ``rec`` against the simulator; return (count, first, model saturations)."""
+def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0, lengths=None) -> tuple[int, dict | None, int]:
+    """Count mismatches of ``rec`` against the simulator (sequence n of ``lengths[n]`` steps,
+    default all T); return (count, first, model saturations)."""
     from ..sim._sim import simulate
 
-    sim = simulate(plan, x_int)
-    n, t, _ = x_int.shape
+    sim = simulate(plan, x_int, lengths=lengths)
+    n = x_int.shape[0]
+    steps = sequence_lengths(x_int, lengths)
     H, L = plan.hidden_size, len(plan.layers)
     C = plan.num_classes or 0
     mism, first = 0, None
@@ -284,9 +286,10 @@ def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0) -> tuple[
             first = {"sequence": seq0 + seq, "step": step, "node": node, "index": index, "expected": exp, "actual": act}
 
     # per-step states of every layer (hierarchy)
+    g = -1
     for s in range(n):
-        for st in range(t):
-            g = s * t + st
+        for st in range(steps[s]):
+            g += 1
             got_h = rec.h[g] if g < len(rec.h) else None
             got_c = rec.c[g] if (rec.c is not None and g < len(rec.c)) else None
             for k in range(L):
@@ -304,6 +307,7 @@ def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0) -> tuple[
     # the stream: per step H beats of the last layer's h, then C head beats; tlast / tuser
     pos = 0
     for s in range(n):
+        t = steps[s]
         for st in range(t):
             for j in range(H):
                 b = rec.beats[pos] if pos < len(rec.beats) else None
@@ -351,6 +355,7 @@ def cosim(
     simulator: str | None = None,
     rtl_dir: str | os.PathLike | None = None,
     netlist: str | None = None,
+    lengths=None,
 ) -> CosimReport:
     """Co-simulate the export in ``export_dir`` on integer inputs ``x_int`` (N, T, I) of the x format.
 
@@ -361,7 +366,9 @@ def cosim(
     ``"icarus"`` or ``"verilator"`` (None: the fastest installed). ``rtl_dir`` simulates the
     ``*.v`` files of that directory instead of the export's ``rtl/`` (the manifest's hashes then
     cover only the ROMs and the contract). ``netlist`` (``"generic"``, ``"ice40"``, ``"ecp5"``)
-    synthesizes the RTL with yosys first and simulates the gate-level netlist.
+    synthesizes the RTL with yosys first and simulates the gate-level netlist. ``lengths`` (N,)
+    gives each sequence its own number of steps: the stream sends only those, with tlast on the
+    last (variable-length sequences, docs/datapath.md); default: all T.
     """
     import time
 
@@ -388,6 +395,11 @@ def cosim(
     if x_int.size and (x_int.min() < cfg.x.min_int or x_int.max() > cfg.x.max_int):
         raise FormatError(f"inputs must lie in the x format {cfg.x} range [{cfg.x.min_int}, {cfg.x.max_int}]")
     n, t, _ = x_int.shape
+    if lengths is not None:
+        from .._validate import check_lengths
+
+        lengths = check_lengths(lengths, n, t, what="lengths", error=FormatError)
+    all_steps = sequence_lengths(x_int, lengths)
     sched = cycles_per_step(plan)
     sources = design_sources(d, man, rtl_dir)
     top = man["rtl"]["top"]
@@ -421,16 +433,18 @@ def cosim(
             bar = progress_bar(total=n, unit="seq", desc="cosim", leave=False)
         for c0 in range(0, n, chunk):
             xs = x_int[c0 : c0 + chunk]
+            ls = None if lengths is None else lengths[c0 : c0 + chunk]
             m = xs.shape[0]
-            in_beats = m * t * plan.input_size
-            out_beats = m * (t * plan.hidden_size + (plan.num_classes or 0))
+            m_steps = sum(all_steps[c0 : c0 + chunk])
+            in_beats = m_steps * plan.input_size
+            out_beats = m_steps * plan.hidden_size + m * (plan.num_classes or 0)
             max_cycles = 20 * (in_beats * (1 + sched["step"]) + out_beats * 2 + 1000) + 10_000
             r0 = time.perf_counter()
-            text = run_harness(harness, stimulus_lines(plan, xs), out_beats=out_beats, max_cycles=max_cycles)
+            text = run_harness(harness, stimulus_lines(plan, xs, ls), out_beats=out_beats, max_cycles=max_cycles)
             seconds["run"] += time.perf_counter() - r0
             rec = parse_record(text, plan)
             timed_out |= rec.timed_out
-            k, f, s = compare(plan, xs, rec, seq0=c0)
+            k, f, s = compare(plan, xs, rec, seq0=c0, lengths=ls)
             mism += k
             if first is None:
                 first = f
@@ -446,7 +460,7 @@ def cosim(
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    steps = n * t
+    steps = sum(all_steps)
     return CosimReport(
         sequences=n,
         steps=steps,

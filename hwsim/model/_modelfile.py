@@ -1,11 +1,12 @@
-"""Reading and writing models: PyTorch RNN/GRU/LSTM state_dicts in ``.safetensors``, ``.npz`` or ``.pt``.
+"""Reading and writing models: PyTorch RNN/GRU/LSTM state_dicts in ``.safetensors``, ``.npz`` or ``.pt``, and ONNX graphs.
 
 A model file holds the tensors of one ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` (any ``num_layers``,
 with or without bias) under one common key prefix, plus at most one ``nn.Linear`` head (a
 ``*weight`` / ``*bias`` pair). No torch import: safetensors is read with its NumPy front end and
 ``.npz`` with ``np.load(allow_pickle=False)``, so a model file can never run code. ``torch.save``
 files (``.pt`` / ``.pth``) are read by ``hwsim.model._torchfile`` with ``torch.load(weights_only=True)``
-when PyTorch is installed.
+when PyTorch is installed. ONNX graphs (``.onnx``, recognised by suffix: protobuf has no magic
+number) are read by ``hwsim.model._onnx`` with the ``onnx`` package, converted to a state_dict.
 
 The quantization record travels with the weights: safetensors metadata key ``hwsim.quant``, or a
 0-d unicode array ``__hwsim_quant__`` in an ``.npz``; both hold ``QuantSpec.to_json()``.
@@ -56,10 +57,13 @@ def load_model(path: str | os.PathLike, cell: str | None = None) -> RNNModel:
         A ``.safetensors``, ``.npz`` or ``torch.save`` (``.pt`` / ``.pth``) file, recognised by
         content (the suffix is not trusted). A torch.save file may hold a bare state_dict or a
         checkpoint with one inside (see ``hwsim.model._torchfile``); reading it needs PyTorch.
+        An ``.onnx`` file holds RNN/GRU/LSTM nodes and a Gemm or MatMul+Add head (see
+        ``hwsim.model._onnx``); reading it needs the ``onnx`` package (``hwsim[onnx]``).
     cell
         ``"rnn_tanh"``, ``"rnn_relu"``, ``"gru"`` or ``"lstm"``. By default the cell type follows
         from the row count of ``weight_hh_l0`` (H, 3H, 4H), which cannot tell tanh from relu, so
-        ``cell="rnn_relu"`` is needed for ReLU RNNs. A cell that contradicts the shapes is an error.
+        ``cell="rnn_relu"`` is needed for ReLU RNNs (an ONNX graph names its activation). A cell
+        that contradicts the shapes or the graph is an error.
 
     Returns
     -------
@@ -67,7 +71,11 @@ def load_model(path: str | os.PathLike, cell: str | None = None) -> RNNModel:
         All tensors as float64 copies; ``quant`` set when the file carries a quantization record.
     """
     p = Path(path)
-    tensors, quant_text = _read_file(p)
+    tensors, quant_text, file_cell = _read_file(p)
+    if file_cell is not None:  # an ONNX graph names its activations: it can tell tanh from relu
+        if cell is not None and cell != file_cell:
+            raise ModelFileError(f"{p}: cell {cell!r} contradicts the graph, whose recurrent nodes are {file_cell}")
+        cell = file_cell
     quant = None
     if quant_text is not None:
         try:
@@ -280,8 +288,9 @@ def model_from_tensors(
 # file readers
 
 
-def _read_file(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
-    """Raw tensors and the quantization JSON (or None) of a model file, chosen by its content."""
+def _read_file(p: Path) -> tuple[dict[str, np.ndarray], str | None, str | None]:
+    """Raw tensors, the quantization JSON (or None) and the cell an ONNX graph names (or None) of a
+    model file, chosen by its content (ONNX by its suffix)."""
     try:
         with open(p, "rb") as f:
             head = f.read(9)
@@ -296,15 +305,20 @@ def _read_file(p: Path) -> tuple[dict[str, np.ndarray], str | None]:
     # safetensors first: its u64 header length may begin with 0x80 (a 0x380-byte header), which
     # is_torch_save would take for a pickle; a pickle never has "{" at byte 8.
     if len(head) == 9 and head[8:9] == b"{":
-        return _read_safetensors(p)
+        return *_read_safetensors(p), None
     if is_torch_save(p, head):
-        return read_torch(p), None
+        return read_torch(p), None, None
     if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
-        return _read_npz(p)
+        return *_read_npz(p), None
     if p.suffix == ".safetensors":
         raise ModelFileError(f"{p}: not a safetensors file (truncated or corrupt header)")
+    if p.suffix.lower() == ".onnx":
+        from ._onnx import read_onnx
+
+        tensors, cell = read_onnx(p)
+        return tensors, None, cell
     raise ModelFileError(
-        f"{p}: model file must be .safetensors, .npz or a torch.save .pt/.pth, not {_describe(head)}"
+        f"{p}: model file must be .safetensors, .npz, a torch.save .pt/.pth or an .onnx graph, not {_describe(head)}"
     )
 
 

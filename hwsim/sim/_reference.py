@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model._model import RNNModel
+from ._lengths import check_lengths, run_by_length
 from .._repr import short_repr
 
 #: Names of the activated gate values ``record_gates`` reports, in PyTorch's row-block order.
@@ -69,6 +70,7 @@ def float_forward(
     c0: np.ndarray | None = None,
     dtype: type = np.float64,
     record_gates: bool = False,
+    lengths: np.ndarray | None = None,
 ) -> FloatResult:
     """Run ``model`` on ``x`` in floating point, exactly as PyTorch would (batch_first).
 
@@ -83,6 +85,9 @@ def float_forward(
         held in this type, so float32 mode reproduces a float32 torch run to rounding noise.
     record_gates
         Keep every activated gate value (memory: L * G * N * T * H numbers).
+    lengths
+        Steps of each sequence, (N,) integers in [1, T]; None: all T. A sequence stops at its last
+        step; later steps of every result repeat it, and ``y`` reads it (``hwsim.sim._lengths``).
     """
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -97,6 +102,13 @@ def float_forward(
     if c0 is not None and not lstm:
         raise ValueError(f"c0 is only for LSTM models, not {model.cell!r}")
     c0 = _initial("c0", c0, (L, n, H), dt) if lstm else None
+    lengths = check_lengths(lengths, n, t_len)
+    if lengths is not None and np.any(lengths < t_len):
+        return run_by_length(
+            lambda idx, xs: float_forward(model, xs, h0=h0[:, idx], c0=None if c0 is None else c0[:, idx], dtype=dt,
+                                          record_gates=record_gates),
+            x, lengths,
+        )
 
     inp = x.astype(dt, copy=False)
     h_layers, c_layers, gate_layers = [], [], []

@@ -20,6 +20,7 @@ from ..datapath._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE, Da
 from ..datapath._fixed import quantize_float, to_float
 from ..model._model import RNNModel
 from ..datapath._plan import ACCUMS, Plan, lower
+from ._lengths import check_lengths, run_by_length
 from ._reference import GATE_NAMES
 from .._repr import short_repr
 
@@ -219,7 +220,8 @@ def _head_params(plan: Plan, narrow: bool, t0: int) -> np.ndarray:
     return q
 
 
-def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_all_steps: bool = False) -> SimResult:
+def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_all_steps: bool = False,
+             lengths: np.ndarray | None = None) -> SimResult:
     """Run the integer datapath of ``plan`` on ``x_int`` (N, T, I), integers of ``cfg.x``.
 
     Parameters
@@ -234,6 +236,10 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     head_all_steps
         Apply the head at every step (next-symbol tasks): ``y_int`` is (N, T, C) instead of the
         last step's (N, C).
+    lengths
+        Steps of each sequence, (N,) integers in [1, T]; None: all T. A sequence stops at its last
+        step, as the RTL does at tlast: the padding is neither computed nor counted, later steps of
+        every result repeat the last one, and the head reads it (docs/datapath.md).
     """
     if not isinstance(plan, Plan):
         raise TypeError(f"plan must be a Plan (from hwsim.lower), not {type(plan).__name__}")
@@ -249,6 +255,11 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
             f"not [{int(x_int.min())}, {int(x_int.max())}]"
         )
     n_seq, n_steps, _ = x_int.shape
+    lengths = check_lengths(lengths, n_seq, n_steps)
+    if lengths is not None and np.any(lengths < n_steps):
+        return run_by_length(
+            lambda idx, xs: simulate(plan, xs, record_gates=record_gates, head_all_steps=head_all_steps), x_int, lengths
+        )
     H = plan.hidden_size
     narrow = narrow_ok(plan)
     op = np.dtype(np.int16 if narrow else np.int64)
@@ -329,10 +340,13 @@ def run_fixed(
     record_gates: bool = False,
     head_all_steps: bool = False,
     plan: Plan | None = None,
+    lengths: np.ndarray | None = None,
 ) -> FixedResult:
     """Lower ``model``, quantize the float inputs ``x`` (N, T, I) into node ``x``, simulate, dequantize.
 
     ``plan`` may be passed to skip lowering when it was made from the same model and config.
+    ``lengths`` (N,) gives each sequence's steps (``simulate``); its padding may hold anything
+    finite or not: it is never quantized, computed or counted.
     """
     cfg = config if config is not None else DatapathConfig()
     if not isinstance(cfg, DatapathConfig):
@@ -344,10 +358,13 @@ def run_fixed(
         raise TypeError(f"x must be a real numeric array, not dtype {x.dtype}")
     if x.ndim != 3 or x.shape[2] != plan.input_size:
         raise ValueError(f"x must have shape (N, T, {plan.input_size}), not {x.shape}")
+    lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+    if lengths is not None:  # the padding is never sent: zero it, so that it is neither checked nor counted
+        x = np.where((np.arange(x.shape[1]) < lengths[:, None])[:, :, None], x, 0)
     if not np.isfinite(x).all():
         raise ValueError(f"x must be finite, but {int((~np.isfinite(x)).sum())} values are NaN or inf")
     x_int, out = quantize_float(x, cfg.x, cfg.rounding, cfg.overflow)
-    sim = simulate(plan, x_int, record_gates=record_gates, head_all_steps=head_all_steps)
+    sim = simulate(plan, x_int, record_gates=record_gates, head_all_steps=head_all_steps, lengths=lengths)
     sim.saturations["x"] = int(out.sum())
     gates = None
     if record_gates:

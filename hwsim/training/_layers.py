@@ -409,6 +409,25 @@ class _QuantMixin:
             out, states = out.squeeze(0 if self.batch_first else 1), tuple(h.squeeze(1) for h in states)
         return out, (states if n_states == 2 else states[0])
 
+    def _packed(self, x, hx, vf):
+        """``nn.utils.rnn.pack_padded_sequence`` input, as ``nn.RNN/GRU/LSTM`` take it, on the
+        quantized weights: each sequence stops at its own last step, which is also hwsim's
+        variable-length definition (docs/datapath.md), so ``h_n`` is what hwsim's head reads."""
+        from torch.nn.utils.rnn import PackedSequence
+
+        lstm = vf is torch._VF.lstm
+        if hx is None:
+            z = torch.zeros(self.num_layers, int(x.batch_sizes[0]), self.hidden_size, dtype=x.data.dtype,
+                            device=x.data.device)
+            hx = (z, z) if lstm else z
+        elif x.sorted_indices is not None:  # the caller's order -> the packing's (longest first)
+            hx = tuple(h.index_select(1, x.sorted_indices) for h in hx) if lstm else hx.index_select(1, x.sorted_indices)
+        res = vf(x.data, x.batch_sizes, hx, self.quantized_weights(), self.bias, self.num_layers,
+                 float(self.dropout), self.training, False)
+        out = PackedSequence(res[0], x.batch_sizes, x.sorted_indices, x.unsorted_indices)
+        states = tuple(h if x.unsorted_indices is None else h.index_select(1, x.unsorted_indices) for h in res[1:])
+        return out, (states if lstm else states[0])
+
 
 def _check_input(module: nn.Module, x: torch.Tensor) -> None:
     if x.dim() not in (2, 3) or x.shape[-1] != module.input_size:
@@ -429,6 +448,8 @@ class QuantRNN(_QuantMixin, nn.RNN):
 
     def forward(self, x, hx=None):  # noqa: D102
         fn = torch._VF.rnn_tanh if self.nonlinearity == "tanh" else torch._VF.rnn_relu
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            return self._packed(x, hx, fn)
         return self._run(fn, x, hx, 1)
 
 
@@ -442,6 +463,8 @@ class QuantGRU(_QuantMixin, nn.GRU):
                        dropout=dropout, bidirectional=bidirectional, device=device, dtype=dtype)
 
     def forward(self, x, hx=None):  # noqa: D102
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            return self._packed(x, hx, torch._VF.gru)
         return self._run(torch._VF.gru, x, hx, 1)
 
 
@@ -455,6 +478,8 @@ class QuantLSTM(_QuantMixin, nn.LSTM):
                        dropout=dropout, bidirectional=bidirectional, proj_size=proj_size, device=device, dtype=dtype)
 
     def forward(self, x, hx=None):  # noqa: D102
+        if isinstance(x, nn.utils.rnn.PackedSequence):
+            return self._packed(x, hx, torch._VF.lstm)
         return self._run(torch._VF.lstm, x, hx, 2)
 
 

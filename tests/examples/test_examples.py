@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
+def _example(name: str):
+    """examples/NAME.py imported as a module (it needs torch)."""
+    pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_shipped_files_load():
     cfg = hwsim.DatapathConfig.from_toml(EXAMPLES / "datapath.toml")
     assert (cfg.h.bits, cfg.act.bits, cfg.lut_bits, cfg.lanes) == (12, 12, 9, 2)
@@ -23,10 +33,7 @@ def test_shipped_files_load():
 
 @pytest.mark.torch
 def test_qat_example_runs(tmp_path):
-    pytest.importorskip("torch")
-    spec = importlib.util.spec_from_file_location("qat_gru", EXAMPLES / "qat_gru.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _example("qat_gru")
     # the script asserts itself that hwsim's quantizer reproduces the in-loop weights exactly
     res = mod.main(["--epochs", "2", "--out", str(tmp_path)])
     assert (tmp_path / "gru.pt").is_file() and (tmp_path / "gru.ternary.safetensors").is_file()
@@ -62,3 +69,17 @@ def test_regression_example_is_bit_exact_under_both_simulators(tmp_path):
     # the fixed-point datapath tracks float inference within a few LSBs of the output, in its own units
     assert 0 < check["max_abs_err_y"] < 0.05 and check["mean_abs_err_y"] <= check["max_abs_err_y"]
     assert res["cosim"] == {"icarus": 0, "verilator": 0}
+
+
+@pytest.mark.torch
+@pytest.mark.rtl
+def test_variable_length_example_runs_bit_exact(tmp_path):
+    """examples/varlen_gru.py: train -> check -> export -> cosim (Icarus) on sequences of 4..16 steps."""
+    res = _example("varlen_gru").main(["--epochs", "3", "--out", str(tmp_path)])
+    assert res["fixed_metric"] > 0.6  # chance: 1/3
+    assert abs(res["fixed_metric"] - res["quant_metric"]) <= 3 / 300
+    cos = res["cosim"]
+    assert (cos["ok"], cos["mismatches"], cos["sequences"], cos["steps"]) == (True, 0, 24, int(res["lengths"].sum()))
+    assert len(set(res["lengths"].tolist())) > 3  # really of different lengths
+    g = json.loads((tmp_path / "export" / "tb" / "golden.json").read_text())
+    assert g["lengths"] == res["lengths"][:6].tolist()

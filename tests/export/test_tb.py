@@ -134,6 +134,44 @@ def test_tb_fails_on_a_changed_rounding(export_dir, no_hwsim_env, tmp_path):
 
 
 @pytest.mark.rtl
+@needs_icarus
+def test_tb_with_variable_length_sequences(make_model, tmp_path, no_hwsim_env):
+    """Golden sequences of their own lengths: only their steps are sent and recorded; the tb passes."""
+    from hwsim.model._quant import quantize_model
+    from hwsim.export import write_export
+    from hwsim.export._tb import random_inputs
+    from hwsim.hdl._cosim import plan_from_export
+
+    q = quantize_model(make_model("gru", 2, 3, 1, 2), "ternary")
+    write_export(q, tmp_path / "probe", formats=("hex",), tb=False)
+    plan, _ = plan_from_export(tmp_path / "probe")
+    out = tmp_path / "exp"
+    write_export(q, out, formats=("hex",), tb_inputs=random_inputs(plan, 4, 5, seed=3), tb_lengths=[5, 1, 4, 2])
+    g = json.loads((out / "tb" / "golden.json").read_text())
+    lines = (out / "tb" / "expected.txt").read_text().splitlines()
+    assert g["lengths"] == [5, 1, 4, 2]
+    assert sum(ln.startswith("S ") for ln in lines) == 12
+    assert sum(ln.startswith("O ") for ln in lines) == g["out_beats"] == 12 * 3 + 4 * 2
+    stim = (out / "tb" / "stim.hex").read_text().split()
+    assert len(stim) == g["in_beats"] == 12 * 2
+    assert [i for i, w in enumerate(stim) if int(w, 16) >> 16] == [9, 11, 19, 23]  # tlast: each sequence's last beat
+    r = _run_tb(out, no_hwsim_env, "--simulator", "icarus")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("PASS (icarus): 4 sequences x 12 steps in all")
+
+
+def test_tb_refuses_bad_lengths(make_model, tmp_path):
+    from hwsim._errors import FormatError
+    from hwsim.model._quant import quantize_model
+    from hwsim.export import write_export
+
+    q = quantize_model(make_model("gru", 2, 3, 1, 2), "ternary")
+    with pytest.raises(FormatError, match=r"^testbench lengths must lie in \[1, 3\] \(the steps of x\), not 4 \(sequence 1\)$"):
+        write_export(q, tmp_path / "b", formats=("hex",), tb_inputs=np.zeros((2, 3, 2), np.int64), tb_lengths=[1, 4])
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.rtl
 def test_tb_passes_on_verilator(export_dir, no_hwsim_env):
     from hwsim.hdl._simulators import verilator_root
 

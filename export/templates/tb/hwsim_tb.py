@@ -55,7 +55,8 @@ def read_record(text: str, g: dict) -> dict:
 def mismatches(got: dict, exp: dict, g: dict) -> list[str]:
     """Every disagreement, in stream order, as text (sequence, step, node, index, expected, got)."""
     out: list[str] = []
-    T = g["steps"]
+    lengths = g.get("lengths") or [g["steps"]] * g["sequences"]  # steps of each sequence
+    where = [(seq, step) for seq, n in enumerate(lengths) for step in range(n)]
     if got["end"] is None:
         return ["the harness ended without its summary line (simulator crash?)"]
     if got["end"]["timed_out"]:
@@ -68,7 +69,7 @@ def mismatches(got: dict, exp: dict, g: dict) -> list[str]:
                 for j, e in enumerate(ev):
                     a = None if gv is None else gv[j]
                     if a != e:
-                        out.append(f"sequence {i // T}, step {i % T}: l{k}.{node}[{j}] expected {e}, got {a}")
+                        out.append(f"sequence {where[i][0]}, step {where[i][1]}: l{k}.{node}[{j}] expected {e}, got {a}")
     if len(got["steps"]) > len(exp["steps"]):
         out.append(f"steps: expected {len(exp['steps'])}, got {len(got['steps'])}")
     for i, eb in enumerate(exp["beats"]):

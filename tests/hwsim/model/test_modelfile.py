@@ -188,7 +188,7 @@ def test_missing_and_foreign_files(tmp_path):
     assert re.match(r"^model file must exist, not found: .*nope\.safetensors$", _err(tmp_path / "nope.safetensors"))
     assert re.match(r"^model file must be a file, not a directory: ", _err(tmp_path))
     (tmp_path / "e.npz").write_bytes(b"")
-    assert re.match(r"^.*e\.npz: model file must be \.safetensors, \.npz or a torch\.save \.pt/\.pth, not an empty file$", _err(tmp_path / "e.npz"))
+    assert re.match(r"^.*e\.npz: model file must be \.safetensors, \.npz, a torch\.save \.pt/\.pth or an \.onnx graph, not an empty file$", _err(tmp_path / "e.npz"))
     (tmp_path / "t.txt").write_text("hello world, not a model")
     assert _err(tmp_path / "t.txt").endswith("not an unknown format")
     np.save(tmp_path / "a.npy", np.zeros(3))
