@@ -325,6 +325,11 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
     try:
         split_record: dict[str, Any] = {}
         train_ds, valid_ds, test_ds = load_splits(config, record=split_record)
+        if any(d.lengths is not None for d in (train_ds, valid_ds, test_ds)):  # never a silent padded run
+            raise DataError(
+                f"{config.data}: hwsim train does not take variable-length sequences ('lengths') yet; train "
+                "with hwsim.torch layers (examples/varlen_gru.py), then hwsim quantize and check"
+            )
         task = train_ds.task
         per_step = task in PER_STEP_TASKS
         torch.manual_seed(config.seed)

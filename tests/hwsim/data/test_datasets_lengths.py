@@ -104,3 +104,18 @@ def test_infer_stops_each_sequence_at_its_last_step(tmp_path, engine):
             alone = (float_forward(model, ds.x[n : n + 1, :k]) if engine == "float"
                      else run_fixed(model, ds.x[n : n + 1, :k], DatapathConfig()))
             np.testing.assert_allclose(z["y"][n], alone.y[0], rtol=1e-12, atol=0)
+
+
+@pytest.mark.torch
+def test_train_refuses_variable_length_data_in_one_line(tmp_path):
+    """hwsim train would read the padding as steps: refused, never a silent padded run."""
+    pytest.importorskip("torch")
+    path = _data(tmp_path, n=40)
+    out = tmp_path / "m.safetensors"
+    r = CliRunner().invoke(main, ["train", "--cell", "gru", "--hidden", "4", "--method", "ternary", "--data", str(path),
+                                  "--epochs", "1", "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert len(r.stderr.splitlines()) == 1
+    assert re.search(r"d\.npz: hwsim train does not take variable-length sequences \('lengths'\) yet; train with "
+                     r"hwsim\.torch layers \(examples/varlen_gru\.py\), then hwsim quantize and check$", r.stderr)
+    assert not out.exists()
