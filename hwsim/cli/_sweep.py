@@ -63,6 +63,9 @@ def sweep(models, data, grid_path, out_dir, scheduler, workers, split, limit, ma
         return
     click.echo(f"{len(res.records)} points: {res.computed} computed, {res.cached} from {out_dir / 'results.jsonl'}"
                f" ({res.seconds:.1f} s, {res.workers} workers)")
+    measured = next((r for r in res.records if not r.get("error") and r.get("data")), None)
+    if measured is not None:
+        click.echo(f"{measured['metric']} on {measured['n_sequences']} sequences of {measured['data']}")
     w = max([len("point")] + [len(_describe(r)) for r in res.records]) + 2  # every axis value shows
     click.echo(f" {'point':<{w}}{'fixed':>9}{'loss':>8}{'LUTs':>7}{'cyc/step':>9}")
     front = set(summary["pareto_luts"]) | set(summary["pareto_latency"])
