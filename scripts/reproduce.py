@@ -87,6 +87,27 @@ VARIANTS = {
     "long": ("twice the epochs (same patience)", "ternary", {"epochs_factor": 2}),
     "stoch": ("stochastic ternarization in training", "ternary-stoch", {}),
 }
+#: Methods beyond the paper's (issue 23), new rows of the main tables: name -> (label, method,
+#: TrainConfig overrides). ``"teacher": True`` distils from the float run "teacher" of the same
+#: data set and cell (seed 0, retrained in the work folder because the old runs' models are not kept).
+NEW_ROWS = {
+    "teacher": ("float, retrained as the distillation teacher (seed 0)", "full", {}),
+    "row": ("ternarization, per-row scales (row statistic) (new)", "ternary", {"scale": "row", "row_scale": "stat"}),
+    "row-kd": ("ternarization, per-row scales (row statistic), distilled from float (new)", "ternary",
+               {"scale": "row", "row_scale": "stat", "teacher": True}),
+    "row-learned": ("ternarization, per-row scales, learned (new)", "ternary",
+                    {"scale": "row", "row_scale": "learned"}),
+    "pow2-row": ("pow2-ternarization, per-row scales (row statistic) (new)", "pow2-ternary",
+                 {"scale": "row", "row_scale": "stat"}),
+}
+#: Blocks of new runs in the order they run: (data set, seeds, new rows). kjv's ternary cells first
+#: (the targets) with one seed, then digits (seconds a run), then kjv's other seeds, then fashion.
+NEW_PLAN = (
+    ("kjv", (0,), ("teacher", "row", "row-kd", "row-learned")),
+    ("digits", (0, 1, 2), ("teacher", "row", "pow2-row", "row-kd", "row-learned")),
+    ("kjv", (1, 2), ("row", "row-kd", "row-learned")),
+    ("fashion", (0, 1, 2), ("teacher", "row", "pow2-row", "row-kd")),
+)
 #: Variants that are the main table's own runs (not trained twice).
 SHARED_VARIANTS = {"base": "ternary", "stoch": "ternary-stoch"}
 #: (data, cell) pairs the ablation runs on: the vanilla RNN (the widest gap on digits), the GRU on
@@ -153,10 +174,22 @@ SEEDS = {"smoke": 1, "standard": 3, "full": 3, "large": 3}
 # ----------------------------------------------------------------------------------- the runs
 
 
-def plan(budget: str, data: list[str], seeds: int, ablation: bool = True, device: str = "cpu") -> list[dict]:
-    """Every run of ``budget`` on ``data``, in the order they should run (the targets' runs first)."""
+def plan(budget: str, data: list[str], seeds: int, ablation: bool = True, device: str = "cpu",
+         new: bool = False) -> list[dict]:
+    """Every run of ``budget`` on ``data``, in the order they should run (the targets' runs first).
+
+    ``new`` adds the rows of NEW_ROWS (NEW_PLAN's data sets and order), which run before the others.
+    """
     budgets = BUDGETS[budget]
     jobs = []
+    if new:
+        for d, block_seeds, rows in NEW_PLAN:
+            if d in data:
+                for s in (s for s in block_seeds if s < seeds):
+                    for v in rows:
+                        if v != "teacher" or s == 0:
+                            for c in budgets[d].cells:
+                                jobs.append({"data": d, "cell": c, "method": NEW_ROWS[v][1], "variant": v, "seed": s})
     for d in data:
         b = budgets[d]
         for c in b.cells:
@@ -186,8 +219,12 @@ ORDER = (("digits", "targets"), ("fashion", "targets"), ("kjv", "targets"), ("di
 def _priority(j: dict) -> tuple:
     """Where run ``j`` stands in ORDER; within a group by method, cell, variant, then seed (so that a
     partial run has the float baseline and the same methods for every cell)."""
-    kind = "ablation" if j["variant"] else "targets" if j["method"] in TARGET_METHODS else "other"
     cell = ("rnn", "gru", "lstm").index(j["cell"])
+    if j["variant"] in NEW_ROWS:  # first, in NEW_PLAN's order; seed by seed, so a cut leaves whole seeds
+        b, rows = next((b, rows) for b, (d, seeds, rows) in enumerate(NEW_PLAN)
+                       if d == j["data"] and j["seed"] in seeds and j["variant"] in rows)
+        return (-1, b, j["seed"], rows.index(j["variant"]), cell, 0)
+    kind = "ablation" if j["variant"] else "targets" if j["method"] in TARGET_METHODS else "other"
     method = [m for m, _ in ROWS].index(j["method"])
     variant = list(VARIANTS).index(j["variant"]) if j["variant"] else 0
     return (ORDER.index((j["data"], kind)), method, cell, variant, j["seed"])
@@ -198,11 +235,19 @@ def run_name(j: dict) -> str:
     return f"{j['data']}-{j['cell']}-{j['method']}{v}-s{j['seed']}"
 
 
-def train_config(j: dict):
+def teacher_path(j: dict, work: str | Path) -> Path:
+    """The model file of the float run that ``j`` distils from (NEW_ROWS' "teacher" of its cell)."""
+    return Path(work) / "models" / f"{run_name({**j, 'method': 'full', 'variant': 'teacher', 'seed': 0})}.safetensors"
+
+
+def train_config(j: dict, work: str | Path = "."):
     from hwsim.training._train import TrainConfig
 
     b = Budget(**{**j["config"], "cells": tuple(j["config"]["cells"])})
-    over = dict(VARIANTS[j["variant"]][2]) if j["variant"] else {}
+    rows = NEW_ROWS if j["variant"] in NEW_ROWS else VARIANTS
+    over = dict(rows[j["variant"]][2]) if j["variant"] else {}
+    if over.get("teacher"):
+        over["teacher"] = str(teacher_path(j, work))
     lr = b.lr * over.pop("lr_factor", 1.0)
     b = replace(b, epochs=round(b.epochs * over.pop("epochs_factor", 1)))
     return TrainConfig(cell=j["cell"], hidden=b.hidden, method=j["method"], data=j["data"], epochs=b.epochs,
@@ -242,20 +287,28 @@ def run_one(j: dict, work: str) -> dict:
     """Train one run, measure it and save its record (and model) under ``work``; in a worker process."""
     import numba
 
-    from hwsim._errors import DataError
+    from hwsim._errors import DataError, QuantError
     from hwsim._fsutil import atomic_write
     from hwsim.training._train import fixed_point_metric, train
 
     numba.set_num_threads(1)
     name = run_name(j)
     t0 = time.perf_counter()
+    config = train_config(j, work)
     try:
-        res = train(train_config(j), Path(work) / "models" / f"{name}.safetensors", progress=False)
+        if config.teacher is not None and not Path(config.teacher).is_file():
+            raise DataError(f"its teacher {Path(config.teacher).name} has not finished")
+        res = train(config, Path(work) / "models" / f"{name}.safetensors", progress=False)
     except DataError as e:
         rec = {**j, "status": "skipped", "reason": str(e)}
     else:
-        if res.model is not None:
-            fixed, how = fixed_point_metric(res.model, res.test, res.float_model, analyses=False)
+        if res.model is not None and res.model.quant is not None:
+            try:
+                fixed, how = fixed_point_metric(res.model, res.test, res.float_model, analyses=False)
+            except QuantError as e:  # a quantization the datapath does not take (yet)
+                fixed, how = None, str(e)
+        elif res.model is not None:
+            fixed, how = None, "float weights: no shift-add datapath"
         else:
             fixed, how = None, "no hwsim model (training-only ablation)"
         m = res.metrics
@@ -447,6 +500,14 @@ def render(records: list[dict], meta: dict) -> str:
                 cells += [fmt_ms(metric, t.vals(data, c, method), seeds),
                           "n/a" if method == "full" else fmt_ms(metric, t.vals(data, c, method, "fixed_metric"), seeds)]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for v, (label, method, _o) in NEW_ROWS.items():
+            cells = []
+            for c in b.cells:
+                n = seeds if v != "teacher" else 1
+                cells += [fmt_ms(metric, t.vals(data, c, method, variant=v), n),
+                          "n/a" if method == "full" else fmt_ms(metric, t.vals(data, c, method, "fixed_metric", v), n)]
+            if any(x not in ("-", "n/a") for x in cells):
+                lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
         for method, label in PTQ_ROWS:
             cells = []
             for c in b.cells:
@@ -455,10 +516,11 @@ def render(records: list[dict], meta: dict) -> str:
             if any(x != "-" for x in cells):
                 lines.append(f"| *{label}* | " + " | ".join(cells) + " |")
         lines += ["", "Against the float baseline of the same cell (quant column, difference of the means):", ""]
-        for method, label in ROWS[1:]:
+        for method, label, v in [(m, lab, None) for m, lab in ROWS[1:]] + [
+                (m, lab, v) for v, (lab, m, _o) in NEW_ROWS.items() if v != "teacher"]:
             parts = []
             for c in b.cells:
-                q, f = t.mean(data, c, method), t.mean(data, c, "full")
+                q, f = t.mean(data, c, method, variant=v), t.mean(data, c, "full")
                 if q is not None and f is not None:
                     parts.append(f"{CELL_LABEL[c]} {fmt_delta(metric, q - f)}")
             if parts:
@@ -491,10 +553,11 @@ def targets(t: Table, meta: dict) -> list[str]:
         cells = meta["budgets"][data]["cells"]
         for c in cells:
             f = t.mean(data, c, "full")
-            for m in ("ternary", "pow2-ternary", "exp", "binary", "binary-stoch"):
+            for m, v in [(m, None) for m in ("ternary", "pow2-ternary", "exp", "binary", "binary-stoch")] + [
+                    (m, v) for v, (_l, m, _o) in NEW_ROWS.items() if v != "teacher"]:
                 if c == "rnn" and m not in ("ternary", "pow2-ternary"):
                     continue
-                q = t.mean(data, c, m)
+                q = t.mean(data, c, m, variant=v)
                 if q is None or f is None:
                     continue
                 metric = t.by[(data, c, "full", None)][0]["metric"]
@@ -507,13 +570,14 @@ def targets(t: Table, meta: dict) -> list[str]:
                     tol_text = fmt_delta(metric, -tol if metric == "accuracy" else tol)
                     over = shortfall(metric, d) - tol
                     verdict = "met" if over <= 0 else f"short by {fmt_short(metric, over)}"
-                qs, fs = t.vals(data, c, m), t.vals(data, c, "full")
+                qs, fs = t.vals(data, c, m, variant=v), t.vals(data, c, "full")
                 if min(len(qs), len(fs)) > 1:
                     se = math.sqrt(statistics.variance(qs) / len(qs) + statistics.variance(fs) / len(fs))
                     se_text = f" ± {100 * se:.1f}" if metric == "accuracy" else f" ± {se:.3f}"
                 else:
                     se_text = " ± n/a"
-                lines.append(f"| {data} | {CELL_LABEL[c]} | {m} (n={len(qs)}) | {fmt(metric, f)} | {fmt(metric, q)} | "
+                name = m if v is None else f"{m}, {v} (new)"
+                lines.append(f"| {data} | {CELL_LABEL[c]} | {name} (n={len(qs)}) | {fmt(metric, f)} | {fmt(metric, q)} | "
                              f"{fmt_delta(metric, d).replace(' points', '').replace(' bpc', '')}{se_text} | {tol_text} | {verdict} |")
     fixed = []
     for data in meta["data"]:
@@ -642,15 +706,18 @@ shift-add datapath that hwsim exports to RTL."""
 # ------------------------------------------------------------------------------------------ main
 
 
-def write_report(records: list[dict], jobs: list[dict], args, work: Path, output: Path, json_out: Path) -> None:
+def write_report(records: list[dict], jobs: list[dict], args, work: Path, output: Path, json_out: Path,
+                 base_meta: dict | None = None) -> None:
     import torch
 
     from hwsim._fsutil import atomic_write
 
     data = list(dict.fromkeys(j["data"] for j in jobs))
-    # when each run ended (its record's modification time) and began (that, less its wall time)
-    ends = [(work / "runs" / f"{run_name(r)}.json").stat().st_mtime for r in records]
-    starts = [e - r["wall_s"] for e, r in zip(ends, records)]
+    # when each run of this work folder ended (its record's modification time) and began (that, less
+    # its wall time); runs taken from --base add that file's own elapsed time
+    own = [r for r in records if not r.get("from_base")]
+    ends = [(work / "runs" / f"{run_name(r)}.json").stat().st_mtime for r in own]
+    starts = [e - r["wall_s"] for e, r in zip(ends, own)]
     meta = {
         "budget": args.budget,
         "seeds": args.seeds,
@@ -660,11 +727,13 @@ def write_report(records: list[dict], jobs: list[dict], args, work: Path, output
         "finished": len(records),
         "partial": len(records) < len(jobs),
         "run_wall_s": round(sum(r["wall_s"] for r in records), 1),
-        "elapsed_s": round(max(ends, default=0.0) - min(starts, default=0.0), 1),
+        "elapsed_s": round(max(ends, default=0.0) - min(starts, default=0.0)
+                           + (base_meta["elapsed_s"] if base_meta else 0.0), 1),
         "torch": _one(records, "torch", torch.__version__),
         "python": _one(records, "python", platform.python_version()),
         "machine": _one(records, "host", f"{platform.machine()}, {os.cpu_count()} CPUs"),
         "gpu": _one(records, "gpu", None),
+        "base": base_meta and {"json": str(args.base), "finished": base_meta["finished"]},
         "json": (str(json_out.resolve().relative_to(ROOT)) if json_out.resolve().is_relative_to(ROOT)
                  else json_out.name),
     }
@@ -685,8 +754,19 @@ def _one(records: list[dict], key: str, default):
 
 
 def _priority_rec(r: dict) -> tuple:
+    variants = list(VARIANTS) + list(NEW_ROWS)
     return (DATASETS.index(r["data"]), r["cell"], [m for m, _ in ROWS].index(r["method"]),
-            list(VARIANTS).index(r["variant"]) if r["variant"] else -1, r["seed"])
+            variants.index(r["variant"]) if r["variant"] else -1, r["seed"])
+
+
+def load_base(path: Path, budget: str, jobs: list[dict]) -> tuple[dict[str, dict], dict]:
+    """The finished records of an earlier report (its results.json) that ``jobs`` plan: they count as done."""
+    d = json.loads(path.read_text())
+    if d["meta"]["budget"] != budget:
+        raise SystemExit(f"--base {path} holds the {d['meta']['budget']} budget, not {budget}")
+    want = {run_name(j) for j in jobs}
+    done = {run_name(r): {**r, "from_base": True} for r in d["results"] if run_name(r) in want}
+    return done, d["meta"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -705,6 +785,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="PyTorch device of the training: cpu (default) or cuda")
     p.add_argument("--deadline", type=float, default=None,
                    help="start no run after this many seconds (those running finish; resume later)")
+    p.add_argument("--new", action="store_true",
+                   help="add the methods beyond the paper (per-row scales, learned, distilled: NEW_ROWS); they run first")
+    p.add_argument("--base", type=Path, default=None,
+                   help="an earlier results.json of the same budget whose runs count as finished (not rerun)")
     args = p.parse_args(argv)
 
     own = [d for d in DATASETS if d in BUDGETS[args.budget]]
@@ -726,8 +810,9 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or ROOT / "build" / "reproduce" / args.budget
     output = args.output or ROOT / "docs" / "results.md"
     json_out = output.with_suffix(".json")
-    jobs = plan(args.budget, names, args.seeds, ablation=not args.no_ablation, device=args.device)
-    done = load_done(work, jobs)
+    jobs = plan(args.budget, names, args.seeds, ablation=not args.no_ablation, device=args.device, new=args.new)
+    base, base_meta = load_base(args.base, args.budget, jobs) if args.base else ({}, None)
+    done = {**base, **load_done(work, jobs)}
     todo = [j for j in jobs if run_name(j) not in done]
     print(f"{args.budget}: {len(jobs)} runs planned, {len(done)} finished, {len(todo)} to run; work in {work}",
           flush=True)
@@ -762,8 +847,8 @@ def main(argv: list[str] | None = None) -> int:
                     for fut in ended:
                         finished += 1
                         _progress(fut.result(), finished, len(todo))
-        done = load_done(work, jobs)
-    write_report(list(done.values()), jobs, args, work, output, json_out)
+        done = {**base, **load_done(work, jobs)}
+    write_report(list(done.values()), jobs, args, work, output, json_out, base_meta)
     print(f"wrote {output} and {json_out}: {len(done)} of {len(jobs)} runs", flush=True)
     return 0
 

@@ -159,6 +159,9 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
 
     codes = decode_model_codes(model)
     spec = model.quant
+    if spec.granularity == "row":
+        raise QuantError("per-row scales (hwsim quantize --scale row) have no fixed-point datapath yet; "
+                         "quantize with --scale tensor to simulate or export")
     codec = WeightCodec.for_method(spec.method, spec.bits)
     keys = {v: k for k, v in model.tensor_keys().items()}  # (kind, layer, field) -> key
     H = model.hidden_size

@@ -87,3 +87,20 @@ def test_lower_refuses_float_models_and_too_wide_accumulators(make_model):
     model = naive.random_quant_model(rng, "gru", 3, 4, 1, None, method="exp", bits=6, s_range=(-60, -60), bias=False)
     with pytest.raises(ConfigError, match=r"^layer 0 accumulator needs \d+ bits, at most 62 are supported"):
         lower(model, DatapathConfig())
+
+
+def test_per_row_scales_are_refused_in_one_line():
+    from hwsim.model._quant import quantize_model
+
+    q = quantize_model(_row_model(), "ternary", scale="row")
+    with pytest.raises(QuantError, match=r"^per-row scales \(hwsim quantize --scale row\) have no fixed-point "
+                       r"datapath yet; quantize with --scale tensor to simulate or export$"):
+        lower(q, DatapathConfig())
+
+
+def _row_model():
+    from hwsim.model._model import Head, Layer, RNNModel
+
+    rng = np.random.default_rng(0)
+    return RNNModel("gru", (Layer(rng.normal(0, 0.3, (12, 3)), rng.normal(0, 0.3, (12, 4)), None, None),),
+                    Head(rng.normal(0, 0.3, (2, 4)), None))
