@@ -161,6 +161,9 @@ def run_flow(
     prepare_out_dir(out_dir, force)
     say = log or (lambda s: tqdm.write(s, file=sys.stderr))
     plan = lower(qmodel, cfg)  # fails early (bad contract) before any file is written
+    from ..export._export import check_exportable
+
+    check_exportable(qmodel, cfg)  # likewise what the RTL cannot build yet
 
     stages = ["check", "export"] + (["cosim"] if cosim else []) + [f"synth {t}" for t in synth_targets] + ["report"]
     parent = out_dir.parent if str(out_dir.parent) else Path(".")

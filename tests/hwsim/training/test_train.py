@@ -454,3 +454,31 @@ def test_distillation_weight_and_teacher_shape():
         from hwsim.training._train import teacher_logits
 
         teacher_logits(TrainConfig(teacher=teacher), torch.zeros(3, 4, 8), 2, False)
+
+
+@torch_mark
+def test_reproduce_new_rows_and_base(tmp_path):
+    """--new adds the per-row, learned and distilled rows (teachers first); --base counts an earlier
+    report's runs as finished without rerunning them."""
+    _needs_torch()
+    mod = _reproduce_module()
+    work, out = tmp_path / "w", tmp_path / "results.md"
+    args = ["--budget", "smoke", "--data", "digits", "--jobs", "1", "--work", str(work), "-o", str(out), "--new",
+            "--no-ablation"]
+    jobs = mod.plan("smoke", ["digits"], 1, ablation=False, new=True)
+    new = [j for j in jobs if j["variant"] in mod.NEW_ROWS]
+    assert [mod.run_name(j) for j in new[:4]] == ["digits-rnn-full-teacher-s0", "digits-gru-full-teacher-s0",
+                                                   "digits-lstm-full-teacher-s0", "digits-rnn-ternary-row-s0"]
+    assert {j["variant"] for j in new} == {"teacher", "row", "pow2-row", "row-kd", "row-learned"}
+    assert mod.main(args + ["--max-runs", "4"]) == 0
+    row = json.loads((work / "runs" / "digits-rnn-ternary-row-s0.json").read_text())
+    assert row["status"] == "ok" and row["fixed_metric"] is not None  # the simulator takes per-row scales
+    text = out.read_text()
+    assert "| **ternarization, per-row scales (row statistic) (new)** |" in text
+    # an earlier report of the same budget: its runs count as finished, nothing is rerun
+    base = tmp_path / "base.json"
+    base.write_text(out.with_suffix(".json").read_text())
+    again = tmp_path / "again.md"
+    assert mod.main(args[:-3] + [str(again), "--new", "--no-ablation", "--render-only", "--base", str(base),
+                                 "--work", str(tmp_path / "empty")]) == 0
+    assert json.loads(again.with_suffix(".json").read_text())["meta"]["finished"] == 4
