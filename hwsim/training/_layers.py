@@ -698,6 +698,24 @@ class QuantSeqModel(nn.Module):
             else:
                 state["rnn." + key[len(model.prefix):]] = torch.from_numpy(arr)
         missing, unexpected = self.load_state_dict(state, strict=False)
-        missing = [k for k in missing if "row_log2" not in k]  # learned row scales start at the Glorot level
+        missing = [k for k in missing if "row_log2" not in k]
         if missing or unexpected:
             raise QuantError(f"model tensors must match the module's: missing {missing}, unexpected {unexpected}")
+        self._load_row_scales(model)
+
+    @torch.no_grad()
+    def _load_row_scales(self, model) -> None:
+        """Learned row levels from a row-scaled model's record (offsets to each matrix's tensor level);
+        without one they stay where they are (0 after construction: the Glorot level)."""
+        if not self.config.learned_rows or model.quant is None or model.quant.granularity != "row":
+            return
+        scales = model.quant.scales
+        for k in self.rnn.row_groups:
+            key = f"{model.prefix}weight_ih_l{k}"
+            if isinstance(scales.get(key), tuple):
+                base = self.rnn.quantizers[f"weight_ih_l{k}"].base_s
+                self.rnn.row_log2[f"l{k}"].copy_(torch.tensor(scales[key], dtype=torch.float32) - base)
+        key = f"{model.head_prefix}weight"
+        if isinstance(scales.get(key), tuple):
+            base = self.head.quantizers["weight"].base_s
+            self.head.row_log2.copy_(torch.tensor(scales[key], dtype=torch.float32) - base)

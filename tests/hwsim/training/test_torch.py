@@ -339,6 +339,15 @@ def test_learned_row_scales_get_lsq_gradients():
     m2 = QuantSeqModel("gru", 3, 4, 2, config=QuantConfig(method="ternary", scale="row", row_scale="learned"))
     m2.load_model(fm)
     assert torch.equal(m2.rnn.row_log2["l0"], torch.zeros(12))
+    # a row-scaled model brings its levels: loading the saved model gives back the same quantized model
+    with torch.no_grad():
+        m.rnn.row_log2["l0"].copy_(torch.arange(12) % 3 - 1.0)
+        m.head.row_log2.copy_(torch.tensor([2.0, -1.0]))
+    m.eval()
+    qm = m.quantized_model()
+    m2.load_model(qm)
+    assert torch.equal(m2.rnn.row_log2["l0"], torch.arange(12) % 3 - 1.0)
+    assert m2.eval().quantized_model().quant == qm.quant
 
 
 def test_row_clip_bounds():
