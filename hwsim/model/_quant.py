@@ -31,8 +31,8 @@ Per-row scales (``scale="row"``, the binary and ternary methods: :data:`ROW_SCAL
 ``r`` of a weight matrix gets ``s_r = s + d_r``, ``s`` the tensor's scale above and ``d_r`` one
 integer per output row of the layer, shared by ``w_ih`` and ``w_hh`` (the rows that add up in one
 accumulator, so the datapath applies ``d_r`` as one more shift of that accumulator: docs/datapath.md).
-:func:`row_offsets` picks ``d_r`` from the row's mean magnitude, the per-channel statistic of
-TWN / QKeras ``auto_po2``; training may learn it instead (hwsim.torch, ``row_scale="learned"``).
+:func:`row_offsets` picks ``d_r`` from the row's mean magnitude (the per-channel statistic of
+XNOR-Net and TWN, rounded to a power of two); training may learn it instead (hwsim.torch, ``row_scale="learned"``).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _per_row(s: int | np.ndarray, w: np.ndarray) -> int | np.ndarray:
 def _row_scales(name: str, s: Any, w: np.ndarray) -> np.ndarray:
     """Validated per-row scales for ``w``: one int per row (the first axis)."""
     a = np.asarray(s)
-    if a.dtype.kind not in "iu" or a.shape != (w.shape[0],) or w.ndim < 1:
+    if w.ndim < 1 or a.dtype.kind not in "iu" or a.shape != (w.shape[0],):
         raise QuantError(f"{name} must hold one int per row of the tensor ({w.shape[0] if w.ndim else 0}), "
                          f"not {a.dtype} of shape {a.shape}")
     a = a.astype(np.int64)

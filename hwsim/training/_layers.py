@@ -333,7 +333,10 @@ class QuantConfig:
     """The options every quantized module shares (the ``hwsim train`` flags).
 
     ``bits``, ``e_min``, ``e_max``, ``zero``, ``biases`` and ``H`` mean what they mean to
-    hwsim.model._quant.quantize_model; ``method="full"`` trains the float baseline.
+    hwsim.model._quant.quantize_model; ``method="full"`` trains the float baseline. ``scale="row"``
+    (binary and ternary methods) gives every output row its own power-of-two level, shared by a
+    layer's two matrices: the row's mean magnitude (``row_scale="stat"``) or a learned log2 level
+    (``row_scale="learned"``: a ``row_log2`` parameter per layer and head, LSQ's gradient).
     """
 
     method: str = "ternary"
