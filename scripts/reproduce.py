@@ -79,7 +79,8 @@ DESCRIPTION = {
 VARIANTS = {
     "base": ("baseline: power-of-two W0, weights clipped, biases in fixed point, deterministic", "ternary", {}),
     "exact-w0": ("paper's exact W0 (float Glorot bound; no hwsim model)", "ternary", {"scale": "exact"}),
-    "row-pow2": ("power-of-two W0 per output row (candidate; no hwsim model yet)", "ternary", {"scale": "row-pow2"}),
+    "row-pow2": ("power-of-two W0 per output row of each matrix (training only; the adopted per-row scales are "
+                 "the new rows above)", "ternary", {"scale": "row-pow2"}),
     "no-clip": ("no weight clipping", "ternary", {"clip": False}),
     "lr-low": ("learning rate / 3", "ternary", {"lr_factor": 1 / 3}),
     "lr-high": ("learning rate x 3", "ternary", {"lr_factor": 3.0}),
@@ -87,6 +88,28 @@ VARIANTS = {
     "long": ("twice the epochs (same patience)", "ternary", {"epochs_factor": 2}),
     "stoch": ("stochastic ternarization in training", "ternary-stoch", {}),
 }
+#: Methods beyond the paper's (issue 23), new rows of the main tables: name -> (label, method,
+#: TrainConfig overrides). ``"teacher": True`` distils from the float run "teacher" of the same
+#: data set and cell (seed 0, retrained in the work folder because the old runs' models are not kept).
+NEW_ROWS = {
+    "teacher": ("float, retrained as the distillation teacher (seed 0)", "full", {}),
+    "row": ("ternarization, per-row scales (row statistic) (new)", "ternary", {"scale": "row", "row_scale": "stat"}),
+    "row-kd": ("ternarization, per-row scales (row statistic), distilled from float (new)", "ternary",
+               {"scale": "row", "row_scale": "stat", "teacher": True}),
+    "row-learned": ("ternarization, per-row scales, learned (new)", "ternary",
+                    {"scale": "row", "row_scale": "learned"}),
+    "pow2-row": ("pow2-ternarization, per-row scales (row statistic) (new)", "pow2-ternary",
+                 {"scale": "row", "row_scale": "stat"}),
+}
+#: Blocks of new runs in the order they run: (data set, seeds, new rows). kjv's ternary cells first
+#: (the targets) with one seed, then digits (seconds a run), then the rest of kjv, then fashion.
+NEW_PLAN = (
+    ("kjv", (0,), ("teacher", "row", "row-kd")),
+    ("digits", (0, 1, 2), ("teacher", "row", "pow2-row", "row-kd", "row-learned")),
+    ("kjv", (0,), ("row-learned",)),
+    ("kjv", (1, 2), ("row", "row-kd", "row-learned")),
+    ("fashion", (0, 1, 2), ("teacher", "row", "pow2-row", "row-kd")),
+)
 #: Variants that are the main table's own runs (not trained twice).
 SHARED_VARIANTS = {"base": "ternary", "stoch": "ternary-stoch"}
 #: (data, cell) pairs the ablation runs on: the vanilla RNN (the widest gap on digits), the GRU on
@@ -153,10 +176,22 @@ SEEDS = {"smoke": 1, "standard": 3, "full": 3, "large": 3}
 # ----------------------------------------------------------------------------------- the runs
 
 
-def plan(budget: str, data: list[str], seeds: int, ablation: bool = True, device: str = "cpu") -> list[dict]:
-    """Every run of ``budget`` on ``data``, in the order they should run (the targets' runs first)."""
+def plan(budget: str, data: list[str], seeds: int, ablation: bool = True, device: str = "cpu",
+         new: bool = False) -> list[dict]:
+    """Every run of ``budget`` on ``data``, in the order they should run (the targets' runs first).
+
+    ``new`` adds the rows of NEW_ROWS (NEW_PLAN's data sets and order), which run before the others.
+    """
     budgets = BUDGETS[budget]
     jobs = []
+    if new:
+        for d, block_seeds, rows in NEW_PLAN:
+            if d in data:
+                for s in (s for s in block_seeds if s < seeds):
+                    for v in rows:
+                        if v != "teacher" or s == 0:
+                            for c in budgets[d].cells:
+                                jobs.append({"data": d, "cell": c, "method": NEW_ROWS[v][1], "variant": v, "seed": s})
     for d in data:
         b = budgets[d]
         for c in b.cells:
@@ -186,8 +221,12 @@ ORDER = (("digits", "targets"), ("fashion", "targets"), ("kjv", "targets"), ("di
 def _priority(j: dict) -> tuple:
     """Where run ``j`` stands in ORDER; within a group by method, cell, variant, then seed (so that a
     partial run has the float baseline and the same methods for every cell)."""
-    kind = "ablation" if j["variant"] else "targets" if j["method"] in TARGET_METHODS else "other"
     cell = ("rnn", "gru", "lstm").index(j["cell"])
+    if j["variant"] in NEW_ROWS:  # first, in NEW_PLAN's order; seed by seed, so a cut leaves whole seeds
+        b, rows = next((b, rows) for b, (d, seeds, rows) in enumerate(NEW_PLAN)
+                       if d == j["data"] and j["seed"] in seeds and j["variant"] in rows)
+        return (-1, b, j["seed"], rows.index(j["variant"]), cell, 0)
+    kind = "ablation" if j["variant"] else "targets" if j["method"] in TARGET_METHODS else "other"
     method = [m for m, _ in ROWS].index(j["method"])
     variant = list(VARIANTS).index(j["variant"]) if j["variant"] else 0
     return (ORDER.index((j["data"], kind)), method, cell, variant, j["seed"])
@@ -198,11 +237,19 @@ def run_name(j: dict) -> str:
     return f"{j['data']}-{j['cell']}-{j['method']}{v}-s{j['seed']}"
 
 
-def train_config(j: dict):
+def teacher_path(j: dict, work: str | Path) -> Path:
+    """The model file of the float run that ``j`` distils from (NEW_ROWS' "teacher" of its cell)."""
+    return Path(work) / "models" / f"{run_name({**j, 'method': 'full', 'variant': 'teacher', 'seed': 0})}.safetensors"
+
+
+def train_config(j: dict, work: str | Path = "."):
     from hwsim.training._train import TrainConfig
 
     b = Budget(**{**j["config"], "cells": tuple(j["config"]["cells"])})
-    over = dict(VARIANTS[j["variant"]][2]) if j["variant"] else {}
+    rows = NEW_ROWS if j["variant"] in NEW_ROWS else VARIANTS
+    over = dict(rows[j["variant"]][2]) if j["variant"] else {}
+    if over.get("teacher"):
+        over["teacher"] = str(teacher_path(j, work))
     lr = b.lr * over.pop("lr_factor", 1.0)
     b = replace(b, epochs=round(b.epochs * over.pop("epochs_factor", 1)))
     return TrainConfig(cell=j["cell"], hidden=b.hidden, method=j["method"], data=j["data"], epochs=b.epochs,
@@ -242,20 +289,28 @@ def run_one(j: dict, work: str) -> dict:
     """Train one run, measure it and save its record (and model) under ``work``; in a worker process."""
     import numba
 
-    from hwsim._errors import DataError
+    from hwsim._errors import DataError, QuantError
     from hwsim._fsutil import atomic_write
     from hwsim.training._train import fixed_point_metric, train
 
     numba.set_num_threads(1)
     name = run_name(j)
     t0 = time.perf_counter()
+    config = train_config(j, work)
     try:
-        res = train(train_config(j), Path(work) / "models" / f"{name}.safetensors", progress=False)
+        if config.teacher is not None and not Path(config.teacher).is_file():
+            raise DataError(f"its teacher {Path(config.teacher).name} has not finished")
+        res = train(config, Path(work) / "models" / f"{name}.safetensors", progress=False)
     except DataError as e:
         rec = {**j, "status": "skipped", "reason": str(e)}
     else:
-        if res.model is not None:
-            fixed, how = fixed_point_metric(res.model, res.test, res.float_model, analyses=False)
+        if res.model is not None and res.model.quant is not None:
+            try:
+                fixed, how = fixed_point_metric(res.model, res.test, res.float_model, analyses=False)
+            except QuantError as e:  # a quantization the datapath does not take (yet)
+                fixed, how = None, str(e)
+        elif res.model is not None:
+            fixed, how = None, "float weights: no shift-add datapath"
         else:
             fixed, how = None, "no hwsim model (training-only ablation)"
         m = res.metrics
@@ -281,6 +336,40 @@ def run_one(j: dict, work: str) -> dict:
     path = Path(work) / "runs" / f"{name}.json"
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
     return rec
+
+
+def refix(work: Path, jobs: list[dict]) -> int:
+    """Measure the fixed-point metric of finished runs that have none though their saved model is
+    quantized (runs trained while the datapath did not take their quantization yet); rewrite their
+    records. Returns how many were measured."""
+    from hwsim._errors import QuantError
+    from hwsim._fsutil import atomic_write
+    from hwsim.model._modelfile import load_model
+    from hwsim.training._train import fixed_point_metric, load_splits
+
+    n = 0
+    for j in jobs:
+        path = work / "runs" / f"{run_name(j)}.json"
+        model_path = work / "models" / f"{run_name(j)}.safetensors"
+        if not (path.is_file() and model_path.is_file()):
+            continue
+        rec = json.loads(path.read_text())
+        if rec.get("status") != "ok" or rec.get("fixed_metric") is not None or rec["method"] == "full":
+            continue
+        model = load_model(model_path)
+        if model.quant is None:
+            continue
+        test = load_splits(train_config(j, work))[2]
+        try:
+            rec["fixed_metric"], rec["fixed_how"] = fixed_point_metric(model, test, analyses=False)
+        except QuantError as e:
+            rec["fixed_how"] = str(e)
+            continue
+        ended = path.stat().st_mtime  # the report dates the run by its record: keep that date
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(rec, indent=1) + "\n"))
+        os.utime(path, (ended, ended))
+        n += 1
+    return n
 
 
 def _where(device: str) -> dict:
@@ -375,7 +464,9 @@ def render(records: list[dict], meta: dict) -> str:
         f"# Reproduction of the seed paper's quantization results ({status})",
         "",
         f"Generated by `python scripts/reproduce.py --budget {budget}"
-        + (" --device cuda" if meta.get("gpu") else "") + f"` from {meta.get('json', 'docs/results.json')}; "
+        + (" --device cuda" if meta.get("gpu") else "")
+        + (f" --new --base {meta.get('json', 'docs/results.json')}" if meta.get("base") else "")
+        + f"` from {meta.get('json', 'docs/results.json')}; "
         "do not edit by hand.",
     ]
     if budget == "smoke":
@@ -410,6 +501,20 @@ def render(records: list[dict], meta: dict) -> str:
         "binarization uses H = 1 as in BinaryConnect. Accuracy in percent (higher is better); kjv in bits",
         "per character (lower is better).",
         "",
+    ]
+    if any(r["variant"] in NEW_ROWS for r in ok):
+        lines += [
+            "**New rows (issue 23), in bold:** per-row power-of-two scales (`--scale row`: each output row of a",
+            "layer gets its own power-of-two level, shared by `weight_ih` and `weight_hh`, from the row's mean",
+            "magnitude, or learned with a straight-through round: `--row-scale learned`), and distillation from",
+            "a float teacher (`--teacher`, temperature 2, weight 0.5). The teacher is the float model of the same",
+            "data set and cell trained again here with seed 0 (the runs of the paper's rows above did not keep",
+            "their models); every seed of a distilled row learns from it. These rows ran later, with",
+            "`--new --base docs/results.json` (the paper's rows were not rerun), on a machine shared with other",
+            "work; where fewer seeds finished than the budget's, the cells say `(n=k)`.",
+            "",
+        ]
+    lines += [
         f"Wall time: {meta['elapsed_s'] / 60:.1f} min from the first run's start to the last run's end; "
         f"{meta['run_wall_s'] / 60:.1f} min summed",
         f"over the {len(records)} finished runs, each on one core with one PyTorch thread"
@@ -447,6 +552,14 @@ def render(records: list[dict], meta: dict) -> str:
                 cells += [fmt_ms(metric, t.vals(data, c, method), seeds),
                           "n/a" if method == "full" else fmt_ms(metric, t.vals(data, c, method, "fixed_metric"), seeds)]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        for v, (label, method, _o) in NEW_ROWS.items():
+            cells = []
+            for c in b.cells:
+                n = seeds if v != "teacher" else 1
+                cells += [fmt_ms(metric, t.vals(data, c, method, variant=v), n),
+                          "n/a" if method == "full" else fmt_ms(metric, t.vals(data, c, method, "fixed_metric", v), n)]
+            if any(x not in ("-", "n/a") for x in cells):
+                lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
         for method, label in PTQ_ROWS:
             cells = []
             for c in b.cells:
@@ -455,10 +568,11 @@ def render(records: list[dict], meta: dict) -> str:
             if any(x != "-" for x in cells):
                 lines.append(f"| *{label}* | " + " | ".join(cells) + " |")
         lines += ["", "Against the float baseline of the same cell (quant column, difference of the means):", ""]
-        for method, label in ROWS[1:]:
+        for method, label, v in [(m, lab, None) for m, lab in ROWS[1:]] + [
+                (m, lab, v) for v, (lab, m, _o) in NEW_ROWS.items() if v != "teacher"]:
             parts = []
             for c in b.cells:
-                q, f = t.mean(data, c, method), t.mean(data, c, "full")
+                q, f = t.mean(data, c, method, variant=v), t.mean(data, c, "full")
                 if q is not None and f is not None:
                     parts.append(f"{CELL_LABEL[c]} {fmt_delta(metric, q - f)}")
             if parts:
@@ -491,10 +605,11 @@ def targets(t: Table, meta: dict) -> list[str]:
         cells = meta["budgets"][data]["cells"]
         for c in cells:
             f = t.mean(data, c, "full")
-            for m in ("ternary", "pow2-ternary", "exp", "binary", "binary-stoch"):
+            for m, v in [(m, None) for m in ("ternary", "pow2-ternary", "exp", "binary", "binary-stoch")] + [
+                    (m, v) for v, (_l, m, _o) in NEW_ROWS.items() if v != "teacher"]:
                 if c == "rnn" and m not in ("ternary", "pow2-ternary"):
                     continue
-                q = t.mean(data, c, m)
+                q = t.mean(data, c, m, variant=v)
                 if q is None or f is None:
                     continue
                 metric = t.by[(data, c, "full", None)][0]["metric"]
@@ -507,13 +622,14 @@ def targets(t: Table, meta: dict) -> list[str]:
                     tol_text = fmt_delta(metric, -tol if metric == "accuracy" else tol)
                     over = shortfall(metric, d) - tol
                     verdict = "met" if over <= 0 else f"short by {fmt_short(metric, over)}"
-                qs, fs = t.vals(data, c, m), t.vals(data, c, "full")
+                qs, fs = t.vals(data, c, m, variant=v), t.vals(data, c, "full")
                 if min(len(qs), len(fs)) > 1:
                     se = math.sqrt(statistics.variance(qs) / len(qs) + statistics.variance(fs) / len(fs))
                     se_text = f" ± {100 * se:.1f}" if metric == "accuracy" else f" ± {se:.3f}"
                 else:
                     se_text = " ± n/a"
-                lines.append(f"| {data} | {CELL_LABEL[c]} | {m} (n={len(qs)}) | {fmt(metric, f)} | {fmt(metric, q)} | "
+                name = m if v is None else f"{m}, {v} (new)"
+                lines.append(f"| {data} | {CELL_LABEL[c]} | {name} (n={len(qs)}) | {fmt(metric, f)} | {fmt(metric, q)} | "
                              f"{fmt_delta(metric, d).replace(' points', '').replace(' bpc', '')}{se_text} | {tol_text} | {verdict} |")
     fixed = []
     for data in meta["data"]:
@@ -581,9 +697,9 @@ def ablation(t: Table, meta: dict) -> list[str]:
     lines = ["## Ablation: what closes the gap", "",
              "Deterministic ternarization with one training choice changed at a time, against the baseline row",
              "(the main table's own ternary runs). Quant metric on the test split, mean ± std over seeds; the",
-             "difference to the baseline in brackets. Rows marked *no hwsim model* are measured in PyTorch only",
-             "(the datapath has one power-of-two level per tensor); per-row levels would change the contract,",
-             "the simulator, the ROMs and the RTL, so they are reported here as a candidate, not adopted.", "",
+             "difference to the baseline in brackets. The exact-W0 and per-matrix-row rows are measured in PyTorch",
+             "only (no hwsim model holds them); the per-row scales hwsim adopted (one level per row of a layer,",
+             "shared by its two matrices, a shift in the datapath) are the new rows of the main tables.", "",
              "| change | " + " | ".join(f"{d} {CELL_LABEL[c]}" for d, c in cells) + " |",
              "|---|" + "---:|" * len(cells)]
     for v, (label, m, _o) in VARIANTS.items():
@@ -642,15 +758,18 @@ shift-add datapath that hwsim exports to RTL."""
 # ------------------------------------------------------------------------------------------ main
 
 
-def write_report(records: list[dict], jobs: list[dict], args, work: Path, output: Path, json_out: Path) -> None:
+def write_report(records: list[dict], jobs: list[dict], args, work: Path, output: Path, json_out: Path,
+                 base_meta: dict | None = None) -> None:
     import torch
 
     from hwsim._fsutil import atomic_write
 
     data = list(dict.fromkeys(j["data"] for j in jobs))
-    # when each run ended (its record's modification time) and began (that, less its wall time)
-    ends = [(work / "runs" / f"{run_name(r)}.json").stat().st_mtime for r in records]
-    starts = [e - r["wall_s"] for e, r in zip(ends, records)]
+    # when each run of this work folder ended (its record's modification time) and began (that, less
+    # its wall time); runs taken from --base add that file's own elapsed time
+    own = [r for r in records if not r.get("from_base")]
+    ends = [(work / "runs" / f"{run_name(r)}.json").stat().st_mtime for r in own]
+    starts = [e - r["wall_s"] for e, r in zip(ends, own)]
     meta = {
         "budget": args.budget,
         "seeds": args.seeds,
@@ -660,11 +779,12 @@ def write_report(records: list[dict], jobs: list[dict], args, work: Path, output
         "finished": len(records),
         "partial": len(records) < len(jobs),
         "run_wall_s": round(sum(r["wall_s"] for r in records), 1),
-        "elapsed_s": round(max(ends, default=0.0) - min(starts, default=0.0), 1),
+        "elapsed_s": round(max(ends, default=0.0) - min(starts, default=0.0) + _base_elapsed(base_meta), 1),
         "torch": _one(records, "torch", torch.__version__),
         "python": _one(records, "python", platform.python_version()),
         "machine": _one(records, "host", f"{platform.machine()}, {os.cpu_count()} CPUs"),
         "gpu": _one(records, "gpu", None),
+        "base": base_meta and {"json": str(args.base), "elapsed_s": _base_elapsed(base_meta)},
         "json": (str(json_out.resolve().relative_to(ROOT)) if json_out.resolve().is_relative_to(ROOT)
                  else json_out.name),
     }
@@ -678,6 +798,14 @@ def write_report(records: list[dict], jobs: list[dict], args, work: Path, output
     atomic_write(output, lambda tmp: Path(tmp).write_text(render(rows, meta) + "\n"))
 
 
+def _base_elapsed(base_meta: dict | None) -> float:
+    """The wall time of the runs a --base report holds from its own work folder (not again the part
+    that report took from its own base)."""
+    if not base_meta:
+        return 0.0
+    return base_meta["base"]["elapsed_s"] if base_meta.get("base") else base_meta["elapsed_s"]
+
+
 def _one(records: list[dict], key: str, default):
     """What the records say of ``key`` (older records say nothing: ``default``), joined if they differ."""
     vals = sorted({str(r[key]) for r in records if r.get(key) is not None})
@@ -685,8 +813,19 @@ def _one(records: list[dict], key: str, default):
 
 
 def _priority_rec(r: dict) -> tuple:
+    variants = list(VARIANTS) + list(NEW_ROWS)
     return (DATASETS.index(r["data"]), r["cell"], [m for m, _ in ROWS].index(r["method"]),
-            list(VARIANTS).index(r["variant"]) if r["variant"] else -1, r["seed"])
+            variants.index(r["variant"]) if r["variant"] else -1, r["seed"])
+
+
+def load_base(path: Path, budget: str, jobs: list[dict]) -> tuple[dict[str, dict], dict]:
+    """The finished records of an earlier report (its results.json) that ``jobs`` plan: they count as done."""
+    d = json.loads(path.read_text())
+    if d["meta"]["budget"] != budget:
+        raise SystemExit(f"--base {path} holds the {d['meta']['budget']} budget, not {budget}")
+    want = {run_name(j) for j in jobs}
+    done = {run_name(r): {**r, "from_base": True} for r in d["results"] if run_name(r) in want}
+    return done, d["meta"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -705,6 +844,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", help="PyTorch device of the training: cpu (default) or cuda")
     p.add_argument("--deadline", type=float, default=None,
                    help="start no run after this many seconds (those running finish; resume later)")
+    p.add_argument("--new", action="store_true",
+                   help="add the methods beyond the paper (per-row scales, learned, distilled: NEW_ROWS); they run first")
+    p.add_argument("--refix", action="store_true",
+                   help="measure the fixed-point metric of finished runs whose saved model has none yet")
+    p.add_argument("--base", type=Path, default=None,
+                   help="an earlier results.json of the same budget whose runs count as finished (not rerun)")
     args = p.parse_args(argv)
 
     own = [d for d in DATASETS if d in BUDGETS[args.budget]]
@@ -726,8 +871,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or ROOT / "build" / "reproduce" / args.budget
     output = args.output or ROOT / "docs" / "results.md"
     json_out = output.with_suffix(".json")
-    jobs = plan(args.budget, names, args.seeds, ablation=not args.no_ablation, device=args.device)
-    done = load_done(work, jobs)
+    jobs = plan(args.budget, names, args.seeds, ablation=not args.no_ablation, device=args.device, new=args.new)
+    base, base_meta = load_base(args.base, args.budget, jobs) if args.base else ({}, None)
+    if args.refix:
+        print(f"measured the fixed-point metric of {refix(work, jobs)} finished runs", flush=True)
+    done = {**base, **load_done(work, jobs)}
     todo = [j for j in jobs if run_name(j) not in done]
     print(f"{args.budget}: {len(jobs)} runs planned, {len(done)} finished, {len(todo)} to run; work in {work}",
           flush=True)
@@ -762,8 +910,8 @@ def main(argv: list[str] | None = None) -> int:
                     for fut in ended:
                         finished += 1
                         _progress(fut.result(), finished, len(todo))
-        done = load_done(work, jobs)
-    write_report(list(done.values()), jobs, args, work, output, json_out)
+        done = {**base, **load_done(work, jobs)}
+    write_report(list(done.values()), jobs, args, work, output, json_out, base_meta)
     print(f"wrote {output} and {json_out}: {len(done)} of {len(jobs)} runs", flush=True)
     return 0
 

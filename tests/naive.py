@@ -133,13 +133,14 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
                 p = {}  # accumulation name -> list of pre-format values
                 for a in lp.accums:
                     vals = []
+                    e = a.shifts()  # per-row scales: row j requantizes from acc_frac + e[j]
                     for j in range(a.rows):
                         acc = int(a.bias[j])
                         for col in range(a.n_in):
                             acc += (int(a.m[j, col]) * u[col]) << lp.shift_in
                         for col in range(a.n_rec):
                             acc += (int(a.m[j, a.n_in + col]) * h[col]) << lp.shift_rec
-                        vals.append(rq(acc, lp.acc_frac, cfg.pre, f"l{k}.pre_{a.name}"))
+                        vals.append(rq(acc, lp.acc_frac + int(e[j]), cfg.pre, f"l{k}.pre_{a.name}"))
                     p[a.name] = vals
                 new_h = [0] * H
                 for j in range(H):
@@ -190,7 +191,7 @@ def simulate(plan, x_int: np.ndarray, *, head_all_steps: bool = False) -> dict:
                     acc = int(hd.bias[j])
                     for col in range(H):
                         acc += (int(hd.m[j, col]) * hT[col]) << hd.shift
-                    y[n, ti, j] = rq(acc, hd.acc_frac, hc.out, "out")
+                    y[n, ti, j] = rq(acc, hd.acc_frac + int(hd.shifts()[j]), hc.out, "out")
         if not head_all_steps:
             y = y[:, 0]
     lstm = plan.cell == "lstm"
@@ -220,9 +221,12 @@ def random_quant_model(
     s_range: tuple[int, int] = (-6, 0),
     bias_bound: float = 1.0,
     bias: bool = True,
+    row_span: int = 0,
 ):
     """A quantized RNNModel drawn directly on the code grid: every weight m * 2**s, m uniform over the
-    codec's multipliers, s per tensor uniform in ``s_range``; biases uniform in +-``bias_bound``."""
+    codec's multipliers, s per tensor uniform in ``s_range``; biases uniform in +-``bias_bound``.
+    ``row_span > 0`` gives every matrix per-row scales ``s + d_r``, ``d_r`` uniform in
+    ``[-row_span, row_span]`` and shared by a layer's two matrices (hwsim.model._quant's per-row scales)."""
     from hwsim.model._codes import WeightCodec
     from hwsim.model._model import CELL_GATES, Head, Layer, QuantSpec, RNNModel
 
@@ -230,22 +234,28 @@ def random_quant_model(
     grid = codec.valid_m()
     G = CELL_GATES[cell]
 
-    def w(shape):
+    def w(shape, d=None):
         s = int(rng.integers(s_range[0], s_range[1] + 1))
-        return np.ldexp(rng.choice(grid, size=shape).astype(np.float64), s), s
+        if d is None:
+            return np.ldexp(rng.choice(grid, size=shape).astype(np.float64), s), s
+        return np.ldexp(rng.choice(grid, size=shape).astype(np.float64), (s + d)[:, None]), tuple(int(v) for v in s + d)
+
+    def offsets(rows):
+        return rng.integers(-row_span, row_span + 1, size=rows) if row_span else None
 
     def b(n):
         return rng.uniform(-bias_bound, bias_bound, size=n) if bias else None
 
     stack, scales = [], {}
     for k in range(layers):
-        w_ih, s_ih = w((G * hidden, input_size if k == 0 else hidden))
-        w_hh, s_hh = w((G * hidden, hidden))
+        d = offsets(G * hidden)
+        w_ih, s_ih = w((G * hidden, input_size if k == 0 else hidden), d)
+        w_hh, s_hh = w((G * hidden, hidden), d)
         scales[f"weight_ih_l{k}"], scales[f"weight_hh_l{k}"] = s_ih, s_hh
         stack.append(Layer(w_ih=w_ih, w_hh=w_hh, b_ih=b(G * hidden), b_hh=b(G * hidden)))
     head = None
     if classes is not None:
-        hw, hs = w((classes, hidden))
+        hw, hs = w((classes, hidden), offsets(classes))
         scales["head.weight"] = hs
         head = Head(weight=hw, bias=b(classes))
     spec = QuantSpec(method=method, bits=bits, scales=scales)

@@ -29,18 +29,22 @@ from . import fail, user_errors
 @click.option("--H", "H", type=float, default=1.0, show_default=True, help="binary: scale H (a power of two).")
 @click.option("--biases", type=click.Choice(["fixed", "quantized"]), default="fixed", show_default=True,
               help="Keep biases in fixed point, or quantize them like the weights.")
+@click.option("--scale", type=click.Choice(["tensor", "row"]), default="tensor", show_default=True,
+              help="One power-of-two scale per tensor, or one per output row (binary and ternary methods: each "
+              "layer's rows take the level of their mean magnitude; a shift per row in hardware).")
 @click.option("--paper-exact", is_flag=True, help="exp: no zero code; w = 0 maps to -2**e_min, as in the paper's code.")
 @cell_option()
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @user_errors
-def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, paper_exact, cell, force):
+def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, scale, paper_exact, cell, force):
     """Quantize MODEL's weights and write the quantized model to OUTPUT.
 
     MODEL is a PyTorch state_dict (.safetensors, .npz, torch.save .pt/.pth) or an ONNX graph
     (.onnx: RNN/GRU/LSTM nodes and a Gemm or MatMul+Add head; needs the onnx package, hwsim[onnx]).
 
     Every quantized weight is m * 2**s with m an integer code and s one power-of-two scale per
-    tensor; the record (method, code width, scales, parameters) is stored in the output file.
+    tensor (or per output row with --scale row); the record (method, code width, scales,
+    parameters) is stored in the output file.
     """
     from ..model._modelfile import load_model, save_model
     from ..model._quant import decode_model_codes, quantize_model
@@ -55,7 +59,7 @@ def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, pap
         fail(f"output file {output} exists; pass --force to overwrite it")
     q = quantize_model(
         float_model, method, bits=bits, seed=seed, w0=w0, e_min=e_min, e_max=e_max,
-        biases=biases, zero=not paper_exact, H=H,
+        biases=biases, zero=not paper_exact, H=H, scale=scale,
     )
     codes = decode_model_codes(q)  # the file we write must decode; fail before writing if not
     save_model(q, output)
@@ -63,4 +67,5 @@ def quantize(model, output, method, bits, seed, w0, e_min, e_max, H, biases, pap
     click.echo(f"wrote {output}: {method}, {spec.bits}-bit codes, {len(codes)} tensors quantized, biases {biases}")
     for key, (m, s) in codes.items():
         zeros = float((m == 0).mean()) if m.size else 0.0
-        click.echo(f"  {key:<28} s = {s:4d}  m in [{int(m.min())}, {int(m.max())}]  zeros {zeros:6.1%}")
+        s_text = f"{s:4d}" if isinstance(s, int) else f"{int(s.min())}..{int(s.max())} (per row)"
+        click.echo(f"  {key:<28} s = {s_text}  m in [{int(m.min())}, {int(m.max())}]  zeros {zeros:6.1%}")

@@ -39,6 +39,18 @@ from . import fail, user_errors
 @click.option("--H", "H", type=float, default=1.0, show_default=True, help="binary: level H (a power of two).")
 @click.option("--biases", type=click.Choice(["fixed", "quantized"]), default="fixed", show_default=True,
               help="Keep biases in fixed point, or quantize them like the weights (as the paper did).")
+@click.option("--scale", type=click.Choice(["tensor", "row"]), default="tensor", show_default=True,
+              help="Power-of-two scales: one per tensor (the paper's), or one per output row (binary and ternary "
+              "methods; a shift per row in hardware).")
+@click.option("--row-scale", "row_scale", type=click.Choice(["stat", "learned"]), default="stat", show_default=True,
+              help="--scale row: take each row's level from its mean magnitude, or learn its log2 (straight-through "
+              "round, LSQ gradient); docs/training.md compares them.")
+@click.option("--teacher", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Float model file to distil from: its outputs join the labels as training targets.")
+@click.option("--distill-temperature", "distill_temperature", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="--teacher: softmax temperature T of teacher and student.")
+@click.option("--distill-weight", "distill_weight", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="--teacher: loss = (1 - w) * cross-entropy + w * T^2 * KL(teacher || student).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True,
               help="Learning rate: constant, or halved after 2 epochs without a better validation metric.")
 @click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
@@ -62,8 +74,8 @@ from . import fail, user_errors
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @user_errors
 def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, limit, eval_limit, bits, e_min,
-          e_max, paper_exact, H, biases, schedule, patience, valid_fraction, test_fraction, split_seed, datapath,
-          threads, device, check, force, quiet):
+          e_max, paper_exact, H, biases, scale, row_scale, teacher, distill_temperature, distill_weight, schedule,
+          patience, valid_fraction, test_fraction, split_seed, datapath, threads, device, check, force, quiet):
     """Train a quantized RNN/GRU/LSTM on the --data set and write the quantized model to --output.
 
     Float shadow weights, quantized forward pass, straight-through gradients (Ott et al. 2016).
@@ -88,12 +100,16 @@ def train(cell, hidden, layers, method, data, output, epochs, lr, batch, seed, l
             fail(f"output file {path} exists; pass --force to overwrite it")
     if paper_exact and method not in ("exp", "exp-stoch"):
         raise QuantError(f"--paper-exact applies to exp and exp-stoch only, not {method}")
+    if teacher is not None and not teacher.is_file():
+        fail(f"--teacher must be an existing model file, not found: {teacher}")
     config = TrainConfig(
         cell=cell, hidden=hidden, method=method, data=data, layers=layers, epochs=epochs, lr=lr, batch=batch,
         seed=seed, limit=limit, eval_limit=eval_limit, bits=bits, e_min=e_min, e_max=e_max, zero=not paper_exact,
         biases=biases, H=H, threads=threads, check=check, schedule=schedule, patience=patience,
         device=device, valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
         datapath=None if datapath is None else str(datapath),
+        scale=scale, row_scale=row_scale, teacher=None if teacher is None else str(teacher),
+        distill_temperature=distill_temperature, distill_weight=distill_weight,
     )
     result = run(config, output, progress=not quiet, command=command_line(config, output))
     m = result.metrics

@@ -20,6 +20,9 @@ ROUNDINGS = ("floor", "half_up", "half_even", "zero")
 OVERFLOWS = ("saturate", "wrap")
 #: Activation hardware units.
 ACTIVATIONS = ("lut", "pwl")
+#: Weight-scale granularities the datapath takes: "auto" (the model's own), "tensor" (one shift per
+#: matrix: a model with per-row scales is refused), "row" (a shift per output row, docs/datapath.md).
+WEIGHT_SCALES = ("auto", "tensor", "row")
 
 #: Integer code of each rounding / overflow mode / activation, as passed to the Numba kernels and
 #: written into RTL parameters (ROUND_MODE, OVERFLOW_MODE, ACT_KIND).
@@ -154,6 +157,7 @@ class DatapathConfig:
     lanes: int = 1  # columns per beat (shift-add lanes of every row PE)
     rows: int = 1  # row processing elements: output rows per beat
     pointwise_units: int = 0  # parallel pointwise units; 0: one per row PE (= rows)
+    weight_scales: str = "auto"  # one of WEIGHT_SCALES: per-tensor or per-row weight scales
     #: Per-layer precision (docs/datapath.md, "Per-layer precision"); empty: one contract for all.
     layers: tuple[Override, ...] = ()
     head: Override | None = None
@@ -164,7 +168,8 @@ class DatapathConfig:
             v = getattr(self, name)
             if not isinstance(v, FixedFormat):
                 raise TypeError(f"format {name!r} must be a FixedFormat, not {type(v).__name__}")
-        for name, allowed in (("rounding", ROUNDINGS), ("overflow", OVERFLOWS), ("activation", ACTIVATIONS)):
+        for name, allowed in (("rounding", ROUNDINGS), ("overflow", OVERFLOWS), ("activation", ACTIVATIONS),
+                              ("weight_scales", WEIGHT_SCALES)):
             v = getattr(self, name)
             if v not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
@@ -287,6 +292,9 @@ class DatapathConfig:
             elif f.name == "head":
                 if v is not None:
                     d["head"] = v.to_dict()
+            elif f.name == "weight_scales":
+                if v != "auto":  # likewise: the dict of a contract that does not name it is unchanged
+                    d[f.name] = v
             else:
                 d[f.name] = v.to_dict() if isinstance(v, FixedFormat) else v
         return d

@@ -38,7 +38,14 @@ class Accum:
     m: np.ndarray  # (rows, n_in + n_rec) int64 multipliers
     n_in: int  # leading columns read the layer input (x, or h of the layer below)
     n_rec: int  # trailing columns read this layer's own h (previous step)
-    bias: np.ndarray  # (rows,) int64 in accumulator format
+    bias: np.ndarray  # (rows,) int64 in accumulator format (row j: acc_frac + row_shift[j] fraction bits)
+    #: (rows,) int64 >= 0: row j's accumulator has acc_frac + row_shift[j] fraction bits (per-row weight
+    #: scales, docs/datapath.md); its requantization shifts that much further. None: all 0.
+    row_shift: np.ndarray | None = None
+
+    def shifts(self) -> np.ndarray:
+        """``row_shift``, zeros when there is none."""
+        return np.zeros(self.rows, np.int64) if self.row_shift is None else self.row_shift
 
     @property
     def rows(self) -> int:
@@ -73,7 +80,12 @@ class HeadPlan:
     shift: int  # left shift of m * h
     acc_bits: int
     m: np.ndarray  # (C, H) int64
-    bias: np.ndarray  # (C,) int64 in accumulator format
+    bias: np.ndarray  # (C,) int64 in accumulator format (row j: acc_frac + row_shift[j] fraction bits)
+    row_shift: np.ndarray | None = None  # (C,) int64 >= 0, as Accum.row_shift
+
+    def shifts(self) -> np.ndarray:
+        """``row_shift``, zeros when there is none."""
+        return np.zeros(self.m.shape[0], np.int64) if self.row_shift is None else self.row_shift
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +105,12 @@ class Plan:
     @property
     def num_classes(self) -> int | None:
         return None if self.head is None else self.head.m.shape[0]
+
+    @property
+    def row_scaled(self) -> bool:
+        """Whether any accumulator row has a row shift (per-row weight scales)."""
+        rows = [a.row_shift for lp in self.layers for a in lp.accums] + [None if self.head is None else self.head.row_shift]
+        return any(r is not None for r in rows)
 
     def layer_config(self, k: int) -> DatapathConfig:
         """The contract layer ``k`` works in (the global one unless the config overrides layer k)."""
@@ -137,7 +155,8 @@ def _acc_bits(terms: list[tuple[int, int, int]], bias_bound: int) -> int:
     return bound.bit_length() + 1
 
 
-def _bias_int(model: RNNModel, key: str, b: np.ndarray | None, rows: slice, acc_frac: int, cfg: DatapathConfig) -> np.ndarray:
+def _bias_int(model: RNNModel, key: str, b: np.ndarray | None, rows: slice, acc_frac: int | np.ndarray,
+              cfg: DatapathConfig) -> np.ndarray:
     if b is None:
         return np.zeros(rows.stop - rows.start, dtype=np.int64)
     v = np.asarray(b[rows], dtype=np.float64)
@@ -148,7 +167,26 @@ def _bias_int(model: RNNModel, key: str, b: np.ndarray | None, rows: slice, acc_
         raise ConfigError(
             f"bias {key!r}[{i}] = {b[i]:.6g} must lie in [-{lim:g}, {lim:g}) (bias_int_bits = {cfg.bias_int_bits})"
         )
-    return np.rint(v * 2.0**acc_frac).astype(np.int64)
+    return np.rint(np.ldexp(v, acc_frac)).astype(np.int64)
+
+
+def _row_base(key: str, s: int | np.ndarray) -> tuple[int, np.ndarray | None]:
+    """A matrix's scale for the datapath: ``(s, None)``, or for per-row scales ``(max s_r, s - s_r)``
+    (each row's extra right shift at its requantization, >= 0)."""
+    if isinstance(s, (int, np.integer)):
+        return int(s), None
+    top = int(s.max())
+    return top, (top - s).astype(np.int64)
+
+
+def _shared_rows(k: int, k_ih: str, k_hh: str, e_ih: np.ndarray | None, e_hh: np.ndarray | None) -> np.ndarray | None:
+    """The row shifts of layer ``k``: its two matrices' rows add up in one accumulator, so they must agree."""
+    if e_ih is None and e_hh is None:
+        return None
+    if e_ih is None or e_hh is None or not np.array_equal(e_ih, e_hh):
+        raise QuantError(f"layer {k}: the per-row scales of {k_ih!r} and {k_hh!r} must differ by one constant "
+                         "on every row (the rows of both add up in one accumulator, which has one shift)")
+    return e_ih
 
 
 def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
@@ -159,6 +197,9 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
 
     codes = decode_model_codes(model)
     spec = model.quant
+    if spec.granularity == "row" and cfg.weight_scales == "tensor":
+        raise ConfigError("the model has per-row weight scales, but the contract says weight_scales = \"tensor\"; "
+                          "set weight_scales = \"row\" (or \"auto\") or quantize with --scale tensor")
     codec = WeightCodec.for_method(spec.method, spec.bits)
     keys = {v: k for k, v in model.tensor_keys().items()}  # (kind, layer, field) -> key
     H = model.hidden_size
@@ -172,6 +213,10 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
         k_ih, k_hh = keys[("layer", li, "w_ih")], keys[("layer", li, "w_hh")]
         m_ih, s_in = codes[k_ih]
         m_hh, s_rec = codes[k_hh]
+        s_in, e_ih = _row_base(k_ih, s_in)
+        s_rec, e_hh = _row_base(k_hh, s_rec)
+        e_rows = _shared_rows(li, k_ih, k_hh, e_ih, e_hh)
+        e_max = 0 if e_rows is None else int(e_rows.max())
         acc_frac = max(in_fmt.frac - s_in, lc.h.frac - s_rec, lc.pre.frac)
         shift_in = acc_frac - in_fmt.frac + s_in
         shift_rec = acc_frac - lc.h.frac + s_rec
@@ -180,9 +225,9 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
         # scaled into accumulator units, so an absurd scale is refused instead of overflowing int64.
         acc_bits = _acc_bits(
             [(m_ih.shape[1], codec.m_max, in_fmt.bits, shift_in), (H, codec.m_max, lc.h.bits, shift_rec)],
-            bias_bound << acc_frac,
+            bias_bound << (acc_frac + e_max),  # a row's bias has acc_frac + row_shift fraction bits
         )
-        if acc_bits > MAX_ACC_BITS:
+        if acc_bits + e_max > MAX_ACC_BITS:  # the simulator aligns every row at acc_frac + e_max
             raise ConfigError(
                 f"layer {li} accumulator needs {acc_bits} bits, at most {MAX_ACC_BITS} are supported; "
                 "narrow the formats or the exponent range"
@@ -192,10 +237,12 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
             rows = slice(g * H, (g + 1) * H)
             parts = ([m_ih[rows]] if use_in else []) + ([m_hh[rows]] if use_rec else [])
             bias = np.zeros(H, dtype=np.int64)
+            row_shift = None if e_rows is None else np.ascontiguousarray(e_rows[rows])
+            b_frac = acc_frac if row_shift is None else acc_frac + row_shift
             if use_in:
-                bias += _bias_int(model, keys.get(("layer", li, "b_ih"), ""), layer.b_ih, rows, acc_frac, cfg)
+                bias += _bias_int(model, keys.get(("layer", li, "b_ih"), ""), layer.b_ih, rows, b_frac, cfg)
             if use_rec:
-                bias += _bias_int(model, keys.get(("layer", li, "b_hh"), ""), layer.b_hh, rows, acc_frac, cfg)
+                bias += _bias_int(model, keys.get(("layer", li, "b_hh"), ""), layer.b_hh, rows, b_frac, cfg)
             accums.append(
                 Accum(
                     name=name,
@@ -203,6 +250,7 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
                     n_in=m_ih.shape[1] if use_in else 0,
                     n_rec=H if use_rec else 0,
                     bias=bias,
+                    row_shift=row_shift,
                 )
             )
         layers.append(LayerPlan(li, in_fmt, s_in, s_rec, acc_frac, shift_in, shift_rec, acc_bits, tuple(accums)))
@@ -210,14 +258,17 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
     head = None
     if model.head is not None:
         m, s = codes[keys[("head", None, "weight")]]
+        s, e_rows = _row_base(keys[("head", None, "weight")], s)
+        e_max = 0 if e_rows is None else int(e_rows.max())
         hc = cfg.head_config(model.num_layers)
         acc_frac = max(hc.h.frac - s, hc.out.frac)
         shift = acc_frac - hc.h.frac + s
-        acc_bits = _acc_bits([(H, codec.m_max, hc.h.bits, shift)], (1 << cfg.bias_int_bits) << acc_frac)
-        if acc_bits > MAX_ACC_BITS:
-            raise ConfigError(f"head accumulator needs {acc_bits} bits, at most {MAX_ACC_BITS} are supported")
-        bias = _bias_int(model, keys.get(("head", None, "bias"), ""), model.head.bias, slice(0, m.shape[0]), acc_frac, cfg)
-        head = HeadPlan(s, acc_frac, shift, acc_bits, np.ascontiguousarray(m, dtype=np.int64), bias)
+        acc_bits = _acc_bits([(H, codec.m_max, hc.h.bits, shift)], (1 << cfg.bias_int_bits) << (acc_frac + e_max))
+        if acc_bits + e_max > MAX_ACC_BITS:
+            raise ConfigError(f"head accumulator needs {acc_bits + e_max} bits, at most {MAX_ACC_BITS} are supported")
+        b_frac = acc_frac if e_rows is None else acc_frac + e_rows
+        bias = _bias_int(model, keys.get(("head", None, "bias"), ""), model.head.bias, slice(0, m.shape[0]), b_frac, cfg)
+        head = HeadPlan(s, acc_frac, shift, acc_bits, np.ascontiguousarray(m, dtype=np.int64), bias, e_rows)
 
     return Plan(
         config=cfg,

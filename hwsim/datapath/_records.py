@@ -50,3 +50,4 @@ class ContractRecord(Strict):
     lanes: Int64 = None  # type: ignore[assignment]
     rows: Int64 = None  # type: ignore[assignment]
     pointwise_units: Int64 = None  # type: ignore[assignment]
+    weight_scales: StrictStr = None  # type: ignore[assignment]

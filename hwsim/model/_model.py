@@ -44,24 +44,30 @@ class QuantSpec:
     Every quantized weight equals ``m * 2**scales[key]`` with ``m`` an integer in the method's code
     range (docs/datapath.md). ``key`` is the tensor name inside the model file. Tensors without an
     entry in ``scales`` (biases when ``biases == "fixed"``) are kept as float and rounded into the
-    accumulator format by the datapath.
+    accumulator format by the datapath. A matrix quantized with per-row scales (``scale="row"``)
+    has a tuple of scales, one per output row.
     """
 
     method: str
     bits: int  # code width in bits
-    scales: Mapping[str, int]  # tensor key -> log2 of the scale
+    scales: Mapping[str, int | tuple[int, ...]]  # tensor key -> log2 of the scale (per-row scales: one per row)
     biases: str = "fixed"  # "fixed" (kept in fixed point) or "quantized" (like the weights)
     e_min: int | None = None  # exponential methods: smallest exponent (s of every tensor)
     e_max: int | None = None
     zero: bool = True  # exponential: False for the paper-exact variant with no zero code
     params: Mapping[str, object] = field(default_factory=dict)  # seed, w0, ... for the record
 
+    @property
+    def granularity(self) -> str:
+        """``"row"`` when any tensor has per-row scales, else ``"tensor"``."""
+        return "row" if any(isinstance(v, (tuple, list)) for v in self.scales.values()) else "tensor"
+
     def to_json(self) -> str:
         return json.dumps(
             {
                 "method": self.method,
                 "bits": self.bits,
-                "scales": dict(self.scales),
+                "scales": {k: list(v) if isinstance(v, (tuple, list)) else v for k, v in self.scales.items()},
                 "biases": self.biases,
                 "e_min": self.e_min,
                 "e_max": self.e_max,
@@ -83,7 +89,7 @@ class QuantSpec:
         return cls(
             method=d.method,
             bits=d.bits,
-            scales=dict(d.scales),
+            scales={k: tuple(v) if isinstance(v, list) else v for k, v in d.scales.items()},
             biases=d.biases,
             e_min=d.e_min,
             e_max=d.e_max,

@@ -281,6 +281,11 @@ def model_from_tensors(
             raise ModelFileError(
                 f"{source}: quantization record names tensors the model does not hold: {', '.join(map(repr, unknown))}"
             )
+        for key, s in quant.scales.items():
+            a = model.tensor(key)
+            if isinstance(s, tuple) and (a.ndim != 2 or len(s) != a.shape[0]):
+                raise ModelFileError(f"{source}: quantization record gives {key!r} {len(s)} per-row scales; per-row "
+                                     f"scales must be one per row of a weight matrix, and it has shape {a.shape}")
     return model
 
 

@@ -1,9 +1,10 @@
 """Weight quantizers of the seed paper (Ott et al., arXiv 1608.06902) and the uniform baseline.
 
 Every quantized weight is exactly ``m * 2**s``: ``m`` an integer that the method's
-:class:`~hwsim.model._codes.WeightCodec` can store, ``s`` one integer per tensor (``QuantSpec.scales``).
-All scales are powers of two, so the datapath never multiplies a weight by a scale; only the
-uniform baseline multiplies ``m * x`` (docs/datapath.md, "Weights").
+:class:`~hwsim.model._codes.WeightCodec` can store, ``s`` one integer per tensor (``QuantSpec.scales``)
+or, with per-row scales (``scale="row"``), one integer per output row. All scales are powers of
+two, so the datapath never multiplies a weight by a scale; only the uniform baseline multiplies
+``m * x`` (docs/datapath.md, "Weights").
 
 Methods (formulas from the paper and its released code, /work/shared/SEED_NOTES.md):
 
@@ -25,6 +26,13 @@ Methods (formulas from the paper and its released code, /work/shared/SEED_NOTES.
 ``uniform``
     Hubara et al.'s k-bit uniform weights on [-1, 1]:
     ``m = clip(round(w * 2**(k-1)), -(2**(k-1) - 1), 2**(k-1) - 1)``, ``s = -(k - 1)``.
+
+Per-row scales (``scale="row"``, the binary and ternary methods: :data:`ROW_SCALE_METHODS`): row
+``r`` of a weight matrix gets ``s_r = s + d_r``, ``s`` the tensor's scale above and ``d_r`` one
+integer per output row of the layer, shared by ``w_ih`` and ``w_hh`` (the rows that add up in one
+accumulator, so the datapath applies ``d_r`` as one more shift of that accumulator: docs/datapath.md).
+:func:`row_offsets` picks ``d_r`` from the row's mean magnitude (the per-channel statistic of
+XNOR-Net and TWN, rounded to a power of two); training may learn it instead (hwsim.torch, ``row_scale="learned"``).
 """
 
 from __future__ import annotations
@@ -47,6 +55,12 @@ FIXED_BITS = {"binary": 1, "ternary": 2}
 DEFAULT_BITS = {"exp": 4, "uniform": 4}
 #: Exponents stay inside float32's normal range, so every quantized value survives a float32 file.
 EXP_LIMITS = (-126, 127)
+#: Scale granularities: one power-of-two scale per tensor (the paper's), or one per output row.
+SCALE_GRANULARITIES = ("tensor", "row")
+#: The methods that take per-row scales (exp and uniform codes carry their own magnitudes).
+ROW_SCALE_METHODS = ("binary", "binary-stoch", "ternary", "ternary-stoch", "pow2-ternary")
+#: Per-row offsets ``d_r`` stay within this many octaves of the tensor's scale.
+ROW_OFFSET_LIMIT = 8
 
 _RngLike = np.random.Generator | int | None
 
@@ -61,8 +75,8 @@ class QuantResult:
         Integer multipliers, same shape as the input.
     codes : ndarray of uint32
         The stored codes, ``codec.encode(m)``.
-    scale_log2 : int
-        ``s``: every value is ``m * 2**s``.
+    scale_log2 : int or ndarray of int64
+        ``s``: every value is ``m * 2**s``; per-row scales: one ``s`` per row (shape ``(rows,)``).
     values : ndarray of float64
         The dequantized weights, exactly ``m * 2**s``.
     table : list of (int, float)
@@ -75,20 +89,41 @@ class QuantResult:
 
     m: np.ndarray
     codes: np.ndarray
-    scale_log2: int
+    scale_log2: int | np.ndarray
     values: np.ndarray
     table: list[tuple[int, float]]
     codec: WeightCodec
 
 
-def _result(m: np.ndarray, s: int, codec: WeightCodec) -> QuantResult:
+def _result(m: np.ndarray, s: int | np.ndarray, codec: WeightCodec) -> QuantResult:
+    """``m * 2**s``; ``s`` an int, or per-row scales (the table is then the row of scale 2**0)."""
     m = np.asarray(m, dtype=np.int64)
     codes = codec.encode(m)
-    values = np.ldexp(m.astype(np.float64), s)
-    table = [(code, math.ldexp(mv, s)) for code, mv in codec.table()]
-    for arr in (m, codes, values):
+    values = np.ldexp(m.astype(np.float64), _per_row(s, m))
+    s = s.copy() if isinstance(s, np.ndarray) else int(s)
+    table = [(code, math.ldexp(mv, 0 if isinstance(s, np.ndarray) else s)) for code, mv in codec.table()]
+    for arr in (m, codes, values) + ((s,) if isinstance(s, np.ndarray) else ()):
         arr.flags.writeable = False
-    return QuantResult(m=m, codes=codes, scale_log2=int(s), values=values, table=table, codec=codec)
+    return QuantResult(m=m, codes=codes, scale_log2=s, values=values, table=table, codec=codec)
+
+
+def _per_row(s: int | np.ndarray, w: np.ndarray) -> int | np.ndarray:
+    """``s`` shaped to broadcast over ``w``: an int as it is, per-row scales as a column."""
+    if isinstance(s, np.ndarray):
+        return s.reshape((-1,) + (1,) * (w.ndim - 1))
+    return s
+
+
+def _row_scales(name: str, s: Any, w: np.ndarray) -> np.ndarray:
+    """Validated per-row scales for ``w``: one int per row (the first axis)."""
+    a = np.asarray(s)
+    if w.ndim < 1 or a.dtype.kind not in "iu" or a.shape != (w.shape[0],):
+        raise QuantError(f"{name} must hold one int per row of the tensor ({w.shape[0] if w.ndim else 0}), "
+                         f"not {a.dtype} of shape {a.shape}")
+    a = a.astype(np.int64)
+    if a.size and not (EXP_LIMITS[0] <= a.min() and a.max() <= EXP_LIMITS[1]):
+        raise QuantError(f"{name} must lie in [{EXP_LIMITS[0]}, {EXP_LIMITS[1]}], not {int(a.min())}..{int(a.max())}")
+    return a
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -149,19 +184,47 @@ def _floor_log2(a: np.ndarray) -> np.ndarray:
     return ex.astype(np.int64) - 1
 
 
+#: round(log2 a) rounds up from a mantissa (in [0.5, 1)) of sqrt(1/2) on; hwsim.torch uses this constant too.
+SQRT_HALF = math.sqrt(0.5)
+
+
+def round_log2(a: np.ndarray) -> np.ndarray:
+    """``round(log2 a)`` for ``a > 0``, from frexp and one comparison (the same in NumPy and PyTorch)."""
+    mant, ex = np.frexp(np.asarray(a, dtype=np.float64))
+    return ex.astype(np.int64) - 1 + (mant >= SQRT_HALF)
+
+
+def row_offsets(parts: list[tuple[Any, int]], method: str) -> np.ndarray:
+    """Per-row scale offsets ``d_r`` of the tensors ``parts`` (``(w, s)`` pairs) that share rows.
+
+    Each weight is measured in units of its tensor's level (``|w| / 2**s``), the units are pooled
+    over the row (the layer's ``w_ih`` and ``w_hh`` rows add up in one accumulator), and
+    ``d_r = round(log2(c * mean))`` with ``c = 2`` for the ternary methods (their level is twice
+    the mean magnitude of a uniform row, as the Glorot bound is for Glorot-uniform weights) and
+    ``c = 1`` for binary (XNOR-Net's ``mean|w|``). An all-zero row keeps ``d_r = 0``; ``d_r`` is
+    clipped to ``+/-ROW_OFFSET_LIMIT``.
+    """
+    u = np.concatenate([np.abs(np.ldexp(_as_weights(w), -int(s))) for w, s in parts], axis=1)
+    a = u.mean(axis=1) * (1.0 if CODE_KIND[method] == "binary" else 2.0)
+    d = np.where(a > 0, round_log2(np.where(a > 0, a, 1.0)), 0)
+    return np.clip(d, -ROW_OFFSET_LIMIT, ROW_OFFSET_LIMIT).astype(np.int64)
+
+
 # -------------------------------------------------------------------------------------- quantizers
 
 
-def binarize(w: Any, *, H: float = 1.0, stochastic: bool = False, rng: _RngLike = None) -> QuantResult:
+def binarize(w: Any, *, H: float = 1.0, stochastic: bool = False, rng: _RngLike = None,
+             row_scales: Any = None) -> QuantResult:
     """BinaryConnect: ``+/-H`` with ``H`` a power of two (``m`` in {-1, +1}, ``s = log2 H``).
 
     Deterministic: ``+H`` if ``w >= 0`` else ``-H``. Stochastic: ``+H`` with probability
-    ``clip((w/H + 1)/2, 0, 1)``, so the expectation is ``clip(w, -H, H)``.
+    ``clip((w/H + 1)/2, 0, 1)``, so the expectation is ``clip(w, -H, H)``. ``row_scales`` (one
+    ``log2 H`` per row) replaces ``H`` with a level per row.
     """
     w = _as_weights(w)
-    s = _log2_pow2("H", H)
+    s = _log2_pow2("H", H) if row_scales is None else _row_scales("row_scales", row_scales, w)
     if stochastic:
-        p = np.clip((np.ldexp(w, -s) + 1.0) / 2.0, 0.0, 1.0)
+        p = np.clip((np.ldexp(w, -_per_row(s, w)) + 1.0) / 2.0, 0.0, 1.0)
         m = np.where(_rng(rng).random(w.shape) < p, 1, -1)
     else:
         m = np.where(w >= 0, 1, -1)
@@ -180,15 +243,22 @@ def pow2_round_w0(w0: float) -> int:
     return s
 
 
-def ternarize(w: Any, *, w0: float, stochastic: bool = False, rng: _RngLike = None) -> QuantResult:
+def ternarize(w: Any, *, w0: float | None = None, stochastic: bool = False, rng: _RngLike = None,
+              row_scales: Any = None) -> QuantResult:
     """TernaryConnect with ``W0 = 2**round(log2 w0)`` (``m`` in {-1, 0, +1}, ``s = log2 W0``).
 
     Deterministic: ``+W0`` if ``w > W0/2``, ``-W0`` if ``w <= -W0/2``, else 0 (the asymmetric
     comparison is the paper's). Stochastic: ``W0 * sign(w) * Bernoulli(clip(|w|/W0, 0, 1))``.
+    ``row_scales`` (one ``log2 W0`` per row) replaces ``w0`` with a level per row.
     """
     w = _as_weights(w)
-    s = pow2_round_w0(w0)
-    u = np.ldexp(w, -s)  # w / W0, exact
+    if row_scales is not None:
+        s = _row_scales("row_scales", row_scales, w)
+    elif w0 is None:
+        raise QuantError("ternarize needs w0 (the tensor's level) or row_scales (one per row)")
+    else:
+        s = pow2_round_w0(w0)
+    u = np.ldexp(w, -_per_row(s, w))  # w / W0, exact
     if stochastic:
         keep = _rng(rng).random(w.shape) < np.clip(np.abs(u), 0.0, 1.0)
         m = np.where(keep, np.sign(u), 0).astype(np.int64)
@@ -197,14 +267,15 @@ def ternarize(w: Any, *, w0: float, stochastic: bool = False, rng: _RngLike = No
     return _result(m, s, WeightCodec("ternary", 2))
 
 
-def pow2_ternarize(w: Any, *, scale_log2: int = -1) -> QuantResult:
+def pow2_ternarize(w: Any, *, scale_log2: int = -1, row_scales: Any = None) -> QuantResult:
     """Pow2-ternarization: ``clip(round(w / 2**s), -1, 1) * 2**s``, default ``s = -1`` ({-0.5, 0, 0.5}).
 
-    Rounding is C ``round`` (halves away from zero), as in the paper's code.
+    Rounding is C ``round`` (halves away from zero), as in the paper's code. ``row_scales`` (one
+    ``s`` per row) replaces ``scale_log2``.
     """
     w = _as_weights(w)
-    s = _int("scale_log2", scale_log2)
-    m = np.clip(round_half_away(np.ldexp(w, -s)), -1, 1)
+    s = _int("scale_log2", scale_log2) if row_scales is None else _row_scales("row_scales", row_scales, w)
+    m = np.clip(round_half_away(np.ldexp(w, -_per_row(s, w))), -1, 1)
     return _result(m, s, WeightCodec("ternary", 2))
 
 
@@ -360,24 +431,28 @@ def quantize_tensor(
     zero: bool = True,
     H: float = 1.0,
     rng: _RngLike = None,
+    row_scales: Any = None,
 ) -> QuantResult:
     """Quantize one tensor with a method named as in ``hwsim quantize --method`` (:data:`METHODS`).
 
-    ``w0`` is required for the ternary methods (quantize_model passes the tensor's Glorot bound).
+    ``w0`` is required for the ternary methods (quantize_model passes the tensor's Glorot bound)
+    unless ``row_scales`` (one log2 level per row, :data:`ROW_SCALE_METHODS` only) is given.
     """
     _check_method(method)
+    if row_scales is not None and method not in ROW_SCALE_METHODS:
+        raise QuantError(f"per-row scales apply to {', '.join(ROW_SCALE_METHODS)}, not {method}")
     kind = CODE_KIND[method]
     stochastic = method.endswith("-stoch")
     if bits is not None or kind in FIXED_BITS:
         bits = _check_bits(method, FIXED_BITS.get(kind, bits) if bits is None else bits)
     if method in ("binary", "binary-stoch"):
-        return binarize(w, H=H, stochastic=stochastic, rng=rng)
+        return binarize(w, H=H, stochastic=stochastic, rng=rng, row_scales=row_scales)
     if method in ("ternary", "ternary-stoch"):
-        if w0 is None:
+        if w0 is None and row_scales is None:
             raise QuantError(f"{method} needs w0 (the Glorot bound of the tensor, or a given value)")
-        return ternarize(w, w0=w0, stochastic=stochastic, rng=rng)
+        return ternarize(w, w0=w0, stochastic=stochastic, rng=rng, row_scales=row_scales)
     if method == "pow2-ternary":
-        return pow2_ternarize(w)
+        return pow2_ternarize(w, row_scales=row_scales)
     if kind == "exp":
         return exp_quantize(w, bits=bits, e_min=e_min, e_max=e_max, stochastic=stochastic, zero=zero, rng=rng)
     return uniform_quantize(w, bits=DEFAULT_BITS["uniform"] if bits is None else bits)
@@ -427,6 +502,8 @@ def quantize_model(
     biases: str = "fixed",
     zero: bool = True,
     H: float = 1.0,
+    scale: str = "tensor",
+    row_scales: Mapping[str, Any] | None = None,
 ) -> RNNModel:
     """Quantize every weight tensor of a model; return a new model holding the dequantized values.
 
@@ -440,6 +517,12 @@ def quantize_model(
     spawned from ``seed`` in tensor-key order, so a tensor's draw does not depend on which other
     tensors are quantized. Deterministic methods are idempotent: quantizing their output again
     gives the same values and the same scales.
+
+    ``scale="row"`` (:data:`ROW_SCALE_METHODS`) gives every weight matrix one scale per output row:
+    the tensor's scale plus :func:`row_offsets` of its layer (``w_ih`` and ``w_hh`` share them; the
+    head has its own), or the per-row scales ``row_scales[key]`` where given (learned in training).
+    Quantized biases keep one scale per tensor. The record then holds a list of scales per matrix.
+    Re-quantizing a row-scaled model with the statistic may pick other levels; pass its scales.
 
     Raises
     ------
@@ -469,6 +552,12 @@ def quantize_model(
         _log2_pow2("H", H)
     if w0 is not None:
         pow2_round_w0(w0)
+    if scale not in SCALE_GRANULARITIES:
+        raise QuantError(f"scale must be one of {', '.join(SCALE_GRANULARITIES)}, not {scale!r}")
+    if scale == "row" and method not in ROW_SCALE_METHODS:
+        raise QuantError(f"per-row scales apply to {', '.join(ROW_SCALE_METHODS)}, not {method}")
+    if row_scales is not None and scale != "row":
+        raise QuantError("row_scales apply to scale='row' only")
     global_range = kind == "exp" and (e_min is not None or e_max is not None)
     if global_range:  # one range for every tensor; bits may follow from it
         bits = None if bits is None else _check_bits(method, bits)
@@ -483,6 +572,7 @@ def quantize_model(
     scales: dict[str, int] = {}
     w0_used: dict[str, float] = {}
     w0_pow2: dict[str, float] = {}
+    rows = {} if scale == "tensor" else _model_row_scales(model, method, w0, H, row_scales)
     for (key, (_, _, name)), stream in zip(keys.items(), streams):
         if _is_bias(name) and biases == "fixed":
             continue
@@ -503,6 +593,7 @@ def quantize_model(
                 zero=zero,
                 H=H,
                 rng=np.random.default_rng(stream),
+                row_scales=rows.get(key),
             )
         except QuantError as e:
             raise QuantError(f"tensor {key!r}: {e}") from None
@@ -511,7 +602,7 @@ def quantize_model(
         values = r.values.copy()
         values.flags.writeable = True
         new[key] = values
-        scales[key] = r.scale_log2
+        scales[key] = tuple(int(v) for v in r.scale_log2) if key in rows else r.scale_log2
         bits = r.codec.bits
 
     params: dict[str, object] = {}
@@ -524,6 +615,8 @@ def quantize_model(
             params["w0"] = float(w0)
         params["w0_glorot" if w0 is None else "w0_given"] = w0_used
         params["w0_pow2"] = w0_pow2
+    if scale == "row":
+        params["row_scale"] = "given" if row_scales is not None else "mean"
     spec = QuantSpec(
         method=method,
         bits=int(bits),
@@ -535,6 +628,47 @@ def quantize_model(
         params=params,
     )
     return _replace_tensors(model, new, spec)
+
+
+def _tensor_scale(model: RNNModel, key: str, method: str, w0: float | None, H: float) -> int:
+    """The per-tensor scale ``s`` of a binary or ternary method (the base of per-row scales)."""
+    kind = CODE_KIND[method]
+    if kind == "binary":
+        return _log2_pow2("H", H)
+    if method == "pow2-ternary":
+        return -1
+    return pow2_round_w0(glorot_bound(model, key) if w0 is None else float(w0))
+
+
+def row_groups(model: RNNModel) -> list[list[str]]:
+    """The weight matrices whose rows share per-row scales: each layer's ``[w_ih, w_hh]``, the head's weight."""
+    keys = {v: k for k, v in model.tensor_keys().items()}
+    groups = [[keys[("layer", k, "w_ih")], keys[("layer", k, "w_hh")]] for k in range(model.num_layers)]
+    if model.head is not None:
+        groups.append([keys[("head", None, "weight")]])
+    return groups
+
+
+def _model_row_scales(model: RNNModel, method: str, w0: float | None, H: float,
+                      given: Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+    """Per-row scales of every weight matrix: given, or tensor scale + :func:`row_offsets` of its group."""
+    out: dict[str, np.ndarray] = {}
+    groups = row_groups(model)
+    if given is not None:
+        want = {k for g in groups for k in g}
+        extra = sorted(set(given) - want)
+        if extra or set(given) != want:
+            raise QuantError(f"row_scales must name exactly the weight matrices ({', '.join(sorted(want))}), "
+                             f"not {', '.join(sorted(given))}")
+        for key in want:
+            out[key] = _row_scales(f"row_scales[{key!r}]", given[key], np.asarray(model.tensor(key)))
+        return out
+    for group in groups:
+        parts = [(model.tensor(k), _tensor_scale(model, k, method, w0, H)) for k in group]
+        d = row_offsets(parts, method)
+        for k, (_, s) in zip(group, parts):
+            out[k] = np.clip(s + d, EXP_LIMITS[0], EXP_LIMITS[1])
+    return out
 
 
 def _replace_tensors(model: RNNModel, new: Mapping[str, np.ndarray], quant: QuantSpec | None) -> RNNModel:
@@ -552,8 +686,10 @@ def _replace_tensors(model: RNNModel, new: Mapping[str, np.ndarray], quant: Quan
     )
 
 
-def decode_model_codes(model: RNNModel) -> dict[str, tuple[np.ndarray, int]]:
+def decode_model_codes(model: RNNModel) -> dict[str, tuple[np.ndarray, int | np.ndarray]]:
     """Recover ``(m, s)`` of every quantized tensor of a model from its values and ``QuantSpec``.
+
+    ``s`` is an int, or for a matrix with per-row scales an int64 array with one scale per row.
 
     This is what the simulator and the exporter call: it checks that every value is exactly
     ``m * 2**s`` with ``m`` an integer the method's codec stores (and, for exponential codes with a
@@ -582,9 +718,16 @@ def decode_model_codes(model: RNNModel) -> dict[str, tuple[np.ndarray, int]]:
     for key in keys:  # model order, whatever order the record's JSON gave the scales
         if key not in spec.scales:
             continue
-        s = int(spec.scales[key])
         w = np.asarray(model.tensor(key), dtype=np.float64)
-        q = np.ldexp(w, -s)
+        s = spec.scales[key]
+        if isinstance(s, (tuple, list)):
+            if w.ndim != 2 or len(s) != w.shape[0]:
+                raise QuantError(f"tensor {key!r} has {len(s)} per-row scales, but its shape is {w.shape}")
+            s = np.asarray(s, dtype=np.int64)
+            s.flags.writeable = False
+        else:
+            s = int(s)
+        q = np.ldexp(w, -_per_row(s, w))
         on_grid = np.isfinite(q) & (q == np.round(q)) & (np.abs(q) <= 2.0**62)
         if kind == "exp" and spec.e_min is not None and spec.e_max is not None:
             on_grid &= np.abs(q) <= 2.0 ** (spec.e_max - spec.e_min)
@@ -596,7 +739,8 @@ def decode_model_codes(model: RNNModel) -> dict[str, tuple[np.ndarray, int]]:
             idx = tuple(int(i) for i in np.argwhere(~on_grid)[0])
             raise QuantError(
                 f"tensor {key!r} is not on the {spec.method} {spec.bits}-bit grid: value {float(w[idx])!r} at "
-                f"index {idx} is not m * 2**{s} with m in {{{_grid(codec, spec)}}}"
+                f"index {idx} is not m * 2**{s if isinstance(s, int) else int(s[idx[0]])} with m in "
+                f"{{{_grid(codec, spec)}}}"
             )
         out[key] = (m, s)
     return out

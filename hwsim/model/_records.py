@@ -17,7 +17,7 @@ class QuantRecord(Open):
 
     method: Literal[METHODS]
     bits: Annotated[StrictInt, Field(ge=1, le=32)]
-    scales: dict[Name, Scale]
+    scales: dict[Name, Scale | Annotated[list[Scale], Field(min_length=1)]]  # a list: one scale per row
     biases: Literal["fixed", "quantized"] = "fixed"
     e_min: Scale | None = None
     e_max: Scale | None = None

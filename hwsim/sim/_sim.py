@@ -8,6 +8,7 @@ validates, packs the plan into kernel arrays and names the results.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numba
@@ -220,6 +221,36 @@ def _head_params(plan: Plan, narrow: bool, t0: int) -> np.ndarray:
     return q
 
 
+def fold_row_shifts(plan: Plan) -> Plan:
+    """The plan with its per-row shifts folded into the multipliers, biases and accumulator fractions.
+
+    Row ``j`` of an accumulation with row shift ``e_j`` holds ``acc_j * 2**-(acc_frac + e_j)``
+    (docs/datapath.md, "Per-row scales"). With ``E`` the largest shift of the layer, the same real
+    value is ``(acc_j << (E - e_j)) * 2**-(acc_frac + E)``: every row's multipliers and bias shifted
+    left by ``E - e_j`` and one accumulator fraction ``acc_frac + E`` for all of them. The kernels
+    then run unchanged; the requantization rounds the same real value, so the integers are the same
+    as a requantization from ``acc_frac + e_j`` (tests/naive.py does it that way).
+    """
+    if not plan.row_scaled:
+        return plan
+
+    def fold(items, acc_frac):
+        top = max(int(a.shifts().max()) for a in items)
+        out = [dataclasses.replace(a, m=a.m << (top - a.shifts())[:, None], bias=a.bias << (top - a.shifts()),
+                                   row_shift=None) for a in items]
+        return out, acc_frac + top
+
+    layers = []
+    for lp in plan.layers:
+        accums, acc_frac = fold(lp.accums, lp.acc_frac)
+        layers.append(dataclasses.replace(lp, accums=tuple(accums), acc_frac=acc_frac))
+    head = plan.head
+    if head is not None and head.row_shift is not None:
+        (head,), acc_frac = fold([head], head.acc_frac)
+        head = dataclasses.replace(head, acc_frac=acc_frac)
+    return dataclasses.replace(plan, layers=tuple(layers), head=head)
+
+
 def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_all_steps: bool = False,
              lengths: np.ndarray | None = None) -> SimResult:
     """Run the integer datapath of ``plan`` on ``x_int`` (N, T, I), integers of ``cfg.x``.
@@ -243,6 +274,7 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     """
     if not isinstance(plan, Plan):
         raise TypeError(f"plan must be a Plan (from hwsim.lower), not {type(plan).__name__}")
+    plan = fold_row_shifts(plan)
     cfg = plan.config
     x_int = np.asarray(x_int)
     if x_int.dtype.kind not in "iu":

@@ -12,7 +12,7 @@ straight-through: a rounding passes the gradient unchanged, the activation unit 
 function's derivative.
 
 Supported: the methods whose weights are ``m * 2**s`` with one ``s`` per tensor (binary, ternary,
-pow2-ternary and their stochastic twins, the ``pow2`` ternary scale), ``saturate`` overflow.
+pow2-ternary and their stochastic twins, the ``tensor`` (power-of-two) ternary scale), ``saturate`` overflow.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def check_datapath(method: str, scale: str, cfg: DatapathConfig) -> None:
     """Refuse, in one line, what the activation-aware forward pass does not implement."""
     if not isinstance(cfg, DatapathConfig):
         raise TypeError(f"datapath must be a DatapathConfig or None, not {type(cfg).__name__}")
-    if method not in METHODS or scale != "pow2":
-        raise QuantError(f"activation-aware QAT (datapath=...) needs one of {', '.join(METHODS)} with the pow2 "
+    if method not in METHODS or scale != "tensor":
+        raise QuantError(f"activation-aware QAT (datapath=...) needs one of {', '.join(METHODS)} with the tensor "
                          f"scale, not {method} ({scale})")
     if cfg.overflow != "saturate" or any(cfg.layer_config(k).overflow != "saturate" for k in range(len(cfg.layers) + 1)):
         raise QuantError("activation-aware QAT (datapath=...) needs overflow = \"saturate\", not \"wrap\"")

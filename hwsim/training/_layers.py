@@ -51,10 +51,18 @@ __all__ = [
     "TRAIN_METHODS",
     "QuantizationWarning",
     "ZERO_WARN_SHARE",
+    "SCALES",
+    "ROW_SCALES",
 ]
 
-#: Ternary level choices: "pow2" (the datapath's), "exact" and "row-pow2" (training-only ablations).
-SCALES = ("pow2", "exact", "row-pow2")
+#: Scale choices: "tensor" (one power of two per tensor, the paper's; "pow2" is its old name), "row"
+#: (one power of two per output row: binary and ternary methods), and the training-only ternary
+#: ablations "exact" (the float Glorot bound) and "row-pow2" (an independent level per row of each matrix).
+SCALES = ("tensor", "row", "exact", "row-pow2")
+#: How "row" scales are found: "learned" (a log2 parameter per row, straight-through round, LSQ's
+#: gradient) or "stat" (the row's mean magnitude, hwsim.model._quant.row_offsets).
+ROW_SCALES = ("learned", "stat")
+_SCALE_ALIASES = {"pow2": "tensor"}
 #: A quantized weight tensor with more than this share of zeros warns (``QuantizationWarning``): a
 #: trained ternary layer has about half; PyTorch's default initialization ternarizes to all zeros.
 ZERO_WARN_SHARE = 0.9
@@ -103,9 +111,10 @@ class TensorQuantizer:
     exponential methods, or None for the range hwsim.model._quant.exp_range derives from the tensor
     itself (its largest weight sets e_max); ``zero`` whether exp has a zero code.
 
-    ``scale`` (ternary methods only, see ``SCALES``) is "pow2", the level ``2**s`` the datapath
-    implements; "exact" and "row-pow2" are training-only ablations that no hwsim model file holds:
-    the paper's float Glorot level ``w0``, or a power of two per output row.
+    ``scale`` (see ``SCALES``) is "tensor", the level ``2**s`` of the whole tensor; "row", a
+    power of two per output row that the caller passes to :func:`quantize` as ``row_s``; or one of
+    the ternary ablations no hwsim model file holds ("exact": the paper's float Glorot level
+    ``w0``; "row-pow2": a power of two per output row of each matrix on its own).
     """
 
     method: str
@@ -114,14 +123,13 @@ class TensorQuantizer:
     e_min: int | None = None
     e_max: int | None = None
     zero: bool = True
-    scale: str = "pow2"
+    scale: str = "tensor"
     w0: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in TRAIN_METHODS:
             raise QuantError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
-        if self.scale not in SCALES:
-            raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
+        object.__setattr__(self, "scale", _check_scale(self.scale))
 
     @property
     def stochastic(self) -> bool:
@@ -138,8 +146,8 @@ class TensorQuantizer:
             return math.inf
         if m.startswith("ternary") and self.scale == "exact":
             return self.w0
-        if m.startswith("ternary") and self.scale == "row-pow2":
-            return math.ldexp(1.0, self.s + 1)  # rows may double their level, not more
+        if self.scale in ("row-pow2", "row") and m != "full" and not m.startswith(("exp", "uniform")):
+            return math.ldexp(1.0, self.base_s + 1)  # rows may double their level, not more
         if m.startswith("binary") or m.startswith("ternary"):
             return math.ldexp(1.0, self.s)
         if m == "pow2-ternary":
@@ -148,6 +156,11 @@ class TensorQuantizer:
             return math.inf if self.e_max is None else math.ldexp(1.0, self.e_max)
         half = 1 << (self.bits - 1)
         return (half - 1) / half  # uniform
+
+    @property
+    def base_s(self) -> int:
+        """The tensor's own scale: ``s``, or -1 for pow2-ternary (its fixed level 1/2)."""
+        return -1 if self.method == "pow2-ternary" else self.s
 
     def exp_range(self, w: torch.Tensor, stochastic: bool) -> tuple[int, int]:
         """``(e_min, e_max)`` for ``w``, as hwsim.model._quant.exp_range resolves it."""
@@ -160,13 +173,22 @@ class TensorQuantizer:
         return e_max - span, e_max
 
 
+def _check_scale(scale: str) -> str:
+    scale = _SCALE_ALIASES.get(scale, scale)
+    if scale not in SCALES:
+        raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
+    return scale
+
+
 def quantize(
-    w: torch.Tensor, q: TensorQuantizer, *, stochastic: bool = False, generator: torch.Generator | None = None
+    w: torch.Tensor, q: TensorQuantizer, *, stochastic: bool = False, generator: torch.Generator | None = None,
+    row_s: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The quantized copy of ``w`` (no gradient); formulas of hwsim.model._quant, value for value.
 
     ``stochastic`` applies to the -stoch methods only (training mode); otherwise the deterministic
-    twin runs (evaluation mode, the saved model).
+    twin runs (evaluation mode, the saved model). ``row_s`` (binary and ternary methods): one
+    int64 scale per row of ``w``, replacing the tensor's (per-row scales).
     """
     m = q.method
     if m == "full":
@@ -179,16 +201,19 @@ def quantize(
         def rand() -> torch.Tensor:
             return torch.rand(w.shape, generator=generator, dtype=w.dtype, device=w.device)
 
+        row = None if row_s is None else torch.ldexp(torch.ones((len(row_s), 1), dtype=w.dtype, device=w.device),
+                                                      row_s.reshape(-1, 1).to(w.device))
         if m.startswith("binary"):
-            u = torch.ldexp(w, torch.tensor(-q.s))
+            level = torch.ldexp(torch.ones((), dtype=w.dtype, device=w.device), torch.tensor(q.s)) if row is None else row
+            u = w / level
             if stoch:
                 p = torch.clamp((u + 1.0) / 2.0, 0.0, 1.0)
                 mm = torch.where(rand() < p, one, -one)
             else:
                 mm = torch.where(w >= 0, one, -one)
-            return torch.ldexp(mm, torch.tensor(q.s))
+            return mm * level
         if m.startswith("ternary"):
-            level = _ternary_level(w, q)
+            level = _ternary_level(w, q) if row is None else row
             u = w / level  # w / W0, exact for a power-of-two level
             if stoch:
                 mm = torch.where(rand() < torch.clamp(torch.abs(u), 0.0, 1.0), torch.sign(u), zero)
@@ -196,6 +221,8 @@ def quantize(
                 mm = torch.where(u > 0.5, one, torch.where(u <= -0.5, -one, zero))
             return mm * level
         if m == "pow2-ternary":
+            if row is not None:
+                return torch.clamp(round_half_away(w / row), -1.0, 1.0) * row
             return torch.clamp(round_half_away(2.0 * w), -1.0, 1.0) / 2.0
         if m.startswith("exp"):
             e_min, e_max = q.exp_range(w, stoch)
@@ -243,12 +270,79 @@ class StraightThrough(torch.autograd.Function):
     """Forward: ``quantize(w)``; backward: the gradient passes to ``w`` unchanged (straight-through)."""
 
     @staticmethod
-    def forward(ctx, w, q, stochastic, generator):  # noqa: D102
-        return quantize(w, q, stochastic=stochastic, generator=generator)
+    def forward(ctx, w, q, stochastic, generator, row_s=None):  # noqa: D102
+        return quantize(w, q, stochastic=stochastic, generator=generator, row_s=row_s)
 
     @staticmethod
     def backward(ctx, grad):  # noqa: D102
-        return grad, None, None, None
+        return grad, None, None, None, None
+
+
+class LearnedRowScale(torch.autograd.Function):
+    """Forward: ``quantize(w)`` with row ``r`` at level ``2**(s + round(p_r))``; backward: the
+    gradient passes to ``w`` unchanged, and reaches ``p`` as in LSQ (Esser et al. 2020).
+
+    With ``u = w / level`` and ``m`` the code, ``dq/dlevel = m - u`` where ``|u| <= 1`` and ``m``
+    beyond it (binary: ``m``); ``dlevel/dp = level * ln 2`` through the straight-through round,
+    and LSQ's gradient scale ``1 / sqrt(columns)`` keeps the step of ``p`` independent of the width.
+    """
+
+    @staticmethod
+    def forward(ctx, w, p, q, stochastic, generator):  # noqa: D102
+        row_s = q.base_s + round_half_away(p.detach()).to(torch.int64)
+        out = quantize(w, q, stochastic=stochastic, generator=generator, row_s=row_s)
+        ctx.save_for_backward(w, out, row_s)
+        ctx.binary = q.method.startswith("binary")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        w, out, row_s = ctx.saved_tensors
+        level = torch.ldexp(torch.ones((len(row_s), 1), dtype=w.dtype, device=w.device), row_s.reshape(-1, 1))
+        m = out / level
+        u = w / level
+        dq = m if ctx.binary else torch.where(torch.abs(u) <= 1.0, m - u, m)
+        gp = (grad * dq).sum(dim=1) * level.reshape(-1) * (math.log(2.0) / math.sqrt(w.shape[1]))
+        return grad, gp, None, None, None
+
+
+def row_offsets(parts: list[tuple[torch.Tensor, int]], method: str) -> torch.Tensor:
+    """hwsim.model._quant.row_offsets in PyTorch: float64 and the same frexp rounding, so equal offsets."""
+    from ..model._quant import ROW_OFFSET_LIMIT, SQRT_HALF
+
+    with torch.no_grad():
+        u = torch.cat([torch.abs(w.detach().double()) * math.ldexp(1.0, -s) for w, s in parts], dim=1)
+        a = u.mean(dim=1) * (1.0 if method.startswith("binary") else 2.0)
+        mant, ex = torch.frexp(torch.where(a > 0, a, torch.ones_like(a)))
+        d = ex.to(torch.int64) - 1 + (mant >= SQRT_HALF).to(torch.int64)
+        d = torch.where(a > 0, d, torch.zeros_like(d))
+        return torch.clamp(d, -ROW_OFFSET_LIMIT, ROW_OFFSET_LIMIT)
+
+
+def _row_weights(ws: list[torch.Tensor], qs: list[TensorQuantizer], p: torch.nn.Parameter | None,
+                 training: bool, generator) -> list[torch.Tensor]:
+    """The quantized copies of the matrices ``ws`` that share per-row scales (learned ``p`` or the statistic)."""
+    if any(q is None for q in qs):  # quantizers switched off (the float shadow's evaluation)
+        return list(ws)
+    if p is not None:
+        return [LearnedRowScale.apply(w, p, q, training, generator) for w, q in zip(ws, qs)]
+    d = row_offsets([(w, q.base_s) for w, q in zip(ws, qs)], qs[0].method)
+    return [StraightThrough.apply(w, q, training, generator, (q.base_s + d).to(w.device)) for w, q in zip(ws, qs)]
+
+
+@torch.no_grad()
+def _clip_rows(ws: list[torch.Tensor], qs: list[TensorQuantizer], p: torch.nn.Parameter | None) -> None:
+    """Clamp matrices with per-row scales: learned, to each row's level (TernaryConnect's clip at W0);
+    the statistic, to twice the tensor's level (a row may double its level, as ``row-pow2`` did)."""
+    for w, q in zip(ws, qs):
+        if q is None:
+            continue
+        if p is None:
+            w.clamp_(-q.bound, q.bound)
+        else:
+            row_s = q.base_s + round_half_away(p.detach()).to(torch.int64)
+            b = torch.ldexp(torch.ones((len(row_s), 1), dtype=w.dtype, device=w.device), row_s.reshape(-1, 1))
+            w.copy_(torch.maximum(torch.minimum(w, b), -b))
 
 
 @dataclass(frozen=True)
@@ -256,7 +350,10 @@ class QuantConfig:
     """The options every quantized module shares (the ``hwsim train`` flags).
 
     ``bits``, ``e_min``, ``e_max``, ``zero``, ``biases`` and ``H`` mean what they mean to
-    hwsim.model._quant.quantize_model; ``method="full"`` trains the float baseline.
+    hwsim.model._quant.quantize_model; ``method="full"`` trains the float baseline. ``scale="row"``
+    (binary and ternary methods) gives every output row its own power-of-two level, shared by a
+    layer's two matrices: the row's mean magnitude (``row_scale="stat"``) or a learned log2 level
+    (``row_scale="learned"``: a ``row_log2`` parameter per layer and head, LSQ's gradient).
     """
 
     method: str = "ternary"
@@ -266,21 +363,24 @@ class QuantConfig:
     zero: bool = True
     biases: str = "fixed"  # "fixed": biases stay float; "quantized": quantized like the weights
     H: float = 1.0  # binary level, a power of two
-    scale: str = "pow2"  # ternary level: one of SCALES ("exact", "row-pow2": ablations, no hwsim model)
+    scale: str = "tensor"  # one of SCALES: "tensor" or "row" ("exact", "row-pow2": ternary ablations, no hwsim model)
+    row_scale: str = "stat"  # scale="row": one of ROW_SCALES, the row statistic (measured better) or learned log2 levels
     #: Activation-aware QAT: QuantSeqModel's forward pass runs this contract's fixed-point formats
     #: and activation unit (hwsim.training._aqat); None: float activations (weight-only QAT).
     datapath: "DatapathConfig | None" = None
 
     def __post_init__(self) -> None:
-        from ..model._quant import _check_bits, _log2_pow2, exp_range
+        from ..model._quant import ROW_SCALE_METHODS, _check_bits, _log2_pow2, exp_range
 
+        object.__setattr__(self, "scale", _check_scale(self.scale))
+        if self.row_scale not in ROW_SCALES:
+            raise QuantError(f"row_scale must be one of {', '.join(ROW_SCALES)}, not {self.row_scale!r}")
+        if self.scale == "row" and self.method != "full" and DETERMINISTIC.get(self.method, self.method) not in ROW_SCALE_METHODS:
+            raise QuantError(f"per-row scales apply to {', '.join(ROW_SCALE_METHODS)} (and -stoch), not {self.method}")
         if self.datapath is not None:
             from ._aqat import check_datapath
 
             check_datapath(self.method, self.scale, self.datapath)
-
-        if self.scale not in SCALES:
-            raise QuantError(f"scale must be one of {', '.join(SCALES)}, not {self.scale!r}")
         if self.method not in TRAIN_METHODS:
             raise QuantError(f"method must be one of {', '.join(TRAIN_METHODS)}, not {self.method!r}")
         if self.biases not in ("fixed", "quantized"):
@@ -290,6 +390,11 @@ class QuantConfig:
             _check_bits(self.method, self.bits)
         if self.method.startswith("exp") and self.e_min is not None and self.e_max is not None:
             exp_range(bits=self.bits, e_min=self.e_min, e_max=self.e_max)
+
+    @property
+    def learned_rows(self) -> bool:
+        """Whether modules hold a learned log2 level per output row (``row_log2`` parameters)."""
+        return self.method != "full" and self.scale == "row" and self.row_scale == "learned"
 
     @property
     def code_bits(self) -> int:
@@ -361,26 +466,58 @@ class _QuantMixin:
             self.quantizers[name] = None if config.method == "full" else q
         self.generator: torch.Generator | None = None
         self._zeros_checked: set[bool] = set()  # the modes (training or not) whose weights were checked
+        # per-row scales: layer k's w_ih and w_hh rows add up in one accumulator, so they share them
+        self.row_groups = {}
+        if config.method != "full" and config.scale == "row":
+            self.row_groups = {k: [f"weight_ih_l{k}", f"weight_hh_l{k}"] for k in range(self.num_layers)}
+        if config.learned_rows:  # log2 offsets to the tensor's level, one per gate row; 0 is the Glorot level
+            rows = getattr(self, "weight_ih_l0").shape[0]
+            self.row_log2 = nn.ParameterDict({f"l{k}": nn.Parameter(torch.zeros(rows)) for k in self.row_groups})
+
+    def _row_p(self, k: int):
+        return self.row_log2[f"l{k}"] if hasattr(self, "row_log2") else None
 
     def quantized_weights(self) -> list[torch.Tensor]:
         """The weights the forward pass uses: quantized copies (straight-through) or the floats."""
+        done = {}
+        for k, names in self.row_groups.items():
+            ws = _row_weights([getattr(self, n) for n in names], [self.quantizers[n] for n in names], self._row_p(k),
+                              self.training, self.generator)
+            done.update(zip(names, ws))
         out = []
         check = self.training not in self._zeros_checked
         self._zeros_checked.add(self.training)
         for name in self._flat_weights_names:
             w = getattr(self, name)
             q = self.quantizers[name]
-            out.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
+            out.append(done[name] if name in done else w if q is None
+                       else StraightThrough.apply(w, q, self.training, self.generator))
             if check and q is not None and name.startswith("weight"):
                 _check_zeros(self, name, out[-1])
+        return out
+
+    def row_scales(self) -> dict[str, torch.Tensor]:
+        """The per-row scales (int64, one per row) of every matrix with per-row scales, by parameter name."""
+        out = {}
+        for k, names in self.row_groups.items():
+            qs = [self.quantizers[n] for n in names]
+            p = self._row_p(k)
+            if p is not None:
+                d = round_half_away(p.detach()).to(torch.int64)
+            else:
+                d = row_offsets([(getattr(self, n), q.base_s) for n, q in zip(names, qs)], qs[0].method)
+            out.update({n: q.base_s + d.cpu() for n, q in zip(names, qs)})
         return out
 
     @torch.no_grad()
     def clip_weights(self) -> None:
         """Clamp each quantized float weight to its quantizer's range (after every optimizer step)."""
+        for k, names in self.row_groups.items():
+            _clip_rows([getattr(self, n) for n in names], [self.quantizers[n] for n in names], self._row_p(k))
+        grouped = {n for names in self.row_groups.values() for n in names}
         for name in self._flat_weights_names:
             q = self.quantizers[name]
-            if q is not None:
+            if q is not None and name not in grouped:
                 b = q.bound
                 getattr(self, name).clamp_(-b, b)
 
@@ -494,23 +631,41 @@ class QuantLinear(nn.Linear):
         self.quantizers = {"weight": q, "bias": q if config.biases == "quantized" and bias else None}
         self.generator: torch.Generator | None = None
         self._zeros_checked: set[bool] = set()
+        self.rows = config.method != "full" and config.scale == "row"  # per-row scales of the weight
+        if config.learned_rows:
+            self.row_log2 = nn.Parameter(torch.zeros(out_features))
 
     def forward(self, x):  # noqa: D102
         ws = []
         for name in ("weight", "bias"):
             w, q = getattr(self, name), self.quantizers[name]
-            ws.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
+            if name == "weight" and self.rows:
+                ws += _row_weights([w], [q], getattr(self, "row_log2", None), self.training, self.generator)
+            else:
+                ws.append(w if q is None else StraightThrough.apply(w, q, self.training, self.generator))
         if self.training not in self._zeros_checked:
             self._zeros_checked.add(self.training)
             if self.quantizers["weight"] is not None:
                 _check_zeros(self, "weight", ws[0])
         return nn.functional.linear(x, ws[0], ws[1])
 
+    def row_scales(self) -> dict[str, torch.Tensor]:
+        """The per-row scales of the weight (int64, one per output), or {} without per-row scales."""
+        if not self.rows:
+            return {}
+        q = self.quantizers["weight"]
+        p = getattr(self, "row_log2", None)
+        d = (round_half_away(p.detach()).to(torch.int64) if p is not None
+             else row_offsets([(self.weight, q.base_s)], q.method))
+        return {"weight": q.base_s + d.cpu()}
+
     @torch.no_grad()
     def clip_weights(self) -> None:
         """Clamp the quantized float tensors to their quantizer's range."""
         for name, q in self.quantizers.items():
-            if q is not None:
+            if name == "weight" and self.rows:
+                _clip_rows([self.weight], [q], getattr(self, "row_log2", None))
+            elif q is not None:
                 getattr(self, name).clamp_(-q.bound, q.bound)
 
 
@@ -618,10 +773,10 @@ class QuantSeqModel(nn.Module):
         self.head.generator = generator
 
     def float_model(self):
-        """The float shadow weights as an ``RNNModel`` (no QuantSpec)."""
+        """The float shadow weights as an ``RNNModel`` (no QuantSpec; learned row scales are not weights)."""
         from ..model._modelfile import model_from_tensors
 
-        tensors = {k: v.detach().cpu().double().numpy() for k, v in self.state_dict().items()}
+        tensors = {k: v.detach().cpu().double().numpy() for k, v in self.state_dict().items() if "row_log2" not in k}
         return model_from_tensors(tensors, cell=self.cell)
 
     def quantized_model(self, *, seed: int = 0):
@@ -637,10 +792,14 @@ class QuantSeqModel(nn.Module):
         c = self.config
         if c.method == "full":
             return self.float_model()
-        if c.scale != "pow2" and c.method.startswith("ternary"):
-            raise QuantError(f"only the 'pow2' ternary scale has an hwsim model, not {c.scale!r}")
+        if c.scale in ("exact", "row-pow2") and c.method.startswith("ternary"):
+            raise QuantError(f"only the 'tensor' and 'row' ternary scales have an hwsim model, not {c.scale!r}")
         method = DETERMINISTIC.get(c.method, c.method)
         kw: dict = {"seed": seed, "biases": c.biases}
+        if c.scale == "row":  # the scales the module uses, so the saved model equals its evaluation mode
+            rows = {f"rnn.{n}": v.numpy() for n, v in self.rnn.row_scales().items()}
+            rows.update({f"head.{n}": v.numpy() for n, v in self.head.row_scales().items()})
+            kw.update(scale="row", row_scales=rows)
         if c.bits is not None:
             kw["bits"] = c.bits
         if method.startswith("exp"):
@@ -650,6 +809,8 @@ class QuantSeqModel(nn.Module):
         model = quantize_model(self.float_model(), method, **kw)
         params = dict(model.quant.params)
         params["trained_with"] = c.method
+        if c.scale == "row":
+            params["row_scale"] = c.row_scale
         return dataclasses.replace(model, quant=dataclasses.replace(model.quant, params=params))
 
     @torch.no_grad()
@@ -666,4 +827,25 @@ class QuantSeqModel(nn.Module):
                 state["head." + key[len(model.head_prefix):]] = torch.from_numpy(arr)
             else:
                 state["rnn." + key[len(model.prefix):]] = torch.from_numpy(arr)
-        self.load_state_dict(state)
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [k for k in missing if "row_log2" not in k]
+        if missing or unexpected:
+            raise QuantError(f"model tensors must match the module's: missing {missing}, unexpected {unexpected}")
+        self._load_row_scales(model)
+
+    @torch.no_grad()
+    def _load_row_scales(self, model) -> None:
+        """Learned row levels from a row-scaled model's record (offsets to each matrix's tensor level);
+        without one they stay where they are (0 after construction: the Glorot level)."""
+        if not self.config.learned_rows or model.quant is None or model.quant.granularity != "row":
+            return
+        scales = model.quant.scales
+        for k in self.rnn.row_groups:
+            key = f"{model.prefix}weight_ih_l{k}"
+            if isinstance(scales.get(key), tuple):
+                base = self.rnn.quantizers[f"weight_ih_l{k}"].base_s
+                self.rnn.row_log2[f"l{k}"].copy_(torch.tensor(scales[key], dtype=torch.float32) - base)
+        key = f"{model.head_prefix}weight"
+        if isinstance(scales.get(key), tuple):
+            base = self.head.quantizers["weight"].base_s
+            self.head.row_log2.copy_(torch.tensor(scales[key], dtype=torch.float32) - base)

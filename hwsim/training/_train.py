@@ -95,11 +95,15 @@ class TrainConfig:
     schedule: str = "constant"  # "plateau": halve the learning rate after 2 epochs without progress
     patience: int = 0  # stop after this many epochs without a better validation metric (0: never)
     clip: bool = True  # clamp the float weights to the quantizer's range after every step
-    scale: str = "pow2"  # ternary level (hwsim.torch.SCALES); other than "pow2": no model file, no check
+    scale: str = "tensor"  # hwsim.torch.SCALES: "tensor", "row"; "exact", "row-pow2": ablations, no model file
     device: str = "cpu"  # PyTorch device of the training ("cuda" on a GPU); the models saved are the same kind
     test_fraction: float = 0.2  # a one-set data file: the share of each class held out for test
     split_seed: int = 0  # a one-set data file: the seed of its holdout
     datapath: str | None = None  # activation-aware QAT: a contract TOML the forward pass runs (QuantConfig.datapath)
+    row_scale: str = "stat"  # scale="row": "stat" (the row's mean magnitude) or "learned" log2 level per row
+    teacher: str | None = None  # float model file to distil from (its outputs join the labels as targets)
+    distill_temperature: float = 2.0  # softmax temperature of teacher and student in the distillation term
+    distill_weight: float = 0.5  # loss = (1 - weight) * cross-entropy(labels) + weight * T**2 * KL(teacher || student)
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_NAMES:
@@ -122,8 +126,22 @@ class TrainConfig:
             raise HwsimError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
             raise HwsimError(f"patience must be a non-negative int, not {self.patience!r}")
-        if self.scale not in ("pow2", "exact", "row-pow2"):
-            raise HwsimError(f"scale must be one of pow2, exact, row-pow2, not {self.scale!r}")
+        from ..model._quant import ROW_SCALE_METHODS
+
+        scale = {"pow2": "tensor"}.get(self.scale, self.scale)  # "pow2": the old name of "tensor"
+        object.__setattr__(self, "scale", scale)
+        if scale not in ("tensor", "row", "exact", "row-pow2"):
+            raise HwsimError(f"scale must be one of tensor, row, exact, row-pow2, not {self.scale!r}")
+        if scale == "row" and self.method != "full" and self.method.replace("-stoch", "") not in ROW_SCALE_METHODS:
+            raise HwsimError(f"per-row scales apply to binary, ternary and pow2-ternary methods, not {self.method}")
+        if self.row_scale not in ("learned", "stat"):
+            raise HwsimError(f"row_scale must be learned or stat, not {self.row_scale!r}")
+        if self.teacher is not None and not isinstance(self.teacher, str):
+            raise HwsimError(f"teacher must be a model file name (str), not {type(self.teacher).__name__}")
+        if not (isinstance(self.distill_temperature, (int, float)) and 0 < self.distill_temperature < math.inf):
+            raise HwsimError(f"distill_temperature must be a positive number, not {self.distill_temperature!r}")
+        if not (isinstance(self.distill_weight, (int, float)) and 0 <= self.distill_weight <= 1):
+            raise HwsimError(f"distill_weight must be in [0, 1], not {self.distill_weight!r}")
         if not (isinstance(self.device, str) and re.fullmatch(r"cpu|cuda(:\d+)?", self.device)):
             raise HwsimError(f"device must be cpu, cuda or cuda:N, not {self.device!r}")
         if not 0 < self.valid_fraction < 1:
@@ -287,10 +305,42 @@ def build_module(config: TrainConfig, input_size: int, num_classes: int, per_ste
 
     qc = QuantConfig(method=config.method, bits=config.bits, e_min=config.e_min, e_max=config.e_max,
                      zero=config.zero, biases=config.biases, H=config.H, scale=config.scale,
-                     datapath=datapath_config(config))
+                     datapath=datapath_config(config), row_scale=config.row_scale)
     module = QuantSeqModel(CELL_NAMES[config.cell], input_size, config.hidden, num_classes,
                            num_layers=config.layers, config=qc, per_step=per_step)
     return init_weights_(module)
+
+
+def teacher_logits(config: TrainConfig, x_all, num_classes: int, per_step: bool):
+    """The teacher's logits on the training inputs ``x_all`` (computed once), or None without a teacher.
+
+    The teacher is any model file hwsim reads (its weights are used as floats, in PyTorch); its
+    input width and class count must be the data set's.
+    """
+    if config.teacher is None:
+        return None
+    torch = import_torch()
+    from ..model._modelfile import load_model
+    from ._layers import QuantConfig, QuantSeqModel
+
+    t = load_model(config.teacher)
+    if t.head is None or t.num_classes != num_classes or t.input_size != x_all.shape[2]:
+        raise HwsimError(f"teacher {config.teacher} must read {x_all.shape[2]} inputs and give {num_classes} classes, "
+                         f"not {t.input_size} inputs and {t.num_classes} classes")
+    module = QuantSeqModel(t.cell, t.input_size, t.hidden_size, num_classes, num_layers=t.num_layers,
+                           config=QuantConfig(method="full"), per_step=per_step)
+    module.load_model(dataclasses.replace(t, quant=None))
+    module = module.to(x_all.device).eval()
+    with torch.no_grad():
+        return torch.cat([module(x_all[i : i + 512]) for i in range(0, len(x_all), 512)])
+
+
+def _distill_loss(logits, teacher, T: float):
+    """``T**2 * KL(softmax(teacher / T) || softmax(logits / T))`` per position (Hinton et al. 2015)."""
+    torch = import_torch()
+    lt = torch.log_softmax(teacher.reshape(-1, teacher.shape[-1]) / T, dim=-1)
+    ls = torch.log_softmax(logits.reshape(-1, logits.shape[-1]) / T, dim=-1)
+    return T * T * torch.nn.functional.kl_div(ls, lt, log_target=True, reduction="batchmean")
 
 
 def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool = True,
@@ -346,6 +396,9 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         rng = np.random.default_rng(config.seed + 2)
         x_all = torch.from_numpy(np.ascontiguousarray(train_ds.x, dtype=np.float32)).to(config.device)
         y_all = torch.from_numpy(np.asarray(train_ds.y, dtype=_target_dtype(task))).to(config.device)
+        if config.teacher is not None and task not in ("classify", "next-symbol"):
+            raise HwsimError(f"--teacher distils class probabilities: it needs class labels, not {task} targets")
+        t_all = teacher_logits(config, x_all, int(train_ds.num_classes), per_step)
         n = len(x_all)
         steps = math.ceil(n / config.batch)
         history = []
@@ -361,6 +414,9 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
                 logits = module(x_all[idx])
                 y = y_all[idx]
                 loss = _loss(torch, task, logits, y)
+                if t_all is not None:
+                    a = config.distill_weight
+                    loss = (1 - a) * loss + a * _distill_loss(logits, t_all[idx], config.distill_temperature)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -389,7 +445,7 @@ def train(config: TrainConfig, out: str | Path | None = None, *, progress: bool 
         for m in (shadow.rnn, shadow.head):
             m.quantizers = {k: None for k in m.quantizers}
         shadow_metric = evaluate(shadow, test_ds)
-        hwsim_model = config.scale == "pow2" or not config.method.startswith("ternary")
+        hwsim_model = config.scale in ("tensor", "row") or not config.method.startswith("ternary")
         model = module.quantized_model(seed=config.seed) if hwsim_model else None
         float_model = module.float_model()
     finally:
@@ -497,6 +553,13 @@ def command_line(config: TrainConfig, output: str | Path) -> str:
         args += [f"--{key.replace('_', '-')}", str(v)]
     if not config.zero:
         args.append("--paper-exact")
+    if config.scale != "tensor":
+        args += ["--scale", config.scale]
+        if config.scale == "row":
+            args += ["--row-scale", config.row_scale]
+    if config.teacher is not None:
+        args += ["--teacher", config.teacher, "--distill-temperature", str(config.distill_temperature),
+                 "--distill-weight", str(config.distill_weight)]
     if config.schedule != "constant":
         args += ["--schedule", config.schedule]
     if config.patience:

@@ -213,3 +213,28 @@ def test_rtl_refusal_leaves_nothing(qmodel, tmp_path):
     with pytest.raises(FormatError, match=r"^top module name must differ from the library blocks"):
         write_export(qmodel, tmp_path / "out", formats="hex", top_name="hwsim_lane")
     assert os.listdir(tmp_path) == []
+
+
+def test_per_row_scales_are_refused_before_anything_is_written(make_model, tmp_path):
+    """Until the RTL has its per-row shift, an export of a row-scaled model (or a contract asking for
+    one) is refused in one line and writes nothing; the simulator takes the model (hwsim check)."""
+    q = quantize_model(make_model("gru", 3, 4, 1, 2), "ternary", scale="row")
+    pattern = (r"^per-row weight scales have no RTL yet \(the requantizer's per-row shift is not built\); "
+               r"quantize with --scale tensor to export, or simulate with hwsim check$")
+    with pytest.raises(ConfigError, match=pattern):
+        write_export(q, tmp_path / "out")
+    with pytest.raises(ConfigError, match=pattern):
+        write_export(quantize_model(make_model("gru", 3, 4, 1, 2), "ternary"), tmp_path / "out",
+                     DatapathConfig(weight_scales="row"))
+    p = tmp_path / "q.safetensors"
+    save_model(q, p)
+    r = _run(p, "-o", tmp_path / "out")
+    assert r.exit_code == 2 and r.output.strip().splitlines() == ["Error: " + pattern[1:-1].replace("\\", "")]
+    assert os.listdir(tmp_path) == ["q.safetensors"]  # nothing of the export
+    import numpy as np
+
+    data = tmp_path / "d.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.uniform(-1, 1, (6, 5, 3)).astype(np.float32), y=rng.integers(0, 2, 6))
+    r = CliRunner().invoke(main, ["check", str(p), "--data", str(data)])
+    assert r.exit_code == 0, r.output

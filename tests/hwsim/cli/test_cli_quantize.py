@@ -177,3 +177,20 @@ def test_bad_files(tmp_path):
     r = _run(src, "-o", tmp_path / "q.pt", "--method", "exp")
     _one_line_error(r, r"^Error: output file name must end in \.safetensors or \.npz, not 'q\.pt'$")
     assert sorted(os.listdir(tmp_path)) == ["junk.safetensors", "m.safetensors"]
+
+
+@pytest.mark.parametrize("method", ["binary", "ternary", "pow2-ternary"])
+def test_scale_row_writes_per_row_scales(tmp_path, gru_file, method):
+    out = tmp_path / "q.safetensors"
+    r = _run(gru_file, "-o", out, "--method", method, "--scale", "row")
+    assert r.exit_code == 0, r.output
+    q = load_model(out)
+    expected = quantize_model(load_model(gru_file), method, scale="row")
+    assert q.quant == expected.quant and q.quant.granularity == "row"
+    for key, (m, s) in decode_model_codes(q).items():
+        assert f"s = {int(s.min())}..{int(s.max())} (per row)" in r.stdout
+
+
+def test_scale_row_refuses_exp(tmp_path, gru_file):
+    r = _run(gru_file, "-o", tmp_path / "q.safetensors", "--method", "exp", "--scale", "row")
+    _one_line_error(r, r"^Error: per-row scales apply to binary, binary-stoch, ternary, ternary-stoch, pow2-ternary, not exp$")

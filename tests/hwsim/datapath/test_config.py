@@ -139,3 +139,15 @@ def test_override_of_a_missing_layer_is_refused_when_lowered():
         lower(q, cfg)
     plan = lower(q, DatapathConfig.from_dict({"layers": {"0": {"h": [12, 10]}}}))
     assert str(plan.layers[1].in_fmt) == "s12.10"  # layer 1 reads layer 0's h in layer 0's format
+
+
+def test_weight_scales_key():
+    assert DatapathConfig().weight_scales == "auto"
+    assert "weight_scales" not in DatapathConfig().to_dict()  # the dict of a contract without it is unchanged
+    row = DatapathConfig(weight_scales="row")
+    assert row.to_dict()["weight_scales"] == "row"
+    assert DatapathConfig.from_dict(row.to_dict()) == row
+    with pytest.raises(ConfigError, match=r"^weight_scales must be one of auto, tensor, row, not 'channel'$"):
+        DatapathConfig(weight_scales="channel")
+    with pytest.raises(ConfigError, match=r"^c\.toml: "):
+        DatapathConfig.from_dict({"weight_scales": 3}, source="c.toml")

@@ -87,3 +87,51 @@ def test_lower_refuses_float_models_and_too_wide_accumulators(make_model):
     model = naive.random_quant_model(rng, "gru", 3, 4, 1, None, method="exp", bits=6, s_range=(-60, -60), bias=False)
     with pytest.raises(ConfigError, match=r"^layer 0 accumulator needs \d+ bits, at most 62 are supported"):
         lower(model, DatapathConfig())
+
+
+def test_per_row_scales_become_row_shifts():
+    """Per-row scales: the matrix scale is the largest row's, each row requantizes e_r = s - s_r bits
+    further, and its bias is in its own units (acc_frac + e_r fraction bits)."""
+    from hwsim.model._quant import quantize_model
+
+    model = _row_model()
+    q = quantize_model(model, "ternary", scale="row", row_scales={
+        "rnn.weight_ih_l0": np.arange(12) % 3 - 4, "rnn.weight_hh_l0": np.arange(12) % 3 - 3, "head.weight": [-2, -4]})
+    plan = lower(q, DatapathConfig())
+    lp = plan.layers[0]
+    assert (lp.s_in, lp.s_rec) == (-2, -1) and plan.row_scaled
+    for a, g in zip(lp.accums, (0, 1, 2, 2)):  # r, z, n_x, n_h: PyTorch's gate rows
+        assert_array_equal(a.row_shift, 2 - np.arange(g * 4, g * 4 + 4) % 3)
+        b_ih, b_hh = (np.rint(np.ldexp(b[g * 4:(g + 1) * 4], lp.acc_frac + a.row_shift))
+                      for b in (model.layers[0].b_ih, model.layers[0].b_hh))
+        assert_array_equal(a.bias, {"n_x": b_ih, "n_h": b_hh}.get(a.name, b_ih + b_hh))
+    assert plan.head.s == -2 and list(plan.head.row_shift) == [0, 2]
+    tensor = lower(quantize_model(model, "ternary"), DatapathConfig())
+    assert not tensor.row_scaled and tensor.layers[0].accums[0].row_shift is None
+    assert_array_equal(tensor.layers[0].accums[0].shifts(), np.zeros(4, np.int64))
+
+
+def test_per_row_scale_refusals():
+    from hwsim.model._quant import quantize_model
+
+    model = _row_model()
+    q = quantize_model(model, "ternary", scale="row")
+    with pytest.raises(ConfigError, match=r'^the model has per-row weight scales, but the contract says '
+                       r'weight_scales = "tensor"; set weight_scales = "row" \(or "auto"\) or quantize with --scale tensor$'):
+        lower(q, DatapathConfig(weight_scales="tensor"))
+    lower(q, DatapathConfig(weight_scales="row"))
+    bad = quantize_model(model, "ternary", scale="row", row_scales={
+        "rnn.weight_ih_l0": np.arange(12) % 3 - 4, "rnn.weight_hh_l0": np.arange(12) % 2 - 3, "head.weight": [-2, -4]})
+    with pytest.raises(QuantError, match=r"^layer 0: the per-row scales of 'rnn\.weight_ih_l0' and 'rnn\.weight_hh_l0' "
+                       r"must differ by one constant on every row \(the rows of both add up in one accumulator, "
+                       r"which has one shift\)$"):
+        lower(bad, DatapathConfig())
+
+
+def _row_model():
+    from hwsim.model._model import Head, Layer, RNNModel
+
+    rng = np.random.default_rng(0)
+    return RNNModel("gru", (Layer(rng.normal(0, 0.3, (12, 3)), rng.normal(0, 0.3, (12, 4)),
+                                  rng.normal(0, 0.3, 12), rng.normal(0, 0.3, 12)),),
+                    Head(rng.normal(0, 0.3, (2, 4)), rng.normal(0, 0.3, 2)), prefix="rnn.")

@@ -12,7 +12,7 @@ from helpers import make_model
 from safetensors.numpy import save_file
 
 from hwsim._errors import HwsimError, ModelFileError
-from hwsim.model._model import QuantSpec
+from hwsim.model._model import Head, Layer, QuantSpec, RNNModel
 from hwsim.model._modelfile import QUANT_NPZ_KEY, load_model, model_from_tensors, model_to_tensors, save_model
 
 
@@ -308,3 +308,24 @@ def test_model_from_tensors_copies():
     model = model_from_tensors(st)
     st["rnn.weight_ih_l0"][:] = 0
     assert np.any(model.layers[0].w_ih != 0)
+
+
+def test_per_row_scales_must_be_one_per_row(tmp_path):
+    import json
+
+    from safetensors.numpy import save_file
+
+    from hwsim.model._modelfile import QUANT_META_KEY, model_to_tensors
+    from hwsim.model._quant import quantize_model
+
+    rng = np.random.default_rng(0)
+    model = RNNModel("gru", (Layer(rng.normal(0, 0.3, (12, 3)), rng.normal(0, 0.3, (12, 4)), None, None),),
+                     Head(rng.normal(0, 0.3, (2, 4)), None), prefix="rnn.")
+    q = quantize_model(model, "ternary", scale="row")
+    rec = json.loads(q.quant.to_json())
+    rec["scales"]["head.weight"] = [0, 0, 0]
+    p = tmp_path / "q.safetensors"
+    save_file(model_to_tensors(q), str(p), metadata={QUANT_META_KEY: json.dumps(rec)})
+    with pytest.raises(ModelFileError, match=r"^.*q\.safetensors: quantization record gives 'head\.weight' 3 per-row "
+                       r"scales; per-row scales must be one per row of a weight matrix, and it has shape \(2, 4\)$"):
+        load_model(p)

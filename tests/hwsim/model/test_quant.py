@@ -574,3 +574,90 @@ def test_pow2_ternary_is_ternary_where_every_glorot_bound_rounds_to_half(make_mo
     a, b = quantize_model(fm, "ternary"), quantize_model(fm, "pow2-ternary")
     assert all(np.array_equal(a.tensor(k), b.tensor(k)) for k in a.tensor_keys()) == same
     assert any(np.count_nonzero(a.tensor(k)) for k in a.tensor_keys())
+
+
+# ------------------------------------------------------------------------------- per-row scales
+
+
+@pytest.mark.parametrize("method", ["binary", "binary-stoch", "ternary", "ternary-stoch", "pow2-ternary"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "gru", "lstm"])
+def test_row_scales_follow_each_rows_magnitude(method, cell):
+    from hwsim.model._quant import ROW_OFFSET_LIMIT, row_offsets
+
+    model = small_model(cell, H=6, scale=0.3)
+    # rows of very different magnitude: row r of layer 0 is scaled by 2**(r % 5 - 2) in both matrices
+    f = 2.0 ** (np.arange(model.layers[0].w_ih.shape[0]) % 5 - 2)[:, None]
+    l0 = model.layers[0]
+    model = RNNModel(**{**model.__dict__, "layers": (Layer(l0.w_ih * f, l0.w_hh * f, l0.b_ih, l0.b_hh),) + model.layers[1:]})
+    q = quantize_model(model, method, scale="row", seed=2)
+    assert q.quant.granularity == "row" and q.quant.params["row_scale"] == "mean"
+    codes = decode_model_codes(q)
+    for k in range(2):
+        (m_ih, s_ih), (m_hh, s_hh) = codes[f"rnn.weight_ih_l{k}"], codes[f"rnn.weight_hh_l{k}"]
+        assert s_ih.shape == (m_ih.shape[0],) and s_hh.shape == (m_hh.shape[0],)
+        assert len(set((s_ih - s_hh).tolist())) == 1  # one offset per row, shared by w_ih and w_hh
+        base_ih = _quant_base(q, method, f"rnn.weight_ih_l{k}")
+        parts = [(getattr(model.layers[k], n), _quant_base(q, method, f"rnn.weight_{n[2:]}_l{k}")) for n in ("w_ih", "w_hh")]
+        np.testing.assert_array_equal(s_ih - base_ih, row_offsets(parts, method))
+        assert np.abs(s_ih - base_ih).max() <= ROW_OFFSET_LIMIT
+        np.testing.assert_array_equal(q.tensor(f"rnn.weight_ih_l{k}"), np.ldexp(m_ih.astype(float), s_ih[:, None]))
+    # layer 0's rows follow their factor (up to the rounding of a noisy mean)
+    s0 = codes["rnn.weight_ih_l0"][1]
+    steps = np.diff(s0[: 5])
+    assert (steps >= 0).all() and s0[4] - s0[0] >= 3
+    # the tensor method with per-row scales equals the plain quantizer on each row at its level
+    w = model.layers[0].w_ih
+    for r in range(0, w.shape[0], 4):
+        want = quantize_tensor(w[r : r + 1], method, row_scales=s0[r : r + 1], rng=0).values
+        if not method.endswith("-stoch"):
+            np.testing.assert_array_equal(q.tensor("rnn.weight_ih_l0")[r : r + 1], want)
+
+
+def _quant_base(q: RNNModel, method: str, key: str) -> int:
+    from hwsim.model._quant import _tensor_scale
+
+    return _tensor_scale(q, key, method, None, 1.0)
+
+
+def test_row_scales_given_and_record_round_trip(tmp_path):
+    from hwsim.model._modelfile import load_model, save_model
+
+    model = small_model("gru", num_layers=1, H=4)
+    rows = {"rnn.weight_ih_l0": np.arange(12) % 3 - 3, "rnn.weight_hh_l0": np.arange(12) % 3 - 2,
+            "fc.weight": np.array([-1, -2, -3, -1, 0])}
+    q = quantize_model(model, "ternary", scale="row", row_scales=rows)
+    assert q.quant.params["row_scale"] == "given"
+    for key, s in rows.items():
+        assert q.quant.scales[key] == tuple(int(v) for v in s)
+        np.testing.assert_array_equal(decode_model_codes(q)[key][1], s)
+    for suffix in (".safetensors", ".npz"):
+        path = tmp_path / f"q{suffix}"
+        save_model(q, path)
+        back = load_model(path)
+        assert back.quant == q.quant and back.quant.granularity == "row"
+    # a tensor-scaled record is unchanged: ints, granularity "tensor"
+    t = quantize_model(model, "ternary")
+    assert t.quant.granularity == "tensor" and all(isinstance(v, int) for v in t.quant.scales.values())
+
+
+def test_row_scale_errors():
+    model = small_model("gru", num_layers=1, H=4)
+    with pytest.raises(QuantError, match=r"^per-row scales apply to binary, binary-stoch, ternary, ternary-stoch, "
+                       r"pow2-ternary, not exp$"):
+        quantize_model(model, "exp", scale="row")
+    with pytest.raises(QuantError, match=r"^scale must be one of tensor, row, not 'rows'$"):
+        quantize_model(model, "ternary", scale="rows")
+    with pytest.raises(QuantError, match=r"^row_scales apply to scale='row' only$"):
+        quantize_model(model, "ternary", row_scales={})
+    with pytest.raises(QuantError, match=r"^row_scales must name exactly the weight matrices \(fc\.weight, "
+                       r"rnn\.weight_hh_l0, rnn\.weight_ih_l0\), not fc\.weight$"):
+        quantize_model(model, "ternary", scale="row", row_scales={"fc.weight": [0] * 5})
+    with pytest.raises(QuantError, match=r"^row_scales\['fc\.weight'\] must hold one int per row of the tensor \(5\), "
+                       r"not float64 of shape \(5,\)$"):
+        quantize_model(model, "ternary", scale="row", row_scales={
+            "rnn.weight_ih_l0": [0] * 12, "rnn.weight_hh_l0": [0] * 12, "fc.weight": [0.5] * 5})
+    q = quantize_model(model, "ternary", scale="row")
+    bad = RNNModel(**{**q.__dict__, "quant": QuantSpec(**{**q.quant.__dict__, "scales": {
+        **q.quant.scales, "fc.weight": (0, 0)}})})
+    with pytest.raises(QuantError, match=r"^tensor 'fc\.weight' has 2 per-row scales, but its shape is \(5, 4\)$"):
+        decode_model_codes(bad)

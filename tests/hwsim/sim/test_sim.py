@@ -78,11 +78,13 @@ def mixed(draw, cfg: DatapathConfig, layers: int, *, narrow: bool | None = None)
 
 
 @st.composite
-def cases(draw, *, narrow: bool | None = None, max_size: int = 7, max_steps: int = 5, per_layer: bool = False):
-    """(plan, x_int, head_all_steps) for a random contract, model and input batch."""
+def cases(draw, *, narrow: bool | None = None, max_size: int = 7, max_steps: int = 5, per_layer: bool = False,
+          rows: bool = False):
+    """(plan, x_int, head_all_steps) for a random contract, model and input batch; ``rows``: a model
+    with per-row scales (binary and ternary codes)."""
     cfg = draw(configs(narrow=narrow))
     cell = draw(st.sampled_from(CELLS))
-    method = draw(st.sampled_from(sorted(naive.METHOD_BITS)))
+    method = draw(st.sampled_from(["binary", "ternary"] if rows else sorted(naive.METHOD_BITS)))
     bits = draw(st.sampled_from(naive.METHOD_BITS[method]))
     if narrow:
         bits = min(bits, 8)
@@ -98,7 +100,7 @@ def cases(draw, *, narrow: bool | None = None, max_size: int = 7, max_steps: int
     bias_bound = 2.0 ** cfg.bias_int_bits * draw(st.sampled_from([0.01, 0.3, 1.0]))
     model = naive.random_quant_model(
         rng, cell, I, H, layers, classes, method=method, bits=bits, s_range=(lo, lo + draw(st.integers(0, 4))),
-        bias_bound=bias_bound * (1 - 1e-9), bias=draw(st.booleans()),
+        bias_bound=bias_bound * (1 - 1e-9), bias=draw(st.booleans()), row_span=draw(st.integers(1, 4)) if rows else 0,
     )  # fmt: skip
     try:
         plan = lower(model, cfg)
@@ -142,6 +144,21 @@ def test_kernel_equals_twin(case):
 @given(cases(per_layer=True))
 def test_kernel_equals_twin_per_layer_precision(case):
     """Mixed contracts: every layer (and the head) in its own formats, rounding and activation unit."""
+    assert_same(*case)
+
+
+@settings(max_examples=naive.examples(1500))
+@given(cases(rows=True))
+def test_kernel_equals_twin_per_row_scales(case):
+    """Per-row scales: the simulator folds the row shifts into multipliers and biases; the twin
+    requantizes each row from acc_frac + its shift. The same integers, every node."""
+    assert case[0].row_scaled or case[0].head is None
+    assert_same(*case)
+
+
+@settings(max_examples=naive.examples(800))
+@given(cases(rows=True, per_layer=True, narrow=True))
+def test_kernel_equals_twin_per_row_scales_per_layer_precision(case):
     assert_same(*case)
 
 

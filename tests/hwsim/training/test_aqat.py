@@ -60,7 +60,7 @@ def test_training_reaches_the_weights_straight_through():
 
 def test_unsupported_datapaths_are_refused_in_one_line():
     with pytest.raises(QuantError, match=r"^activation-aware QAT \(datapath=\.\.\.\) needs one of binary, binary-stoch, "
-                       r"ternary, ternary-stoch, pow2-ternary with the pow2 scale, not exp \(pow2\)$"):
+                       r"ternary, ternary-stoch, pow2-ternary with the tensor scale, not exp \(tensor\)$"):
         QuantConfig(method="exp", datapath=NARROW)
     with pytest.raises(QuantError, match=r"^activation-aware QAT \(datapath=\.\.\.\) needs overflow = \"saturate\", not \"wrap\"$"):
         QuantConfig(method="ternary", datapath=NARROW.replace(overflow="wrap"))

@@ -20,6 +20,7 @@ from hwsim.torch import (  # noqa: E402
     StraightThrough,
     init_weights_,
     TensorQuantizer,
+    init_weights_,
     quantize,
     round_half_away,
 )
@@ -350,11 +351,120 @@ def test_ternary_exact_and_per_row_levels():
 
 
 def test_torch_only_scales_have_no_hwsim_model():
-    with pytest.raises(QuantError, match=r"^scale must be one of pow2, exact, row-pow2, not 'x'$"):
+    with pytest.raises(QuantError, match=r"^scale must be one of tensor, row, exact, row-pow2, not 'x'$"):
         QuantConfig(scale="x")
+    assert QuantConfig(scale="pow2").scale == "tensor"  # the old name
     m = QuantSeqModel("gru", 4, 6, 3, config=QuantConfig(method="ternary", scale="exact"))
-    with pytest.raises(QuantError, match=r"^only the 'pow2' ternary scale has an hwsim model, not 'exact'$"):
+    with pytest.raises(QuantError, match=r"^only the 'tensor' and 'row' ternary scales have an hwsim model, not 'exact'$"):
         m.quantized_model()
+    with pytest.raises(QuantError, match=r"^per-row scales apply to binary, binary-stoch, ternary, ternary-stoch, "
+                       r"pow2-ternary \(and -stoch\), not exp$"):
+        QuantConfig(method="exp", scale="row")
+    with pytest.raises(QuantError, match=r"^row_scale must be one of learned, stat, not 'x'$"):
+        QuantConfig(scale="row", row_scale="x")
+
+
+@pytest.mark.parametrize("method", ["binary", "ternary", "pow2-ternary"])
+def test_row_offsets_equal_numpy(method):
+    """The per-row statistic in PyTorch picks the offsets hwsim.model._quant.row_offsets picks."""
+    from hwsim.training._layers import row_offsets
+
+    for seed in range(4):
+        g = torch.Generator().manual_seed(seed)
+        a = (torch.rand((24, 9), generator=g) * 2 - 1) * torch.rand((24, 1), generator=g) * 4
+        b = (torch.rand((24, 5), generator=g) * 2 - 1) * 0.3
+        a[3] = 0.0  # an all-zero row keeps its tensor level
+        b[3] = 0.0
+        want = _quant.row_offsets([(a.double().numpy(), -2), (b.double().numpy(), -1)], method)
+        got = row_offsets([(a, -2), (b, -1)], method).numpy()
+        np.testing.assert_array_equal(got, want)
+        assert got[3] == 0 and got.min() < got.max()
+
+
+@pytest.mark.parametrize("method", ["binary", "ternary", "pow2-ternary"])
+def test_row_scaled_quantizer_equals_numpy(method):
+    w = _weights(7, shape=(24, 9), scale=2.0)
+    row_s = torch.arange(24, dtype=torch.int64) % 5 - 3
+    got = quantize(w, TensorQuantizer(method, s=-2, scale="row"), row_s=row_s).double().numpy()
+    want = _quant.quantize_tensor(w.double().numpy(), method, row_scales=row_s.numpy()).values
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("row_scale", ["stat", "learned"])
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("method", ["ternary", "pow2-ternary", "binary-stoch"])
+def test_row_scaled_model_equals_eval_forward(cell, method, row_scale):
+    """Per-row scales: the saved model holds the scales evaluation mode used, value for value."""
+    torch.manual_seed(4)
+    m = init_weights_(QuantSeqModel(cell, 5, 6, 4, num_layers=2,
+                                    config=QuantConfig(method=method, scale="row", row_scale=row_scale)))
+    if row_scale == "learned":
+        with torch.no_grad():
+            for name, p in m.named_parameters():
+                if "row_log2" in name:
+                    p.uniform_(-2.4, 2.4)
+    m.eval()
+    qm = m.quantized_model()
+    assert qm.quant.granularity == "row" and qm.quant.params["row_scale"] == row_scale
+    codes = _quant.decode_model_codes(qm)
+    s_ih, s_hh = codes["rnn.weight_ih_l1"][1], codes["rnn.weight_hh_l1"][1]
+    assert len(set((s_ih - s_hh).tolist())) == 1  # a layer's two matrices share their row offsets
+    quantized = dict(zip(m.rnn._flat_weights_names, m.rnn.quantized_weights()))
+    for k in ("weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1"):
+        np.testing.assert_array_equal(quantized[k].detach().double().numpy(), qm.tensor(f"rnn.{k}"))
+    x = torch.randn(4, 6, 5)
+    with torch.no_grad():
+        want = m(x).double().numpy()
+    np.testing.assert_allclose(float_forward(qm, x.double().numpy()).y, want, rtol=1e-5, atol=1e-5)
+    if row_scale == "learned":
+        assert min(int(v.min()) for _, v in codes.values()) < max(int(v.max()) for _, v in codes.values())
+
+
+def test_learned_row_scales_get_lsq_gradients():
+    torch.manual_seed(5)
+    m = init_weights_(QuantSeqModel("gru", 3, 4, 2, config=QuantConfig(method="ternary", scale="row",
+                                                                          row_scale="learned")))
+    x = torch.randn(8, 5, 3)
+    m(x).square().sum().backward()
+    p = m.rnn.row_log2["l0"]
+    assert p.shape == (12,) and p.grad is not None and p.grad.abs().sum() > 0
+    assert m.head.row_log2.grad.abs().sum() > 0
+    assert m.rnn.weight_ih_l0.grad is not None  # the weights still get theirs (straight-through)
+    # a row whose level is far too small wants it larger: every code saturates, dq/dlevel = m
+    w = torch.full((1, 4), 1.0, requires_grad=True)
+    p = torch.tensor([-6.0], requires_grad=True)
+    from hwsim.training._layers import LearnedRowScale
+
+    q = LearnedRowScale.apply(w, p, TensorQuantizer("ternary", s=0, scale="row"), False, None)
+    (-q.sum()).backward()
+    assert p.grad.item() < 0  # descending the loss raises the level
+    # learned scales are not weights: the float model and the state dict of plain PyTorch leave them out
+    fm = m.float_model()
+    assert not any("row_log2" in k for k in fm.tensor_keys())
+    m2 = QuantSeqModel("gru", 3, 4, 2, config=QuantConfig(method="ternary", scale="row", row_scale="learned"))
+    m2.load_model(fm)
+    assert torch.equal(m2.rnn.row_log2["l0"], torch.zeros(12))
+    # a row-scaled model brings its levels: loading the saved model gives back the same quantized model
+    with torch.no_grad():
+        m.rnn.row_log2["l0"].copy_(torch.arange(12) % 3 - 1.0)
+        m.head.row_log2.copy_(torch.tensor([2.0, -1.0]))
+    m.eval()
+    qm = m.quantized_model()
+    m2.load_model(qm)
+    assert torch.equal(m2.rnn.row_log2["l0"], torch.arange(12) % 3 - 1.0)
+    assert m2.eval().quantized_model().quant == qm.quant
+
+
+def test_row_clip_bounds():
+    torch.manual_seed(6)
+    m = init_weights_(QuantSeqModel("gru", 3, 4, 2, config=QuantConfig(method="ternary", scale="row",
+                                                                          row_scale="learned")))
+    with torch.no_grad():
+        m.rnn.row_log2["l0"].fill_(-1.0)
+        m.rnn.weight_hh_l0.mul_(100)
+    m.clip_weights()
+    level = 2.0 ** (m.rnn.quantizers["weight_hh_l0"].s - 1)
+    assert m.rnn.weight_hh_l0.abs().max().item() == level
 
 
 def test_batch_first_false_is_pytorchs_layout():

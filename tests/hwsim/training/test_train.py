@@ -17,7 +17,7 @@ from hwsim._errors import HwsimError
 from hwsim.model._modelfile import load_model
 from hwsim.model._quant import decode_model_codes
 from hwsim.sim._reference import float_forward
-from hwsim.training._train import TORCH_MISSING, TrainConfig, command_line, metrics_path
+from hwsim.training._train import TORCH_MISSING, TrainConfig, command_line, default_model_path, metrics_path, train
 from hwsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -221,8 +221,17 @@ def test_train_config_errors():
         TrainConfig(schedule="cosine")
     with pytest.raises(HwsimError, match=r"^patience must be a non-negative int, not -1$"):
         TrainConfig(patience=-1)
-    with pytest.raises(HwsimError, match=r"^scale must be one of pow2, exact, row-pow2, not 'row'$"):
-        TrainConfig(scale="row")
+    with pytest.raises(HwsimError, match=r"^scale must be one of tensor, row, exact, row-pow2, not 'rows'$"):
+        TrainConfig(scale="rows")
+    with pytest.raises(HwsimError, match=r"^per-row scales apply to binary, ternary and pow2-ternary methods, not exp$"):
+        TrainConfig(scale="row", method="exp")
+    with pytest.raises(HwsimError, match=r"^row_scale must be learned or stat, not 'x'$"):
+        TrainConfig(row_scale="x")
+    with pytest.raises(HwsimError, match=r"^distill_weight must be in \[0, 1\], not 2$"):
+        TrainConfig(distill_weight=2)
+    with pytest.raises(HwsimError, match=r"^distill_temperature must be a positive number, not 0$"):
+        TrainConfig(distill_temperature=0)
+    assert TrainConfig(scale="pow2").scale == "tensor"
 
 
 @torch_mark
@@ -499,3 +508,81 @@ def test_reproduce_smoke_all(tmp_path):
     text = out.read_text()
     for data in ("digits", "fashion", "kjv"):
         _check_smoke_table(text, data)
+
+
+@torch_mark
+def test_cli_train_row_scales_and_teacher(tmp_path):
+    """--scale row / --row-scale and --teacher reach the trainer; the model keeps its per-row scales."""
+    _needs_torch()
+    teacher = default_model_path()  # a model of digits: 8 inputs, 10 classes
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--hidden", "8", "--data", "digits", "--epochs", "1", "--limit", "64", "--eval-limit", "32",
+            "--scale", "row", "--row-scale", "learned", "--teacher", str(teacher), "--distill-weight", "0.7",
+            "--distill-temperature", "3", "-o", str(out), "--quiet"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    q = load_model(out)
+    assert q.quant.granularity == "row" and q.quant.params["row_scale"] == "learned"
+    rec = json.loads(metrics_path(out).read_text())
+    assert rec["config"]["teacher"] == str(teacher) and rec["config"]["distill_weight"] == 0.7
+    assert (f"--scale row --row-scale learned --teacher {teacher} --distill-temperature 3.0 --distill-weight 0.7"
+            in rec["command"])
+    r = CliRunner().invoke(main, args[:args.index("--teacher") + 1] + [str(tmp_path / "nope.npz")]
+                           + args[args.index("--teacher") + 2:] + ["--force"])
+    assert r.exit_code == 2 and r.output.strip() == f"Error: --teacher must be an existing model file, not found: {tmp_path / 'nope.npz'}"
+    r = CliRunner().invoke(main, ["train", "--data", "digits", "--method", "exp", "--scale", "row", "-o",
+                                  str(tmp_path / "e.npz")])
+    assert r.exit_code == 2
+    assert r.output.strip() == "Error: per-row scales apply to binary, ternary and pow2-ternary methods, not exp"
+
+
+@torch_mark
+def test_distillation_weight_and_teacher_shape():
+    """distill_weight 0 trains exactly as without a teacher; 1 follows the teacher alone; a teacher of
+    another task is refused in one line."""
+    _needs_torch()
+    base = dict(hidden=8, data="digits", epochs=1, limit=64, eval_limit=32, seed=3)
+    plain = train(TrainConfig(**base), progress=False).metrics
+    teacher = str(default_model_path())
+    zero = train(TrainConfig(**base, teacher=teacher, distill_weight=0.0), progress=False).metrics
+    one = train(TrainConfig(**base, teacher=teacher, distill_weight=1.0), progress=False).metrics
+    assert zero["history"] == plain["history"]
+    assert one["history"] != plain["history"]
+    from hwsim.training._train import _distill_loss
+    import torch
+
+    z = torch.randn(5, 7)
+    assert float(_distill_loss(z, z, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(_distill_loss(z, -z, 2.0)) > 0
+    with pytest.raises(HwsimError, match=r"^teacher .* must read 8 inputs and give 2 classes, not 8 inputs and 10 classes$"):
+        from hwsim.training._train import teacher_logits
+
+        teacher_logits(TrainConfig(teacher=teacher), torch.zeros(3, 4, 8), 2, False)
+
+
+@torch_mark
+def test_reproduce_new_rows_and_base(tmp_path):
+    """--new adds the per-row, learned and distilled rows (teachers first); --base counts an earlier
+    report's runs as finished without rerunning them."""
+    _needs_torch()
+    mod = _reproduce_module()
+    work, out = tmp_path / "w", tmp_path / "results.md"
+    args = ["--budget", "smoke", "--data", "digits", "--jobs", "1", "--work", str(work), "-o", str(out), "--new",
+            "--no-ablation"]
+    jobs = mod.plan("smoke", ["digits"], 1, ablation=False, new=True)
+    new = [j for j in jobs if j["variant"] in mod.NEW_ROWS]
+    assert [mod.run_name(j) for j in new[:4]] == ["digits-rnn-full-teacher-s0", "digits-gru-full-teacher-s0",
+                                                   "digits-lstm-full-teacher-s0", "digits-rnn-ternary-row-s0"]
+    assert {j["variant"] for j in new} == {"teacher", "row", "pow2-row", "row-kd", "row-learned"}
+    assert mod.main(args + ["--max-runs", "4"]) == 0
+    row = json.loads((work / "runs" / "digits-rnn-ternary-row-s0.json").read_text())
+    assert row["status"] == "ok" and row["fixed_metric"] is not None  # the simulator takes per-row scales
+    text = out.read_text()
+    assert "| **ternarization, per-row scales (row statistic) (new)** |" in text
+    # an earlier report of the same budget: its runs count as finished, nothing is rerun
+    base = tmp_path / "base.json"
+    base.write_text(out.with_suffix(".json").read_text())
+    again = tmp_path / "again.md"
+    assert mod.main(args[:-3] + [str(again), "--new", "--no-ablation", "--render-only", "--base", str(base),
+                                 "--work", str(tmp_path / "empty")]) == 0
+    assert json.loads(again.with_suffix(".json").read_text())["meta"]["finished"] == 4
