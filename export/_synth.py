@@ -62,7 +62,7 @@ class SynthReport:
     multipliers: dict[str, int]  # $mul cells before mapping, instance-weighted, by RTL module
     weight_multipliers: int  # of those, in the weight-product lane (0 unless the code is uniform)
     cycles_per_step: int | None  # compute cycles of one time step (hwsim.datapath._schedule, "step")
-    step_period: int | None  # with the stream beats of a step (input + compute + output), no stalls
+    step_period: int | None  # cycles a step of a long sequence, I/O overlapped (max(step, H, I)), no stalls
     yosys: str
     seconds: float
     notes: list[str] = field(default_factory=list)
@@ -230,7 +230,7 @@ def format_report(rep: SynthReport) -> str:
         f"{rep.top} on {rep.target} ({rep.yosys}, {rep.seconds:.1f} s)",
         f"  LUTs {rep.luts}   FFs {rep.ffs}   BRAMs {rep.brams}   DSPs {rep.dsps}",
         f"  cycles per step: {rep.cycles_per_step if rep.cycles_per_step is not None else 'unknown'} compute, "
-        f"{rep.step_period if rep.step_period is not None else 'unknown'} with the stream beats",
+        f"{rep.step_period if rep.step_period is not None else 'unknown'} with the stream (I/O overlapped)",
         f"  multipliers before mapping: {rep.multipliers or 'none'} (weight products: {rep.weight_multipliers})",
         "  cells: " + ", ".join(f"{t} {n}" for t, n in rep.cells.items()),
     ]

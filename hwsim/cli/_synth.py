@@ -24,7 +24,7 @@ from . import PositiveFloat, fail, user_errors
               help="Target clock in MHz for timing-driven placement (--pnr; default 50 on ice40, 150 on ecp5).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the report as JSON (keys luts, ffs, brams, dsps, cycles_per_step, ...; with --pnr also "
-                   "fmax_mhz, routed, latency_us_per_step, weight_ops_per_s, *_total).")
+                   "fmax_mhz, routed, latency_us_per_step, weight_ops_per_s, end_to_end_weight_ops_per_s_per_lut, *_total).")
 @click.option("--timeout", type=PositiveFloat(), default=3600, show_default=True,
               help="Seconds the whole run (yosys, and nextpnr with --pnr) may take.")
 @user_errors

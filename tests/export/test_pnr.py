@@ -82,6 +82,8 @@ def _check_report(rep: dict, cycles: int, target: str, device: str) -> None:
     assert rep["weight_ops_per_step"] == 3 * 4 * (2 + 4)  # GRU: 3 * H * (I + H)
     assert rep["latency_us_per_step"] == pytest.approx(cycles / rep["fmax_mhz"], rel=1e-3)
     assert rep["weight_ops_per_s"] == pytest.approx(72 / rep["latency_us_per_step"] * 1e6, rel=1e-3)
+    assert rep["step_period"] == max(cycles, 4, 2)  # I/O overlapped: compute-bound
+    assert rep["end_to_end_weight_ops_per_s_per_lut"] == pytest.approx(72 / rep["end_to_end_us_per_step"] * 1e6 / rep["luts"], rel=1e-3)
     assert rep["wrapper"] == {"scan_bits": 16 + 3, "fold_bits": 16 + 4 + 96, "pins": 4}
     assert rep["utilization"][FAMILIES[target]["luts"]]["used"] == rep["luts"]
     assert rep["critical_path"]["delay_ns"] == pytest.approx(1e3 / rep["fmax_mhz"], rel=0.05)
