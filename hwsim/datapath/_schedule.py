@@ -9,8 +9,9 @@ compute runs the layers one after another; layer ``k`` costs
 cycles, ``beats_k = sum over its accumulations of ceil(H / R) * ceil(cols / L)`` (one tile of
 ``R x L`` weights a beat) and ``tree(L) = max(1, ceil(log2 L))`` (the registered adder tree). The
 controller's RUN state lasts the sum of those plus ``RUN_OVERHEAD``. The head after a sequence's
-last step costs ``ceil(C / R_head) * ceil(H / L) + MATVEC_TAIL + tree(L) + HEAD_OVERHEAD`` with
-``R_head = min(R, C)``. The stream overlaps the compute (``stream_events``): with two x buffers and
+last step costs ``ceil(C / R_head) * ceil(H / L_head) + MATVEC_TAIL + tree(L_head) + HEAD_OVERHEAD``
+on its own ``R_head x L_head`` array (``head_folding``: the smallest that takes at most a step).
+The stream overlaps the compute (``stream_events``): with two x buffers and
 an output shift register, a long sequence takes ``max(step, H, I)`` cycles a step when neither side
 stalls (``step_period``), and back-to-back sequences follow each other every ``sequence_period``.
 """
@@ -41,9 +42,35 @@ def tree_latency(lanes: int) -> int:
     return max(1, (lanes - 1).bit_length())
 
 
+def _head_cycles(classes: int, hidden: int, rows: int, lanes: int) -> int:
+    return _ceil(classes, rows) * _ceil(hidden, lanes) + MATVEC_TAIL + tree_latency(lanes) + HEAD_OVERHEAD
+
+
+def head_folding(plan: Plan) -> tuple[int, int]:
+    """Row PEs and lanes of the head's own array, right-sized: the fewest ``rows x lanes`` (at most
+    the contract's ``rows`` and ``lanes``, rows at most one per class) whose head cycles do not exceed
+    one step's compute, so the head costs at most one step per sequence; ties go to the faster.
+    When even the layers' array is slower than a step, the head gets the layers' array."""
+    cfg = plan.config
+    C, H = int(plan.head.m.shape[0]), plan.hidden_size
+    full = (min(cfg.rows, C), cfg.lanes)
+    step = sum(layer_cycles(plan, k) for k in range(len(plan.layers))) + RUN_OVERHEAD
+    fits = [(r * l, _head_cycles(C, H, r, l), r, l) for r in range(1, full[0] + 1) for l in range(1, full[1] + 1)
+            if _head_cycles(C, H, r, l) <= step]
+    if not fits:
+        return full
+    _, _, r, l = min(fits)
+    return r, l
+
+
 def head_rows(plan: Plan) -> int:
-    """Row PEs of the head: the contract's ``rows``, at most one per class."""
-    return min(plan.config.rows, int(plan.head.m.shape[0]))
+    """Row PEs of the head (``head_folding``)."""
+    return head_folding(plan)[0]
+
+
+def head_lanes(plan: Plan) -> int:
+    """Lanes of the head (``head_folding``)."""
+    return head_folding(plan)[1]
 
 
 def layer_beats(plan: Plan, k: int) -> int:
@@ -73,7 +100,7 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
         ``beats``: per-layer matvec beats; ``input_beats`` / ``output_beats`` / ``head_beats``:
         stream beats per step / sequence; ``step_period``: cycles per step of a long sequence with a
         stream that never stalls (I/O overlaps the compute: ``max(step, H, I)``); the folding (``rows``, ``lanes``,
-        ``pointwise_units``, ``head_rows``) and the constants (``matvec_latency``: cycles from the
+        ``pointwise_units``, ``head_rows``, ``head_lanes``) and the constants (``matvec_latency``: cycles from the
         last beat to the last write, ``pointwise_cycles``: cycles of a layer's pointwise pass,
         ``run_overhead``, ``head_overhead``).
     """
@@ -83,11 +110,11 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
     step = sum(layers) + RUN_OVERHEAD
     head = 0
     classes = 0
-    hr = 0
+    hr = hl = 0
     if plan.head is not None:
         classes = int(plan.head.m.shape[0])
-        hr = head_rows(plan)
-        head = _ceil(classes, hr) * _ceil(H, cfg.lanes) + MATVEC_TAIL + tree_latency(cfg.lanes) + HEAD_OVERHEAD
+        hr, hl = head_folding(plan)
+        head = _head_cycles(classes, H, hr, hl)
     return {
         "step": step,
         "head": head,
@@ -101,6 +128,7 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
         "lanes": cfg.lanes,
         "pointwise_units": cfg.pointwise,
         "head_rows": hr,
+        "head_lanes": hl,
         "matvec_latency": MATVEC_TAIL + tree_latency(cfg.lanes),
         "pointwise_cycles": pointwise_cycles(plan),
         "run_overhead": RUN_OVERHEAD,

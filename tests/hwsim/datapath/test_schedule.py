@@ -39,7 +39,8 @@ def test_rows_and_lanes_fold_the_beats(make_model):
     assert layer_beats(p, 0) == 3 * (3 + 3 + 1 + 2)
     c = cycles_per_step(p)
     assert c["matvec_latency"] == 3 + 2 and c["pointwise_cycles"] == 5 + 3 + 10  # tree of 3 lanes: 2 levels
-    assert c["head_rows"] == 2 and c["head"] == 2 * 2 + 3 + 2 + 2
+    # the head's own array: a step is ~60 cycles, so one row and one lane (15 beats) already fit
+    assert (c["head_rows"], c["head_lanes"]) == (1, 1) and c["head"] == 3 * 5 + 3 + 1 + 2
     full = _plan(make_model, "gru", lanes=8, rows=5)  # fully parallel: one beat per accumulation
     assert layer_beats(full, 0) == 4 and cycles_per_step(full)["pointwise_cycles"] == 1 + 3 + 10
 
@@ -99,3 +100,21 @@ def test_stream_events_refuses_empty():
     with pytest.raises(ValueError, match=r"^steps and sequences must be >= 1, not 0 and 1$"):
         stream_events(None, 0)
 
+
+@pytest.mark.parametrize("rows,lanes,classes", [(1, 1, 3), (2, 3, 3), (5, 8, 3), (5, 8, 9), (3, 2, 1)])
+def test_head_is_the_smallest_array_within_a_step(make_model, rows, lanes, classes):
+    """head_folding: at most the layers' array, at most a step, and nothing smaller would do."""
+    from hwsim.datapath._schedule import cycles_per_step, tree_latency
+
+    plan = _plan(make_model, "gru", lanes=lanes, rows=rows, classes=classes, hidden=7)
+    c = cycles_per_step(plan)
+    hr, hl = c["head_rows"], c["head_lanes"]
+
+    def cyc(r, l):
+        return -(-classes // r) * -(-7 // l) + 3 + tree_latency(l) + 2
+
+    assert 1 <= hr <= min(rows, classes) and 1 <= hl <= lanes and c["head"] == cyc(hr, hl)
+    full = (min(rows, classes), lanes)
+    assert c["head"] <= c["step"] or (hr, hl) == full
+    smaller = [(r, l) for r in range(1, full[0] + 1) for l in range(1, lanes + 1) if r * l < hr * hl]
+    assert all(cyc(r, l) > c["step"] for r, l in smaller)
