@@ -147,7 +147,8 @@ def test_missing_nextpnr_is_a_one_line_error(tmp_path, monkeypatch, target):
         (["--target", "xilinx", "--pnr"], r"place and route needs nextpnr for ice40 or ecp5; for xilinx run Vivado .*"),
         (["--target", "ice40", "--pnr", "--device", "25k"], r"ice40 device must be one of up5k, .*, not '25k'"),
         (["--target", "ecp5", "--pnr", "--device", "25k:BG 1"], r"device package must be letters and digits \(e\.g\. CABGA381\), not 'BG 1'"),
-        (["--target", "ice40", "--device", "hx8k"], r"--device needs --pnr, not --device hx8k alone"),
+        (["--target", "ice40", "--device", "25k"], r"ice40 device must be one of up5k, .*, not '25k'"),
+        (["--target", "xilinx", "--device", "xc7a35t"], r"--device needs a family with a capacity table \(ice40, ecp5\), not xilinx"),
         (["--target", "ecp5", "--freq", "100"], r"--freq needs --pnr, not --freq 100\.0 alone"),
     ],
 )
