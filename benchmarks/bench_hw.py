@@ -4,8 +4,12 @@ For the shipped demo GRU (hwsim/data/default_gru.safetensors: ternary, I=8, H=32
 ternary GRU with I=64, H=128 (random weights, 10 classes, quantized with ``quantize_model``), a
 table of configurations (row PEs x lanes, from the smallest to fully parallel) with cycles per step
 (``hwsim.datapath._schedule.cycles_per_step``, exact), and for each target (iCE40 UP5K, iCE40 HX8K, ECP5-25F)
-the place-and-route result of ``hwsim.export._pnr.place_and_route``: Fmax, LUT/FF/BRAM/DSP,
-latency per step, weight-ops per cycle and weight-ops/s per LUT. One seed (``--seed``), each run
+the place-and-route result of ``hwsim export`` then ``hwsim synth --pnr --json`` (run as commands
+from the repository root; each row records both command lines, ``export_command`` and
+``synth_command``, and the load average before and after): Fmax, LUT/FF/BRAM/DSP, latency per
+step, weight-ops per cycle and weight-ops/s per LUT, and end to end (I/O overlapped, sequences of
+``STEPS`` steps, from ``hwsim.datapath._schedule``): cycles a step, a sequence's first input beat to
+last output beat, the back-to-back sequence period, sequences/s and weight-ops/s per LUT. One seed (``--seed``), each run
 bounded by ``--timeout``; runs that do not fit, do not route or time out are recorded as such.
 A configuration is not tried on a target where a smaller one of the same model did not fit.
 
@@ -24,9 +28,9 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,9 +40,8 @@ from hwsim._fsutil import atomic_write
 from hwsim.model._modelfile import load_model
 from hwsim.datapath._plan import lower
 from hwsim.model._quant import quantize_model
-from hwsim.datapath._schedule import cycles_per_step
-from hwsim.export import write_export
-from hwsim.export._pnr import PnrError, place_and_route, weight_ops_per_step
+from hwsim.datapath._schedule import cycles_per_step, sequence_cycles, sequence_period
+from hwsim.export._pnr import PnrError, weight_ops_per_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sim import make_model  # noqa: E402  (the same random GRU as the simulator benchmark)
@@ -57,11 +60,22 @@ CONFIGS = {
 }
 
 
+#: model -> its file, repo-relative (the generated one is written there by build_model)
+MODEL_FILES = {"demo": "hwsim/data/default_gru.safetensors", "gru64x128": "build/bench_hw/gru64x128.safetensors"}
+#: steps of a sequence for the end-to-end figures (the demo's digits sequences)
+STEPS = 8
+
+
 def build_model(name: str):
     if name == "demo":
-        return load_model(Path(hwsim.__file__).resolve().parent / "data" / "default_gru.safetensors")
+        return load_model(ROOT / MODEL_FILES[name])
     if name == "gru64x128":
-        return quantize_model(make_model("gru", 64, 128, 10, seed=0), "ternary")
+        from hwsim.model._modelfile import save_model
+
+        model = quantize_model(make_model("gru", 64, 128, 10, seed=0), "ternary")
+        (ROOT / MODEL_FILES[name]).parent.mkdir(parents=True, exist_ok=True)
+        save_model(model, ROOT / MODEL_FILES[name])
+        return load_model(ROOT / MODEL_FILES[name])
     raise SystemExit(f"model must be one of {', '.join(CONFIGS)}, not {name!r}")
 
 
@@ -70,28 +84,53 @@ def key(model: str, rows: int, lanes: int, pw: int, target: str) -> str:
 
 
 def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args) -> dict:
+    """Export and place and route one configuration with the CLI, from the repository root, and
+    record the two command lines so that anyone can replay the row."""
     family, device = TARGETS[target]
     cfg = DatapathConfig(rows=rows, lanes=lanes, pointwise_units=pw)
     plan = lower(model, cfg)
+    sched = cycles_per_step(plan)
+    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}"
+    export_cmd = ["hwsim", "export", MODEL_FILES[name], "-o", out, "--rows", str(rows), "--lanes", str(lanes),
+                  "--pointwise-units", str(pw), "--formats", "hex", "--tb-sequences", "0", "--force"]
+    synth_cmd = ["hwsim", "synth", out, "--target", family, "--device", device, "--pnr", "--json",
+                 "--seed", str(args.seed), "--timeout", f"{args.timeout:g}"]
     entry = {
         "model": name, "rows": rows, "lanes": lanes, "pointwise": cfg.pointwise, "target": target,
-        "family": family, "device": device, "cycles_per_step": cycles_per_step(plan)["step"],
+        "family": family, "device": device, "cycles_per_step": sched["step"],
+        "head_cycles": sched["head"], "head_rows": sched["head_rows"], "head_lanes": sched["head_lanes"],
+        "step_period": sched["step_period"], "steps": STEPS,
+        "sequence_cycles": sequence_cycles(plan, STEPS), "sequence_period": sequence_period(plan, STEPS),
+        "sequence_compute_cycles": STEPS * sched["step"] + sched["head"],
         "weight_ops_per_step": weight_ops_per_step(
             {"cell": plan.cell, "input_size": plan.input_size, "hidden_size": plan.hidden_size, "num_layers": len(plan.layers)}
         ),
+        "export_command": " ".join(export_cmd), "synth_command": " ".join(synth_cmd),
+        "load_average_before": round(os.getloadavg()[0], 2),
     }
     t0 = time.perf_counter()
     entry["rtl"] = rtl_revision()  # before the export: the RTL this row measures
-    with tempfile.TemporaryDirectory(prefix="bench-hw-") as tmp:
-        out = Path(tmp) / "export"
-        write_export(model, out, cfg, formats="hex")
-        try:
-            rep = place_and_route(out, family, device=device, seed=args.seed, timeout=args.timeout)
-            entry.update(status="routed", **{k: v for k, v in rep.to_dict().items() if k not in ("target", "device")})
-        except PnrError as e:
-            entry.update(status=e.reason, error=str(e), utilization=e.partial.get("utilization", {}),
-                         tools=e.partial.get("tools", {}), seed=args.seed)
+    try:
+        r = subprocess.run(export_cmd, cwd=ROOT, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"{entry['export_command']} failed: {r.stderr.strip()}")
+        r = subprocess.run(synth_cmd, cwd=ROOT, capture_output=True, text=True)
+        if r.returncode == 0:
+            rep = json.loads(r.stdout)
+            entry.update(status="routed", **{k: v for k, v in rep.items() if k not in ("target", "device")})
+            fmax = rep["fmax_mhz"]
+            entry["sequences_per_s"] = round(fmax * 1e6 / entry["sequence_period"], 1)
+            entry["end_to_end_weight_ops_per_s_per_lut_sequence"] = round(
+                STEPS * entry["weight_ops_per_step"] * entry["sequences_per_s"] / rep["luts"])
+        else:
+            err = (r.stderr.strip().splitlines() or ["failed"])[-1]
+            reason = ("fit" if "does not fit" in err else "timeout" if "did not finish" in err
+                      else "route" if "route" in err else "failed")
+            entry.update(status=reason, error=err, seed=args.seed)
+    finally:
+        shutil.rmtree(ROOT / out, ignore_errors=True)
     entry["wall_s"] = round(time.perf_counter() - t0, 1)
+    entry["load_average_after"] = round(os.getloadavg()[0], 2)
     return entry
 
 
@@ -189,6 +228,25 @@ def render(results: dict) -> str:
                 lut = f"{lc['used']:,} ({100 * lc['used'] / lc['available']:.0f} %)" if lc else ""
                 lines.append(head + f"| {what} | | {lut} | | | | | | | {r.get('error', '')} | {r.get('wall_s', 0):.0f} | {r.get('rtl', '')} |")
         lines.append("")
+        e2e = [r for r in mine if r["status"] == "routed" and r.get("step_period")]
+        if e2e:
+            lines += [f"### {title}: end to end (I/O overlapped, sequences of {e2e[0]['steps']} steps)", "",
+                      "Cycles from `hwsim.datapath._schedule` (exact: `hwsim cosim` measures them without stalls): "
+                      "`step_period` a step of a long sequence, the first sequence's first input beat to last "
+                      "output beat, and the period of back-to-back sequences; the head's own array R x L. "
+                      "End-to-end weight-ops/s per LUT = weight-ops per step x Fmax / step_period / LUT. "
+                      "Load: the 1-minute load average before and after the run (2 shared cores).", "",
+                      "| R x L x P | target | head R x L (cycles) | compute cycles/step | step_period | sequence: first | back-to-back "
+                      "| compute/seq | sequences/s | end-to-end k w-ops/s per LUT | load | export command | synth command |",
+                      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
+            for r in sorted(e2e, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), r["target"])):
+                lines.append(
+                    f"| {r['rows']} x {r['lanes']} x {r['pointwise']} | {r['target']} | {r['head_rows']} x {r['head_lanes']} "
+                    f"({r['head_cycles']}) | {r['cycles_per_step']} | {r['step_period']} | {r['sequence_cycles']:,} "
+                    f"| {r['sequence_period']:,} | {r['sequence_compute_cycles']:,} | {r['sequences_per_s']:,.0f} "
+                    f"| {r['end_to_end_weight_ops_per_s_per_lut'] / 1e3:.1f} "
+                    f"| {r['load_average_before']:.1f} / {r['load_average_after']:.1f} | `{r['export_command']}` | `{r['synth_command']}` |")
+            lines.append("")
     lines += [
         "## Reproduce",
         "",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwsim._errors import FormatError
-from hwsim.datapath._schedule import head_rows
+from hwsim.datapath._schedule import head_folding
 
 #: Roles a ROM plays; the manifest records one per ROM.
 ROLES = ("weights", "bias", "sigmoid_lut", "tanh_lut")
@@ -336,7 +336,8 @@ def rom_images(plan) -> dict[str, Rom]:
     ``l{k}_weights`` / ``l{k}_bias`` per layer, ``head_weights`` / ``head_bias`` when the model has
     a head, ``sigmoid_lut`` / ``tanh_lut`` when a layer's activation is ``lut`` (``l{k}_sigmoid_lut`` /
     ``l{k}_tanh_lut`` for a layer whose own precision changes its tables). The
-    weight and bias ROMs are folded for ``rows x lanes`` (the head's rows capped at its classes).
+    weight and bias ROMs are folded for ``rows x lanes`` (the head's for its own array,
+    ``hwsim.datapath._schedule.head_folding``).
     """
     cfg = plan.config
     roms: dict[str, Rom] = {}
@@ -347,9 +348,9 @@ def rom_images(plan) -> dict[str, Rom]:
         roms[f"l{k}_bias"] = _bias_rom(f"l{k}_bias", [(a.name, a.bias) for a in layer.accums], layer.acc_bits, k, cfg.rows)
     if plan.head is not None:
         hd = plan.head
-        hr = head_rows(plan)
+        hr, hl = head_folding(plan)
         roms["head_weights"] = _weight_rom(
-            "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None, hr, cfg.lanes
+            "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None, hr, hl
         )
         roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None, hr)
     # One pair of tables per distinct contract: the global sigmoid_lut / tanh_lut, and l{k}_* for a

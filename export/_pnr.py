@@ -96,6 +96,12 @@ class PnrReport:
     weight_ops_per_cycle: float | None
     weight_ops_per_s: float | None
     weight_ops_per_s_per_lut: float | None
+    #: end to end, I/O included: a long sequence's cycles a step with the stream overlapped
+    #: (``step_period``, ``max(step, H, I)``) and the figures from it
+    step_period: int | None
+    end_to_end_us_per_step: float | None
+    end_to_end_weight_ops_per_s: float | None
+    end_to_end_weight_ops_per_s_per_lut: float | None
     critical_path: dict[str, Any]  # from, to, delay_ns, routing_ns of the worst clock-to-clock path
     utilization: dict[str, dict[str, int]]  # nextpnr's report, every BEL type used
     wrapper: dict[str, int]  # scan_bits, fold_bits, pins
@@ -339,6 +345,9 @@ def place_and_route(
     wops = weight_ops_per_step(man["model"])
     latency = cycles / fmax if cycles else None
     wops_s = wops / latency * 1e6 if latency else None
+    period = sched.get("step_period")
+    e2e = period / fmax if period else None
+    e2e_s = wops / e2e * 1e6 if e2e else None
     notes = []
     if fmax < freq:
         notes.append(f"Fmax {fmax:.1f} MHz is below the {freq:g} MHz target of timing-driven placement")
@@ -364,6 +373,10 @@ def place_and_route(
         weight_ops_per_cycle=round(wops / cycles, 3) if cycles else None,
         weight_ops_per_s=round(wops_s) if wops_s else None,
         weight_ops_per_s_per_lut=round(wops_s / luts) if wops_s and luts else None,
+        step_period=period,
+        end_to_end_us_per_step=round(e2e, 4) if e2e else None,
+        end_to_end_weight_ops_per_s=round(e2e_s) if e2e_s else None,
+        end_to_end_weight_ops_per_s_per_lut=round(e2e_s / luts) if e2e_s and luts else None,
         critical_path=_critical_path(report),
         utilization=util,
         wrapper=wrapper,
@@ -397,6 +410,12 @@ def format_pnr(rep: PnrReport) -> str:
             f"  {rep.cycles_per_step} cycles per step = {rep.latency_us_per_step:g} us; "
             f"{rep.weight_ops_per_step} weight-ops per step = {rep.weight_ops_per_s / 1e6:.2f} M/s "
             f"({rep.weight_ops_per_s_per_lut / 1e3:.1f} k/s per LUT)"
+        )
+    if rep.step_period:
+        lines.append(
+            f"  end to end (I/O overlapped): {rep.step_period} cycles per step = {rep.end_to_end_us_per_step:g} us; "
+            f"{rep.end_to_end_weight_ops_per_s / 1e6:.2f} M weight-ops/s "
+            f"({rep.end_to_end_weight_ops_per_s_per_lut / 1e3:.1f} k/s per LUT)"
         )
     if cp:
         lines.append(f"  critical path {cp['delay_ns']:.2f} ns ({cp['routing_ns']:.2f} routing): {cp['from']} -> {cp['to']}")

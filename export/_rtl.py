@@ -18,7 +18,7 @@ import jinja2
 from hwsim.model._codes import KIND_CODE
 from hwsim.datapath._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE
 from hwsim._errors import FormatError
-from hwsim.datapath._schedule import head_rows
+from hwsim.datapath._schedule import head_folding
 
 from ._pack import tiles_per_word
 
@@ -137,14 +137,15 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     if plan.head is not None:
         hd = plan.head
         hc = plan.head_config()
-        hr = head_rows(plan)
+        hr, hl = head_folding(plan)
         head = {
             "out": hc.out,
             "round_mode": ROUNDING_CODE[hc.rounding],
             "overflow_mode": OVERFLOW_CODE[hc.overflow],
             "classes": int(hd.m.shape[0]),
             "rows": hr,
-            "tiles_per_word": tiles_per_word(cfg.word_bits, hr * cfg.lanes * plan.codec.bits),
+            "lanes": hl,
+            "tiles_per_word": tiles_per_word(cfg.word_bits, hr * hl * plan.codec.bits),
             # one lane and one pointwise unit: the head reads h through the last layer's h port
             "ext_h": int(cfg.lanes == 1 and cfg.pointwise == 1),
             "shift": hd.shift,

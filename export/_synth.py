@@ -45,6 +45,31 @@ TARGETS: dict[str, dict[str, Any]] = {
         "dsps": ("DSP48E1", "DSP48E2"),
     },
 }
+#: Family -> device -> what it holds: logic (iCE40 logic cells, each one LUT4 and one FF; ECP5 LUT4s),
+#: flip-flops (ECP5; on iCE40 they share the logic cells), block RAMs (SB_RAM40_4K / DP16KD) and DSPs
+#: (SB_MAC16 / MULT18X18D), from the vendors' data sheets (nextpnr reports the same totals).
+CAPACITY: dict[str, dict[str, dict[str, int]]] = {
+    "ice40": {
+        "up5k": {"luts": 5280, "brams": 30, "dsps": 8},
+        "up3k": {"luts": 2800, "brams": 20, "dsps": 4},
+        "u4k": {"luts": 3520, "brams": 20, "dsps": 4},
+        "hx8k": {"luts": 7680, "brams": 32, "dsps": 0},
+        "lp8k": {"luts": 7680, "brams": 32, "dsps": 0},
+        "hx4k": {"luts": 3520, "brams": 20, "dsps": 0},
+        "lp4k": {"luts": 3520, "brams": 20, "dsps": 0},
+        "hx1k": {"luts": 1280, "brams": 16, "dsps": 0},
+        "lp1k": {"luts": 1280, "brams": 16, "dsps": 0},
+        "lp384": {"luts": 384, "brams": 0, "dsps": 0},
+    },
+    "ecp5": {
+        size: {"luts": n, "ffs": n, "brams": b, "dsps": m}
+        for base, n, b, m in (("12k", 12288, 32, 28), ("25k", 24288, 56, 28), ("45k", 43848, 108, 72),
+                              ("85k", 83640, 208, 156))
+        for size in (base, f"um-{base}", f"um5g-{base}") if not (base == "12k" and size != base)
+    },
+}
+#: Family -> the device compared when none is named.
+DEFAULT_DEVICE = {"ice40": "up5k", "ecp5": "25k"}
 #: RTL modules whose multipliers would be weight products (rtl_templates/hwsim_lane.v).
 WEIGHT_PRODUCT_MODULES = ("hwsim_lane",)
 _PARAMOD = re.compile(r"^\$paramod\\([^\\]+)\\.*$|^\$paramod\$[0-9a-f]+\\(.+)$")
@@ -62,9 +87,12 @@ class SynthReport:
     multipliers: dict[str, int]  # $mul cells before mapping, instance-weighted, by RTL module
     weight_multipliers: int  # of those, in the weight-product lane (0 unless the code is uniform)
     cycles_per_step: int | None  # compute cycles of one time step (hwsim.datapath._schedule, "step")
-    step_period: int | None  # with the stream beats of a step (input + compute + output), no stalls
+    step_period: int | None  # cycles a step of a long sequence, I/O overlapped (max(step, H, I)), no stalls
     yosys: str
     seconds: float
+    device: str | None = None  # the device the counts were compared with (None: no table, e.g. xilinx)
+    capacity: dict[str, int] = field(default_factory=dict)  # what that device holds
+    does_not_fit: str | None = None  # one line: what exceeds the device (None: every count fits)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,14 +215,42 @@ def export_design(export_dir: str | Path, top: str | None = None) -> tuple[Path,
     return d, man, top, sources
 
 
-def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, timeout: float = 3600) -> SynthReport:
+def fit_line(target: str, device: str, counts: dict[str, int]) -> str | None:
+    """What of ``counts`` (luts, ffs, brams, dsps from yosys) exceeds ``device``, in one line; None
+    when all fit. On iCE40 a logic cell holds one LUT4 and one FF, so the design needs at least
+    max(LUT4, FF) of them (placement may need more: nextpnr's count is the final word)."""
+    cap = CAPACITY[target][device]
+    need = dict(counts)
+    names = {"luts": "LUT4", "ffs": "FF", "brams": "BRAM", "dsps": "DSP"}
+    if target == "ice40":
+        need["luts"] = max(counts["luts"], counts["ffs"])
+        names["luts"] = "logic cells (at least max(LUT4, FF))"
+    over = [f"{names[k]} {need[k]:,}/{cap[k]:,}" for k in ("luts", "ffs", "brams", "dsps") if k in cap and need[k] > cap[k]]
+    if not over:
+        return None
+    return (f"does not fit {target} {device}: " + ", ".join(over)
+            + "; fold more (smaller --rows / --lanes / --pointwise-units), narrow the formats, or name a larger --device")
+
+
+def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, timeout: float = 3600,
+               device: str | None = None) -> SynthReport:
     """Synthesize ``DIR/rtl/*.v`` for ``target`` (ice40, ecp5, xilinx) and report its resources.
+
+    The counts are compared with ``device`` (nextpnr's names: ``up5k``, ``25k``, ...; default the
+    family's ``DEFAULT_DEVICE``): ``does_not_fit`` says in one line what exceeds it.
 
     ``top`` defaults to the manifest's ``rtl.top``; ``cycles_per_step`` comes from the manifest's
     ``schedule`` (written by ``hwsim export`` from ``hwsim.datapath._schedule``).
     """
     if target not in TARGETS:
         raise FormatError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if device is not None:
+        if target not in CAPACITY:
+            raise FormatError(f"--device needs a family with a capacity table (ice40, ecp5), not {target}")
+        device = device.partition(":")[0].lower()
+        if device not in CAPACITY[target]:
+            raise FormatError(f"{target} device must be one of {', '.join(CAPACITY[target])}, not {device!r}")
+    device = device or DEFAULT_DEVICE.get(target)
     d, man, top, sources = export_design(export_dir, top)
     t0 = time.perf_counter()
     # cwd = rtl/: the top's ROM_DIR parameter defaults to "../rom" (docs/rtl.md).
@@ -206,13 +262,12 @@ def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, t
     notes = []
     if "$mul" in cells:
         notes.append(f"{cells['$mul']} $mul cells left unmapped")
+    counts = {"luts": _count(cells, spec["luts"]), "ffs": _count(cells, spec["ffs"], prefix=True),
+              "brams": _count(cells, spec["brams"]), "dsps": _count(cells, spec["dsps"]) + cells.get("$mul", 0)}
     return SynthReport(
         target=target,
         top=top,
-        luts=_count(cells, spec["luts"]),
-        ffs=_count(cells, spec["ffs"], prefix=True),
-        brams=_count(cells, spec["brams"]),
-        dsps=_count(cells, spec["dsps"]) + cells.get("$mul", 0),
+        **counts,
         cells=cells,
         multipliers=muls,
         weight_multipliers=sum(n for m, n in muls.items() if m in WEIGHT_PRODUCT_MODULES),
@@ -220,6 +275,9 @@ def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, t
         step_period=(man.get("schedule") or {}).get("step_period"),
         yosys=ver,
         seconds=round(time.perf_counter() - t0, 3),
+        device=device,
+        capacity=dict(CAPACITY[target][device]) if device else {},
+        does_not_fit=fit_line(target, device, counts) if device else None,
         notes=notes,
     )
 
@@ -230,9 +288,15 @@ def format_report(rep: SynthReport) -> str:
         f"{rep.top} on {rep.target} ({rep.yosys}, {rep.seconds:.1f} s)",
         f"  LUTs {rep.luts}   FFs {rep.ffs}   BRAMs {rep.brams}   DSPs {rep.dsps}",
         f"  cycles per step: {rep.cycles_per_step if rep.cycles_per_step is not None else 'unknown'} compute, "
-        f"{rep.step_period if rep.step_period is not None else 'unknown'} with the stream beats",
+        f"{rep.step_period if rep.step_period is not None else 'unknown'} with the stream (I/O overlapped)",
         f"  multipliers before mapping: {rep.multipliers or 'none'} (weight products: {rep.weight_multipliers})",
         "  cells: " + ", ".join(f"{t} {n}" for t, n in rep.cells.items()),
     ]
+    if rep.device:
+        cap = rep.capacity
+        lines.append(f"  {rep.does_not_fit}" if rep.does_not_fit else
+                     f"  fits {rep.target} {rep.device} by these counts ("
+                     + ", ".join(f"{k} {cap[k]:,}" for k in ("luts", "ffs", "brams", "dsps") if k in cap)
+                     + "; place and route with --pnr to be sure)")
     lines += [f"  note: {n}" for n in rep.notes]
     return "\n".join(lines)

@@ -111,6 +111,10 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         if rep.model_head_cycles:
             click.echo(f"head cycles: measured {rep.head_cycles}, model {rep.model_head_cycles}")
         click.echo(f"saturation events: RTL {rep.saturations}, model {rep.model_saturations}")
+        if rep.end_to_end_cycles is not None:
+            note = " (random stalls: the model is for a stream that never stalls)" if rep.stalled else ""
+            click.echo(f"end to end (first input beat to last output beat): measured {rep.end_to_end_cycles} "
+                       f"cycles per sequence, model {rep.model_end_to_end_cycles}{note}")
         if rep.first_mismatch is not None:
             click.echo(f"first mismatch: {json.dumps(rep.first_mismatch)}")
         if rep.timed_out:

@@ -9,9 +9,11 @@ compute runs the layers one after another; layer ``k`` costs
 cycles, ``beats_k = sum over its accumulations of ceil(H / R) * ceil(cols / L)`` (one tile of
 ``R x L`` weights a beat) and ``tree(L) = max(1, ceil(log2 L))`` (the registered adder tree). The
 controller's RUN state lasts the sum of those plus ``RUN_OVERHEAD``. The head after a sequence's
-last step costs ``ceil(C / R_head) * ceil(H / L) + MATVEC_TAIL + tree(L) + HEAD_OVERHEAD`` with
-``R_head = min(R, C)``. Stream beats come on top: ``I`` input and ``H`` output beats per step,
-``C`` head beats per sequence, one cycle each when neither side stalls.
+last step costs ``ceil(C / R_head) * ceil(H / L_head) + MATVEC_TAIL + tree(L_head) + HEAD_OVERHEAD``
+on its own ``R_head x L_head`` array (``head_folding``: the smallest that takes at most a step).
+The stream overlaps the compute (``stream_events``): with two x buffers and
+an output shift register, a long sequence takes ``max(step, H, I)`` cycles a step when neither side
+stalls (``step_period``), and back-to-back sequences follow each other every ``sequence_period``.
 """
 
 from __future__ import annotations
@@ -40,9 +42,35 @@ def tree_latency(lanes: int) -> int:
     return max(1, (lanes - 1).bit_length())
 
 
+def _head_cycles(classes: int, hidden: int, rows: int, lanes: int) -> int:
+    return _ceil(classes, rows) * _ceil(hidden, lanes) + MATVEC_TAIL + tree_latency(lanes) + HEAD_OVERHEAD
+
+
+def head_folding(plan: Plan) -> tuple[int, int]:
+    """Row PEs and lanes of the head's own array, right-sized: the fewest ``rows x lanes`` (at most
+    the contract's ``rows`` and ``lanes``, rows at most one per class) whose head cycles do not exceed
+    one step's compute, so the head costs at most one step per sequence; ties go to the faster.
+    When even the layers' array is slower than a step, the head gets the layers' array."""
+    cfg = plan.config
+    C, H = int(plan.head.m.shape[0]), plan.hidden_size
+    full = (min(cfg.rows, C), cfg.lanes)
+    step = sum(layer_cycles(plan, k) for k in range(len(plan.layers))) + RUN_OVERHEAD
+    fits = [(r * l, _head_cycles(C, H, r, l), r, l) for r in range(1, full[0] + 1) for l in range(1, full[1] + 1)
+            if _head_cycles(C, H, r, l) <= step]
+    if not fits:
+        return full
+    _, _, r, l = min(fits)
+    return r, l
+
+
 def head_rows(plan: Plan) -> int:
-    """Row PEs of the head: the contract's ``rows``, at most one per class."""
-    return min(plan.config.rows, int(plan.head.m.shape[0]))
+    """Row PEs of the head (``head_folding``)."""
+    return head_folding(plan)[0]
+
+
+def head_lanes(plan: Plan) -> int:
+    """Lanes of the head (``head_folding``)."""
+    return head_folding(plan)[1]
 
 
 def layer_beats(plan: Plan, k: int) -> int:
@@ -70,9 +98,9 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
         ``step``: compute cycles of one time step (controller RUN state); ``head``: compute cycles
         of the head after the last step (0 without a head); ``layers``: per-layer cycles;
         ``beats``: per-layer matvec beats; ``input_beats`` / ``output_beats`` / ``head_beats``:
-        stream beats per step / sequence; ``step_period``: cycles per step with a stream that
-        never stalls (input + compute + output); the folding (``rows``, ``lanes``,
-        ``pointwise_units``, ``head_rows``) and the constants (``matvec_latency``: cycles from the
+        stream beats per step / sequence; ``step_period``: cycles per step of a long sequence with a
+        stream that never stalls (I/O overlaps the compute: ``max(step, H, I)``); the folding (``rows``, ``lanes``,
+        ``pointwise_units``, ``head_rows``, ``head_lanes``) and the constants (``matvec_latency``: cycles from the
         last beat to the last write, ``pointwise_cycles``: cycles of a layer's pointwise pass,
         ``run_overhead``, ``head_overhead``).
     """
@@ -82,11 +110,11 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
     step = sum(layers) + RUN_OVERHEAD
     head = 0
     classes = 0
-    hr = 0
+    hr = hl = 0
     if plan.head is not None:
         classes = int(plan.head.m.shape[0])
-        hr = head_rows(plan)
-        head = _ceil(classes, hr) * _ceil(H, cfg.lanes) + MATVEC_TAIL + tree_latency(cfg.lanes) + HEAD_OVERHEAD
+        hr, hl = head_folding(plan)
+        head = _head_cycles(classes, H, hr, hl)
     return {
         "step": step,
         "head": head,
@@ -95,11 +123,12 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
         "input_beats": plan.input_size,
         "output_beats": H,
         "head_beats": classes,
-        "step_period": plan.input_size + step + H,
+        "step_period": max(step, H, plan.input_size),
         "rows": cfg.rows,
         "lanes": cfg.lanes,
         "pointwise_units": cfg.pointwise,
         "head_rows": hr,
+        "head_lanes": hl,
         "matvec_latency": MATVEC_TAIL + tree_latency(cfg.lanes),
         "pointwise_cycles": pointwise_cycles(plan),
         "run_overhead": RUN_OVERHEAD,
@@ -108,6 +137,76 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
 
 
 def sequence_cycles(plan: Plan, steps: int) -> int:
-    """Cycles of one whole sequence of ``steps`` steps when the stream never stalls."""
+    """End-to-end cycles of one sequence of ``steps`` steps from reset, from its first input beat to
+    its last output beat, when the stream never stalls (``stream_events``)."""
+    return stream_events(plan, steps)[0]["cycles"]
+
+
+def sequence_period(plan: Plan, steps: int) -> int:
+    """Cycles between the last output beats of back-to-back sequences of ``steps`` steps in steady
+    state (a source that is always valid, a sink that is always ready): the stream's throughput."""
+    ev = stream_events(plan, steps, 3)
+    return ev[2]["last_out"] - ev[1]["last_out"]
+
+
+def stream_events(plan: Plan, steps: int, sequences: int = 1) -> list[dict[str, int]]:
+    """Cycle-exact timing of ``sequences`` sequences of ``steps`` steps through the stream
+    controller from reset, with a source that is always valid and a sink that is always ready.
+
+    Returns one dict per sequence: ``first_in`` (the cycle of its first input beat), ``last_out``
+    (the cycle of its last output beat), ``cycles`` (``last_out - first_in + 1``, the end-to-end
+    cycles) and ``starts`` (the cycle each step's compute begins). Cycle 0 is the first input beat
+    of the stream. The recurrence mirrors ``hwsim_axis_ctrl`` (docs/rtl.md, "Timing"): two x
+    buffers, each freed when its step's h is copied into the output shift register; a step starts
+    the cycle after the previous step's h is copied when its x is complete by then, else the cycle
+    after its last input beat (or after the clear that ends a sequence); the output shift register takes a job (a step's ``H`` words, the
+    head's ``C`` words, in stream order) at the first cycle it asks and the previous job has left,
+    and its words leave 2 .. n + 1 cycles after the copy.
+    """
+    if steps < 1 or sequences < 1:
+        raise ValueError(f"steps and sequences must be >= 1, not {steps} and {sequences}")
     c = cycles_per_step(plan)
-    return steps * c["step_period"] + (c["head"] + c["head_beats"] if plan.head is not None else 0)
+    I, H, S, Hd, C = plan.input_size, plan.hidden_size, c["step"], c["head"], c["head_beats"]
+    head = plan.head is not None
+    total = steps * sequences
+    fill_end: list[int] = []  # the cycle of each step's last input beat
+    copy: list[int] = []      # the cycle each step's h is copied out (its x buffer is freed then)
+    starts: list[int] = []
+    o_free = 0                # the first cycle the output shift register can take the next job
+    out = []
+    seq: dict[str, int] = {}
+    resume = 0                # the first cycle IDLE can start the next step (after a clear)
+    chained = False           # the previous step was not its sequence's last
+    for k in range(total):
+        begin = 0 if k == 0 else fill_end[k - 1] + 1
+        if k >= 2:
+            begin = max(begin, copy[k - 2] + 1)
+        fill_end.append(begin + I - 1)
+        if k % steps == 0:
+            seq = {"first_in": begin}
+        if chained and fill_end[k] <= copy[k - 1]:
+            a = copy[k - 1] + 1  # started by the copy of the previous step's h
+        else:
+            a = max(resume, fill_end[k]) + 1  # started from IDLE (at the edge of its last input beat at the earliest)
+        starts.append(a)
+        done = a + S - 1
+        ld = max(done, o_free)
+        copy.append(ld)
+        o_free = ld + H
+        last = k % steps == steps - 1
+        chained = not last
+        if not last:
+            resume = ld + 1
+            continue
+        if head:
+            yd = max(ld + Hd, o_free)
+            o_free = yd + C
+            resume = ld + Hd + 1
+            seq["last_out"] = yd + C + 1
+        else:
+            resume = ld + 1
+            seq["last_out"] = ld + H + 1
+        seq["cycles"] = seq["last_out"] - seq["first_in"] + 1
+        seq["starts"] = starts[k - steps + 1 : k + 1]
+        out.append(seq)
+    return out

@@ -24,7 +24,7 @@ from ..datapath._config import DatapathConfig
 from .._errors import FormatError, ToolError
 from .._fsutil import make_dir
 from ..datapath._plan import Accum, HeadPlan, LayerPlan, Plan
-from ..datapath._schedule import cycles_per_step
+from ..datapath._schedule import cycles_per_step, stream_events
 from .._repr import short_repr
 from ..export._tb import random_inputs, render_harness, sequence_lengths, stimulus_lines  # noqa: F401  (public via hwsim)
 
@@ -51,6 +51,13 @@ class CosimReport:
     timed_out: bool = False
     simulator: str = "icarus"
     design: str = "export"  # "export", "rtl-dir" (hashes do not apply) or "netlist:<target>"
+    #: mean cycles per sequence from its first input beat to its last output beat, measured and as
+    #: ``hwsim.datapath._schedule.stream_events`` predicts them for a stream that never stalls
+    end_to_end_cycles: float | None = None
+    model_end_to_end_cycles: float | None = None
+    #: sequences whose measured end-to-end cycles differ from the model (only counted without stalls)
+    end_to_end_mismatches: int = 0
+    stalled: bool = False  # random stalls: the end-to-end cycles are measured, not predicted
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,6 +68,7 @@ class CosimReport:
             and self.cycles_per_step == self.model_cycles_per_step
             and (self.model_head_cycles == 0 or self.head_cycles == self.model_head_cycles)
             and self.saturations == self.model_saturations
+            and self.end_to_end_mismatches == 0
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +83,10 @@ class CosimReport:
             "model_head_cycles": self.model_head_cycles,
             "saturations": self.saturations,
             "model_saturations": self.model_saturations,
+            "end_to_end_cycles": self.end_to_end_cycles,
+            "model_end_to_end_cycles": self.model_end_to_end_cycles,
+            "end_to_end_mismatches": self.end_to_end_mismatches,
+            "stalled": self.stalled,
             "timed_out": self.timed_out,
             "simulator": self.simulator,
             "design": self.design,
@@ -183,6 +195,12 @@ class Record:
     sat_count: int
     cycles: int
     timed_out: bool
+    first_in: list[int] = field(default_factory=list)  # cycle of each sequence's first input beat
+    last_out: list[int] = field(default_factory=list)  # cycle of each output beat with tlast
+
+    def end_to_end(self) -> list[int]:
+        """Cycles of each sequence from its first input beat to its last output beat (inclusive)."""
+        return [b - a + 1 for a, b in zip(self.first_in, self.last_out)]
 
 
 def parse_record(text: str, plan: Plan) -> Record:
@@ -194,6 +212,7 @@ def parse_record(text: str, plan: Plan) -> Record:
     out_bits = plan.head_config().out.bits if plan.head is not None else cfg.out.bits
     m_w = -(-max(hb[-1], out_bits) // 8) * 8
     hs, cs, beats = [], [] if lstm else None, []
+    first_in, last_out = [], []
     end = None
     for line in text.splitlines():
         f = line.split()
@@ -207,11 +226,15 @@ def parse_record(text: str, plan: Plan) -> Record:
                 cs.append([_split(vals[k * per + 1], H, cb[k]) for k in range(L)])
         elif f[0] == "O":
             beats.append((int(f[1]), int(f[2]), _signed(int(f[3], 16), m_w)))
+            if int(f[2]):
+                last_out.append(int(f[4]))
+        elif f[0] == "I":
+            first_in.append(int(f[1]))
         elif f[0] in ("E", "T"):
             end = (f[0] == "T", *(int(v) for v in f[1:5]))
     if end is None:
         raise ToolError("the co-simulation harness ended without its summary line (simulator crash?)")
-    return Record(hs, cs, beats, end[1], end[2], end[3], end[4], end[0])
+    return Record(hs, cs, beats, end[1], end[2], end[3], end[4], end[0], first_in, last_out)
 
 
 @dataclass
@@ -425,6 +448,8 @@ def cosim(
         seconds.update(synth=t1 - t0, build=t2 - t1)
         mism, first, sat_model, sat_rtl = 0, None, 0, 0
         step_cyc = head_cyc = cycles = 0
+        e2e, e2e_model, e2e_bad = [], [], 0
+        stalled = bool(stall_in or stall_out)
         timed_out = False
         bar = None
         if progress:
@@ -453,6 +478,11 @@ def cosim(
             step_cyc += rec.step_cycles
             head_cyc += rec.head_cycles
             cycles += rec.cycles
+            got, exp = rec.end_to_end(), [e["cycles"] for e in stream_events(plan, t, m)]
+            e2e += got
+            e2e_model += exp
+            if not stalled:
+                e2e_bad += sum(g != e for g, e in zip(got, exp)) + abs(len(exp) - len(got))
             if bar is not None:
                 bar.update(m)
         if bar is not None:
@@ -472,6 +502,10 @@ def cosim(
         model_head_cycles=sched["head"],
         saturations=sat_rtl,
         model_saturations=sat_model,
+        end_to_end_cycles=(sum(e2e) / len(e2e)) if e2e else None,
+        model_end_to_end_cycles=(sum(e2e_model) / len(e2e_model)) if e2e_model else None,
+        end_to_end_mismatches=e2e_bad,
+        stalled=stalled,
         timed_out=timed_out,
         simulator=sim_name,
         design="netlist:" + netlist if netlist else ("rtl-dir" if rtl_dir is not None else "export"),
@@ -493,6 +527,9 @@ def verdict_lines(rep: CosimReport) -> list[str]:
         out.append(f"head cycles: measured {rep.head_cycles}, model {rep.model_head_cycles}")
     if rep.saturations != rep.model_saturations:
         out.append(f"saturation events: RTL {rep.saturations}, model {rep.model_saturations}")
+    if rep.end_to_end_mismatches:
+        out.append(f"end-to-end cycles of {rep.end_to_end_mismatches} sequence(s) differ from the model: "
+                   f"measured {rep.end_to_end_cycles} per sequence, model {rep.model_end_to_end_cycles}")
     return out
 
 

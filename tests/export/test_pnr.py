@@ -82,6 +82,8 @@ def _check_report(rep: dict, cycles: int, target: str, device: str) -> None:
     assert rep["weight_ops_per_step"] == 3 * 4 * (2 + 4)  # GRU: 3 * H * (I + H)
     assert rep["latency_us_per_step"] == pytest.approx(cycles / rep["fmax_mhz"], rel=1e-3)
     assert rep["weight_ops_per_s"] == pytest.approx(72 / rep["latency_us_per_step"] * 1e6, rel=1e-3)
+    assert rep["step_period"] == max(cycles, 4, 2)  # I/O overlapped: compute-bound
+    assert rep["end_to_end_weight_ops_per_s_per_lut"] == pytest.approx(72 / rep["end_to_end_us_per_step"] * 1e6 / rep["luts"], rel=1e-3)
     assert rep["wrapper"] == {"scan_bits": 16 + 3, "fold_bits": 16 + 4 + 96, "pins": 4}
     assert rep["utilization"][FAMILIES[target]["luts"]]["used"] == rep["luts"]
     assert rep["critical_path"]["delay_ns"] == pytest.approx(1e3 / rep["fmax_mhz"], rel=0.05)
@@ -145,7 +147,8 @@ def test_missing_nextpnr_is_a_one_line_error(tmp_path, monkeypatch, target):
         (["--target", "xilinx", "--pnr"], r"place and route needs nextpnr for ice40 or ecp5; for xilinx run Vivado .*"),
         (["--target", "ice40", "--pnr", "--device", "25k"], r"ice40 device must be one of up5k, .*, not '25k'"),
         (["--target", "ecp5", "--pnr", "--device", "25k:BG 1"], r"device package must be letters and digits \(e\.g\. CABGA381\), not 'BG 1'"),
-        (["--target", "ice40", "--device", "hx8k"], r"--device needs --pnr, not --device hx8k alone"),
+        (["--target", "ice40", "--device", "25k"], r"ice40 device must be one of up5k, .*, not '25k'"),
+        (["--target", "xilinx", "--device", "xc7a35t"], r"--device needs a family with a capacity table \(ice40, ecp5\), not xilinx"),
         (["--target", "ecp5", "--freq", "100"], r"--freq needs --pnr, not --freq 100\.0 alone"),
     ],
 )

@@ -156,3 +156,27 @@ def test_exported_design_has_weight_multipliers_only_for_uniform(make_model, tmp
     else:
         assert rep.weight_multipliers == 0  # negate/zero mux or shift: no multiplier for weight products
     assert rep.luts > 0 and rep.ffs > 0 and rep.brams >= 1
+
+
+def test_fit_line_says_what_exceeds_the_device():
+    from hwsim.export._synth import fit_line
+
+    need = {"luts": 4200, "ffs": 6064, "brams": 54, "dsps": 3}
+    line = fit_line("ice40", "up5k", need)  # a logic cell holds one LUT4 and one FF: max(4200, 6064) cells
+    assert re.fullmatch(r"does not fit ice40 up5k: logic cells \(at least max\(LUT4, FF\)\) 6,064/5,280, "
+                        r"BRAM 54/30; fold more .*, or name a larger --device", line)
+    assert fit_line("ice40", "hx8k", {**need, "brams": 30, "dsps": 0}) is None
+    assert fit_line("ecp5", "25k", {"luts": 20000, "ffs": 29478, "brams": 96, "dsps": 96}).startswith(
+        "does not fit ecp5 25k: FF 29,478/24,288, BRAM 96/56, DSP 96/28;")
+
+
+@needs_yosys
+@pytest.mark.rtl
+def test_cli_synth_compares_with_the_device(make_model, tmp_path):
+    out = _fake_export(make_model, tmp_path, 3)  # two multipliers: DSPs
+    r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--device", "lp384"])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"^  does not fit ice40 lp384: .*DSP [12]/0; fold more", r.output, re.M), r.output
+    r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--json"])
+    rep = json.loads(r.output)
+    assert rep["device"] == "up5k" and rep["does_not_fit"] is None and rep["capacity"]["luts"] == 5280

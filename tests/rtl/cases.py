@@ -135,6 +135,17 @@ SWEEP = [
 ]
 
 
+#: Stream-timing cases (end-to-end cycles checked without stalls): compute-bound, input-bound (I > the
+#: step's compute cycles), output-bound (H > them), and a head with more classes than H.
+STREAM = [
+    SWEEP[0],
+    SWEEP[3],
+    Case("rnn_tanh", "ternary", inputs=20, hidden=3, classes=2, rows=3, lanes=23),
+    Case("rnn_relu", "ternary", inputs=2, hidden=24, classes=None, rows=24, lanes=26),
+    Case("gru", "ternary", inputs=9, hidden=4, classes=7, rows=4, lanes=13, layers=2),
+]
+
+
 def random_x(case: Case, plan, sequences: int, steps: int) -> np.ndarray:
     from hwsim.hdl._cosim import random_inputs
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases import SWEEP, Case, random_x
+from cases import STREAM, SWEEP, Case, random_x
 from rtl_util import needs_icarus, needs_verilator, needs_yosys
 
 pytestmark = [pytest.mark.rtl, needs_icarus]
@@ -41,8 +41,30 @@ def _assert_clean(rep, case: Case) -> None:
     assert rep.cycles_per_step == rep.model_cycles_per_step
     assert rep.head_cycles == rep.model_head_cycles
     assert rep.saturations == rep.model_saturations
+    assert rep.end_to_end_mismatches == 0
     if case.saturate:
         assert rep.model_saturations > 0  # the case really drives overflow
+
+
+@pytest.mark.parametrize("case", STREAM, ids=[c.id for c in STREAM])
+def test_end_to_end_cycles_match_the_model(case, tmp_path):
+    """Without stalls, every sequence's cycles from its first input beat to its last output beat are
+    what hwsim.datapath._schedule.stream_events predicts; I/O overlaps the compute, so back-to-back
+    sequences take max(step, H, I) cycles a step plus the head."""
+    from hwsim.datapath._schedule import cycles_per_step, sequence_period, stream_events
+    from hwsim.hdl._cosim import cosim
+
+    out, plan = _export(case, tmp_path)
+    x = random_x(case, plan, sequences=4, steps=3)
+    rep = cosim(out, x, build_dir=tmp_path / "build", simulator="icarus")
+    _assert_clean(rep, case)
+    assert not rep.stalled and rep.ok
+    ev = stream_events(plan, 3, 4)
+    assert rep.end_to_end_cycles == sum(e["cycles"] for e in ev) / 4
+    c = cycles_per_step(plan)
+    tail = c["head"] + 1 if plan.head is not None else 1  # the head, or only the clear, between sequences
+    period = sequence_period(plan, 3)
+    assert 3 * max(c["step"], plan.hidden_size, plan.input_size) <= period <= 3 * max(c["step"], plan.hidden_size, plan.input_size) + tail + plan.hidden_size + (plan.num_classes or 0)
 
 
 @needs_verilator

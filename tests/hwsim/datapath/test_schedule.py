@@ -25,7 +25,7 @@ def test_step_cycles_formula(make_model, cell, lat):
     # matvec: 3 + one tree register; pointwise: 5 rows issued, 3 + latency to the done
     assert c["step"] == beats + 3 + 1 + 5 + 3 + lat + 1
     assert c["head"] == 3 * 5 + 3 + 1 + 2
-    assert c["step_period"] == 3 + c["step"] + 5
+    assert c["step_period"] == c["step"]  # I/O overlapped: 3 input and 5 output beats hide behind the compute
 
 
 def test_rows_and_lanes_fold_the_beats(make_model):
@@ -39,7 +39,8 @@ def test_rows_and_lanes_fold_the_beats(make_model):
     assert layer_beats(p, 0) == 3 * (3 + 3 + 1 + 2)
     c = cycles_per_step(p)
     assert c["matvec_latency"] == 3 + 2 and c["pointwise_cycles"] == 5 + 3 + 10  # tree of 3 lanes: 2 levels
-    assert c["head_rows"] == 2 and c["head"] == 2 * 2 + 3 + 2 + 2
+    # the head's own array: a step is ~60 cycles, so one row and one lane (15 beats) already fit
+    assert (c["head_rows"], c["head_lanes"]) == (1, 1) and c["head"] == 3 * 5 + 3 + 1 + 2
     full = _plan(make_model, "gru", lanes=8, rows=5)  # fully parallel: one beat per accumulation
     assert layer_beats(full, 0) == 4 and cycles_per_step(full)["pointwise_cycles"] == 1 + 3 + 10
 
@@ -51,4 +52,69 @@ def test_no_head_and_layers(make_model):
     c = cycles_per_step(plan)
     assert c["head"] == 0 and c["head_beats"] == 0
     assert c["step"] == sum(c["layers"]) + 1 and len(c["layers"]) == 2
-    assert sequence_cycles(plan, 4) == 4 * c["step_period"]
+    # the first step starts the cycle after its last input beat; a step's h leaves 2 .. H + 1 cycles
+    # after the copy (the cycle of done); no head: the last step's h is the end
+    assert sequence_cycles(plan, 4) == 3 + 4 * c["step"] + 5 + 1
+
+
+def _events(I, H, S, head, C, steps, sequences):
+    """stream_events on a stand-in plan whose compute cycles are given (the recurrence only reads
+    the sizes and the compute counts)."""
+    from types import SimpleNamespace
+
+    import hwsim.datapath._schedule as sch
+
+    plan = SimpleNamespace(input_size=I, hidden_size=H, head=object() if C else None)
+    orig = sch.cycles_per_step
+    sch.cycles_per_step = lambda p: {"step": S, "head": head, "head_beats": C}
+    try:
+        return sch.stream_events(plan, steps, sequences)
+    finally:
+        sch.cycles_per_step = orig
+
+
+@pytest.mark.parametrize("I,H,S", [(3, 5, 40), (40, 5, 10), (2, 60, 10), (30, 32, 28), (1, 1, 1)])
+def test_stream_overlaps_io_with_compute(I, H, S):
+    """A long sequence settles at max(S, H, I) cycles a step: compute-, output- or input-bound."""
+    ev = _events(I, H, S, 16, 10, 30, 3)
+    starts = [a for e in ev for a in e["starts"]]
+    assert all(b - a == max(S, H, I) for a, b in zip(starts[10:29], starts[11:30]))
+    assert ev[0]["first_in"] == 0 and ev[0]["starts"][0] == I
+    lo = [e["last_out"] for e in ev]
+    assert lo[2] - lo[1] == lo[1] - lo[0] or len({b - a for a, b in zip(lo, lo[1:])}) <= 2
+    assert all(e["cycles"] == e["last_out"] - e["first_in"] + 1 for e in ev)
+
+
+def test_sequence_period_of_a_compute_bound_design(make_model):
+    """Back to back, a compute-bound sequence costs its compute plus one cycle (the clear)."""
+    from hwsim.datapath._schedule import cycles_per_step, sequence_period
+
+    plan = _plan(make_model, "gru", classes=3)
+    c = cycles_per_step(plan)
+    assert sequence_period(plan, 4) == 4 * c["step"] + c["head"] + 1
+
+
+def test_stream_events_refuses_empty():
+    from hwsim.datapath._schedule import stream_events
+
+    with pytest.raises(ValueError, match=r"^steps and sequences must be >= 1, not 0 and 1$"):
+        stream_events(None, 0)
+
+
+@pytest.mark.parametrize("rows,lanes,classes", [(1, 1, 3), (2, 3, 3), (5, 8, 3), (5, 8, 9), (3, 2, 1)])
+def test_head_is_the_smallest_array_within_a_step(make_model, rows, lanes, classes):
+    """head_folding: at most the layers' array, at most a step, and nothing smaller would do."""
+    from hwsim.datapath._schedule import cycles_per_step, tree_latency
+
+    plan = _plan(make_model, "gru", lanes=lanes, rows=rows, classes=classes, hidden=7)
+    c = cycles_per_step(plan)
+    hr, hl = c["head_rows"], c["head_lanes"]
+
+    def cyc(r, l):
+        return -(-classes // r) * -(-7 // l) + 3 + tree_latency(l) + 2
+
+    assert 1 <= hr <= min(rows, classes) and 1 <= hl <= lanes and c["head"] == cyc(hr, hl)
+    full = (min(rows, classes), lanes)
+    assert c["head"] <= c["step"] or (hr, hl) == full
+    smaller = [(r, l) for r in range(1, full[0] + 1) for l in range(1, lanes + 1) if r * l < hr * hl]
+    assert all(cyc(r, l) > c["step"] for r, l in smaller)
