@@ -18,6 +18,8 @@ stalls (``step_period``), and back-to-back sequences follow each other every ``s
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._plan import Plan
 
 #: hwsim_pointwise: cycles from a row's pre-activations to its new h (LAT_H), by cell.
@@ -149,7 +151,7 @@ def sequence_period(plan: Plan, steps: int) -> int:
     return ev[2]["last_out"] - ev[1]["last_out"]
 
 
-def stream_events(plan: Plan, steps: int, sequences: int = 1) -> list[dict[str, int]]:
+def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]:
     """Cycle-exact timing of ``sequences`` sequences of ``steps`` steps through the stream
     controller from reset, with a source that is always valid and a sink that is always ready.
 
@@ -162,13 +164,18 @@ def stream_events(plan: Plan, steps: int, sequences: int = 1) -> list[dict[str, 
     after its last input beat (or after the clear that ends a sequence); the output shift register takes a job (a step's ``H`` words, the
     head's ``C`` words, in stream order) at the first cycle it asks and the previous job has left,
     and its words leave 2 .. n + 1 cycles after the copy.
+    ``steps`` may also be a list of each sequence's own step count (variable-length sequences, one
+    ``tlast`` each); ``sequences`` is then its length.
     """
-    if steps < 1 or sequences < 1:
+    lens = [int(steps)] * sequences if isinstance(steps, (int, np.integer)) else [int(s) for s in steps]
+    if not lens or min(lens) < 1:
         raise ValueError(f"steps and sequences must be >= 1, not {steps} and {sequences}")
+    firsts = set(np.cumsum([0] + lens[:-1]).tolist())
+    lasts = set((np.cumsum(lens) - 1).tolist())
     c = cycles_per_step(plan)
     I, H, S, Hd, C = plan.input_size, plan.hidden_size, c["step"], c["head"], c["head_beats"]
     head = plan.head is not None
-    total = steps * sequences
+    total = sum(lens)
     fill_end: list[int] = []  # the cycle of each step's last input beat
     copy: list[int] = []      # the cycle each step's h is copied out (its x buffer is freed then)
     starts: list[int] = []
@@ -182,8 +189,8 @@ def stream_events(plan: Plan, steps: int, sequences: int = 1) -> list[dict[str, 
         if k >= 2:
             begin = max(begin, copy[k - 2] + 1)
         fill_end.append(begin + I - 1)
-        if k % steps == 0:
-            seq = {"first_in": begin}
+        if k in firsts:
+            seq = {"first_in": begin, "k0": k}
         if chained and fill_end[k] <= copy[k - 1]:
             a = copy[k - 1] + 1  # started by the copy of the previous step's h
         else:
@@ -193,7 +200,7 @@ def stream_events(plan: Plan, steps: int, sequences: int = 1) -> list[dict[str, 
         ld = max(done, o_free)
         copy.append(ld)
         o_free = ld + H
-        last = k % steps == steps - 1
+        last = k in lasts
         chained = not last
         if not last:
             resume = ld + 1
@@ -207,6 +214,6 @@ def stream_events(plan: Plan, steps: int, sequences: int = 1) -> list[dict[str, 
             resume = ld + 1
             seq["last_out"] = ld + H + 1
         seq["cycles"] = seq["last_out"] - seq["first_in"] + 1
-        seq["starts"] = starts[k - steps + 1 : k + 1]
+        seq["starts"] = starts[seq.pop("k0") : k + 1]
         out.append(seq)
     return out

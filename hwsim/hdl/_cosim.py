@@ -478,7 +478,7 @@ def cosim(
             step_cyc += rec.step_cycles
             head_cyc += rec.head_cycles
             cycles += rec.cycles
-            got, exp = rec.end_to_end(), [e["cycles"] for e in stream_events(plan, t, m)]
+            got, exp = rec.end_to_end(), [e["cycles"] for e in stream_events(plan, list(all_steps[c0 : c0 + chunk]))]
             e2e += got
             e2e_model += exp
             if not stalled:

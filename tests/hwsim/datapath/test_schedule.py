@@ -118,3 +118,21 @@ def test_head_is_the_smallest_array_within_a_step(make_model, rows, lanes, class
     assert c["head"] <= c["step"] or (hr, hl) == full
     smaller = [(r, l) for r in range(1, full[0] + 1) for l in range(1, lanes + 1) if r * l < hr * hl]
     assert all(cyc(r, l) > c["step"] for r, l in smaller)
+
+
+def test_stream_events_of_variable_length_sequences_chain_like_separate_runs(make_model):
+    """Per-sequence step counts (one tlast each): a list of equal counts is the int form, and each
+    sequence's compute starts follow its own length."""
+    from hwsim.datapath._plan import lower
+    from hwsim.datapath._config import DatapathConfig
+    from hwsim.datapath._schedule import stream_events
+    from hwsim.model._quant import quantize_model
+
+    plan = lower(quantize_model(make_model("gru", 3, 4, 1, 2, seed=1), "ternary"), DatapathConfig())
+    assert stream_events(plan, [5, 5, 5]) == stream_events(plan, 5, 3)
+    ev = stream_events(plan, [2, 7, 1])
+    assert [len(e["starts"]) for e in ev] == [2, 7, 1]
+    assert ev[1]["first_in"] > ev[0]["first_in"] and ev[1]["cycles"] > ev[0]["cycles"]
+    assert all(b - a == ev[1]["starts"][1] - ev[1]["starts"][0] for a, b in zip(ev[1]["starts"], ev[1]["starts"][1:]))
+    with pytest.raises(ValueError):
+        stream_events(plan, [3, 0])
