@@ -1,6 +1,6 @@
 // Linear head (docs/datapath.md, "head"): y = requant(bias + sum m * h_T << SHIFT, ACC_FRAC -> out)
 // on the last layer's h after the last step, by hwsim_matvec with ROWS row PEs x LANES lanes.
-// `start` at cycle 0, `done` at cycle BEATS + 4 + TL with BEATS = ceil(NCLS / ROWS) * ceil(HID / LANES)
+// `start` at cycle 0, `done` at cycle BEATS + 5 + TL with BEATS = ceil(NCLS / ROWS) * ceil(HID / LANES)
 // and TL = max(1, clog2(LANES)); y_flat holds the outputs from then on.
 `default_nettype none
 module hwsim_head #(

@@ -6,7 +6,7 @@
 // The pre-activation buffer has ROWS banks (row i in bank i mod ROWS at address i div ROWS), so
 // the matvec writes a row group in one cycle; PW_UNITS divides ROWS and unit p takes rows
 // p, p + PW_UNITS, ... (issue k: row k*PW_UNITS + p), one row per unit per cycle.
-// Timing (docs/rtl.md): `start` at cycle 0; the matvec's last write at MV = BEATS + 3 + TL; issues
+// Timing (docs/rtl.md): `start` at cycle 0; the matvec's last write at MV = BEATS + 4 + TL; issues
 // at MV + 1 .. MV + NK, NK = ceil(HID / PW_UNITS); a row issued at e reaches the unit at e + 2 and
 // writes h at e + 2 + LAT_H; `done` pulses at MV + NK + 3 + LAT_H. `clear` zeroes h and c.
 `default_nettype none

@@ -8,12 +8,16 @@
 // weight ROM holds one tile of ROWS*LANES codes per beat, in the order (accumulation, row group,
 // column group); TPW tiles share a ROM word (docs/rom_format.md). The bias ROM holds the ROWS biases
 // of a row group in one word. Pipeline (docs/rtl.md, "Timing"):
-//   beat t      counters -> ROM and operand selectors        t+1  code x operand -> tree level 1
-//   t+1..t+TL   adder tree, every level registered, each node exactly as wide as its sum can be
-//   t+1+TL      accumulate (bias on the first column group)  t+2+TL  requant, registered
-// so a row group's results are written (wr_en, ROWS values) at t+3+TL after its last beat, with
+//   beat t      counters -> ROM and operand selectors
+//   t+1         ROM word -> tile register; operand -> +op and -op registers (the negation's carry
+//               chain alone in its cycle, so the lane is a mux)
+//   t+2         code x operand -> tree level 1
+//   t+2..t+1+TL adder tree, every level registered, each node exactly as wide as its sum can be
+//   t+2+TL      accumulate (bias on the first column group, from a registered bias-ROM read)
+//   t+3+TL      requant, registered
+// so a row group's results are written (wr_en, ROWS values) at t+4+TL after its last beat, with
 // TL = max(1, clog2(LANES)). `start` at cycle 0, beats at 1..BEATS, `done` with the last write at
-// cycle BEATS + 3 + TL, BEATS = sum over accumulations of ceil(NROW/ROWS) * ceil(cols/LANES).
+// cycle BEATS + 4 + TL, BEATS = sum over accumulations of ceil(NROW/ROWS) * ceil(cols/LANES).
 // SPLIT_GRU = 1 gives accumulation 2 no recurrent columns and accumulation 3 no input columns (the
 // GRU's n_x / n_h); otherwise every accumulation reads [u (N_IN) ; h (N_REC)].
 `default_nettype none
@@ -312,6 +316,22 @@ module hwsim_matvec #(
         end
     endgenerate
 
+    // ---- stage t+1: +op and -op registered (-op one bit wider: exact for the most negative op) -----
+    wire signed [OPW-1:0] opp [0:LANES-1];
+    wire signed [OPW:0]   opn [0:LANES-1];
+    generate
+        for (gl = 0; gl < LANES; gl = gl + 1) begin : g_opr
+            reg signed [OPW-1:0] p_q;
+            reg signed [OPW:0]   n_q;
+            always @(posedge clk) begin
+                p_q <= op[gl];
+                n_q <= -{op[gl][OPW-1], op[gl]};
+            end
+            assign opp[gl] = p_q;
+            assign opn[gl] = n_q;
+        end
+    endgenerate
+
     // ---- control down the pipeline ---------------------------------------------------------------
     wire first0 = (c == {CLW{1'b0}});
     reg  v1, first1, last1;
@@ -327,19 +347,22 @@ module hwsim_matvec #(
         g1 <= g;
         s1 <= s;
     end
-    // the accumulate stage sees the beat TL cycles after stage 1; the bias word is read one earlier
+    // the accumulate stage sees the beat TL + 1 cycles after stage 1; the bias word is read two
+    // earlier (ROM, then its output register)
     wire       va;
     wire       first_a, last_a;
     wire [1:0] a_a;
     wire [GW-1:0] g_a;
-    hwsim_delay #(.W(1), .N(TL), .RST(1)) u_dv (.clk(clk), .rst(rst), .d(v1), .q(va));
-    hwsim_delay #(.W(4 + GW), .N(TL)) u_dc (.clk(clk), .rst(rst), .d({first1, last1, a1, g1}), .q({first_a, last_a, a_a, g_a}));
+    hwsim_delay #(.W(1), .N(TL + 1), .RST(1)) u_dv (.clk(clk), .rst(rst), .d(v1), .q(va));
+    hwsim_delay #(.W(4 + GW), .N(TL + 1)) u_dc (.clk(clk), .rst(rst), .d({first1, last1, a1, g1}), .q({first_a, last_a, a_a, g_a}));
     wire [BAW-1:0] ba_r;
     hwsim_delay #(.W(BAW), .N(TL)) u_db (.clk(clk), .rst(rst), .d(ba), .q(ba_r));
     wire [ROWS*ACC_BITS-1:0] bias_q;
     hwsim_rom #(.WIDTH(ROWS * ACC_BITS), .DEPTH(NB), .ADDR_BITS(BAW), .INIT_FILE(BIAS_FILE)) u_brom (
         .clk(clk), .addr(ba_r), .q(bias_q)
     );
+    reg [ROWS*ACC_BITS-1:0] bias_qr;  // the block-RAM output register: no RAM read into the adder
+    always @(posedge clk) bias_qr <= bias_q;
 
     // ---- row PEs: products, adder tree, accumulator, requant --------------------------------------
     wire [TILE-1:0] tile;
@@ -359,6 +382,8 @@ module hwsim_matvec #(
             assign tile = tiles[s1];
         end
     endgenerate
+    reg [TILE-1:0] tile_q;  // the ROM word's output register (and the TPW select behind it)
+    always @(posedge clk) tile_q <= tile;
 
     reg                  fin;
     reg  [1:0]           a_f;
@@ -372,7 +397,7 @@ module hwsim_matvec #(
 
     generate
         for (gr = 0; gr < ROWS; gr = gr + 1) begin : g_row
-            // level 0: the LANES products of this row (combinational from the tile and the operands)
+            // level 0: the LANES products of this row (a mux of the registered tile and operands)
             for (gk = 0; gk <= D; gk = gk + 1) begin : g_lvl
                 localparam N  = nodes_at(gk);
                 localparam WK = min2(ACC_BITS, PW + gk);
@@ -381,7 +406,7 @@ module hwsim_matvec #(
                     if (gk == 0) begin : g_p
                         wire signed [OPW+EXTRA-1:0] p;
                         hwsim_lane #(.KIND(KIND), .CODE_BITS(CODE_BITS), .V_BITS(OPW), .OUT_W(OPW + EXTRA)) u_lane (
-                            .code(tile[(gr*LANES + gl)*CODE_BITS +: CODE_BITS]), .v(op[gl]), .p(p)
+                            .code(tile_q[(gr*LANES + gl)*CODE_BITS +: CODE_BITS]), .v(opp[gl]), .vn(opn[gl]), .p(p)
                         );
                         assign nd[gl*WK +: WK] = p[WK-1:0];
                         if (OPW + EXTRA > WK) begin : g_cut
@@ -426,7 +451,7 @@ module hwsim_matvec #(
                 assign rsum = top_x;
             end
             reg signed [ACC_BITS-1:0] acc;
-            wire signed [ACC_BITS-1:0] bias_r = bias_q[gr*ACC_BITS +: ACC_BITS];
+            wire signed [ACC_BITS-1:0] bias_r = bias_qr[gr*ACC_BITS +: ACC_BITS];
             always @(posedge clk) begin
                 if (va) acc <= (first_a ? bias_r : acc) + rsum;
             end

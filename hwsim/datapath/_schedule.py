@@ -25,8 +25,8 @@ from ._plan import Plan
 #: hwsim_pointwise: cycles from a row's pre-activations to its new h (LAT_H), by cell.
 POINTWISE_LATENCY = {"rnn_tanh": 3, "rnn_relu": 3, "gru": 10, "lstm": 10}
 #: hwsim_matvec: cycles beyond the beats and the adder tree until the last result is written
-#: (start -> first beat, ROM read, accumulate, requant).
-MATVEC_TAIL = 3
+#: (start -> first beat, ROM read, ROM and operand registers, accumulate, requant).
+MATVEC_TAIL = 4
 #: hwsim_layer: bank read, selectors, and the registered done after the last h write.
 POINTWISE_TAIL = 3
 #: hwsim_axis_ctrl RUN state: one cycle beyond the sum of the layers (the cycle of the last done).

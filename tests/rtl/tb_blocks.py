@@ -67,6 +67,7 @@ async def lane_block(dut) -> None:
         for v in vs:
             dut.code.value = code
             dut.v.value = v & ((1 << vb) - 1)
+            dut.vn.value = -v & ((1 << (vb + 1)) - 1)  # the negated operand, registered upstream
             await Timer(1, "ns")
             got = _signed(int(dut.p.value), ow)
             assert got == m * v, f"{kind} code {code:#x} (m = {m}) times {v}: expected {m * v}, got {got}"

@@ -22,9 +22,9 @@ def test_step_cycles_formula(make_model, cell, lat):
     plan = _plan(make_model, cell)
     c = cycles_per_step(plan)
     beats = sum(a.rows * a.cols for a in plan.layers[0].accums)  # 1 x 1: one weight a cycle
-    # matvec: 3 + one tree register; pointwise: 5 rows issued, 3 + latency to the done
-    assert c["step"] == beats + 3 + 1 + 5 + 3 + lat + 1
-    assert c["head"] == 3 * 5 + 3 + 1 + 2
+    # matvec: 4 + one tree register; pointwise: 5 rows issued, 3 + latency to the done
+    assert c["step"] == beats + 4 + 1 + 5 + 3 + lat + 1
+    assert c["head"] == 3 * 5 + 4 + 1 + 2
     assert c["step_period"] == c["step"]  # I/O overlapped: 3 input and 5 output beats hide behind the compute
 
 
@@ -38,9 +38,9 @@ def test_rows_and_lanes_fold_the_beats(make_model):
     p = _plan(make_model, "gru", lanes=3, rows=2, pointwise_units=1)  # ceil(5/2) = 3 row groups
     assert layer_beats(p, 0) == 3 * (3 + 3 + 1 + 2)
     c = cycles_per_step(p)
-    assert c["matvec_latency"] == 3 + 2 and c["pointwise_cycles"] == 5 + 3 + 10  # tree of 3 lanes: 2 levels
+    assert c["matvec_latency"] == 4 + 2 and c["pointwise_cycles"] == 5 + 3 + 10  # tree of 3 lanes: 2 levels
     # the head's own array: a step is ~60 cycles, so one row and one lane (15 beats) already fit
-    assert (c["head_rows"], c["head_lanes"]) == (1, 1) and c["head"] == 3 * 5 + 3 + 1 + 2
+    assert (c["head_rows"], c["head_lanes"]) == (1, 1) and c["head"] == 3 * 5 + 4 + 1 + 2
     full = _plan(make_model, "gru", lanes=8, rows=5)  # fully parallel: one beat per accumulation
     assert layer_beats(full, 0) == 4 and cycles_per_step(full)["pointwise_cycles"] == 1 + 3 + 10
 
@@ -111,7 +111,7 @@ def test_head_is_the_smallest_array_within_a_step(make_model, rows, lanes, class
     hr, hl = c["head_rows"], c["head_lanes"]
 
     def cyc(r, l):
-        return -(-classes // r) * -(-7 // l) + 3 + tree_latency(l) + 2
+        return -(-classes // r) * -(-7 // l) + 4 + tree_latency(l) + 2
 
     assert 1 <= hr <= min(rows, classes) and 1 <= hl <= lanes and c["head"] == cyc(hr, hl)
     full = (min(rows, classes), lanes)
