@@ -23,6 +23,9 @@ from ..datapath._config import DatapathConfig
 from .._errors import HwsimError, ToolError
 from .._repr import short_repr
 
+#: The foldings (rows, lanes, pointwise units) whose cycles the summary shows beside the exported
+#: one: the smallest, and a fast one that still fits an ECP5-25F with the demo (docs/hardware.md).
+FOLDINGS = {"smallest": (1, 1, 1), "fast": (8, 8, 4)}
 #: The file that marks a directory as written by ``run_flow`` (so a rerun may replace it).
 SUMMARY_FILE = "summary.json"
 #: Synthesis targets of ``hwsim synth``.
@@ -48,6 +51,8 @@ class FlowResult:
     report: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     hints: list[str] = field(default_factory=list)
+    #: compute cycles per step (cycle model) of the exported folding, the smallest and a fast one
+    foldings: dict[str, int] = field(default_factory=dict)
 
     @property
     def cosim_failed(self) -> bool:
@@ -72,6 +77,7 @@ class FlowResult:
             "report": None if self.report is None else str(self.report),
             "seconds": self.seconds,
             "hints": self.hints,
+            "foldings": self.foldings,
         }
 
 
@@ -163,13 +169,14 @@ def run_flow(
     prepare_out_dir(out_dir, force)
     say = log or (lambda s: tqdm.write(s, file=sys.stderr))
     plan = lower(qmodel, cfg)  # fails early (bad contract) before any file is written
+    res_foldings = fold_cycles(qmodel, cfg)
 
     stages = ["check", "export"] + (["cosim"] if cosim else []) + [f"synth {t}" for t in synth_targets] + ["report"]
     parent = out_dir.parent if str(out_dir.parent) else Path(".")
     from .._fsutil import sibling_tmp_dir
 
     tmp = sibling_tmp_dir(parent / out_dir.name)
-    res = FlowResult(out_dir=out_dir, check={})
+    res = FlowResult(out_dir=out_dir, check={}, foldings=res_foldings)
     bar = progress_bar(total=len(stages), disable=True if not progress else None, unit="stage",  # None: off when not a terminal
                bar_format="{desc:<22}{bar:24} {n_fmt}/{total_fmt} [{elapsed}]")
     try:
@@ -256,6 +263,18 @@ def run_flow(
     return res
 
 
+def fold_cycles(qmodel, cfg: DatapathConfig) -> dict[str, int]:
+    """Compute cycles per step (``cycles_per_step``) of ``cfg``'s folding and of ``FOLDINGS``, by
+    name ``RxLxP`` (the same formats; only rows, lanes and pointwise units change)."""
+    from ..datapath._plan import lower
+    from ..datapath._schedule import cycles_per_step
+
+    out = {}
+    for r, l, p in [(cfg.rows, cfg.lanes, cfg.pointwise), *FOLDINGS.values()]:
+        out[f"{r}x{l}x{p}"] = cycles_per_step(lower(qmodel, cfg.replace(rows=r, lanes=l, pointwise_units=p)))["step"]
+    return out
+
+
 def _jsonable(v: Any) -> Any:
     import numpy as np
 
@@ -335,6 +354,8 @@ def summary_table(res: FlowResult) -> str:
             cyc = cs["cycles_per_step"]
             cyc = int(cyc) if float(cyc).is_integer() else round(float(cyc), 2)
             rows.append(("cycles per step", f"{cyc} measured, {cs.get('model_cycles_per_step', '?')} predicted"))
+    if res.foldings:
+        rows.append(("cycles/step by RxLxP", ", ".join(f"{k}: {v}" for k, v in res.foldings.items())))
     for t, r in res.synth.items():
         if r.get("skipped"):
             rows.append((f"synth {t}", "skipped: " + str(r.get("reason"))))

@@ -37,6 +37,17 @@ def test_demo_fast_path_writes_export_report_and_summary(tmp_path):
     assert summary["cosim"] == {"skipped": True, "reason": "not requested (--no-cosim)"}
     assert summary["synth"] == {}
     assert "accuracy, fixed point" in r.output and str(out / "report" / "index.html") in r.output
+    # the fast folding's cycles beside the smallest one's, from the cycle model
+    from hwsim.datapath._plan import lower
+    from hwsim.datapath._config import DatapathConfig
+    from hwsim.datapath._schedule import cycles_per_step
+    from hwsim.flow._demo import load_default
+
+    qmodel = load_default()[0]
+    want = {k: cycles_per_step(lower(qmodel, DatapathConfig(rows=a, lanes=b, pointwise_units=c)))["step"]
+            for k, (a, b, c) in {"1x1x1": (1, 1, 1), "8x8x4": (8, 8, 4)}.items()}
+    assert summary["foldings"] == want and want["8x8x4"] < want["1x1x1"]
+    assert f"1x1x1: {want['1x1x1']}, 8x8x4: {want['8x8x4']}" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no temporary left behind
     mask = os.umask(0o022)
     os.umask(mask)
