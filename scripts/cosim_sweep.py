@@ -6,7 +6,7 @@
 
 Every configuration draws a cell, quantizer, code width, word width, the folding (rows and lanes
 from 1 to fully parallel, primes and non-divisors included; pointwise units among the divisors of
-rows), sizes, rounding / overflow / activation modes, formats, input saturation and
+rows), the stream (elements per input / output beat, output mode), sizes, rounding / overflow / activation modes, formats, input saturation and
 weight gain, exports the model, and co-simulates it (hwsim.hdl._cosim) with random stream stalls;
 a configuration run with stalls runs again on a few sequences without stalls, where the end-to-end
 cycles of every sequence (first input beat to last output beat) must equal
@@ -53,10 +53,16 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
     lanes = int(rng.choice([1, 1, 2, 3, 5, 8, inputs + hidden]))   # 1, primes, powers of two, fully parallel
     rows = int(rng.choice([1, 1, 2, 3, 4, 7, hidden]))
     pointwise = int(rng.choice([0, 0] + [d for d in range(1, rows + 1) if rows % d == 0]))
+    classes = None if rng.random() < 0.25 else int(rng.integers(1, 6))
+    # the stream knobs: one element a beat half the time, else any count up to all of them
+    out_mode = str(rng.choice(["steps", "steps", "last", "head"] if classes else ["steps", "steps", "last"]))
+    words = classes if out_mode == "head" else max(hidden, classes or 0)
+    in_elems = 1 if rng.random() < 0.5 else int(rng.integers(1, inputs + 1))
+    out_elems = 1 if rng.random() < 0.5 else int(rng.integers(1, words + 1))
     return Case(
         cell=cell, method=method, bits=bits,
         inputs=inputs, hidden=hidden, layers=int(rng.integers(1, 3)),
-        classes=None if rng.random() < 0.25 else int(rng.integers(1, 6)),
+        classes=classes, in_elems=in_elems, out_elems=out_elems, out_mode=out_mode,
         word_bits=word, lanes=lanes, rows=rows, pointwise_units=pointwise,
         rounding=str(rng.choice(["floor", "half_up", "half_even", "zero"])),
         overflow=str(rng.choice(["saturate", "wrap"])),
