@@ -94,6 +94,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="hwsim-sweep-"))
     t0 = time.time()
     total_seq = total_mism = bad = done = skipped = 0
+    worst = (0.0, "")  # the largest end-to-end / compute cycles of a sequence, and its configuration
     while done < args.configs:
         case = draw(rng, seed=done + 1000 * args.seed)
         d = work / f"c{done:03d}"
@@ -113,13 +114,17 @@ def main() -> int:
         if stall:  # the end-to-end cycles are predicted for a stream that never stalls
             e2e = cosim(d / "export", x[:4], build_dir=d / "build-nostall", seed=done + 1, simulator=args.simulator,
                         netlist=args.netlist)
+        sched = rep.extra["schedule"]
+        compute = args.steps * sched["step"] + sched["head"]  # a sequence's compute cycles
+        ratio = (e2e.model_end_to_end_cycles or 0) / compute
+        worst = max(worst, (ratio, case.id))
         total_seq += rep.sequences
         total_mism += rep.mismatches
         ok = rep.ok and e2e.ok
         bad += not ok
         print(f"{'ok ' if ok else 'BAD'} {case.id}: {rep.sequences} seq, mism {rep.mismatches}, "
               f"cycles/step {rep.cycles_per_step}/{rep.model_cycles_per_step}, end-to-end cycles/seq "
-              f"{e2e.end_to_end_cycles}/{e2e.model_end_to_end_cycles}, sat {rep.saturations}/"
+              f"{e2e.end_to_end_cycles}/{e2e.model_end_to_end_cycles} ({ratio:.3f}x compute), sat {rep.saturations}/"
               f"{rep.model_saturations}, {time.time() - t:.1f}s ({rep.simulator}, {rep.design}, build "
               f"{rep.extra['seconds']['build'] + rep.extra['seconds']['synth']:.1f}s, run {rep.extra['seconds']['run']:.1f}s)"
               + ("" if ok else f" first {json.dumps(rep.first_mismatch or e2e.first_mismatch)}"), flush=True)
@@ -128,7 +133,8 @@ def main() -> int:
         done += 1
     wall = time.time() - t0
     print(f"SUMMARY configs {done} (skipped {skipped} drawn contracts), sequences {total_seq}, "
-          f"mismatches {total_mism}, failing configs {bad}, wall {wall:.0f}s, {total_seq / max(wall, 1e-9):.1f} seq/s",
+          f"mismatches {total_mism}, failing configs {bad}, wall {wall:.0f}s, {total_seq / max(wall, 1e-9):.1f} seq/s, "
+          f"worst end-to-end / compute {worst[0]:.3f}x ({worst[1]})",
           flush=True)
     if args.workdir is None and bad == 0:
         shutil.rmtree(work, ignore_errors=True)

@@ -162,7 +162,7 @@ STREAM_KNOBS = [
     Case("gru", "ternary", inputs=9, hidden=4, classes=7, rows=4, lanes=13, layers=2, in_elems=9, out_elems=7,
          out_mode="head"),
     Case("lstm", "exp", bits=4, inputs=5, hidden=6, classes=4, rows=2, lanes=3, layers=2, in_elems=3, out_elems=4,
-         out_mode="last", saturate=0.3),
+         out_mode="last"),
     Case("rnn_tanh", "ternary", inputs=20, hidden=24, classes=None, rows=24, lanes=44, in_elems=20, out_elems=24),
 ]
 
