@@ -19,14 +19,14 @@ from typing import Any
 from hwsim.datapath._config import DatapathConfig
 from hwsim._errors import ConfigError, FormatError
 from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
-from hwsim.datapath._schedule import cycles_per_step
+from hwsim.datapath._schedule import cycles_per_step, stream_beats
 
 from ._core import core_file
 from ._formats import FORMATS, check_formats, format_words
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._names import check_identifier, check_output_path  # noqa: F401  (re-exported)
 from ._pack import rom_images
-from ._rtl import write_rtl
+from ._rtl import top_params, write_rtl
 from .._repr import short_repr
 from ._tb import default_tb_inputs, tb_files
 
@@ -57,6 +57,17 @@ class ExportResult:
     manifest: dict[str, Any]
     files: tuple[str, ...]  # paths relative to ``path``, manifest.json last
     rtl_written: bool
+
+
+def stream_layout(plan) -> dict[str, Any]:
+    """The AXI4-Stream ports of the generated top (docs/rtl.md, "Beat order"), for the manifest."""
+    p = top_params(plan)
+    b = stream_beats(plan)
+    cfg = plan.config
+    return {"in_elems": cfg.in_elems, "out_elems": cfg.out_elems, "out_mode": cfg.out_mode,
+            "s_axis_tdata_bits": p["s_width"], "m_axis_tdata_bits": p["m_width"],
+            "in_lane_bits": p["s_width"] // cfg.in_elems, "out_lane_bits": p["m_width"] // cfg.out_elems,
+            "input_beats_per_step": b["input"], "h_beats": b["h"], "head_beats": b["head"]}
 
 
 def _schedule(plan) -> dict[str, Any]:
@@ -122,6 +133,8 @@ def write_export(
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
     manifest["tb"] = None
     manifest["schedule"] = _schedule(plan)
+    if rtl:
+        manifest["stream"] = stream_layout(plan)
 
     tmp = sibling_tmp_dir(out)
     try:

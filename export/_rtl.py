@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from hwsim.model._codes import KIND_CODE
-from hwsim.datapath._config import ACTIVATION_CODE, OVERFLOW_CODE, ROUNDING_CODE
+from hwsim.datapath._config import ACTIVATION_CODE, OUT_MODES, OVERFLOW_CODE, ROUNDING_CODE
 from hwsim._errors import FormatError
 from hwsim.datapath._schedule import head_folding
 
@@ -175,8 +175,12 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
         "tanh_range": cfg.tanh_range_log2,
         "sig_file": "sigmoid_lut.hex" if act == "lut" else "",
         "tanh_file": "tanh_lut.hex" if act == "lut" else "",
-        "s_width": _round8(cfg.x.bits),
-        "m_width": _round8(max(last.h.bits, out_fmt.bits)),
+        # the stream: in_elems / out_elems lanes of whole bytes (docs/rtl.md, "Beat order")
+        "s_width": cfg.in_elems * _round8(cfg.x.bits),
+        "m_width": cfg.out_elems * _round8(max(last.h.bits, out_fmt.bits)),
+        "in_elems": cfg.in_elems,
+        "out_elems": cfg.out_elems,
+        "out_mode": OUT_MODES.index(cfg.out_mode),
         "common": common,
         "layers": layers,
         "head": head,

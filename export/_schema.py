@@ -10,7 +10,7 @@ from pydantic import Field, StrictInt, StrictStr
 
 from hwsim._errors import ConfigError
 from hwsim._validate import E, Count, Int64, Name, Open, Small, validate
-from hwsim.datapath._config import DatapathConfig
+from hwsim.datapath._config import STREAM_DEFAULTS, DatapathConfig
 from hwsim.datapath._plan import lut_rom_names
 from hwsim.datapath._records import ContractRecord
 from hwsim.model._model import CELL_GATES
@@ -109,8 +109,9 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
         cfg = DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
     except ConfigError as e:
         raise error(str(e)) from None
-    # weight_scales may be left out (it is "auto": the design's scales are per tensor, export refuses rows)
-    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales"})
+    # weight_scales may be left out (it is "auto": the design's scales are per tensor, export refuses rows),
+    # and so may the stream keys at their defaults (one element a beat, every step's h)
+    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales", *STREAM_DEFAULTS})
     if missing:  # the RTL was generated from the whole contract: no key may fall back to a default
         raise error(f"{source}: contract must give every key of the datapath contract, not lack {missing[0]!r}")
     roms = {r.name for r in rec.roms}

@@ -48,12 +48,39 @@ def _flat(vals, bits: int) -> int:
 
 
 def _widths(plan) -> tuple[list[int], list[int], int]:
-    """Per layer h and c widths (layers may differ) and the output stream's tdata width."""
+    """Per layer h and c widths (layers may differ) and the width of one output stream lane
+    (``out_elems`` lanes make ``m_axis_tdata``)."""
     L = len(plan.layers)
     hb = [plan.layer_config(k).h.bits for k in range(L)]
     cb = [plan.layer_config(k).c.bits for k in range(L)]
     out_bits = plan.head_config().out.bits if plan.head is not None else plan.config.out.bits
     return hb, cb, -(-max(hb[-1], out_bits) // 8) * 8
+
+
+def expected_beats(plan, h_int: np.ndarray, y_int, steps: list[int]) -> list[tuple]:
+    """The output stream the design must send (docs/rtl.md, "Beat order"), one entry a beat:
+    ``(sequence, step, node, beat, (tuser, tlast, words))``, ``node`` "m_axis.h" (a step's h) or
+    "out" (the head's result), ``words`` the beat's ``out_elems`` lanes (zero past the job's end).
+    ``h_int`` (N, T, H) and ``y_int`` (N, C) are the simulator's last-layer h and head outputs."""
+    from hwsim.datapath._schedule import emits_h
+
+    e = plan.config.out_elems
+    C = plan.num_classes or 0
+    out = []
+
+    def job(seq, step, node, vals, user, ends):
+        words = [int(v) for v in vals] + [0] * (-len(vals) % e)
+        nb = len(words) // e
+        for b in range(nb):
+            out.append((seq, step, node, b, (user, int(ends and b == nb - 1), tuple(words[b * e : (b + 1) * e]))))
+
+    for s, t in enumerate(steps):
+        for st in range(t):
+            if emits_h(plan, st == t - 1):
+                job(s, st, "m_axis.h", h_int[s, st], 0, C == 0 and st == t - 1)
+        if C:
+            job(s, t - 1, "out", y_int[s], 1, True)
+    return out
 
 
 def sequence_lengths(x_int: np.ndarray, lengths=None) -> list[int]:
@@ -72,7 +99,7 @@ def expected_record(plan, x_int: np.ndarray, lengths=None) -> str:
     sim = simulate(plan, x_int, lengths=lengths)
     n = x_int.shape[0]
     steps = sequence_lengths(x_int, lengths)
-    H, C = plan.hidden_size, plan.num_classes or 0
+    H = plan.hidden_size
     hb, cb, m_w = _widths(plan)
     lines = []
     g = 0
@@ -85,14 +112,8 @@ def expected_record(plan, x_int: np.ndarray, lengths=None) -> str:
                 if sim.c_layers_int is not None:
                     f.append(_hexw(_flat(sim.c_layers_int[k][s, st], cb[k]), H * cb[k]))
             lines.append(" ".join(f))
-    for s in range(n):
-        t = steps[s]
-        for st in range(t):
-            for j in range(H):
-                last = 1 if (C == 0 and st == t - 1 and j == H - 1) else 0
-                lines.append(f"O 0 {last} {_hexw(int(sim.h_int[s, st, j]), m_w)}")
-        for j in range(C):
-            lines.append(f"O 1 {1 if j == C - 1 else 0} {_hexw(int(sim.y_int[s, j]), m_w)}")
+    for *_, (user, last, words) in expected_beats(plan, sim.h_int, sim.y_int, steps):
+        lines.append(f"O {user} {last} {_hexw(_flat(words, m_w), m_w * len(words))}")
     sched = cycles_per_step(plan)
     sat = sum(v for k, v in sim.saturations.items() if k != "x")
     lines.append(f"E {sched['step'] * sum(steps)} {sched['head'] * n if plan.head is not None else 0} {sat} 0")
@@ -102,13 +123,12 @@ def expected_record(plan, x_int: np.ndarray, lengths=None) -> str:
 def tb_files(plan, top: str, x_int: np.ndarray, lengths=None) -> dict[str, bytes]:
     """Every file of ``tb/`` (relative name -> bytes) for golden inputs ``x_int``, sequence n of
     ``lengths[n]`` steps (default: all T)."""
-    from hwsim.datapath._schedule import cycles_per_step
+    from hwsim.datapath._schedule import cycles_per_step, stream_beat_counts
 
     n, t, i = x_int.shape
     hb, cb, m_w = _widths(plan)
     steps = sequence_lengths(x_int, lengths)
-    in_beats = sum(steps) * i
-    out_beats = sum(steps) * plan.hidden_size + n * (plan.num_classes or 0)
+    in_beats, out_beats = stream_beat_counts(plan, steps)
     golden = {
         "top": top,
         "cell": plan.cell,
@@ -122,7 +142,8 @@ def tb_files(plan, top: str, x_int: np.ndarray, lengths=None) -> dict[str, bytes
         "lstm": plan.cell == "lstm",
         "h_bits": hb,  # per layer
         "c_bits": cb,
-        "m_bits": m_w,
+        "m_bits": m_w,  # one output lane; out_elems lanes a beat
+        "out_elems": plan.config.out_elems,
         "in_beats": in_beats,
         "out_beats": out_beats,
         "max_cycles": min(2**31 - 1, 20 * (in_beats * (1 + cycles_per_step(plan)["step"]) + out_beats * 2 + 1000) + 10_000),
@@ -152,20 +173,23 @@ def random_inputs(plan: Plan, sequences: int, steps: int, seed: int = 0, *, satu
 
 
 def stimulus_lines(plan: Plan, x_int: np.ndarray, lengths=None) -> list[str]:
-    """One hex line per input beat: {tlast, tdata} with tdata the sign-extended x element; sequence
-    n sends its ``lengths[n]`` steps (default: all T), tlast on the last beat of its last step."""
-    s_w = -(-plan.config.x.bits // 8) * 8
-    mask = (1 << s_w) - 1
+    """One hex line per input beat: {tlast, tdata}, tdata ``in_elems`` lanes of whole bytes, lane j
+    the sign-extended x element ``beat * in_elems + j`` (zero past I); sequence n sends its
+    ``lengths[n]`` steps (default: all T), tlast on the last beat of its last step."""
+    lane = -(-plan.config.x.bits // 8) * 8
+    e = plan.config.in_elems
+    s_w = lane * e
     n, _, i = x_int.shape
+    nb = -(-i // e)
     steps = sequence_lengths(x_int, lengths)
     digits = -(-(s_w + 1) // 4)
     lines = []
     for a in range(n):
         t = steps[a]
         for b in range(t):
-            for c in range(i):
-                last = 1 if (b == t - 1 and c == i - 1) else 0
-                lines.append(f"{(last << s_w) | (int(x_int[a, b, c]) & mask):0{digits}x}")
+            for c in range(nb):
+                last = 1 if (b == t - 1 and c == nb - 1) else 0
+                lines.append(f"{(last << s_w) | _flat(x_int[a, b, c * e : (c + 1) * e], lane):0{digits}x}")
     return lines
 
 

@@ -1,11 +1,16 @@
 // Stream controller of the accelerator top (docs/rtl.md, "Beat order", "Timing").
-//   in : per step I beats of x (x.bits, sign-extended in tdata); s_axis_tlast on the last beat of
-//        a sequence's last step.
-//   out: per step HID beats of the last layer's h; after the last step NCLS head beats
-//        (m_axis_tuser = 1); m_axis_tlast on the sequence's last beat. Then the state is cleared.
+//   in : per step ceil(I / IN_ELEMS) beats of x, IN_ELEMS elements a beat (element j of a beat in
+//        tdata[j*S_EW +: S_EW], x.bits sign-extended; lanes past I ignored); s_axis_tlast on the
+//        last beat of a sequence's last step.
+//   out: OUT_ELEMS words a beat (word j in tdata[j*M_EW +: M_EW], sign-extended; lanes past the
+//        job's end zero). OUT_MODE 0 ("steps"): per step ceil(HID / OUT_ELEMS) beats of the last
+//        layer's h; 1 ("last"): only the sequence's last step's h; 2 ("head"): no h. After the last
+//        step ceil(NCLS / OUT_ELEMS) head beats (m_axis_tuser = 1); m_axis_tlast on the sequence's
+//        last beat. Then the state is cleared.
 // I/O overlaps compute. Inputs go into two x buffers (s_axis_tready whenever one is free); a step
-// starts when its buffer is full and the previous step's h has been copied into the output shift
-// register, which streams it out through a skid buffer while the next step computes.
+// starts when its buffer is full and the previous step has ended: its h copied into the output
+// shift register (which streams it out through a skid buffer while the next step computes), or,
+// for a step whose h is not sent, its done seen.
 // States: IDLE -> RUN (layers) -> [WAIT (h not yet copied)] -> RUN (next step) | HEAD | IDLE.
 // step_cycles / head_cycles count the cycles spent in RUN and HEAD since reset: the compute time,
 // independent of stream stalls (hwsim.datapath._schedule predicts it, and the end-to-end cycles).
@@ -17,8 +22,11 @@ module hwsim_axis_ctrl #(
     parameter X_BITS = 16,
     parameter H_BITS = 16,
     parameter Y_BITS = 16,
-    parameter S_W    = 16,
-    parameter M_W    = 16,
+    parameter S_W    = 16,     // IN_ELEMS lanes of S_W / IN_ELEMS bits
+    parameter M_W    = 16,     // OUT_ELEMS lanes of M_W / OUT_ELEMS bits
+    parameter IN_ELEMS  = 1,
+    parameter OUT_ELEMS = 1,
+    parameter OUT_MODE  = 0,   // 0 steps, 1 last, 2 head
     parameter YW     = ((NCLS > 0) ? NCLS : 1) * Y_BITS
 ) (
     input  wire                  clk,
@@ -44,67 +52,83 @@ module hwsim_axis_ctrl #(
     output reg  [31:0]           head_cycles
 );
     localparam NC  = (NCLS > 0) ? NCLS : 1;
-    localparam IW  = ((I) > 2 ? $clog2(I) : 1);
-    localparam integer I_M1_I = I - 1;
+    localparam S_EW = S_W / IN_ELEMS;                        // bits of an input lane
+    localparam M_EW = M_W / OUT_ELEMS;                       // bits of an output lane
+    localparam NBI = (I + IN_ELEMS - 1) / IN_ELEMS;          // input beats a step
+    localparam NBH = (HID + OUT_ELEMS - 1) / OUT_ELEMS;      // output beats of h
+    localparam NBC = (NC + OUT_ELEMS - 1) / OUT_ELEMS;       // output beats of the head's y
+    localparam NB  = (NBH > NBC) ? NBH : NBC;                // beats the output shift register holds
+    localparam NW  = NB * OUT_ELEMS;                         // words, padding included
+    localparam IW  = ((NBI) > 2 ? $clog2(NBI) : 1);
+    localparam integer I_M1_I = NBI - 1;
     localparam [IW-1:0] I_M1 = I_M1_I[IW-1:0];
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_WAIT = 2'd2, S_HEAD = 2'd3;
-    localparam NW  = (HID > NC) ? HID : NC;
 
     reg [1:0]    state;
     reg          cur_last;      // the running step is its sequence's last
     reg          ypend;         // the head's y waits for the output shift register
 
     // Input path: two x buffers. The stream fills buffer `wb` (s_axis_tready while it is free),
-    // the layers read buffer `rb`; a buffer is freed when its step's h is copied out.
-    reg [X_BITS-1:0] xb0 [0:I-1];
-    reg [X_BITS-1:0] xb1 [0:I-1];
+    // the layers read buffer `rb`; a buffer is freed when its step ends (h copied out, or done).
+    // Element gi arrives on lane gi % IN_ELEMS of the buffer's beat gi / IN_ELEMS.
     reg [1:0]        full, lastb;
     reg              wb, rb;
     reg [IW-1:0]     fidx;
+    wire             s_fire;
 
-    // sign-extended output words (zero beyond HID / NC)
-    wire [M_W-1:0] h_words [0:NW-1];
-    wire [M_W-1:0] y_words [0:NW-1];
+    // sign-extended output words (zero beyond HID / NC), OUT_ELEMS to a beat
+    wire [NW*M_EW-1:0] h_words;
+    wire [NW*M_EW-1:0] y_words;
     genvar gi;
     generate
         for (gi = 0; gi < I; gi = gi + 1) begin : g_x
-            assign x_flat[gi*X_BITS +: X_BITS] = rb ? xb1[gi] : xb0[gi];
+            localparam integer BI_I = gi / IN_ELEMS;
+            localparam [IW-1:0] BI = BI_I[IW-1:0];
+            localparam integer LANE = gi % IN_ELEMS;
+            reg [X_BITS-1:0] b0, b1;
+            wire hit = s_fire & (fidx == BI);
+            always @(posedge clk) begin
+                if (hit & ~wb) b0 <= s_axis_tdata[LANE*S_EW +: X_BITS];
+                if (hit & wb) b1 <= s_axis_tdata[LANE*S_EW +: X_BITS];
+            end
+            assign x_flat[gi*X_BITS +: X_BITS] = rb ? b1 : b0;
         end
         for (gi = 0; gi < NW; gi = gi + 1) begin : g_w
             if (gi < HID) begin : g_h
                 wire [H_BITS-1:0] hv = h_flat[gi*H_BITS +: H_BITS];
-                if (M_W > H_BITS) begin : g_ext
-                    assign h_words[gi] = {{(M_W - H_BITS){hv[H_BITS-1]}}, hv};
+                if (M_EW > H_BITS) begin : g_ext
+                    assign h_words[gi*M_EW +: M_EW] = {{(M_EW - H_BITS){hv[H_BITS-1]}}, hv};
                 end else begin : g_same
-                    assign h_words[gi] = hv;
+                    assign h_words[gi*M_EW +: M_EW] = hv;
                 end
             end else begin : g_h0
-                assign h_words[gi] = {M_W{1'b0}};
+                assign h_words[gi*M_EW +: M_EW] = {M_EW{1'b0}};
             end
             if (gi < NC) begin : g_y
                 wire [Y_BITS-1:0] yv = y_flat[gi*Y_BITS +: Y_BITS];
-                if (M_W > Y_BITS) begin : g_ext
-                    assign y_words[gi] = {{(M_W - Y_BITS){yv[Y_BITS-1]}}, yv};
+                if (M_EW > Y_BITS) begin : g_ext
+                    assign y_words[gi*M_EW +: M_EW] = {{(M_EW - Y_BITS){yv[Y_BITS-1]}}, yv};
                 end else begin : g_same
-                    assign y_words[gi] = yv;
+                    assign y_words[gi*M_EW +: M_EW] = yv;
                 end
             end else begin : g_y0
-                assign y_words[gi] = {M_W{1'b0}};
+                assign y_words[gi*M_EW +: M_EW] = {M_EW{1'b0}};
             end
         end
     endgenerate
+    wire unused_s = ^s_axis_tdata;  // lanes wider than x.bits, lanes past I
 
     // Output path: the step's h (or the head's y) is copied in one cycle into the output shift
-    // register osr (NW words, word 0 next), which hands one word a cycle to a two-register skid
+    // register osr (NB beats of OUT_ELEMS words, beat 0 next), which hands one beat a cycle to a two-register skid
     // buffer (AXI register slice): m_axis_* come from its output register, and m_axis_tready only
     // reaches that register and the skid register, never the shift register.
-    localparam OCW = $clog2(NW + 1);
-    localparam integer HID_I = HID, NC_I = NC;
-    localparam [OCW-1:0] OC_H = HID_I[OCW-1:0];
-    localparam [OCW-1:0] OC_C = NC_I[OCW-1:0];
+    localparam OCW = $clog2(NB + 1);
+    localparam integer NBH_I = NBH, NBC_I = NBC;
+    localparam [OCW-1:0] OC_H = NBH_I[OCW-1:0];
+    localparam [OCW-1:0] OC_C = NBC_I[OCW-1:0];
     localparam [OCW-1:0] OC_1 = 1;
-    reg  [M_W-1:0] osr [0:NW-1];
-    reg  [OCW-1:0] ocount;       // words left in osr
+    reg  [M_W-1:0] osr [0:NB-1];
+    reg  [OCW-1:0] ocount;       // beats left in osr
     reg            o_user, o_last;  // of the job in osr: head words; its last word ends the packet
     reg  [M_W-1:0] m_data, k_data;  // output register, skid register
     reg            m_valid, m_last, m_user, k_valid, k_last, k_user;
@@ -116,9 +140,9 @@ module hwsim_axis_ctrl #(
     integer oj;
     always @(posedge clk) begin
         if (load_h | load_y) begin
-            for (oj = 0; oj < NW; oj = oj + 1) osr[oj] <= load_y ? y_words[oj] : h_words[oj];
+            for (oj = 0; oj < NB; oj = oj + 1) osr[oj] <= load_y ? y_words[oj*M_W +: M_W] : h_words[oj*M_W +: M_W];
         end else if (pop) begin
-            for (oj = 0; oj < NW - 1; oj = oj + 1) osr[oj] <= osr[oj + 1];
+            for (oj = 0; oj < NB - 1; oj = oj + 1) osr[oj] <= osr[oj + 1];
         end
     end
     always @(posedge clk) begin
@@ -162,19 +186,18 @@ module hwsim_axis_ctrl #(
     assign m_axis_tuser  = m_user;
 
     assign s_axis_tready = ~full[wb];
-    wire s_fire = s_axis_tvalid & s_axis_tready;
-    always @(posedge clk) begin
-        if (s_fire & ~wb) xb0[fidx] <= s_axis_tdata[X_BITS-1:0];
-        if (s_fire & wb) xb1[fidx] <= s_axis_tdata[X_BITS-1:0];
-    end
+    assign s_fire = s_axis_tvalid & s_axis_tready;
 
-    // a finished step (RUN seeing done, or WAIT) copies h out when the shift register is free and
-    // holds no older y; the head's y is copied when the head is done (or as soon as it is free)
+    // a finished step (RUN seeing done, or WAIT) whose h is sent copies h out when the shift
+    // register is free and holds no older y, and ends then; one whose h is not sent (OUT_MODE) ends
+    // at once. The head's y is copied when the head is done (or as soon as the register is free).
     wire fin = ((state == S_RUN) & step_done) | (state == S_WAIT);
     wire y_req = ypend | ((state == S_HEAD) & head_done);
+    wire emit_h = (OUT_MODE == 0) | ((OUT_MODE == 1) & cur_last);
+    wire adv = fin & (~emit_h | (o_free & ~y_req));   // the step ends at this edge
     always @(*) begin
         load_y = y_req & o_free;
-        load_h = fin & o_free & ~y_req;
+        load_h = adv & emit_h;
     end
     // a buffer counts as complete from the edge of its last beat on, so a step can start then
     wire fill_done = s_fire & (fidx == I_M1);
@@ -222,7 +245,7 @@ module hwsim_axis_ctrl #(
                 end
                 S_RUN, S_WAIT: begin
                     if (state == S_RUN) step_cycles <= step_cycles + 32'd1;
-                    if (load_h) begin
+                    if (adv) begin
                         full[rb] <= 1'b0;   // this step's x is no longer read
                         rb <= ~rb;
                         if (cur_last && NCLS > 0) begin

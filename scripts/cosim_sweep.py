@@ -6,7 +6,7 @@
 
 Every configuration draws a cell, quantizer, code width, word width, the folding (rows and lanes
 from 1 to fully parallel, primes and non-divisors included; pointwise units among the divisors of
-rows), sizes, rounding / overflow / activation modes, formats, input saturation and
+rows), the stream (elements per input / output beat, output mode), sizes, rounding / overflow / activation modes, formats, input saturation and
 weight gain, exports the model, and co-simulates it (hwsim.hdl._cosim) with random stream stalls;
 a configuration run with stalls runs again on a few sequences without stalls, where the end-to-end
 cycles of every sequence (first input beat to last output beat) must equal
@@ -53,10 +53,16 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
     lanes = int(rng.choice([1, 1, 2, 3, 5, 8, inputs + hidden]))   # 1, primes, powers of two, fully parallel
     rows = int(rng.choice([1, 1, 2, 3, 4, 7, hidden]))
     pointwise = int(rng.choice([0, 0] + [d for d in range(1, rows + 1) if rows % d == 0]))
+    classes = None if rng.random() < 0.25 else int(rng.integers(1, 6))
+    # the stream knobs: one element a beat half the time, else any count up to all of them
+    out_mode = str(rng.choice(["steps", "steps", "last", "head"] if classes else ["steps", "steps", "last"]))
+    words = classes if out_mode == "head" else max(hidden, classes or 0)
+    in_elems = 1 if rng.random() < 0.5 else int(rng.integers(1, inputs + 1))
+    out_elems = 1 if rng.random() < 0.5 else int(rng.integers(1, words + 1))
     return Case(
         cell=cell, method=method, bits=bits,
         inputs=inputs, hidden=hidden, layers=int(rng.integers(1, 3)),
-        classes=None if rng.random() < 0.25 else int(rng.integers(1, 6)),
+        classes=classes, in_elems=in_elems, out_elems=out_elems, out_mode=out_mode,
         word_bits=word, lanes=lanes, rows=rows, pointwise_units=pointwise,
         rounding=str(rng.choice(["floor", "half_up", "half_even", "zero"])),
         overflow=str(rng.choice(["saturate", "wrap"])),
@@ -88,6 +94,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="hwsim-sweep-"))
     t0 = time.time()
     total_seq = total_mism = bad = done = skipped = 0
+    worst = (0.0, "")  # the largest end-to-end / compute cycles of a sequence, and its configuration
     while done < args.configs:
         case = draw(rng, seed=done + 1000 * args.seed)
         d = work / f"c{done:03d}"
@@ -107,13 +114,17 @@ def main() -> int:
         if stall:  # the end-to-end cycles are predicted for a stream that never stalls
             e2e = cosim(d / "export", x[:4], build_dir=d / "build-nostall", seed=done + 1, simulator=args.simulator,
                         netlist=args.netlist)
+        sched = rep.extra["schedule"]
+        compute = args.steps * sched["step"] + sched["head"]  # a sequence's compute cycles
+        ratio = (e2e.model_end_to_end_cycles or 0) / compute
+        worst = max(worst, (ratio, case.id))
         total_seq += rep.sequences
         total_mism += rep.mismatches
         ok = rep.ok and e2e.ok
         bad += not ok
         print(f"{'ok ' if ok else 'BAD'} {case.id}: {rep.sequences} seq, mism {rep.mismatches}, "
               f"cycles/step {rep.cycles_per_step}/{rep.model_cycles_per_step}, end-to-end cycles/seq "
-              f"{e2e.end_to_end_cycles}/{e2e.model_end_to_end_cycles}, sat {rep.saturations}/"
+              f"{e2e.end_to_end_cycles}/{e2e.model_end_to_end_cycles} ({ratio:.3f}x compute), sat {rep.saturations}/"
               f"{rep.model_saturations}, {time.time() - t:.1f}s ({rep.simulator}, {rep.design}, build "
               f"{rep.extra['seconds']['build'] + rep.extra['seconds']['synth']:.1f}s, run {rep.extra['seconds']['run']:.1f}s)"
               + ("" if ok else f" first {json.dumps(rep.first_mismatch or e2e.first_mismatch)}"), flush=True)
@@ -122,7 +133,8 @@ def main() -> int:
         done += 1
     wall = time.time() - t0
     print(f"SUMMARY configs {done} (skipped {skipped} drawn contracts), sequences {total_seq}, "
-          f"mismatches {total_mism}, failing configs {bad}, wall {wall:.0f}s, {total_seq / max(wall, 1e-9):.1f} seq/s",
+          f"mismatches {total_mism}, failing configs {bad}, wall {wall:.0f}s, {total_seq / max(wall, 1e-9):.1f} seq/s, "
+          f"worst end-to-end / compute {worst[0]:.3f}x ({worst[1]})",
           flush=True)
     if args.workdir is None and bad == 0:
         shutil.rmtree(work, ignore_errors=True)

@@ -22,6 +22,13 @@ from . import user_errors
 @click.option("--rows", type=int, default=None, help="Row PEs: output rows per beat (overrides the contract); any value >= 1.")
 @click.option("--pointwise-units", "pointwise_units", type=int, default=None,
               help="Parallel pointwise units (overrides the contract); divides --rows; 0: one per row PE.")
+@click.option("--in-elems", "in_elems", type=int, default=None,
+              help="x elements per input beat, 1..I (overrides the contract); s_axis_tdata grows to that many byte lanes.")
+@click.option("--out-elems", "out_elems", type=int, default=None,
+              help="h / head words per output beat (overrides the contract); m_axis_tdata grows to that many lanes.")
+@click.option("--out-mode", "out_mode", type=click.Choice(["steps", "last", "head"]), default=None,
+              help="What the output stream carries (overrides the contract): every step's h then the head's result, "
+                   "the last step's h then the head's, or only the head's.")
 @click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
@@ -36,8 +43,8 @@ from . import user_errors
               "(with lengths in the .npz: each sequence of its own length).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
-def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, tb_sequences, tb_steps,
-           tb_data, force):
+def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, formats, top_name,
+           cell, tb_sequences, tb_steps, tb_data, force):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
     Writes rom/ (weights, biases and activation tables in $readmemh hex, $readmemb, Xilinx .coe,
@@ -57,7 +64,8 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     check_output_path(output)
     prepare_output_dir(output, force=force)
     cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
-    knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units))
+    knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units),
+             ("in_elems", in_elems), ("out_elems", out_elems), ("out_mode", out_mode))
     changes = {k: v for k, v in knobs if v is not None}
     if changes:
         cfg = cfg.replace(**changes)

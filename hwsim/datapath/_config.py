@@ -23,6 +23,12 @@ ACTIVATIONS = ("lut", "pwl")
 #: Weight-scale granularities the datapath takes: "auto" (the model's own), "tensor" (one shift per
 #: matrix: a model with per-row scales is refused), "row" (a shift per output row, docs/datapath.md).
 WEIGHT_SCALES = ("auto", "tensor", "row")
+#: What the output stream carries (docs/rtl.md, "Beat order"): "steps" every step's h then the head's
+#: result, "last" only the sequence's last h then the head's result, "head" only the head's result.
+OUT_MODES = ("steps", "last", "head")
+#: Keys of the contract that shape the AXI4-Stream ports only; at their defaults they are left out of
+#: ``to_dict`` (a contract that does not name them keeps the dict it always had).
+STREAM_DEFAULTS = {"in_elems": 1, "out_elems": 1, "out_mode": "steps"}
 
 #: Integer code of each rounding / overflow mode / activation, as passed to the Numba kernels and
 #: written into RTL parameters (ROUND_MODE, OVERFLOW_MODE, ACT_KIND).
@@ -158,6 +164,9 @@ class DatapathConfig:
     rows: int = 1  # row processing elements: output rows per beat
     pointwise_units: int = 0  # parallel pointwise units; 0: one per row PE (= rows)
     weight_scales: str = "auto"  # one of WEIGHT_SCALES: per-tensor or per-row weight scales
+    in_elems: int = 1  # x elements per input beat (1..I)
+    out_elems: int = 1  # h / head elements per output beat
+    out_mode: str = "steps"  # one of OUT_MODES: what the output stream carries
     #: Per-layer precision (docs/datapath.md, "Per-layer precision"); empty: one contract for all.
     layers: tuple[Override, ...] = ()
     head: Override | None = None
@@ -169,12 +178,12 @@ class DatapathConfig:
             if not isinstance(v, FixedFormat):
                 raise TypeError(f"format {name!r} must be a FixedFormat, not {type(v).__name__}")
         for name, allowed in (("rounding", ROUNDINGS), ("overflow", OVERFLOWS), ("activation", ACTIVATIONS),
-                              ("weight_scales", WEIGHT_SCALES)):
+                              ("weight_scales", WEIGHT_SCALES), ("out_mode", OUT_MODES)):
             v = getattr(self, name)
             if v not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
         for name in ("lut_bits", "sigmoid_range_log2", "tanh_range_log2", "bias_int_bits", "word_bits", "lanes",
-                     "rows", "pointwise_units"):
+                     "rows", "pointwise_units", "in_elems", "out_elems"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"{name} must be an int, not {type(v).__name__}")
@@ -202,7 +211,7 @@ class DatapathConfig:
             raise ConfigError(f"bias_int_bits must be in [0, 16], not {self.bias_int_bits}")
         if not 1 <= self.word_bits <= MAX_WORD_BITS:
             raise ConfigError(f"word width must be in [1, {MAX_WORD_BITS}] bits, not {self.word_bits}")
-        for name in ("lanes", "rows"):
+        for name in ("lanes", "rows", "in_elems", "out_elems"):
             v = getattr(self, name)
             if not 1 <= v <= MAX_PARALLEL:
                 raise ConfigError(
@@ -217,6 +226,18 @@ class DatapathConfig:
     def pointwise(self) -> int:
         """Pointwise units of the RTL: ``pointwise_units``, or ``rows`` when that is 0."""
         return self.pointwise_units or self.rows
+
+    def check_stream(self, input_size: int, hidden: int, classes: int | None) -> None:
+        """Refuse stream knobs the model cannot meet: ``in_elems`` above ``I``, ``out_elems`` above the
+        longest output job (``H`` words of h, ``C`` of the head), ``out_mode = "head"`` without a head."""
+        if self.in_elems > input_size:
+            raise ConfigError(f"in_elems must be in [1, I] = [1, {input_size}], not {self.in_elems}")
+        if self.out_mode == "head" and not classes:
+            raise ConfigError('out_mode = "head" needs a model with a head (classes), this one has none')
+        words = max(classes or 0, 0 if self.out_mode == "head" else hidden)
+        if self.out_elems > words:
+            what = "C" if self.out_mode == "head" else ("max(H, C)" if classes else "H")
+            raise ConfigError(f"out_elems must be in [1, {what}] = [1, {words}], not {self.out_elems}")
 
     # -- per-layer precision ------------------------------------------------------------------------
     def _check_overrides(self) -> None:
@@ -294,6 +315,9 @@ class DatapathConfig:
                     d["head"] = v.to_dict()
             elif f.name == "weight_scales":
                 if v != "auto":  # likewise: the dict of a contract that does not name it is unchanged
+                    d[f.name] = v
+            elif f.name in STREAM_DEFAULTS:
+                if v != STREAM_DEFAULTS[f.name]:  # and of one that keeps one element a beat, every step's h
                     d[f.name] = v
             else:
                 d[f.name] = v.to_dict() if isinstance(v, FixedFormat) else v

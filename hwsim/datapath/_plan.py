@@ -206,6 +206,7 @@ def lower(model: RNNModel, cfg: DatapathConfig) -> Plan:
     bias_bound = 2 * (1 << cfg.bias_int_bits)  # b_ih + b_hh, each |b| <= 2**bias_int_bits
 
     cfg.check_layers(model.num_layers)
+    cfg.check_stream(model.input_size, H, model.num_classes)
     layers = []
     for li, layer in enumerate(model.layers):
         in_fmt = cfg.x if li == 0 else cfg.layer_config(li - 1).h  # the layer below's h

@@ -51,3 +51,6 @@ class ContractRecord(Strict):
     rows: Int64 = None  # type: ignore[assignment]
     pointwise_units: Int64 = None  # type: ignore[assignment]
     weight_scales: StrictStr = None  # type: ignore[assignment]
+    in_elems: Int64 = None  # type: ignore[assignment]
+    out_elems: Int64 = None  # type: ignore[assignment]
+    out_mode: StrictStr = None  # type: ignore[assignment]

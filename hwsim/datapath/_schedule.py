@@ -12,8 +12,10 @@ controller's RUN state lasts the sum of those plus ``RUN_OVERHEAD``. The head af
 last step costs ``ceil(C / R_head) * ceil(H / L_head) + MATVEC_TAIL + tree(L_head) + HEAD_OVERHEAD``
 on its own ``R_head x L_head`` array (``head_folding``: the smallest that takes at most a step).
 The stream overlaps the compute (``stream_events``): with two x buffers and
-an output shift register, a long sequence takes ``max(step, H, I)`` cycles a step when neither side
-stalls (``step_period``), and back-to-back sequences follow each other every ``sequence_period``.
+an output shift register, a long sequence takes ``max(step, H beats, I beats)`` cycles a step when
+neither side stalls (``step_period``; ``in_elems`` / ``out_elems`` elements a beat, the ``h`` beats
+only when every step sends its ``h``: ``out_mode``), and back-to-back sequences follow each other
+every ``sequence_period``.
 """
 
 from __future__ import annotations
@@ -91,6 +93,31 @@ def layer_cycles(plan: Plan, k: int) -> int:
     return layer_beats(plan, k) + MATVEC_TAIL + tree_latency(plan.config.lanes) + pointwise_cycles(plan)
 
 
+def stream_beats(plan: Plan) -> dict[str, int]:
+    """Beats of the AXI4-Stream ports (docs/rtl.md, "Beat order"): ``input`` beats of ``x`` a step
+    (``in_elems`` elements a beat), ``h`` beats of one step's ``h`` and ``head`` beats of the head's
+    result (``out_elems`` words a beat, the last beat padded with zeros); ``out_mode`` says which
+    steps send their ``h`` (``steps``: every one, ``last``: the sequence's last, ``head``: none)."""
+    cfg = plan.config
+    C = int(plan.head.m.shape[0]) if plan.head is not None else 0
+    return {"input": _ceil(plan.input_size, cfg.in_elems), "h": _ceil(plan.hidden_size, cfg.out_elems),
+            "head": _ceil(C, cfg.out_elems)}
+
+
+def emits_h(plan: Plan, last: bool) -> bool:
+    """Whether a step's ``h`` goes out on the stream (``last``: the step is its sequence's last)."""
+    mode = plan.config.out_mode
+    return mode == "steps" or (mode == "last" and last)
+
+
+def stream_beat_counts(plan: Plan, lengths) -> tuple[int, int]:
+    """Input and output beats of sequences of ``lengths`` steps each (one int per sequence)."""
+    b = stream_beats(plan)
+    lens = [int(v) for v in lengths]
+    h_jobs = sum(sum(emits_h(plan, st == t - 1) for st in range(t)) for t in lens)
+    return sum(lens) * b["input"], h_jobs * b["h"] + len(lens) * b["head"]
+
+
 def cycles_per_step(plan: Plan) -> dict[str, int]:
     """The RTL's cycle counts for ``plan``.
 
@@ -99,9 +126,12 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
     dict
         ``step``: compute cycles of one time step (controller RUN state); ``head``: compute cycles
         of the head after the last step (0 without a head); ``layers``: per-layer cycles;
-        ``beats``: per-layer matvec beats; ``input_beats`` / ``output_beats`` / ``head_beats``:
-        stream beats per step / sequence; ``step_period``: cycles per step of a long sequence with a
-        stream that never stalls (I/O overlaps the compute: ``max(step, H, I)``); the folding (``rows``, ``lanes``,
+        ``beats``: per-layer matvec beats; ``input_beats``: stream beats of a step's ``x``;
+        ``output_beats``: beats of one step's ``h`` on the stream (sent every step, only the last, or
+        never: ``out_mode``); ``head_beats``: beats of the head's result a sequence (``stream_beats``);
+        ``step_period``: cycles per step of a long sequence with a stream that never stalls (I/O
+        overlaps the compute: ``max(step, output_beats, input_beats)``, the output beats only when
+        every step sends its ``h``); the folding (``rows``, ``lanes``,
         ``pointwise_units``, ``head_rows``, ``head_lanes``) and the constants (``matvec_latency``: cycles from the
         last beat to the last write, ``pointwise_cycles``: cycles of a layer's pointwise pass,
         ``run_overhead``, ``head_overhead``).
@@ -117,15 +147,16 @@ def cycles_per_step(plan: Plan) -> dict[str, int]:
         classes = int(plan.head.m.shape[0])
         hr, hl = head_folding(plan)
         head = _head_cycles(classes, H, hr, hl)
+    b = stream_beats(plan)
     return {
         "step": step,
         "head": head,
         "layers": layers,
         "beats": [layer_beats(plan, k) for k in range(len(plan.layers))],
-        "input_beats": plan.input_size,
-        "output_beats": H,
-        "head_beats": classes,
-        "step_period": max(step, H, plan.input_size),
+        "input_beats": b["input"],
+        "output_beats": b["h"],
+        "head_beats": b["head"],
+        "step_period": max(step, b["h"] if cfg.out_mode == "steps" else 0, b["input"]),
         "rows": cfg.rows,
         "lanes": cfg.lanes,
         "pointwise_units": cfg.pointwise,
@@ -161,9 +192,11 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
     of the stream. The recurrence mirrors ``hwsim_axis_ctrl`` (docs/rtl.md, "Timing"): two x
     buffers, each freed when its step's h is copied into the output shift register; a step starts
     the cycle after the previous step's h is copied when its x is complete by then, else the cycle
-    after its last input beat (or after the clear that ends a sequence); the output shift register takes a job (a step's ``H`` words, the
-    head's ``C`` words, in stream order) at the first cycle it asks and the previous job has left,
-    and its words leave 2 .. n + 1 cycles after the copy.
+    after its last input beat (or after the clear that ends a sequence); the output shift register
+    takes a job (a step's ``h``, the head's result: ``n`` beats of ``out_elems`` words, in stream
+    order) at the first cycle it asks and the previous job has left, and its beats leave 2 .. n + 1
+    cycles after the copy. A step whose ``h`` is not sent (``out_mode``) ends at its done. A step's
+    ``x`` takes ``input_beats`` beats.
     ``steps`` may also be a list of each sequence's own step count (variable-length sequences, one
     ``tlast`` each); ``sequences`` is then its length.
     """
@@ -173,7 +206,7 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
     firsts = set(np.cumsum([0] + lens[:-1]).tolist())
     lasts = set((np.cumsum(lens) - 1).tolist())
     c = cycles_per_step(plan)
-    I, H, S, Hd, C = plan.input_size, plan.hidden_size, c["step"], c["head"], c["head_beats"]
+    I, H, S, Hd, C = c["input_beats"], c["output_beats"], c["step"], c["head"], c["head_beats"]
     head = plan.head is not None
     total = sum(lens)
     fill_end: list[int] = []  # the cycle of each step's last input beat
@@ -197,10 +230,13 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
             a = max(resume, fill_end[k]) + 1  # started from IDLE (at the edge of its last input beat at the earliest)
         starts.append(a)
         done = a + S - 1
-        ld = max(done, o_free)
-        copy.append(ld)
-        o_free = ld + H
         last = k in lasts
+        if emits_h(plan, last):
+            ld = max(done, o_free)
+            o_free = ld + H
+        else:  # the step's h stays inside: the step ends (and frees its x buffer) when done
+            ld = done
+        copy.append(ld)
         chained = not last
         if not last:
             resume = ld + 1

@@ -24,9 +24,9 @@ from ..datapath._config import DatapathConfig
 from .._errors import FormatError, ToolError
 from .._fsutil import make_dir
 from ..datapath._plan import Accum, HeadPlan, LayerPlan, Plan
-from ..datapath._schedule import cycles_per_step, stream_events
+from ..datapath._schedule import cycles_per_step, stream_beat_counts, stream_events
 from .._repr import short_repr
-from ..export._tb import random_inputs, render_harness, sequence_lengths, stimulus_lines  # noqa: F401  (public via hwsim)
+from ..export._tb import expected_beats, random_inputs, render_harness, sequence_lengths, stimulus_lines  # noqa: F401  (public via hwsim)
 
 #: Sequences per harness run: bounds the stimulus memory and the size of one record file.
 CHUNK = 256
@@ -189,7 +189,7 @@ class Record:
 
     h: list[list[list[int]]]  # [step][layer][H]
     c: list[list[list[int]]] | None
-    beats: list[tuple[int, int, int]]  # (tuser, tlast, data) as signed M_W ints
+    beats: list[tuple[int, int, tuple[int, ...]]]  # (tuser, tlast, the out_elems lanes as signed ints)
     step_cycles: int
     head_cycles: int
     sat_count: int
@@ -210,7 +210,7 @@ def parse_record(text: str, plan: Plan) -> Record:
     hb = [plan.layer_config(k).h.bits for k in range(L)]
     cb = [plan.layer_config(k).c.bits for k in range(L)]
     out_bits = plan.head_config().out.bits if plan.head is not None else cfg.out.bits
-    m_w = -(-max(hb[-1], out_bits) // 8) * 8
+    m_w = -(-max(hb[-1], out_bits) // 8) * 8  # one lane of m_axis_tdata
     hs, cs, beats = [], [] if lstm else None, []
     first_in, last_out = [], []
     end = None
@@ -225,7 +225,7 @@ def parse_record(text: str, plan: Plan) -> Record:
             if lstm:
                 cs.append([_split(vals[k * per + 1], H, cb[k]) for k in range(L)])
         elif f[0] == "O":
-            beats.append((int(f[1]), int(f[2]), _signed(int(f[3], 16), m_w)))
+            beats.append((int(f[1]), int(f[2]), tuple(_split(int(f[3], 16), cfg.out_elems, m_w))))
             if int(f[2]):
                 last_out.append(int(f[4]))
         elif f[0] == "I":
@@ -299,7 +299,6 @@ def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0, lengths=N
     n = x_int.shape[0]
     steps = sequence_lengths(x_int, lengths)
     H, L = plan.hidden_size, len(plan.layers)
-    C = plan.num_classes or 0
     mism, first = 0, None
 
     def miss(seq: int, step: int | None, node: str, index: int, exp: Any, act: Any) -> None:
@@ -327,27 +326,22 @@ def compare(plan: Plan, x_int: np.ndarray, rec: Record, seq0: int = 0, lengths=N
                         a = None if got_c is None else got_c[k][j]
                         if a != int(exp_c[j]):
                             miss(s, st, f"l{k}.c", j, int(exp_c[j]), a)
-    # the stream: per step H beats of the last layer's h, then C head beats; tlast / tuser
-    pos = 0
-    for s in range(n):
-        t = steps[s]
-        for st in range(t):
-            for j in range(H):
-                b = rec.beats[pos] if pos < len(rec.beats) else None
-                pos += 1
-                exp = int(sim.h_int[s, st, j])
-                last = 1 if (C == 0 and st == t - 1 and j == H - 1) else 0
-                if b is None or b != (0, last, exp):
-                    miss(s, st, "m_axis.h", j, [0, last, exp], None if b is None else list(b))
-        for j in range(C):
-            b = rec.beats[pos] if pos < len(rec.beats) else None
-            pos += 1
-            exp = int(sim.y_int[s, j])
-            last = 1 if j == C - 1 else 0
-            if b is None or b != (1, last, exp):
-                miss(s, t - 1, "out", j, [1, last, exp], None if b is None else list(b))
+    # the stream (out_mode: every step's h, the last one's or none), then the head's beats; tlast / tuser
+    want = expected_beats(plan, sim.h_int, sim.y_int, steps)
+    for pos, (s, st, node, j, exp) in enumerate(want):
+        b = rec.beats[pos] if pos < len(rec.beats) else None
+        if b != exp:
+            miss(s, st, node, j, _beat(exp), None if b is None else _beat(b))
+    if len(rec.beats) > len(want):
+        miss(n - 1, None, "m_axis", len(want), None, _beat(rec.beats[len(want)]))
     sat = sum(v for k, v in sim.saturations.items() if k != "x")
     return mism, first, sat
+
+
+def _beat(b: tuple) -> list:
+    """A beat as a report shows it: [tuser, tlast, data] (data a list of lanes when out_elems > 1)."""
+    words = list(b[2])
+    return [b[0], b[1], words[0] if len(words) == 1 else words]
 
 
 def design_sources(export_dir: Path, man: dict, rtl_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -442,7 +436,7 @@ def cosim(
         t1 = time.perf_counter()
         m_max = min(chunk, n)
         harness = build_harness(sources, bdir, plan, top, simulator=sim_name, rom_dir=d / "rom",
-                                capacity=m_max * t * plan.input_size, stall_in=stall_in, stall_out=stall_out,
+                                capacity=m_max * t * sched["input_beats"], stall_in=stall_in, stall_out=stall_out,
                                 seed=seed, defines=defines, netlist=netlist is not None)
         t2 = time.perf_counter()
         seconds.update(synth=t1 - t0, build=t2 - t1)
@@ -460,9 +454,7 @@ def cosim(
             xs = x_int[c0 : c0 + chunk]
             ls = None if lengths is None else lengths[c0 : c0 + chunk]
             m = xs.shape[0]
-            m_steps = sum(all_steps[c0 : c0 + chunk])
-            in_beats = m_steps * plan.input_size
-            out_beats = m_steps * plan.hidden_size + m * (plan.num_classes or 0)
+            in_beats, out_beats = stream_beat_counts(plan, all_steps[c0 : c0 + chunk])
             max_cycles = 20 * (in_beats * (1 + sched["step"]) + out_beats * 2 + 1000) + 10_000
             r0 = time.perf_counter()
             text = run_harness(harness, stimulus_lines(plan, xs, ls), out_beats=out_beats, max_cycles=max_cycles)

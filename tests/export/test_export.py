@@ -147,6 +147,42 @@ def test_cli_export(qfile, tmp_path):
     assert man["schedule"]["pointwise_units"] == 1 and man["schedule"]["rows"] == 2
 
 
+def test_cli_export_stream_knobs(qfile, tmp_path):
+    """--in-elems / --out-elems / --out-mode reach the contract, the manifest's stream and the top's ports."""
+    r = _run(qfile, "-o", tmp_path / "out", "--in-elems", 3, "--out-elems", 2, "--out-mode", "last")
+    assert r.exit_code == 0, r.output
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    c = man["contract"]
+    assert (c["in_elems"], c["out_elems"], c["out_mode"]) == (3, 2, "last")
+    # I = 4 in 2 beats of 3 lanes, H = 5 in 3 beats of 2 lanes, C = 3 in 2 beats
+    assert man["stream"] == {"in_elems": 3, "out_elems": 2, "out_mode": "last", "s_axis_tdata_bits": 48,
+                             "m_axis_tdata_bits": 32, "in_lane_bits": 16, "out_lane_bits": 16,
+                             "input_beats_per_step": 2, "h_beats": 3, "head_beats": 2}
+    assert (man["schedule"]["input_beats"], man["schedule"]["output_beats"], man["schedule"]["head_beats"]) == (2, 3, 2)
+    top = (tmp_path / "out" / "rtl" / "hwsim_top.v").read_text()
+    assert "input  wire [48-1:0]        s_axis_tdata" in top and "output wire [32-1:0]        m_axis_tdata" in top
+    assert ".IN_ELEMS(3), .OUT_ELEMS(2), .OUT_MODE(1)" in top
+
+
+def test_export_default_stream_keeps_the_contract_dict(qfile, tmp_path):
+    """The defaults (one element a beat, every step's h) leave the contract as it always was."""
+    r = _run(qfile, "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert not {"in_elems", "out_elems", "out_mode"} & set(man["contract"])
+    assert man["stream"]["s_axis_tdata_bits"] == 16 and man["stream"]["m_axis_tdata_bits"] == 16
+    assert read_manifest(tmp_path / "out")["stream"]["out_mode"] == "steps"
+
+
+def test_out_mode_head_needs_a_head(make_model, tmp_path):
+    q = quantize_model(make_model("gru", 3, 4, 1, None), "ternary")
+    with pytest.raises(ConfigError, match=r'^out_mode = "head" needs a model with a head \(classes\), this one has none$'):
+        write_export(q, tmp_path / "out", DatapathConfig(out_mode="head"))
+    with pytest.raises(ConfigError, match=r"^out_elems must be in \[1, H\] = \[1, 4\], not 5$"):
+        write_export(q, tmp_path / "out", DatapathConfig(out_elems=5))
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_export_lanes_need_not_divide_anything(qfile, tmp_path):
     r = _run(qfile, "-o", tmp_path / "out", "--word-bits", 31, "--lanes", 5, "--rows", 3)
     assert r.exit_code == 0, r.output
@@ -172,6 +208,11 @@ def test_cli_export_reads_config(qfile, tmp_path):
         (("--rows", "4", "--pointwise-units", "3"),
          r"^Error: pointwise_units must be 0 \(one per row PE\) or divide rows \(4\), not 3$"),
         (("--top-name", "top-1"), r"^Error: top module name must be a Verilog identifier .*, not 'top-1'$"),
+        (("--in-elems", "5"), r"^Error: in_elems must be in \[1, I\] = \[1, 4\], not 5$"),
+        (("--in-elems", "0"), r"^Error: in_elems must be at least 1, not 0$"),
+        (("--out-elems", "6"), r"^Error: out_elems must be in \[1, max\(H, C\)\] = \[1, 5\], not 6$"),
+        (("--out-elems", "4", "--out-mode", "head"), r"^Error: out_elems must be in \[1, C\] = \[1, 3\], not 4$"),
+        (("--out-mode", "all"), r"^Error: Invalid value for '--out-mode': 'all' is not one of 'steps', 'last', 'head'\.$"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(qfile, tmp_path, args, message):

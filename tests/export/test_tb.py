@@ -160,6 +160,31 @@ def test_tb_with_variable_length_sequences(make_model, tmp_path, no_hwsim_env):
     assert r.stdout.startswith("PASS (icarus): 4 sequences x 12 steps in all")
 
 
+@needs_icarus
+def test_tb_with_stream_knobs(make_model, tmp_path, no_hwsim_env):
+    """Several elements a beat and only the last step's h: the golden stimulus and record hold the
+    packed beats (lanes past I / H zero), and the exported testbench passes on them."""
+    from hwsim.datapath._config import DatapathConfig
+    from hwsim.model._quant import quantize_model
+    from hwsim.export import write_export
+
+    q = quantize_model(make_model("gru", 3, 5, 1, 2), "ternary")
+    out = tmp_path / "exp"
+    write_export(q, out, DatapathConfig(in_elems=2, out_elems=2, out_mode="last"), formats=("hex",))
+    g = json.loads((out / "tb" / "golden.json").read_text())
+    n, t = g["sequences"], g["steps"]
+    stim = (out / "tb" / "stim.hex").read_text().split()
+    assert len(stim) == g["in_beats"] == n * t * 2  # I = 3 in two beats of two 16-bit lanes
+    assert all(int(w, 16) >> 16 & 0xFFFF == 0 for w in stim[1::2])  # the second beat's upper lane: past I
+    assert [i for i, w in enumerate(stim) if int(w, 16) >> 32] == [2 * t * (k + 1) - 1 for k in range(n)]
+    beats = [ln.split() for ln in (out / "tb" / "expected.txt").read_text().splitlines() if ln.startswith("O ")]
+    assert len(beats) == g["out_beats"] == n * (3 + 1)  # the last step's h (5 words: 3 beats), the head (1 beat)
+    assert [b[1] for b in beats[:4]] == ["0", "0", "0", "1"] and int(beats[2][3], 16) >> 16 == 0
+    assert g["m_bits"] == 16 and g["out_elems"] == 2
+    r = _run_tb(out, no_hwsim_env, "--simulator", "icarus")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_tb_refuses_bad_lengths(make_model, tmp_path):
     from hwsim._errors import FormatError
     from hwsim.model._quant import quantize_model

@@ -43,6 +43,10 @@ class Case:
     seed: int = 0
     #: per-layer precision: the contract's ``layers`` / ``head`` tables (docs/datapath.md)
     precision: dict = field(default_factory=dict, hash=False)
+    #: the stream knobs (docs/rtl.md, "Beat order")
+    in_elems: int = 1
+    out_elems: int = 1
+    out_mode: str = "steps"
 
     @property
     def id(self) -> str:
@@ -66,13 +70,16 @@ class Case:
             parts.append("nobias")
         if self.precision:
             parts.append("mixed-" + "-".join(sorted(self.precision.get("layers", {}))) + ("-head" if "head" in self.precision else ""))
+        if (self.in_elems, self.out_elems, self.out_mode) != (1, 1, "steps"):
+            parts.append(f"in{self.in_elems}-out{self.out_elems}-{self.out_mode}")
         return "-".join(str(p) for p in parts)
 
     def config(self) -> DatapathConfig:
         kw = dict(NARROW) if self.narrow else {}
         cfg = DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rows=self.rows,
                              pointwise_units=self.pointwise_units, rounding=self.rounding,
-                             overflow=self.overflow, activation=self.activation, **kw)
+                             overflow=self.overflow, activation=self.activation, in_elems=self.in_elems,
+                             out_elems=self.out_elems, out_mode=self.out_mode, **kw)
         if self.precision:
             cfg = DatapathConfig.from_dict({**cfg.to_dict(), **self.precision}, source=self.id)
         return cfg
@@ -143,6 +150,20 @@ STREAM = [
     Case("rnn_tanh", "ternary", inputs=20, hidden=3, classes=2, rows=3, lanes=23),
     Case("rnn_relu", "ternary", inputs=2, hidden=24, classes=None, rows=24, lanes=26),
     Case("gru", "ternary", inputs=9, hidden=4, classes=7, rows=4, lanes=13, layers=2),
+]
+
+#: The stream knobs: several elements a beat (divisors and not, all of I), and each output mode;
+#: run with random stalls (values) and without (end-to-end cycles against the model).
+STREAM_KNOBS = [
+    Case("gru", "ternary", in_elems=2, out_elems=2, out_mode="head"),                   # 3 / 5 elements: padded beats
+    Case("rnn_tanh", "ternary", inputs=20, hidden=3, classes=2, rows=3, lanes=23, in_elems=4, out_elems=3),
+    Case("rnn_relu", "ternary", inputs=2, hidden=24, classes=None, rows=24, lanes=26, in_elems=2, out_elems=5,
+         out_mode="last"),
+    Case("gru", "ternary", inputs=9, hidden=4, classes=7, rows=4, lanes=13, layers=2, in_elems=9, out_elems=7,
+         out_mode="head"),
+    Case("lstm", "exp", bits=4, inputs=5, hidden=6, classes=4, rows=2, lanes=3, layers=2, in_elems=3, out_elems=4,
+         out_mode="last"),
+    Case("rnn_tanh", "ternary", inputs=20, hidden=24, classes=None, rows=24, lanes=44, in_elems=20, out_elems=24),
 ]
 
 

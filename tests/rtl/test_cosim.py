@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from cases import STREAM, SWEEP, Case, random_x
+from cases import STREAM, STREAM_KNOBS, SWEEP, Case, random_x
 from rtl_util import needs_icarus, needs_verilator, needs_yosys
 
 pytestmark = [pytest.mark.rtl, needs_icarus]
-#: The Verilator subset of the sweep: two layers of GRU without a head, two layers of LSTM.
-VERILATOR_SUBSET = [SWEEP[3], SWEEP[9]]
+#: The Verilator subset of the sweep: two layers of GRU without a head, two layers of LSTM, and the
+#: stream knobs (LSTM, 3 x elements a beat, only the last step's h).
+VERILATOR_SUBSET = [SWEEP[3], SWEEP[9], STREAM_KNOBS[4]]
 
 
 def _export(case: Case, tmp_path):
@@ -64,7 +65,32 @@ def test_end_to_end_cycles_match_the_model(case, tmp_path):
     c = cycles_per_step(plan)
     tail = c["head"] + 1 if plan.head is not None else 1  # the head, or only the clear, between sequences
     period = sequence_period(plan, 3)
-    assert 3 * max(c["step"], plan.hidden_size, plan.input_size) <= period <= 3 * max(c["step"], plan.hidden_size, plan.input_size) + tail + plan.hidden_size + (plan.num_classes or 0)
+    lo = 3 * c["step_period"]
+    assert lo <= period <= lo + tail + c["output_beats"] + c["head_beats"]
+
+
+@pytest.mark.parametrize("case", STREAM_KNOBS, ids=[c.id for c in STREAM_KNOBS])
+def test_stream_knobs(case, tmp_path):
+    """Elements per beat and output modes: every value exact with random stalls on both sides, and
+    without stalls every sequence's end-to-end cycles (variable lengths included) as the model says."""
+    from hwsim.datapath._schedule import cycles_per_step, stream_events
+    from hwsim.hdl._cosim import cosim
+
+    out, plan = _export(case, tmp_path)
+    x = random_x(case, plan, sequences=4, steps=3)
+    lengths = [3, 1, 2, 3]
+    rep = cosim(out, x, build_dir=tmp_path / "stall", stall_in=60, stall_out=100, seed=case.seed + 5,
+                simulator="icarus", lengths=lengths)
+    _assert_clean(rep, case)
+    assert rep.stalled
+    rep = cosim(out, x, build_dir=tmp_path / "nostall", simulator="icarus", lengths=lengths)
+    _assert_clean(rep, case)
+    ev = stream_events(plan, lengths)
+    assert rep.end_to_end_cycles == sum(e["cycles"] for e in ev) / 4
+    c = cycles_per_step(plan)
+    # the beats the knobs save: ceil(I / in_elems) a step; h only where out_mode sends it
+    assert c["input_beats"] == -(-case.inputs // case.in_elems)
+    assert c["step_period"] == max(c["step"], c["input_beats"], c["output_beats"] if case.out_mode == "steps" else 0)
 
 
 @needs_verilator

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from cases import SWEEP, Case
+from cases import STREAM_KNOBS, SWEEP, Case
 from rtl_util import RTL_DIR
 
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed")]
@@ -48,7 +48,8 @@ def test_layer_variants_lint_clean(cell, act):
 
 @pytest.mark.parametrize("case", [Case("gru", "ternary", lanes=2, rows=3), Case("lstm", "uniform", bits=4, classes=None, layers=2),
                                   Case("rnn_relu", "exp", bits=5, word_bits=10, activation="pwl"),
-                                  *[c for c in SWEEP if c.precision]], ids=lambda c: c.id)  # per-layer widths
+                                  *[c for c in SWEEP if c.precision],  # per-layer widths
+                                  STREAM_KNOBS[0], STREAM_KNOBS[2]], ids=lambda c: c.id)  # lanes a beat, output modes
 def test_exported_design_lint_clean(case, tmp_path):
     import json
 

@@ -46,7 +46,7 @@ def read_record(text: str, g: dict) -> dict:
                 layer.append(item)
             steps.append(layer)
         elif f[0] == "O":
-            beats.append((int(f[1]), int(f[2]), _signed(int(f[3], 16), g["m_bits"])))
+            beats.append((int(f[1]), int(f[2]), tuple(_split(int(f[3], 16), g.get("out_elems", 1), g["m_bits"]))))
         elif f[0] in ("E", "T"):
             end = {"timed_out": f[0] == "T", "step_cycles": int(f[1]), "head_cycles": int(f[2]), "sat_count": int(f[3])}
     return {"steps": steps, "beats": beats, "end": end}
@@ -75,7 +75,7 @@ def mismatches(got: dict, exp: dict, g: dict) -> list[str]:
     for i, eb in enumerate(exp["beats"]):
         gb = got["beats"][i] if i < len(got["beats"]) else None
         if gb != eb:
-            out.append(f"output beat {i} (tuser, tlast, tdata): expected {eb}, got {gb}")
+            out.append(f"output beat {i} (tuser, tlast, tdata lanes): expected {eb}, got {gb}")
     if len(got["beats"]) > len(exp["beats"]):
         out.append(f"output beats: expected {len(exp['beats'])}, got {len(got['beats'])}")
     for key in ("step_cycles", "head_cycles", "sat_count"):

@@ -151,3 +151,32 @@ def test_weight_scales_key():
         DatapathConfig(weight_scales="channel")
     with pytest.raises(ConfigError, match=r"^c\.toml: "):
         DatapathConfig.from_dict({"weight_scales": 3}, source="c.toml")
+
+
+def test_stream_keys():
+    d = DatapathConfig()
+    assert (d.in_elems, d.out_elems, d.out_mode) == (1, 1, "steps")
+    assert not {"in_elems", "out_elems", "out_mode"} & set(d.to_dict())  # the defaults keep the dict unchanged
+    s = DatapathConfig(in_elems=4, out_elems=3, out_mode="head")
+    assert {k: s.to_dict()[k] for k in ("in_elems", "out_elems", "out_mode")} == {"in_elems": 4, "out_elems": 3,
+                                                                                  "out_mode": "head"}
+    assert DatapathConfig.from_dict(s.to_dict()) == s
+    with pytest.raises(ConfigError, match=r"^out_mode must be one of steps, last, head, not 'all'$"):
+        DatapathConfig(out_mode="all")
+    with pytest.raises(ConfigError, match=r"^in_elems must be at least 1, not 0$"):
+        DatapathConfig(in_elems=0)
+    with pytest.raises(ConfigError, match=r"^out_elems must be at least 1, not -2$"):
+        DatapathConfig(out_elems=-2)
+    with pytest.raises(TypeError, match=r"^in_elems must be an int, not float$"):
+        DatapathConfig(in_elems=2.0)
+    with pytest.raises(ConfigError, match=r"^c\.toml: "):
+        DatapathConfig.from_dict({"out_mode": 1}, source="c.toml")
+    # against the model's sizes
+    s.check_stream(4, 5, 3)
+    with pytest.raises(ConfigError, match=r"^in_elems must be in \[1, I\] = \[1, 3\], not 4$"):
+        s.check_stream(3, 5, 3)
+    with pytest.raises(ConfigError, match=r"^out_elems must be in \[1, C\] = \[1, 2\], not 3$"):
+        s.check_stream(4, 5, 2)
+    DatapathConfig(out_elems=5, out_mode="last").check_stream(1, 2, 5)  # a head wider than H
+    with pytest.raises(ConfigError, match=r'^out_mode = "head" needs a model with a head \(classes\), this one has none$'):
+        DatapathConfig(out_mode="head").check_stream(1, 2, None)

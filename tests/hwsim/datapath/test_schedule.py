@@ -57,16 +57,17 @@ def test_no_head_and_layers(make_model):
     assert sequence_cycles(plan, 4) == 3 + 4 * c["step"] + 5 + 1
 
 
-def _events(I, H, S, head, C, steps, sequences):
-    """stream_events on a stand-in plan whose compute cycles are given (the recurrence only reads
-    the sizes and the compute counts)."""
+def _events(I, H, S, head, C, steps, sequences, out_mode="steps"):
+    """stream_events on a stand-in plan whose compute cycles and beats are given (the recurrence only
+    reads the beats, the compute counts and the output mode)."""
     from types import SimpleNamespace
 
     import hwsim.datapath._schedule as sch
 
-    plan = SimpleNamespace(input_size=I, hidden_size=H, head=object() if C else None)
+    plan = SimpleNamespace(input_size=I, hidden_size=H, head=object() if C else None,
+                           config=SimpleNamespace(out_mode=out_mode))
     orig = sch.cycles_per_step
-    sch.cycles_per_step = lambda p: {"step": S, "head": head, "head_beats": C}
+    sch.cycles_per_step = lambda p: {"step": S, "head": head, "head_beats": C, "input_beats": I, "output_beats": H}
     try:
         return sch.stream_events(plan, steps, sequences)
     finally:
@@ -83,6 +84,41 @@ def test_stream_overlaps_io_with_compute(I, H, S):
     lo = [e["last_out"] for e in ev]
     assert lo[2] - lo[1] == lo[1] - lo[0] or len({b - a for a, b in zip(lo, lo[1:])}) <= 2
     assert all(e["cycles"] == e["last_out"] - e["first_in"] + 1 for e in ev)
+
+
+@pytest.mark.parametrize("mode", ["last", "head"])
+@pytest.mark.parametrize("I,H,S", [(3, 5, 40), (40, 5, 10), (2, 60, 10), (1, 1, 1)])
+def test_out_modes_drop_the_h_beats(I, H, S, mode):
+    """Without every step's h on the stream a long sequence settles at max(S, I) cycles a step; the
+    last step's h (mode "last") still goes out before the head's result."""
+    ev = _events(I, H, S, 16, 10, 30, 3, out_mode=mode)
+    steps = _events(I, H, S, 16, 10, 30, 3)
+    starts = [a for e in ev for a in e["starts"]]
+    assert all(b - a == max(S, I) for a, b in zip(starts[10:29], starts[11:30]))
+    assert all(e["last_out"] <= f["last_out"] for e, f in zip(ev, steps))
+    first = ev[0]["starts"][-1] + S - 1  # the last step's done
+    tail = (H if mode == "last" else 0)
+    assert ev[0]["last_out"] == max(first + 16, first + tail) + 10 + 1
+
+
+def test_elements_per_beat(make_model):
+    """in_elems / out_elems divide the beats (rounded up); the stream's timing follows them."""
+    from hwsim.datapath._plan import lower
+    from hwsim.datapath._schedule import cycles_per_step, stream_beat_counts, stream_events
+    from hwsim.model._quant import quantize_model
+
+    m = quantize_model(make_model("rnn_tanh", 7, 9, 1, 4, seed=2), "ternary")
+    plan = lower(m, DatapathConfig(rows=9, lanes=16, in_elems=3, out_elems=4))
+    c = cycles_per_step(plan)
+    assert (c["input_beats"], c["output_beats"], c["head_beats"]) == (3, 3, 1)
+    assert stream_beat_counts(plan, [2, 1]) == (9, 3 * 3 + 2)
+    one = lower(m, DatapathConfig(rows=9, lanes=16))
+    assert cycles_per_step(one)["step"] == c["step"]  # the compute does not change
+    assert stream_events(plan, 2)[0]["starts"][0] == 3 and stream_events(one, 2)[0]["starts"][0] == 7
+    last = lower(m, DatapathConfig(rows=9, lanes=16, out_mode="last"))
+    assert stream_beat_counts(last, [2, 1]) == (14 + 7, 2 * (9 + 4))
+    head = lower(m, DatapathConfig(rows=9, lanes=16, out_mode="head"))
+    assert stream_beat_counts(head, [2, 1]) == (21, 8)
 
 
 def test_sequence_period_of_a_compute_bound_design(make_model):
