@@ -181,12 +181,21 @@ def test_contract_tables_are_stored_in_long_form(make_model, tmp_path):
 
 
 def test_head_roms_fold_on_the_heads_own_rows(make_model, tmp_path):
-    """Head ROMs: ``tile_rows`` and ``rows_per_word`` are ``R_h = min(R, C)``, not ``R``."""
-    model = quantize_model(make_model("gru", 3, 6, 1, 3), "ternary", scale="row")
-    man = _manifest(model, DatapathConfig(rows=5, lanes=2), tmp_path)
-    roms = {r["name"]: r for r in man["roms"]}
-    assert roms["l0_weights"]["tile_rows"] == 5 and roms["head_weights"]["tile_rows"] == 3
-    assert roms["head_bias"]["rows_per_word"] == 3 and roms["head_shift"]["rows_per_word"] == 3
+    """Head ROMs: ``tile_rows`` / ``tile_lanes`` and ``rows_per_word`` are the head's own array
+    ``R_h x L_h`` (``head_folding``: at most ``min(R, C)`` rows), not the layers' ``R x L``."""
+    from hwsim.datapath._plan import lower
+    from hwsim.datapath._schedule import head_folding
+
+    for hidden, rows, lanes in ((6, 5, 2), (40, 8, 8)):
+        model = quantize_model(make_model("gru", 3, hidden, 1, 3), "ternary", scale="row")
+        cfg = DatapathConfig(rows=rows, lanes=lanes)
+        man = _manifest(model, cfg, tmp_path / f"h{hidden}")
+        hr, hl = head_folding(lower(model, cfg))
+        assert hr <= min(rows, 3)
+        roms = {r["name"]: r for r in man["roms"]}
+        assert roms["l0_weights"]["tile_rows"] == rows
+        assert (roms["head_weights"]["tile_rows"], roms["head_weights"]["tile_lanes"]) == (hr, hl)
+        assert roms["head_bias"]["rows_per_word"] == hr and roms["head_shift"]["rows_per_word"] == hr
 
 
 def test_paper_exact_code_table_lists_the_padding_code(make_model, tmp_path):
