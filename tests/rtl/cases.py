@@ -154,14 +154,14 @@ SWEEP = [
 #: modes whose ties the row shift moves, saturating inputs.
 ROW = [
     Case("gru", "ternary", gain=2.0, quant_kw={"scale": "row"}, row_spread=3),
-    Case("lstm", "binary", word_bits=16, lanes=3, rows=2, hidden=5, classes=2, narrow=True, saturate=0.3,
+    Case("lstm", "binary", word_bits=16, lanes=3, rows=2, hidden=5, classes=2, narrow=True, saturate=0.5, gain=8.0,
          quant_kw={"scale": "row"}, row_spread=2),
     Case("rnn_tanh", "pow2-ternary", word_bits=32, lanes=4, rows=3, pointwise_units=1, hidden=6, layers=2, classes=4,
          rounding="half_even", quant_kw={"scale": "row"}, row_spread=3),
     Case("rnn_relu", "ternary", word_bits=32, lanes=2, rows=4, pointwise_units=2, hidden=7, classes=None,
          rounding="zero", overflow="wrap", gain=4.0, quant_kw={"scale": "row"}, row_spread=1),
-    Case("gru", "pow2-ternary", lanes=5, rows=5, inputs=2, hidden=5, classes=3, rounding="floor", saturate=0.2,
-         quant_kw={"scale": "row"}, row_spread=2),
+    Case("gru", "pow2-ternary", lanes=5, rows=5, inputs=2, hidden=5, classes=3, rounding="floor", narrow=True,
+         saturate=0.5, gain=4.0, quant_kw={"scale": "row"}, row_spread=2),
 ]
 
 
