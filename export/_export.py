@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.datapath._config import DatapathConfig
-from hwsim._errors import ConfigError, FormatError
+from hwsim._errors import FormatError
 from hwsim._fsutil import prepare_output_dir, replace_dir, sibling_tmp_dir
 from hwsim.datapath._schedule import cycles_per_step, stream_beats
 
@@ -76,18 +76,6 @@ def _schedule(plan) -> dict[str, Any]:
     return {"cycles_per_step": int(sched["step"]), **sched}
 
 
-#: The one line an export of per-row weight scales gets until the RTL has its per-row shift.
-ROW_SCALES_REFUSED = ("per-row weight scales have no RTL yet (the requantizer's per-row shift is not built); "
-                      "quantize with --scale tensor to export, or simulate with hwsim check")
-
-
-def check_exportable(model, cfg: DatapathConfig) -> None:
-    """Refuse what the RTL cannot build yet: per-row weight scales (the model's or the contract's)."""
-    quant = getattr(model, "quant", None)
-    if (quant is not None and quant.granularity == "row") or cfg.weight_scales == "row":
-        raise ConfigError(ROW_SCALES_REFUSED)
-
-
 def write_export(
     model,
     out_dir: str | os.PathLike,
@@ -115,7 +103,6 @@ def write_export(
     from hwsim.datapath._plan import lower
 
     cfg = DatapathConfig() if cfg is None else cfg
-    check_exportable(model, cfg)
     fmts = check_formats(("hex",) + tuple(check_formats(formats)))
     check_identifier(top_name)
     out = check_output_path(out_dir)

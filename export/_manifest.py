@@ -43,6 +43,17 @@ BIAS_ORDER = (
     "padding rows 0; segment rows start at word start"
 )
 
+ROW_SHIFT_ORDER = (
+    "the words of the bias ROM beside it: one per (segment, row group), the row shift e of row "
+    "g * rows_per_word + r at bits [r * field_bits +: field_bits], unsigned; padding rows 0; row r of a "
+    "segment has acc_frac + e fraction bits in its accumulator"
+)
+
+
+def scale_json(s) -> int | list[int]:
+    """A tensor's ``scale_log2`` in the manifest: one int, or one int per row (per-row scales)."""
+    return [int(v) for v in s] if isinstance(s, (tuple, list, np.ndarray)) else int(s)
+
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -66,7 +77,7 @@ def _sources(model, plan) -> dict[tuple[str, str], list[dict[str, Any]]]:
                         "tensor_rows": [g * H, (g + 1) * H],
                         "tensor_cols": [0, n],
                         "cols": [col, col + n],
-                        "scale_log2": int(spec.scales[key]),
+                        "scale_log2": scale_json(spec.scales[key]),
                     })
                     col += n
             out[(f"l{k}_weights", name)] = src
@@ -75,7 +86,7 @@ def _sources(model, plan) -> dict[tuple[str, str], list[dict[str, Any]]]:
         C, Hh = plan.head.m.shape
         out[("head_weights", "head")] = [{
             "tensor": key, "tensor_rows": [0, C], "tensor_cols": [0, Hh], "cols": [0, Hh],
-            "scale_log2": int(spec.scales[key]),
+            "scale_log2": scale_json(spec.scales[key]),
         }]
     return out
 
@@ -104,8 +115,9 @@ def _rom_entry(rom: Rom, formats, sources) -> dict[str, Any]:
             }
             for s in rom.segments
         ]
-    elif rom.role == "bias":
-        entry.update(rows_per_word=rom.tile_rows, field_bits=rom.field_bits, bias_order=BIAS_ORDER)
+    elif rom.role in ("bias", "row_shift"):
+        order = {"bias_order": BIAS_ORDER} if rom.role == "bias" else {"row_shift_order": ROW_SHIFT_ORDER}
+        entry.update(rows_per_word=rom.tile_rows, field_bits=rom.field_bits, **order)
         entry["segments"] = [
             {"name": s.name, "start": s.start, "rows": s.rows, "row_groups": s.row_groups} for s in rom.segments
         ]
@@ -127,14 +139,16 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
     tensors = {}
     for key, s in spec.scales.items():
         kind, k, fld = keys[key]
-        s = int(s)
+        s = scale_json(s)
         tensors[key] = {
             "layer": k,
             "field": fld,
             "shape": list(np.shape(model.tensor(key))),
             "scale_log2": s,
             "rom": rom_of.get((kind, k, fld)),
-            "values": [{"code": c, "m": m, "value": float(np.ldexp(float(m), s))} for c, m in table],
+            # per-row scales: row r's weight is m * 2**scale_log2[r], so a code has no one value
+            "values": [{"code": c, "m": m} if isinstance(s, list) else
+                       {"code": c, "m": m, "value": float(np.ldexp(float(m), s))} for c, m in table],
         }
     sources = _sources(model, plan)
     layers = [
@@ -145,9 +159,11 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
             "acc_frac": l.acc_frac, "acc_bits": l.acc_bits,
             "shift_in": l.shift_in, "shift_rec": l.shift_rec,
             "weights_rom": f"l{l.index}_weights", "bias_rom": f"l{l.index}_bias",
+            "row_shift_rom": None if l.accums[0].row_shift is None else f"l{l.index}_shift",
             "accumulations": [
                 {"name": a.name, "rows": a.rows, "cols": a.cols, "n_in": a.n_in, "n_rec": a.n_rec,
-                 "bias": [int(b) for b in a.bias]}
+                 "bias": [int(b) for b in a.bias],
+                 **({} if a.row_shift is None else {"row_shift": [int(e) for e in a.row_shift]})}
                 for a in l.accums
             ],
         }
@@ -168,7 +184,9 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
             "s": hd.s, "acc_frac": hd.acc_frac, "acc_bits": hd.acc_bits, "shift": hd.shift,
             "rows": int(hd.m.shape[0]), "cols": int(hd.m.shape[1]),
             "weights_rom": "head_weights", "bias_rom": "head_bias",
+            "row_shift_rom": None if hd.row_shift is None else "head_shift",
             "bias": [int(b) for b in hd.bias],
+            **({} if hd.row_shift is None else {"row_shift": [int(e) for e in hd.row_shift]}),
         }
         if not cfg.is_global:
             hc = plan.head_config()
@@ -179,7 +197,8 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
             "unit": "lut",
             "tables": {
                 f: {
-                    "rom": f"{f}_lut", "entries": 1 << cfg.lut_bits, "range_log2": range_log2(f, cfg),
+                    # null when no layer reads the global tables (then they are not exported)
+                    "rom": f"{f}_lut" if f"{f}_lut" in roms else None, "entries": 1 << cfg.lut_bits, "range_log2": range_log2(f, cfg),
                     "index_shift": lut_index_shift(f, cfg), "word_format": cfg.act.to_dict(),
                     "rule": "index = (clamp(x, -R*2**pre.frac, R*2**pre.frac - 1) + R*2**pre.frac) >> index_shift; "
                             "word i = floor(f(-R + (i + 0.5) * 2R / entries) * 2**act.frac + 0.5), R = 2**range_log2",
@@ -293,13 +312,14 @@ def segment_codes(words: np.ndarray, entry: dict[str, Any]) -> list[tuple[dict[s
 
 
 def bias_fields(words: np.ndarray, entry: dict[str, Any]) -> np.ndarray:
-    """Every bias of a bias ROM, word by word and field by field (padding rows included), as int64."""
-    fb, n = entry["field_bits"], entry["rows_per_word"]
+    """Every field of a bias or row-shift ROM, word by word and field by field (padding rows
+    included), as int64: two's complement where the entry says ``signed``, else unsigned."""
+    fb, n, signed = entry["field_bits"], entry["rows_per_word"], entry["signed"]
     out = []
     for w in words_to_ints(words, entry["word_bits"], signed=False):
         for k in range(n):
             v = (w >> (k * fb)) & ((1 << fb) - 1)
-            out.append(v - (1 << fb) if v >> (fb - 1) else v)
+            out.append(v - (1 << fb) if signed and v >> (fb - 1) else v)
     return np.array(out, dtype=np.int64)
 
 

@@ -25,7 +25,7 @@ from hwsim._errors import FormatError
 from hwsim.datapath._schedule import head_folding
 
 #: Roles a ROM plays; the manifest records one per ROM.
-ROLES = ("weights", "bias", "sigmoid_lut", "tanh_lut")
+ROLES = ("weights", "bias", "row_shift", "sigmoid_lut", "tanh_lut")
 
 
 def word_bytes(width: int) -> int:
@@ -236,7 +236,7 @@ class Rom:
 
     ``words`` is ``(depth, ceil(width/8))`` uint8, little-endian per word, bits above ``width`` zero.
     Weight ROMs set ``code_bits`` and the tile shape ``tile_rows x tile_lanes`` (``tiles_per_word``
-    tiles a word); bias ROMs hold ``tile_rows`` fields of ``field_bits`` per word.
+    tiles a word); bias and row-shift ROMs hold ``tile_rows`` fields of ``field_bits`` per word.
     """
 
     name: str
@@ -250,7 +250,7 @@ class Rom:
     tile_rows: int = 1
     tile_lanes: int = 1
     tiles_per_word: int = 1
-    field_bits: int | None = None  # bias ROMs: width of one bias field
+    field_bits: int | None = None  # bias / row-shift ROMs: width of one field
     extra: dict = field(default_factory=dict)
 
     @property
@@ -311,30 +311,55 @@ def _weight_rom(name: str, mats: list[tuple[str, np.ndarray, int, int]], codec, 
                tile_rows=rows, tile_lanes=lanes, tiles_per_word=tpw)
 
 
-def _bias_rom(name: str, biases: list[tuple[str, np.ndarray]], width: int, layer: int | None, rows: int) -> Rom:
-    """One word per (accumulation, row group): the group's ``rows`` biases, row ``r`` at field ``r``."""
+def _field_words(vectors: list[tuple[str, np.ndarray]], width: int, rows: int, *, signed: bool):
+    """One word per (vector, row group): the group's ``rows`` values, row ``r`` at field ``r``; padding 0."""
     segs, vals, start = [], [], 0
-    for bname, b in biases:
+    for vname, b in vectors:
         b = np.asarray(b, dtype=np.int64)
         rg = -(-len(b) // rows)
         padded = np.zeros(rg * rows, dtype=np.int64)
         padded[: len(b)] = b
         vals.append(padded)
-        segs.append(Segment(bname, start, len(b), row_groups=rg))
+        segs.append(Segment(vname, start, len(b), row_groups=rg))
         start += rg
-    fields = pack_ints(np.concatenate(vals), width)  # range check, two's complement per field
-    mask = (1 << width) - 1
-    ints = [int.from_bytes(f.tobytes(), "little") & mask for f in fields]
-    words = [sum(v << (r * width) for r, v in enumerate(ints[i : i + rows])) for i in range(0, len(ints), rows)]
-    return Rom(name, "bias", rows * width, words_from_ints(words, rows * width), tuple(segs), None, layer,
-               tile_rows=rows, field_bits=width)
+    v = np.concatenate(vals)
+    if signed:
+        fields = pack_ints(v, width)  # range check, two's complement per field
+        mask = (1 << width) - 1
+        ints = [int.from_bytes(f.tobytes(), "little") & mask for f in fields]
+    else:
+        if v.size and (int(v.min()) < 0 or int(v.max()) >> width):
+            raise FormatError(f"{width}-bit unsigned fields hold [0, {(1 << width) - 1}], not {int(v.max()) if v.min() >= 0 else int(v.min())}")
+        ints = [int(x) for x in v]
+    words = [sum(x << (r * width) for r, x in enumerate(ints[i : i + rows])) for i in range(0, len(ints), rows)]
+    return words_from_ints(words, rows * width), tuple(segs)
+
+
+def _bias_rom(name: str, biases: list[tuple[str, np.ndarray]], width: int, layer: int | None, rows: int) -> Rom:
+    """One word per (accumulation, row group): the group's ``rows`` biases, row ``r`` at field ``r``."""
+    words, segs = _field_words(biases, width, rows, signed=True)
+    return Rom(name, "bias", rows * width, words, segs, None, layer, tile_rows=rows, field_bits=width)
+
+
+def row_shift_bits(e_max: int) -> int:
+    """Width of one row-shift field: enough for the largest shift, at least 1."""
+    return max(1, int(e_max).bit_length())
+
+
+def _shift_rom(name: str, shifts: list[tuple[str, np.ndarray]], layer: int | None, rows: int) -> Rom:
+    """The row shifts beside a bias ROM: the same words (one per accumulation and row group), each
+    field the unsigned shift ``e_j`` of its row (docs/rom_format.md, "Row-shift words")."""
+    width = row_shift_bits(max(int(np.max(e, initial=0)) for _, e in shifts))
+    words, segs = _field_words(shifts, width, rows, signed=False)
+    return Rom(name, "row_shift", rows * width, words, segs, None, layer, signed=False, tile_rows=rows,
+               field_bits=width)
 
 
 def rom_images(plan) -> dict[str, Rom]:
     """Every ROM of a lowered plan, in file order, keyed by name (the file stem under ``rom/``).
 
     ``l{k}_weights`` / ``l{k}_bias`` per layer, ``head_weights`` / ``head_bias`` when the model has
-    a head, ``sigmoid_lut`` / ``tanh_lut`` when a layer's activation is ``lut`` (``l{k}_sigmoid_lut`` /
+    a head, ``l{k}_shift`` / ``head_shift`` beside them when the weights have per-row scales, ``sigmoid_lut`` / ``tanh_lut`` when a layer's activation is ``lut`` (``l{k}_sigmoid_lut`` /
     ``l{k}_tanh_lut`` for a layer whose own precision changes its tables). The
     weight and bias ROMs are folded for ``rows x lanes`` (the head's for its own array,
     ``hwsim.datapath._schedule.head_folding``).
@@ -346,6 +371,8 @@ def rom_images(plan) -> dict[str, Rom]:
         mats = [(a.name, a.m, a.n_in, a.n_rec) for a in layer.accums]
         roms[f"l{k}_weights"] = _weight_rom(f"l{k}_weights", mats, plan.codec, cfg.word_bits, k, cfg.rows, cfg.lanes)
         roms[f"l{k}_bias"] = _bias_rom(f"l{k}_bias", [(a.name, a.bias) for a in layer.accums], layer.acc_bits, k, cfg.rows)
+        if layer.accums[0].row_shift is not None:
+            roms[f"l{k}_shift"] = _shift_rom(f"l{k}_shift", [(a.name, a.shifts()) for a in layer.accums], k, cfg.rows)
     if plan.head is not None:
         hd = plan.head
         hr, hl = head_folding(plan)
@@ -353,6 +380,8 @@ def rom_images(plan) -> dict[str, Rom]:
             "head_weights", [("head", hd.m, 0, hd.m.shape[1])], plan.codec, cfg.word_bits, None, hr, hl
         )
         roms["head_bias"] = _bias_rom("head_bias", [("head", hd.bias)], hd.acc_bits, None, hr)
+        if hd.row_shift is not None:
+            roms["head_shift"] = _shift_rom("head_shift", [("head", hd.shifts())], None, hr)
     # One pair of tables per distinct contract: the global sigmoid_lut / tanh_lut, and l{k}_* for a
     # layer whose own precision changes its tables (per-layer precision, docs/datapath.md).
     for k in range(len(plan.layers)):

@@ -20,7 +20,7 @@ from hwsim.datapath._config import ACTIVATION_CODE, OUT_MODES, OVERFLOW_CODE, RO
 from hwsim._errors import FormatError
 from hwsim.datapath._schedule import head_folding
 
-from ._pack import tiles_per_word
+from ._pack import row_shift_bits, tiles_per_word
 
 #: The synthesizable blocks copied into every export, in dependency order.
 RTL_SOURCES = (
@@ -93,6 +93,14 @@ def _round8(bits: int) -> int:
     return -(-bits // 8) * 8
 
 
+def _row_shift(name: str, shifts) -> dict[str, Any]:
+    """The RSH_* parameters of a matvec: no shift ROM (``bits`` 0), or its file, field width and largest shift."""
+    if shifts is None:
+        return {"bits": 0, "max": 0, "file": ""}
+    e_max = max(int(e.max(initial=0)) for e in shifts)
+    return {"bits": row_shift_bits(e_max), "max": e_max, "file": f"{name}.hex"}
+
+
 def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     """Every number the generated top needs, taken from the plan (the template only prints them)."""
     _vident(top)
@@ -132,6 +140,7 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
             "acc_frac": lp.acc_frac,
             "weights": f"l{lp.index}_weights.hex",
             "bias": f"l{lp.index}_bias.hex",
+            "rsh": _row_shift(f"l{lp.index}_shift", None if lp.accums[0].row_shift is None else [a.shifts() for a in lp.accums]),
         })
     head = None
     if plan.head is not None:
@@ -153,6 +162,7 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
             "acc_frac": hd.acc_frac,
             "weights": "head_weights.hex",
             "bias": "head_bias.hex",
+            "rsh": _row_shift("head_shift", None if hd.row_shift is None else [hd.shifts()]),
         }
     last = plan.layer_config(len(plan.layers) - 1)
     out_fmt = plan.head_config().out if plan.head is not None else cfg.out

@@ -44,6 +44,7 @@ class _Accum(Open):
     n_in: Count
     n_rec: Count
     bias: list[Int64]
+    row_shift: list[Count] | None = None  # with the layer's row_shift_rom
 
 
 class _Layer(Open):
@@ -56,6 +57,7 @@ class _Layer(Open):
     shift_rec: Small
     weights_rom: Name
     bias_rom: Name
+    row_shift_rom: Name | None = None  # per-row weight scales: the shift ROM beside bias_rom
     accumulations: list[_Accum]
 
 
@@ -66,6 +68,7 @@ class _Head(Open):
     shift: Small
     weights_rom: Name
     bias_rom: Name
+    row_shift_rom: Name | None = None
 
 
 class _Model(Open):
@@ -109,16 +112,18 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
         cfg = DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
     except ConfigError as e:
         raise error(str(e)) from None
-    # weight_scales may be left out (it is "auto": the design's scales are per tensor, export refuses rows),
-    # and so may the stream keys at their defaults (one element a beat, every step's h)
+    # weight_scales may be left out (manifests written before the key existed: "auto", which follows the
+    # model), and so may the stream keys at their defaults (one element a beat, every step's h)
     missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales", *STREAM_DEFAULTS})
     if missing:  # the RTL was generated from the whole contract: no key may fall back to a default
         raise error(f"{source}: contract must give every key of the datapath contract, not lack {missing[0]!r}")
     roms = {r.name for r in rec.roms}
     needed = [(lj.weights_rom, f"layers[{lj.index}]") for lj in rec.layers]
     needed += [(lj.bias_rom, f"layers[{lj.index}]") for lj in rec.layers]
+    needed += [(lj.row_shift_rom, f"layers[{lj.index}]") for lj in rec.layers if lj.row_shift_rom is not None]
     if rec.head is not None:
         needed += [(rec.head.weights_rom, "head"), (rec.head.bias_rom, "head")]
+        needed += [(rec.head.row_shift_rom, "head")] if rec.head.row_shift_rom is not None else []
     for lj in rec.layers:  # per-layer precision: a layer's tables are the shared ones or its own
         needed += [(name, f"layers[{lj.index}]'s lut activation") for name in lut_rom_names(cfg, lj.index) or ()]
     for name, who in needed:

@@ -21,6 +21,10 @@ module hwsim_head #(
     parameter ACC_FRAC      = 16,
     parameter WEIGHT_FILE   = "",
     parameter BIAS_FILE     = "",
+    // per-row weight scales (hwsim_matvec): RSH_BITS-bit row shifts up to RSH_MAX from RSH_FILE
+    parameter RSH_BITS      = 0,
+    parameter RSH_MAX       = 0,
+    parameter RSH_FILE      = "",
     // EXT_H = 1 (one lane): h is read through the last layer's synchronous h port, not h_flat
     parameter EXT_H         = 0,
     parameter HAW           = ((HID) > 2 ? $clog2(HID) : 1)
@@ -50,7 +54,8 @@ module hwsim_head #(
         .U_BITS(H_BITS), .H_BITS(H_BITS), .SHIFT_IN(SHIFT), .SHIFT_REC(0),
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
-        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H), .EXT_U(EXT_H), .HN(HID)
+        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE),
+        .RSH_BITS(RSH_BITS), .RSH_MAX(RSH_MAX), .RSH_FILE(RSH_FILE), .EXT_H(EXT_H), .EXT_U(EXT_H), .HN(HID)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(h_flat), .h_flat({H_BITS{1'b0}}),
         .h_addr(h_addr), .h_en(h_en), .h_q(h_q),

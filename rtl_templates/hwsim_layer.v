@@ -41,6 +41,10 @@ module hwsim_layer #(
     parameter ACC_FRAC      = 16,
     parameter WEIGHT_FILE   = "",
     parameter BIAS_FILE     = "",
+    // per-row weight scales (hwsim_matvec): RSH_BITS-bit row shifts up to RSH_MAX from RSH_FILE
+    parameter RSH_BITS      = 0,
+    parameter RSH_MAX       = 0,
+    parameter RSH_FILE      = "",
     parameter SIG_FILE      = "",
     parameter TANH_FILE     = ""
 ) (
@@ -98,7 +102,8 @@ module hwsim_layer #(
         .U_BITS(U_BITS), .H_BITS(H_BITS), .SHIFT_IN(SHIFT_IN), .SHIFT_REC(SHIFT_REC),
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
-        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE), .EXT_H(EXT_H)
+        .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE),
+        .RSH_BITS(RSH_BITS), .RSH_MAX(RSH_MAX), .RSH_FILE(RSH_FILE), .EXT_H(EXT_H)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat), .h_addr(mv_haddr), .h_en(mv_hen), .h_q(h_rd),
         .wr_en(mv_wr), .wr_acc(mv_acc), .wr_grp(mv_grp), .wr_data(mv_data), .wr_valid(mv_valid),

@@ -44,6 +44,12 @@ module hwsim_matvec #(
     parameter OVERFLOW_MODE = 0,
     parameter WEIGHT_FILE   = "",
     parameter BIAS_FILE     = "",
+    // per-row weight scales (docs/datapath.md, "Per-row scales"): RSH_BITS > 0 reads a shift ROM
+    // beside the bias ROM (RSH_FILE, ROWS fields of RSH_BITS per word, same address); row j's
+    // accumulator has ACC_FRAC + e_j fraction bits, e_j <= RSH_MAX. RSH_BITS = 0: no shifts.
+    parameter RSH_BITS      = 0,
+    parameter RSH_MAX       = 0,
+    parameter RSH_FILE      = "",
     // EXT_H = 1 (LANES = 1 only): h is read through a synchronous port (h_addr -> h_q one cycle
     // later, e.g. a block-RAM copy of h) instead of a selector over h_flat
     parameter EXT_H         = 0,
@@ -363,6 +369,20 @@ module hwsim_matvec #(
     );
     reg [ROWS*ACC_BITS-1:0] bias_qr;  // the block-RAM output register: no RAM read into the adder
     always @(posedge clk) bias_qr <= bias_q;
+    // the row shifts of a row group: read with its biases, held from its first column group on
+    localparam RSW = (RSH_BITS > 0) ? RSH_BITS : 1;
+    wire [ROWS*RSW-1:0] rsh_q;
+    generate
+        if (RSH_BITS > 0) begin : g_rsh
+            hwsim_rom #(.WIDTH(ROWS * RSH_BITS), .DEPTH(NB), .ADDR_BITS(BAW), .INIT_FILE(RSH_FILE)) u_srom (
+                .clk(clk), .addr(ba_r), .q(rsh_q)
+            );
+        end else begin : g_norsh
+            assign rsh_q = {(ROWS * RSW){1'b0}};
+        end
+    endgenerate
+    reg [ROWS*RSW-1:0] rsh_qr;  // registered like the biases
+    always @(posedge clk) rsh_qr <= rsh_q;
 
     // ---- row PEs: products, adder tree, accumulator, requant --------------------------------------
     wire [TILE-1:0] tile;
@@ -457,10 +477,30 @@ module hwsim_matvec #(
             end
             wire signed [OUT_BITS-1:0] y;
             wire                       y_oor;
-            hwsim_requant #(
-                .IN_W(ACC_BITS), .FROM_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
-            ) u_rq (.din(acc), .dout(y), .oor(y_oor));
+            if (RSH_BITS > 0 && RSH_MAX > 0) begin : g_rq_row
+                // per-row scale: acc << (RSH_MAX - e) has ACC_FRAC + RSH_MAX fraction bits on every
+                // row, exactly (a variable left shift, no multiplier); one fixed requant follows,
+                // so the rounding is that of a requant from ACC_FRAC + e (docs/datapath.md)
+                reg  [RSW-1:0] e;
+                always @(posedge clk) begin
+                    if (va && first_a) e <= rsh_qr[gr*RSW +: RSW];
+                end
+                localparam integer EMAX_I = RSH_MAX;
+                localparam [RSW:0] EMAX = EMAX_I[RSW:0];
+                wire [RSW:0] lsh = EMAX - {1'b0, e};
+                wire signed [ACC_BITS+RSH_MAX-1:0] ax = {{RSH_MAX{acc[ACC_BITS-1]}}, acc};
+                wire signed [ACC_BITS+RSH_MAX-1:0] as = ax <<< lsh;
+                hwsim_requant #(
+                    .IN_W(ACC_BITS + RSH_MAX), .FROM_FRAC(ACC_FRAC + RSH_MAX), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
+                    .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
+                ) u_rq (.din(as), .dout(y), .oor(y_oor));
+            end else begin : g_rq
+                wire unused_rsh = ^rsh_qr[gr*RSW +: RSW];  // no shifts, or every shift is 0
+                hwsim_requant #(
+                    .IN_W(ACC_BITS), .FROM_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
+                    .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
+                ) u_rq (.din(acc), .dout(y), .oor(y_oor));
+            end
             // rows past NROW (the last group's padding) are computed but never written
             localparam integer NG_I = (NROW - gr + ROWS - 1) / ROWS;  // groups holding row gr
             localparam [GW:0] NG = NG_I[GW:0];

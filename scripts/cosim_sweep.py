@@ -6,8 +6,10 @@
 
 Every configuration draws a cell, quantizer, code width, word width, the folding (rows and lanes
 from 1 to fully parallel, primes and non-divisors included; pointwise units among the divisors of
-rows), the stream (elements per input / output beat, output mode), sizes, rounding / overflow / activation modes, formats, input saturation and
-weight gain, exports the model, and co-simulates it (hwsim.hdl._cosim) with random stream stalls;
+rows), the stream (elements per input / output beat, output mode), per-row weight scales (a third
+of the binary and ternary draws, rows spread over up to 4 octaves so that the row shifts differ),
+sizes, rounding / overflow / activation modes, formats, input saturation and weight gain, exports the
+model, and co-simulates it (hwsim.hdl._cosim) with random stream stalls;
 a configuration run with stalls runs again on a few sequences without stalls, where the end-to-end
 cycles of every sequence (first input beat to last output beat) must equal
 ``hwsim.datapath._schedule.stream_events``. Sizes are drawn up to 24 now and then, so that some
@@ -42,6 +44,8 @@ CODE_BITS = {"binary": 1, "ternary": 2, "pow2-ternary": 2, "ternary-stoch": 2}
 
 
 def draw(rng: np.random.Generator, seed: int) -> Case:
+    from hwsim.model._quant import ROW_SCALE_METHODS
+
     cell = str(rng.choice(["rnn_tanh", "rnn_relu", "gru", "lstm"]))
     method = str(rng.choice(list(METHODS)))
     bits = METHODS[method][rng.integers(len(METHODS[method]))]
@@ -59,6 +63,9 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
     words = classes if out_mode == "head" else max(hidden, classes or 0)
     in_elems = 1 if rng.random() < 0.5 else int(rng.integers(1, inputs + 1))
     out_elems = 1 if rng.random() < 0.5 else int(rng.integers(1, words + 1))
+    # per-row weight scales for a third of the binary / ternary draws, rows spread over up to 4 octaves
+    row = method in ROW_SCALE_METHODS and rng.random() < 1 / 3
+    spread = int(rng.integers(0, 5)) if row else 0
     return Case(
         cell=cell, method=method, bits=bits,
         inputs=inputs, hidden=hidden, layers=int(rng.integers(1, 3)),
@@ -72,6 +79,8 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
         saturate=float(rng.choice([0.0, 0.0, 0.2, 0.5])),
         bias=bool(rng.random() < 0.85),
         seed=seed,
+        quant_kw={"scale": "row"} if row else {},
+        row_spread=spread,
     )
 
 

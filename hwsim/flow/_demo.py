@@ -156,7 +156,6 @@ def run_flow(
     from ..analysis._check import run_check
     from ..datapath._plan import lower
     from ..analysis._report import describe_model, weight_histograms, write_report
-    from ..export._export import check_exportable
 
     cfg = config if config is not None else DatapathConfig()
     out_dir = Path(out_dir)
@@ -165,7 +164,6 @@ def run_flow(
             raise HwsimError(f"synthesis target must be one of {', '.join(SYNTH_TARGETS)}, not {t!r}")
     if cosim_sequences < 1:
         raise HwsimError(f"co-simulation needs at least 1 sequence, not {cosim_sequences}")
-    check_exportable(qmodel, cfg)  # what the RTL cannot build yet (per-row weight scales)
     prepare_out_dir(out_dir, force)
     say = log or (lambda s: tqdm.write(s, file=sys.stderr))
     plan = lower(qmodel, cfg)  # fails early (bad contract) before any file is written

@@ -131,6 +131,17 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
         n = entry["rows_per_word"]
         return {s["name"]: f[s["start"] * n : s["start"] * n + s["rows"]] for s in entry["segments"]}
 
+    def row_shifts(who: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, np.ndarray | None]:
+        """Each accumulation's row shifts from the shift ROM (None without one), checked against the manifest."""
+        rom = who.get("row_shift_rom")
+        if rom is None:
+            return {it["name"]: None for it in items}
+        got = biases(rom)
+        for it in items:
+            if not np.array_equal(got[it["name"]], np.asarray(it.get("row_shift", []), dtype=np.int64)):
+                raise FormatError(f"ROM {rom}: row shifts of {it['name']} disagree with the manifest")
+        return got
+
     def ints(name: str) -> np.ndarray:
         entry = roms[name]
         return np.array(words_to_ints(read_rom(d, name, "hex", man), entry["word_bits"], signed=True), dtype=np.int64)
@@ -139,12 +150,13 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
     for lj in man["layers"]:
         mats = matrices(lj["weights_rom"])
         bias_rom = biases(lj["bias_rom"])
+        shifts = row_shifts(lj, lj["accumulations"])
         accums = []
         for aj in lj["accumulations"]:
             b = bias_rom[aj["name"]]
             if not np.array_equal(b, np.asarray(aj["bias"], dtype=np.int64)):
                 raise FormatError(f"ROM {lj['bias_rom']}: biases of {aj['name']} disagree with the manifest")
-            accums.append(Accum(aj["name"], mats[aj["name"]], aj["n_in"], aj["n_rec"], b))
+            accums.append(Accum(aj["name"], mats[aj["name"]], aj["n_in"], aj["n_rec"], b, shifts[aj["name"]]))
         in_fmt = cfg.x if lj["index"] == 0 else cfg.layer_config(lj["index"] - 1).h
         layers.append(
             LayerPlan(
@@ -155,7 +167,8 @@ def plan_from_export(export_dir: str | os.PathLike, *, verify_rtl: bool = True) 
     head = None
     if man.get("head"):
         hj = man["head"]
-        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"], biases(hj["bias_rom"])["head"])
+        head = HeadPlan(hj["s"], hj["acc_frac"], hj["shift"], hj["acc_bits"], matrices(hj["weights_rom"])["head"],
+                        biases(hj["bias_rom"])["head"], row_shifts(hj, [{**hj, "name": "head"}])["head"])
     sig, tanh = lut_table("sigmoid", cfg), lut_table("tanh", cfg)
     plan = Plan(cfg, mod["cell"], codec, mod["input_size"], mod["hidden_size"], tuple(layers), head, sig, tanh)
     for k in range(len(layers)):  # every layer's tables (shared or its own) must be its contract's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -9,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hwsim.datapath._config import DatapathConfig
-from hwsim._errors import ConfigError, FormatError, HwsimError
+from hwsim._errors import FormatError, HwsimError
 from hwsim.model._modelfile import save_model
 from hwsim.model._quant import quantize_model
 from hwsim.cli import main
@@ -256,26 +257,57 @@ def test_rtl_refusal_leaves_nothing(qmodel, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_per_row_scales_are_refused_before_anything_is_written(make_model, tmp_path):
-    """Until the RTL has its per-row shift, an export of a row-scaled model (or a contract asking for
-    one) is refused in one line and writes nothing; the simulator takes the model (hwsim check)."""
-    q = quantize_model(make_model("gru", 3, 4, 1, 2), "ternary", scale="row")
-    pattern = (r"^per-row weight scales have no RTL yet \(the requantizer's per-row shift is not built\); "
-               r"quantize with --scale tensor to export, or simulate with hwsim check$")
-    with pytest.raises(ConfigError, match=pattern):
-        write_export(q, tmp_path / "out")
-    with pytest.raises(ConfigError, match=pattern):
-        write_export(quantize_model(make_model("gru", 3, 4, 1, 2), "ternary"), tmp_path / "out",
-                     DatapathConfig(weight_scales="row"))
-    p = tmp_path / "q.safetensors"
-    save_model(q, p)
-    r = _run(p, "-o", tmp_path / "out")
-    assert r.exit_code == 2 and r.output.strip().splitlines() == ["Error: " + pattern[1:-1].replace("\\", "")]
-    assert os.listdir(tmp_path) == ["q.safetensors"]  # nothing of the export
+def test_per_row_scales_export_a_row_shift_rom_per_layer_and_head(make_model, tmp_path):
+    """A row-scaled model exports (API and CLI): beside each bias ROM a row-shift ROM whose fields are
+    the plan's row shifts, named by the layer / head entries; the plan read back from the export is
+    the exported one, shifts included (what hwsim cosim simulates)."""
     import numpy as np
 
-    data = tmp_path / "d.npz"
-    rng = np.random.default_rng(0)
-    np.savez(data, x=rng.uniform(-1, 1, (6, 5, 3)).astype(np.float32), y=rng.integers(0, 2, 6))
-    r = CliRunner().invoke(main, ["check", str(p), "--data", str(data)])
+    from hwsim.datapath._plan import lower
+    from hwsim.export._manifest import bias_fields, read_rom
+    from hwsim.hdl._cosim import plan_from_export
+
+    m = make_model("lstm", 3, 5, 2, 3)
+    m = dataclasses.replace(m, layers=tuple(dataclasses.replace(
+        l, w_ih=l.w_ih * np.ldexp(1.0, -(np.arange(l.w_ih.shape[0]) % 3))[:, None],
+        w_hh=l.w_hh * np.ldexp(1.0, -(np.arange(l.w_hh.shape[0]) % 3))[:, None]) for l in m.layers))
+    q = quantize_model(m, "ternary", scale="row")
+    cfg = DatapathConfig(rows=2, lanes=3)
+    plan = lower(q, cfg)
+    res = write_export(q, tmp_path / "out", cfg, formats=("hex", "mif"))
+    man = read_manifest(tmp_path / "out")
+    roms = {r["name"]: r for r in man["roms"]}
+    for k, lp in enumerate(plan.layers):
+        entry = man["layers"][k]
+        assert entry["row_shift_rom"] == f"l{k}_shift"
+        rom = roms[f"l{k}_shift"]
+        e_max = max(int(a.shifts().max()) for a in lp.accums)
+        assert e_max >= 1 and rom["role"] == "row_shift" and rom["signed"] is False and rom["layer"] == k
+        assert rom["field_bits"] == e_max.bit_length() and rom["word_bits"] == 2 * rom["field_bits"]
+        assert rom["depth"] == roms[f"l{k}_bias"]["depth"]  # read at the bias ROM's address
+        fields = bias_fields(read_rom(tmp_path / "out", rom["name"], "mif", man), rom)
+        for a, aj, seg in zip(lp.accums, entry["accumulations"], rom["segments"]):
+            assert aj["row_shift"] == a.shifts().tolist()
+            assert fields[seg["start"] * 2 : seg["start"] * 2 + seg["rows"]].tolist() == a.shifts().tolist()
+    assert man["head"]["row_shift_rom"] == "head_shift" and man["head"]["row_shift"] == plan.head.shifts().tolist()
+    key = "rnn.weight_ih_l0"
+    assert man["tensors"][key]["scale_log2"] == list(q.quant.scales[key])
+    assert "value" not in man["tensors"][key]["values"][0]
+    back, _ = plan_from_export(tmp_path / "out")
+    for lp, lb in zip(plan.layers, back.layers):
+        for a, b in zip(lp.accums, lb.accums):
+            np.testing.assert_array_equal(a.row_shift, b.row_shift)
+    np.testing.assert_array_equal(plan.head.row_shift, back.head.row_shift)
+    assert "rom/l0_shift.hex" in res.files
+    p = tmp_path / "q.safetensors"
+    save_model(q, p)
+    r = _run(p, "-o", tmp_path / "cli")
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "cli" / "rom" / "head_shift.hex").is_file()
+
+
+def test_per_tensor_scales_export_no_row_shift_rom(qmodel, tmp_path):
+    man = write_export(qmodel, tmp_path / "out", DatapathConfig(weight_scales="row"), formats="hex").manifest
+    assert [r["role"] for r in man["roms"]].count("row_shift") == 0
+    assert man["layers"][0]["row_shift_rom"] is None and "row_shift" not in man["layers"][0]["accumulations"][0]
+    assert man["head"]["row_shift_rom"] is None

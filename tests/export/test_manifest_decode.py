@@ -102,3 +102,108 @@ def test_manifest_biases_and_tables_match_the_plan(make_model, tmp_path):
     signed = [w - (1 << lut["word_bits"]) if w >> (lut["word_bits"] - 1) else w for w in words]
     assert signed == [int(v) for v in plan.sigmoid_table] and len(signed) == man["activation"]["tables"]["sigmoid"]["entries"]
     assert man["tensors"]["rnn.weight_ih_l0"]["values"][0] == {"code": 0, "m": 0, "value": 0.0}
+
+
+# -- what a decoder written from the docs alone tripped on (issue #23, "Also") --------------------
+def _manifest(model, cfg, tmp_path) -> dict:
+    write_export(model, tmp_path / "e", cfg, rtl=False)
+    return json.loads((tmp_path / "e" / "manifest.json").read_text())
+
+
+def test_manifest_names_only_exported_global_tables(make_model, tmp_path):
+    """``activation.tables.*.rom`` names the global table ROM only where it was exported."""
+    model = quantize_model(make_model("gru", 3, 4, 2, 2), "ternary")
+    cfg = DatapathConfig.from_dict({**DatapathConfig().to_dict(), "layers": {"0": {"activation": "pwl"}}})
+    man = _manifest(model, cfg, tmp_path / "a")  # layer 1 reads the global tables
+    assert man["activation"]["tables"]["sigmoid"]["rom"] == "sigmoid_lut"
+    assert {"sigmoid_lut", "tanh_lut"} <= {r["name"] for r in man["roms"]}
+    cfg = DatapathConfig.from_dict({**DatapathConfig().to_dict(),
+                                    "layers": {"0": {"activation": "pwl"}, "1": {"lut_bits": 6}}})
+    man = _manifest(model, cfg, tmp_path / "b")  # no layer reads them: not exported, not named
+    names = {r["name"] for r in man["roms"]}
+    assert "sigmoid_lut" not in names and "tanh_lut" not in names and "l1_sigmoid_lut" in names
+    assert [man["activation"]["tables"][f]["rom"] for f in ("sigmoid", "tanh")] == [None, None]
+    assert man["layers"][1]["precision"]["lut_roms"] == {"sigmoid": "l1_sigmoid_lut", "tanh": "l1_tanh_lut"}
+
+
+def test_a_lut_layer_under_a_global_pwl_has_its_own_tables(make_model, tmp_path):
+    """Global ``activation = "pwl"``, ``[layers.0] activation = "lut"``: no shared tables exist, so
+    the layer's are ``l0_*_lut`` (docs/datapath.md, "Per-layer precision"), and the manifest says so."""
+    model = quantize_model(make_model("rnn_tanh", 2, 3, 1, None), "ternary")
+    cfg = DatapathConfig.from_dict({**DatapathConfig(activation="pwl").to_dict(), "layers": {"0": {"activation": "lut"}}})
+    man = _manifest(model, cfg, tmp_path)
+    assert sorted(r["name"] for r in man["roms"] if r["role"].endswith("_lut")) == ["l0_sigmoid_lut", "l0_tanh_lut"]
+    assert man["layers"][0]["precision"]["lut_roms"] == {"sigmoid": "l0_sigmoid_lut", "tanh": "l0_tanh_lut"}
+    assert man["activation"]["unit"] == "pwl"
+
+
+def test_head_without_a_head_table_takes_the_last_layers_modes(make_model, tmp_path):
+    """No ``[head]`` table: the head's rounding and overflow are the last layer's overrides, in the
+    manifest, the plan the simulator runs and the RTL parameters alike."""
+    from hwsim.datapath._config import OVERFLOW_CODE, ROUNDING_CODE
+    from hwsim.datapath._plan import lower
+    from hwsim.export._rtl import top_params
+
+    model = quantize_model(make_model("gru", 3, 4, 2, 2), "ternary")
+    cfg = DatapathConfig.from_dict({**DatapathConfig().to_dict(), "layers": {"1": {"rounding": "floor", "overflow": "wrap"}}})
+    man = _manifest(model, cfg, tmp_path)
+    assert (man["head"]["precision"]["rounding"], man["head"]["precision"]["overflow"]) == ("floor", "wrap")
+    hc = lower(model, cfg).head_config()
+    assert (hc.rounding, hc.overflow) == ("floor", "wrap")
+    head = top_params(lower(model, cfg))["head"]
+    assert (head["round_mode"], head["overflow_mode"]) == (ROUNDING_CODE["floor"], OVERFLOW_CODE["wrap"])
+
+
+@pytest.mark.parametrize("scale", ["tensor", "row"])
+def test_signed_and_addr_bits_are_what_the_docs_define(make_model, tmp_path, scale):
+    """``addr_bits = max(1, bit_length(depth - 1))``; ``signed``: the fields are two's complement
+    (bias fields and table words: true; weight code bundles and row shifts: false)."""
+    model = quantize_model(make_model("lstm", 3, 5, 1, 3), "ternary", scale=scale)
+    man = _manifest(model, DatapathConfig(rows=4, lanes=2), tmp_path)
+    want = {"weights": False, "bias": True, "row_shift": False, "sigmoid_lut": True, "tanh_lut": True}
+    roles = set()
+    for rom in man["roms"]:
+        assert rom["addr_bits"] == max(1, (rom["depth"] - 1).bit_length())
+        assert rom["signed"] is want[rom["role"]], rom["name"]
+        roles.add(rom["role"])
+    assert ("row_shift" in roles) == (scale == "row")
+
+
+def test_contract_tables_are_stored_in_long_form(make_model, tmp_path):
+    """``pre = [12, 7]`` in a config is ``{"bits": 12, "frac": 7}`` in the manifest's contract."""
+    model = quantize_model(make_model("gru", 3, 4, 2, 2), "ternary")
+    cfg = DatapathConfig.from_dict({**DatapathConfig().to_dict(), "layers": {"1": {"pre": [12, 7]}},
+                                    "head": {"out": [8, 4]}})
+    man = _manifest(model, cfg, tmp_path)
+    assert man["contract"]["layers"]["1"]["pre"] == {"bits": 12, "frac": 7}
+    assert man["contract"]["head"]["out"] == {"bits": 8, "frac": 4}
+    assert DatapathConfig.from_dict(man["contract"]) == cfg
+
+
+def test_head_roms_fold_on_the_heads_own_rows(make_model, tmp_path):
+    """Head ROMs: ``tile_rows`` / ``tile_lanes`` and ``rows_per_word`` are the head's own array
+    ``R_h x L_h`` (``head_folding``: at most ``min(R, C)`` rows), not the layers' ``R x L``."""
+    from hwsim.datapath._plan import lower
+    from hwsim.datapath._schedule import head_folding
+
+    for hidden, rows, lanes in ((6, 5, 2), (40, 8, 8)):
+        model = quantize_model(make_model("gru", 3, hidden, 1, 3), "ternary", scale="row")
+        cfg = DatapathConfig(rows=rows, lanes=lanes)
+        man = _manifest(model, cfg, tmp_path / f"h{hidden}")
+        hr, hl = head_folding(lower(model, cfg))
+        assert hr <= min(rows, 3)
+        roms = {r["name"]: r for r in man["roms"]}
+        assert roms["l0_weights"]["tile_rows"] == rows
+        assert (roms["head_weights"]["tile_rows"], roms["head_weights"]["tile_lanes"]) == (hr, hl)
+        assert roms["head_bias"]["rows_per_word"] == hr and roms["head_shift"]["rows_per_word"] == hr
+
+
+def test_paper_exact_code_table_lists_the_padding_code(make_model, tmp_path):
+    """The code table is every code a weight may take plus the code of m = 0 (padding): the
+    paper-exact exp variant lists 0 -> 0 although none of its weights is 0."""
+    model = quantize_model(make_model("gru", 3, 4, 1, 2), "exp", bits=3, zero=False)
+    man = _manifest(model, DatapathConfig(), tmp_path)
+    table = {e["code"]: e["m"] for e in man["codes"]["table"]}
+    assert table[0] == 0
+    for m, _ in decode_with_manifest(tmp_path / "e").values():
+        assert (m != 0).all()

@@ -47,6 +47,9 @@ class Case:
     in_elems: int = 1
     out_elems: int = 1
     out_mode: str = "steps"
+    #: row i of every weight matrix times 2**-(i % (row_spread + 1)) before quantizing, so that
+    #: per-row scales (``quant_kw={"scale": "row"}``) give row shifts up to ``row_spread``
+    row_spread: int = 0
 
     @property
     def id(self) -> str:
@@ -68,6 +71,8 @@ class Case:
             parts.append("-".join(f"{k}{v}" for k, v in sorted(self.quant_kw.items())))
         if not self.bias:
             parts.append("nobias")
+        if self.row_spread:
+            parts.append(f"spread{self.row_spread}")
         if self.precision:
             parts.append("mixed-" + "-".join(sorted(self.precision.get("layers", {}))) + ("-head" if "head" in self.precision else ""))
         if (self.in_elems, self.out_elems, self.out_mode) != (1, 1, "steps"):
@@ -95,6 +100,15 @@ class Case:
                 m,
                 layers=tuple(dataclasses.replace(l, w_ih=l.w_ih * g, w_hh=l.w_hh * g) for l in m.layers),
                 head=None if m.head is None else Head(m.head.weight * g, m.head.bias),
+            )
+        if self.row_spread:
+            def spread(w):
+                return w * np.ldexp(1.0, -(np.arange(w.shape[0]) % (self.row_spread + 1)))[:, None]
+
+            m = dataclasses.replace(
+                m,
+                layers=tuple(dataclasses.replace(l, w_ih=spread(l.w_ih), w_hh=spread(l.w_hh)) for l in m.layers),
+                head=None if m.head is None else Head(spread(m.head.weight), m.head.bias),
             )
         return quantize_model(m, self.method, bits=self.bits, **self.quant_kw)
 
@@ -139,6 +153,22 @@ SWEEP = [
     Case("lstm", "exp", bits=4, word_bits=16, rows=2, pointwise_units=1, hidden=4, layers=2, classes=3, narrow=True,
          saturate=0.3, gain=4.0, precision={
         "layers": {"1": {"h": [12, 9], "c": [14, 9], "activation": "pwl", "rounding": "zero"}}}),
+]
+
+
+#: Per-row weight scales (a row shift table beside each bias ROM, docs/rtl.md): ternary, binary and
+#: pow2-ternary codes, every cell, a head, one lane and several, one row PE and several, rounding
+#: modes whose ties the row shift moves, saturating inputs.
+ROW = [
+    Case("gru", "ternary", gain=2.0, quant_kw={"scale": "row"}, row_spread=3),
+    Case("lstm", "binary", word_bits=16, lanes=3, rows=2, hidden=5, classes=2, narrow=True, saturate=0.5, gain=8.0,
+         quant_kw={"scale": "row"}, row_spread=2),
+    Case("rnn_tanh", "pow2-ternary", word_bits=32, lanes=4, rows=3, pointwise_units=1, hidden=6, layers=2, classes=4,
+         rounding="half_even", quant_kw={"scale": "row"}, row_spread=3),
+    Case("rnn_relu", "ternary", word_bits=32, lanes=2, rows=4, pointwise_units=2, hidden=7, classes=None,
+         rounding="zero", overflow="wrap", gain=4.0, quant_kw={"scale": "row"}, row_spread=1),
+    Case("gru", "pow2-ternary", lanes=5, rows=5, inputs=2, hidden=5, classes=3, rounding="floor", narrow=True,
+         saturate=0.5, gain=4.0, quant_kw={"scale": "row"}, row_spread=2),
 ]
 
 

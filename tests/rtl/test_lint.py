@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from cases import STREAM_KNOBS, SWEEP, Case
+from cases import ROW, STREAM_KNOBS, SWEEP, Case
 from rtl_util import RTL_DIR
 
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed")]
@@ -46,10 +46,23 @@ def test_layer_variants_lint_clean(cell, act):
     assert rc == 0 and "%Warning" not in err, err
 
 
+@pytest.mark.parametrize("top", ["hwsim_matvec", "hwsim_layer"])
+@pytest.mark.parametrize("rsh", [(1, 0), (1, 1), (2, 3), (3, 5)], ids=lambda r: f"rsh{r[0]}max{r[1]}")
+def test_row_shift_variants_lint_clean(top, rsh):
+    """The per-row shift (RSH_BITS-bit fields up to RSH_MAX) on one row PE and on several."""
+    from hwsim.export._rtl import rtl_sources
+
+    for rows, lanes in ((1, 1), (3, 4)):
+        rc, err = _lint(rtl_sources(), top, [f"-GRSH_BITS={rsh[0]}", f"-GRSH_MAX={rsh[1]}", f"-GROWS={rows}",
+                                            f"-GLANES={lanes}", "-GN_IN=3", "-GNROW=5" if top == "hwsim_matvec" else "-GHID=5"])
+        assert rc == 0 and "%Warning" not in err, err
+
+
 @pytest.mark.parametrize("case", [Case("gru", "ternary", lanes=2, rows=3), Case("lstm", "uniform", bits=4, classes=None, layers=2),
                                   Case("rnn_relu", "exp", bits=5, word_bits=10, activation="pwl"),
                                   *[c for c in SWEEP if c.precision],  # per-layer widths
-                                  STREAM_KNOBS[0], STREAM_KNOBS[2]], ids=lambda c: c.id)  # lanes a beat, output modes
+                                  STREAM_KNOBS[0], STREAM_KNOBS[2],
+                                  ROW[0], ROW[2]], ids=lambda c: c.id)  # lanes a beat, output modes
 def test_exported_design_lint_clean(case, tmp_path):
     import json
 
