@@ -334,7 +334,7 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
                                "fit", partial)
             raise PnrError(f"nextpnr-{spec.family} failed on the {board} top: {err}", "failed", partial)
         report = json.loads((tmp / "timing.json").read_text())
-        fmax = _clock_fmax(report)
+        fmax = _clock_fmax(report, spec.clock.port)
         if fmax is None:
             raise PnrError(f"nextpnr-{spec.family} reported no clock for the {board} top", "failed", partial)
         if fmax < mhz:
@@ -369,12 +369,13 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
     return rep
 
 
-def _clock_fmax(report: dict[str, Any]) -> float | None:
-    """The achieved Fmax of the design clock (the PLL output ``clk``), else the slowest clock."""
+def _clock_fmax(report: dict[str, Any], osc: str) -> float | None:
+    """The achieved Fmax of the design clock (the PLL's output): the slowest clock other than the
+    oscillator's pin, which clocks nothing but the PLL."""
     clocks = {k: v["achieved"] for k, v in report.get("fmax", {}).items() if "achieved" in v}
     if not clocks:
         return None
-    mine = [v for k, v in clocks.items() if k == "clk" or k.endswith("clk") or "pll" in k.lower()]
+    mine = [v for k, v in clocks.items() if osc not in k]
     return float(min(mine or clocks.values()))
 
 

@@ -2,7 +2,7 @@
 pins. ``SimSerial`` is the pyserial subset the driver uses (``read``, ``write``, ``timeout``,
 ``close``, ``name``) over the top's RX and TX pins: written bytes are driven onto RX bit by bit
 (8N1, CLKS_PER_BIT clocks a bit), TX is sampled in the middle of each bit. The driver runs in a
-thread (``cocotb.bridge``) and reaches the simulator through ``cocotb.resume``.
+thread (``cocotb.task.bridge``) and reaches the simulator through ``cocotb.task.resume``.
 
 The case (HWSIM_BOARD_CASE, JSON) names the pins and an .npz with ``x`` and the simulator's
 ``h`` / ``y``; with ``load`` also a weight image and the second model's ``x2``, ``h2``, ``y2``, and
@@ -18,6 +18,7 @@ from collections import deque
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
+from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, Event, FallingEdge, First
 
 from hwsim.board import Board, BoardError
@@ -40,11 +41,11 @@ class SimSerial:
 
     # pyserial's API, called from the driver's thread
     def write(self, data: bytes) -> int:
-        cocotb.resume(self._awrite)(bytes(data))
+        resume(self._awrite)(bytes(data))
         return len(data)
 
     def read(self, n: int) -> bytes:
-        return cocotb.resume(self._aread)(n)
+        return resume(self._aread)(n)
 
     def close(self) -> None:
         pass
@@ -122,7 +123,7 @@ async def uart_driver(dut) -> None:
     getattr(dut, case["reset"]).value = 1 if case["reset_active_low"] else 0
     port = SimSerial(clk, getattr(dut, case["rx"]), getattr(dut, case["tx"]), case["cpb"], case["limit"])
     await ClockCycles(clk, 30)  # the reset synchronizer and power-on count
-    out = await cocotb.bridge(_session)(port, case, data)
+    out = await bridge(_session)(port, case, data)
     ident = out["identity"]
     assert (ident["input_size"], ident["hidden_size"], ident["classes"]) == tuple(case["shape"]), ident
     assert not ident["overrun"]
