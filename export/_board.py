@@ -314,7 +314,7 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
         synth = "synth_ice40 -dsp" if spec.family == "ice40" else "synth_ecp5"
         (tmp / "synth.ys").write_text(
             f"read_verilog -I. {' '.join(sources)} {blocks} {tmp / (btop + '.v')}\n"
-            f"hierarchy -check -top {btop}\n{synth} -top {btop} -json {net}\n")
+            f"{synth} -top {btop} -json {net}\n")  # synth_* reads the PLL's cell library, then checks the hierarchy
         if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "yosys.log", left(), timeout, "yosys", partial):
             raise PnrError(f"yosys failed on the {board} top: {_first_error((tmp / 'yosys.log').read_text())}", "failed", partial)
         # nextpnr and the packer see only names relative to tmp (the yowasp wheels see that directory)

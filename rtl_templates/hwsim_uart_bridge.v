@@ -5,7 +5,8 @@
 //   'X' n(u16 LE) then n beats of S_W/8 bytes (LE)  -> s_axis, tlast on the n-th beat
 //   'x' n(u16 LE) then n beats                      -> s_axis without tlast (a sequence goes on)
 //   'L' n(u32 LE) then n bytes                      -> s_load (LOAD = 1), tlast on the n-th byte;
-//                                                      reply 'K' (load_ok) or 'E' (load_err)
+//                                                      8 cycles later, reply 'K' (load_ok and not
+//                                                      load_err) or 'E'
 //   'C'                      -> 13-byte counters reply ('c', step_cycles, head_cycles, sat_count)
 //   anything else            -> '?'
 // Every m_axis beat is sent as one flags byte (0xA0 | tlast << 1 | tuser) then M_W/8 data bytes
@@ -170,11 +171,15 @@ module hwsim_uart_bridge #(
                 end
                 LBYTES: if (q_valid && s_load_tready) begin
                     left <= left - 1'b1;
+                    nbyte <= 8'd0;
                     if (left == 32'd1) state <= LWAIT;
                 end
-                LWAIT: if (load_ok || load_err) begin
-                    rkind <= load_err ? R_ERR : R_OK;
-                    state <= REPLY;
+                LWAIT: begin  // the loader's verdict is registered on the tlast byte: read it a few cycles later
+                    nbyte <= nbyte + 1'b1;
+                    if (nbyte == 8'd7) begin
+                        rkind <= (load_ok && !load_err) ? R_OK : R_ERR;
+                        state <= REPLY;
+                    end
                 end
                 default: if (msg_len == 5'd0) state <= CMD;  // REPLY: loaded into msg this cycle
             endcase

@@ -77,3 +77,35 @@ def test_driver_over_uart_equals_simulator(board, tmp_path):
     x[1, 1] = cfg.x.max_int
     build = run_uart_cosim(tmp_path, board, out, plan, x)
     assert "line bytes written" in (build / "sim.log").read_text()
+
+
+def _runtime_config():
+    try:
+        return DatapathConfig(rows=1, lanes=1, weights="runtime")
+    except Exception:  # noqa: BLE001 - an export without run-time weights (the runtime branch not merged)
+        return None
+
+
+@pytest.mark.skipif(_runtime_config() is None, reason="this export has no run-time weights (--weights runtime)")
+def test_runtime_weight_load_over_uart(tmp_path):
+    """One RTL build of model A; through the UART: A's outputs, an image of another shape refused
+    ('E'), model B's image loaded ('K'), then B's outputs -- all equal to the simulator's."""
+    from helpers import make_model
+
+    from hwsim.hdl._cosim import plan_from_export
+
+    cfg = _runtime_config()
+    paths = {}
+    for name, seed, hidden in (("a", 3, 5), ("b", 4, 5), ("other", 5, 4)):
+        model = quantize_model(make_model("gru", 3, hidden, 1, 3, seed=seed), "ternary")
+        paths[name] = tmp_path / name
+        write_export(model, paths[name], cfg, formats="hex")
+    plan_a, plan_b = plan_from_export(paths["a"])[0], plan_from_export(paths["b"])[0]
+    rng = np.random.default_rng(6)
+    x = rng.integers(plan_a.config.x.min_int, plan_a.config.x.max_int + 1, size=(2, 3, plan_a.input_size))
+    x2 = rng.integers(plan_b.config.x.min_int, plan_b.config.x.max_int + 1, size=(2, 3, plan_b.input_size))
+    sim_b = simulate(plan_b, x2)
+    assert not np.array_equal(simulate(plan_a, x2).h_int, sim_b.h_int)  # the load must change something
+    run_uart_cosim(tmp_path, "icebreaker", paths["a"], plan_a, x,
+                   extra={"load": str(paths["b"] / "rom" / "weights.bin"), "bad": str(paths["other"] / "rom" / "weights.bin")},
+                   npz_extra={"x2": x2, "h2": sim_b.h_int, "y2": sim_b.y_int})
