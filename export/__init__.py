@@ -20,9 +20,13 @@ from ._pack import (
     words_from_ints,
     words_to_ints,
 )
+from ._board import BOARDS, BoardReport, build_board
 from ._synth import TARGETS, SynthReport, synthesize
 
 __all__ = [
+    "BOARDS",
+    "BoardReport",
+    "build_board",
     "DEFAULT_TOP",
     "ExportResult",
     "FORMATS",
