@@ -23,6 +23,7 @@ from hwsim.datapath._schedule import cycles_per_step
 
 from ._core import core_file
 from ._formats import FORMATS, check_formats, format_words
+from ._image import IMAGE_FILE, image_summary, loader_params, plan_image
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._names import check_identifier, check_output_path  # noqa: F401  (re-exported)
 from ._pack import rom_images
@@ -118,7 +119,10 @@ def write_export(
 
             tb_lengths = check_lengths(tb_lengths, *tb_x.shape[:2], what="testbench lengths", error=FormatError)
     roms = rom_images(plan)
+    runtime = cfg.weights == "runtime"
+    loader = loader_params(plan, roms) if (runtime and rtl) else None
     manifest = build_manifest(model, plan, roms, fmts)
+    manifest["runtime"] = image_summary(plan, roms) if runtime else None
     manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
     manifest["tb"] = None
     manifest["schedule"] = _schedule(plan)
@@ -134,9 +138,13 @@ def write_export(
                 data = format_words(rom.words, rom.width, fmt, comment=comment)
                 (tmp / rel).write_bytes(data)
                 files[rel] = data
+        if runtime:  # the load image of this model (docs/rom_format.md, "Load image")
+            data = plan_image(plan, roms)
+            (tmp / IMAGE_FILE).write_bytes(data)
+            files[IMAGE_FILE] = data
         if rtl:
             (tmp / "rtl").mkdir(exist_ok=True)
-            written = write_rtl(plan, tmp / "rtl", manifest)
+            written = write_rtl(plan, tmp / "rtl", manifest, loader)
             rels = sorted(Path(p).resolve().relative_to(tmp.resolve()).as_posix() for p in written)
             manifest["rtl"]["files"] = rels
             for rel in rels:

@@ -22,6 +22,9 @@ from . import user_errors
 @click.option("--rows", type=int, default=None, help="Row PEs: output rows per beat (overrides the contract); any value >= 1.")
 @click.option("--pointwise-units", "pointwise_units", type=int, default=None,
               help="Parallel pointwise units (overrides the contract); divides --rows; 0: one per row PE.")
+@click.option("--weights", "weights", type=click.Choice(("rom", "runtime")), default=None,
+              help="rom: weights baked into ROMs; runtime: writable memories behind a load port, the model's image "
+                   "in rom/weights.bin (overrides the contract's weights; default rom).")
 @click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
@@ -36,7 +39,7 @@ from . import user_errors
               "(with lengths in the .npz: each sequence of its own length).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
-def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, formats, top_name, cell, tb_sequences, tb_steps,
+def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, weights, formats, top_name, cell, tb_sequences, tb_steps,
            tb_data, force):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
@@ -57,7 +60,8 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, form
     check_output_path(output)
     prepare_output_dir(output, force=force)
     cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
-    knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units))
+    knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units),
+             ("weights", weights))
     changes = {k: v for k, v in knobs if v is not None}
     if changes:
         cfg = cfg.replace(**changes)
