@@ -79,7 +79,8 @@ module hwsim_loader #(
             state <= S_HDR; cnt <= 4'd0; mem <= 8'd0; addr <= 24'd0; bcnt <= 16'd0;
             word <= {LD_DW{1'b0}}; crc <= 32'hFFFFFFFF; crc_rx <= 24'd0; load_err <= 1'b0;
         end else if (take) begin
-            crc <= crc32_byte(crc, s_load_tdata);
+            // the CRC covers header and body; the later assignments below override it
+            if (state == S_HDR || state == S_BODY) crc <= crc32_byte(crc, s_load_tdata);
             case (state)
                 S_HDR: begin
                     if (cnt == 4'd0) load_err <= 1'b0;       // a new image: its own verdict
