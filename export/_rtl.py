@@ -233,3 +233,17 @@ def write_rtl(plan, out_dir: Path, manifest: dict, loader: dict | None = None) -
     top_path.write_text(text, encoding="utf-8")
     written.append(top_path)
     return written
+
+
+#: Clock constraint templates written to ``DIR/constraints/`` (docs/rtl.md, "Packaging").
+CLOCK_MHZ = 100.0
+
+
+def constraint_files(top: str, mhz: float = CLOCK_MHZ) -> dict[str, bytes]:
+    """``constraints/<top>.xdc`` (Vivado) and ``.sdc`` (Quartus, and any SDC tool): the top's clock ``clk``."""
+    period = f"{1000.0 / mhz:.3f}"
+    head = (f"hwsim export {top}: clock constraint template ({mhz:g} MHz); set the period of your board's clock. "
+            "rst and the stream ports are synchronous to clk.")
+    xdc = (f"# {head}\ncreate_clock -name clk -period {period} [get_ports clk]\n")
+    sdc = (f"# {head}\ncreate_clock -name clk -period {period} [get_ports {{clk}}]\nderive_clock_uncertainty\n")
+    return {f"constraints/{top}.xdc": xdc.encode(), f"constraints/{top}.sdc": sdc.encode()}

@@ -146,3 +146,48 @@ def test_cli_cosim_load_weights_refusals(make_model, runtime_export, tmp_path):
     r = CliRunner().invoke(main, ["cosim", str(rom), "--load-weights", str(tmp_path / "same.safetensors")])
     assert r.exit_code == 2 and r.output.count("\n") == 1
     assert "needs an export with run-time weights (hwsim export --weights runtime), not weights = 'rom'" in r.output
+
+
+@pytest.mark.rtl
+@pytest.mark.skipif(__import__("shutil").which("iverilog") is None, reason="needs Icarus Verilog")
+def test_two_exports_elaborate_in_one_design(make_model, tmp_path):
+    """Module prefixes keep two exports apart: both tops and their blocks elaborate together in
+    Icarus; the default prefix keeps today's names; constraint templates name the top's clock."""
+    import subprocess
+
+    from hwsim.export import write_export
+
+    a = write_export(_q(make_model, "gru", 2, 3, 1, 2), tmp_path / "a", formats=("hex",), top_name="net_a",
+                     module_prefix="net_a_", tb=False)
+    b = write_export(_q(make_model, "lstm", 3, 4, 1, None), tmp_path / "b", RUNTIME, formats=("hex",),
+                     top_name="net_b", module_prefix="net_b_", tb=False)
+    assert "rtl/net_a_rom.v" in a.manifest["rtl"]["files"] and "rtl/net_b_loader.v" in b.manifest["rtl"]["files"]
+    inst = re.findall(r"^\s*(\w+) #\($", (tmp_path / "a" / "rtl" / "net_a.v").read_text(), re.M)
+    assert inst and all(i.startswith("net_a_") for i in inst), inst
+    (tmp_path / "both.v").write_text(
+        "module both(input wire clk);\n"
+        "  net_a u_a (.clk(clk), .rst(1'b1), .s_axis_tvalid(1'b0), .m_axis_tready(1'b1));\n"
+        "  net_b u_b (.clk(clk), .rst(1'b1), .s_axis_tvalid(1'b0), .m_axis_tready(1'b1), .s_load_tvalid(1'b0));\n"
+        "endmodule\n")
+    srcs = [str(tmp_path / "both.v")] + [str(tmp_path / d / f) for d, r in (("a", a), ("b", b)) for f in r.manifest["rtl"]["files"]]
+    r = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "both.vvp"), "-s", "both", *srcs], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # the same two exports under the default prefix collide
+    c = write_export(_q(make_model, "gru", 2, 3, 1, 2), tmp_path / "c", formats=("hex",), top_name="net_c", tb=False)
+    srcs = [str(tmp_path / "c" / f) for f in c.manifest["rtl"]["files"]] + [str(tmp_path / "c" / "rtl" / "hwsim_rom.v")]
+    r = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "c.vvp"), "-s", "net_c", *srcs], capture_output=True, text=True)
+    assert r.returncode != 0 and "hwsim_rom" in (r.stdout + r.stderr)
+    xdc = (tmp_path / "a" / "constraints" / "net_a.xdc").read_text()
+    assert "create_clock -name clk -period 10.000 [get_ports clk]" in xdc
+    assert "constraints/net_a.sdc" in a.manifest["files"]
+
+
+def test_module_prefix_is_checked(make_model, tmp_path):
+    from hwsim.export import write_export
+
+    for bad in ("1x", "a-b", ""):
+        with pytest.raises(FormatError, match=r"^module prefix must be a Verilog identifier"):
+            write_export(_q(make_model, "gru", 2, 3, 1, 2), tmp_path / "e", module_prefix=bad)
+    with pytest.raises(FormatError, match=r"^module prefix must give block names .* \(net_rom\)$"):
+        write_export(_q(make_model, "gru", 2, 3, 1, 2), tmp_path / "e", module_prefix="net_", top_name="net_rom")
+    assert not (tmp_path / "e").exists()
