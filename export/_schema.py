@@ -109,8 +109,9 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
         cfg = DatapathConfig.from_dict(rec.contract, source=f"{source}: contract")
     except ConfigError as e:
         raise error(str(e)) from None
-    # weight_scales may be left out (it is "auto": the design's scales are per tensor, export refuses rows)
-    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales"})
+    # weight_scales may be left out (it is "auto": the design's scales are per tensor, export refuses rows),
+    # and weights (it is "rom": an export without a load port)
+    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales", "weights"})
     if missing:  # the RTL was generated from the whole contract: no key may fall back to a default
         raise error(f"{source}: contract must give every key of the datapath contract, not lack {missing[0]!r}")
     roms = {r.name for r in rec.roms}

@@ -23,6 +23,9 @@ ACTIVATIONS = ("lut", "pwl")
 #: Weight-scale granularities the datapath takes: "auto" (the model's own), "tensor" (one shift per
 #: matrix: a model with per-row scales is refused), "row" (a shift per output row, docs/datapath.md).
 WEIGHT_SCALES = ("auto", "tensor", "row")
+#: Where an export keeps its weights: "rom" (memory files baked in at synthesis) or "runtime"
+#: (writable memories behind a load port, the files as power-on contents; docs/rtl.md "Run-time weights").
+WEIGHT_STORES = ("rom", "runtime")
 
 #: Integer code of each rounding / overflow mode / activation, as passed to the Numba kernels and
 #: written into RTL parameters (ROUND_MODE, OVERFLOW_MODE, ACT_KIND).
@@ -158,6 +161,7 @@ class DatapathConfig:
     rows: int = 1  # row processing elements: output rows per beat
     pointwise_units: int = 0  # parallel pointwise units; 0: one per row PE (= rows)
     weight_scales: str = "auto"  # one of WEIGHT_SCALES: per-tensor or per-row weight scales
+    weights: str = "rom"  # one of WEIGHT_STORES: ROMs, or memories loadable at run time
     #: Per-layer precision (docs/datapath.md, "Per-layer precision"); empty: one contract for all.
     layers: tuple[Override, ...] = ()
     head: Override | None = None
@@ -169,7 +173,7 @@ class DatapathConfig:
             if not isinstance(v, FixedFormat):
                 raise TypeError(f"format {name!r} must be a FixedFormat, not {type(v).__name__}")
         for name, allowed in (("rounding", ROUNDINGS), ("overflow", OVERFLOWS), ("activation", ACTIVATIONS),
-                              ("weight_scales", WEIGHT_SCALES)):
+                              ("weight_scales", WEIGHT_SCALES), ("weights", WEIGHT_STORES)):
             v = getattr(self, name)
             if v not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
@@ -292,8 +296,8 @@ class DatapathConfig:
             elif f.name == "head":
                 if v is not None:
                     d["head"] = v.to_dict()
-            elif f.name == "weight_scales":
-                if v != "auto":  # likewise: the dict of a contract that does not name it is unchanged
+            elif f.name in ("weight_scales", "weights"):
+                if v != f.default:  # likewise: the dict of a contract that does not name it is unchanged
                     d[f.name] = v
             else:
                 d[f.name] = v.to_dict() if isinstance(v, FixedFormat) else v

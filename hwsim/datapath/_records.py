@@ -51,3 +51,4 @@ class ContractRecord(Strict):
     rows: Int64 = None  # type: ignore[assignment]
     pointwise_units: Int64 = None  # type: ignore[assignment]
     weight_scales: StrictStr = None  # type: ignore[assignment]
+    weights: StrictStr = None  # type: ignore[assignment]
