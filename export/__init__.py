@@ -5,6 +5,7 @@ docs/rom_format.md describes the layout and the files; docs/datapath.md the arit
 """
 
 from ._export import DEFAULT_TOP, ExportResult, check_identifier, check_output_path, write_export
+from ._image import IMAGE_FILE, load_image
 from ._formats import FORMATS, check_formats, format_words, parse_words, read_words
 from ._manifest import MANIFEST_NAME, MANIFEST_VERSION, build_manifest, decode_with_manifest, read_manifest, read_rom
 from ._pack import (
@@ -20,12 +21,17 @@ from ._pack import (
     words_from_ints,
     words_to_ints,
 )
+from ._board import BOARDS, BoardReport, build_board
 from ._synth import TARGETS, SynthReport, synthesize
 
 __all__ = [
+    "BOARDS",
+    "BoardReport",
+    "build_board",
     "DEFAULT_TOP",
     "ExportResult",
     "FORMATS",
+    "IMAGE_FILE",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "ROLES",
@@ -39,6 +45,7 @@ __all__ = [
     "check_output_path",
     "decode_with_manifest",
     "format_words",
+    "load_image",
     "pack_codes",
     "pack_codes_naive",
     "pack_ints",

@@ -23,10 +23,11 @@ from hwsim.datapath._schedule import cycles_per_step, stream_beats
 
 from ._core import core_file
 from ._formats import FORMATS, check_formats, format_words
+from ._image import IMAGE_FILE, image_summary, loader_params, plan_image
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
-from ._names import check_identifier, check_output_path  # noqa: F401  (re-exported)
+from ._names import check_identifier, check_module_prefix, check_output_path  # noqa: F401  (re-exported)
 from ._pack import rom_images
-from ._rtl import top_params, write_rtl
+from ._rtl import constraint_files, top_params, write_rtl
 from .._repr import short_repr
 from ._tb import default_tb_inputs, tb_files
 
@@ -88,6 +89,7 @@ def write_export(
     tb: bool = True,
     tb_inputs=None,
     tb_lengths=None,
+    module_prefix: str = "hwsim_",
 ) -> ExportResult:
     """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``
     with its file list ``rtl/files.f``, and (``rtl`` and ``tb``) the testbench ``tb/``.
@@ -95,6 +97,8 @@ def write_export(
     ``tb_inputs`` (integer array (N, T, I) in the x format) are the golden inputs of ``tb/``;
     default: a few random sequences plus saturating ones (``export._tb``). ``tb_lengths`` (N,)
     gives each golden sequence its own number of steps (variable-length sequences, docs/datapath.md).
+    ``module_prefix`` names the library blocks (``hwsim_rom`` becomes ``{prefix}rom``) so that two
+    exports can share one design; ``DIR/constraints/`` gets a clock constraint template (.xdc, .sdc).
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
     ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
@@ -105,6 +109,7 @@ def write_export(
     cfg = DatapathConfig() if cfg is None else cfg
     fmts = check_formats(("hex",) + tuple(check_formats(formats)))
     check_identifier(top_name)
+    check_module_prefix(module_prefix, top_name)
     out = check_output_path(out_dir)
     prepare_output_dir(out, force=force)  # the ownership rule (hwsim._fsutil), before anything is built
     plan = lower(model, cfg)
@@ -116,8 +121,11 @@ def write_export(
 
             tb_lengths = check_lengths(tb_lengths, *tb_x.shape[:2], what="testbench lengths", error=FormatError)
     roms = rom_images(plan)
+    runtime = cfg.weights == "runtime"
+    loader = loader_params(plan, roms) if (runtime and rtl) else None
     manifest = build_manifest(model, plan, roms, fmts)
-    manifest["rtl"] = {"top": top_name, "files": []} if rtl else None
+    manifest["runtime"] = image_summary(plan, roms) if runtime else None
+    manifest["rtl"] = {"top": top_name, "files": [], "module_prefix": module_prefix} if rtl else None
     manifest["tb"] = None
     manifest["schedule"] = _schedule(plan)
     if rtl:
@@ -134,9 +142,13 @@ def write_export(
                 data = format_words(rom.words, rom.width, fmt, comment=comment)
                 (tmp / rel).write_bytes(data)
                 files[rel] = data
+        if runtime:  # the load image of this model (docs/rom_format.md, "Load image")
+            data = plan_image(plan, roms)
+            (tmp / IMAGE_FILE).write_bytes(data)
+            files[IMAGE_FILE] = data
         if rtl:
             (tmp / "rtl").mkdir(exist_ok=True)
-            written = write_rtl(plan, tmp / "rtl", manifest)
+            written = write_rtl(plan, tmp / "rtl", manifest, loader)
             rels = sorted(Path(p).resolve().relative_to(tmp.resolve()).as_posix() for p in written)
             manifest["rtl"]["files"] = rels
             for rel in rels:
@@ -146,6 +158,11 @@ def write_export(
             (tmp / FILE_LIST).write_bytes(flist)
             files[FILE_LIST] = flist
             manifest["rtl"]["file_list"] = FILE_LIST
+            (tmp / "constraints").mkdir()
+            for rel, data in constraint_files(top_name).items():
+                (tmp / rel).write_bytes(data)
+                files[rel] = data
+            manifest["rtl"]["constraints"] = sorted(constraint_files(top_name))
         if tb_x is not None:
             (tmp / "tb").mkdir()
             extra = tb_files(plan, top_name, tb_x, tb_lengths)

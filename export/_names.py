@@ -94,3 +94,21 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if not _DIR_NAME.fullmatch(p.name):
         raise FormatError(f"output directory name must match [A-Za-z0-9_][A-Za-z0-9_.+-]*, not {p.name!r}")
     return check_hdl_path(p, "output directory path")
+
+
+def check_module_prefix(prefix: str, top: str | None = None) -> str:
+    """A module-name prefix for the library blocks: an identifier start, so ``{prefix}rom`` etc. are
+    identifiers and no keyword, and no block name may equal the top's."""
+    from ._rtl import block_names
+
+    if not isinstance(prefix, str):
+        raise TypeError(f"module prefix must be a str, not {type(prefix).__name__}")
+    if not _IDENT.fullmatch(prefix) or len(prefix) > 40:
+        raise FormatError(f"module prefix must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*, at most 40 characters), "
+                          f"not {prefix!r}")
+    names = block_names(prefix)
+    bad = next((n for n in names if n in KEYWORDS or n == top), None)
+    if bad is not None:
+        raise FormatError(f"module prefix must give block names that are neither keywords nor the top's name, "
+                          f"not {prefix!r} ({bad})")
+    return prefix

@@ -9,7 +9,6 @@ every identifier and path is validated before it reaches the output (docs/rtl.md
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,8 @@ RTL_SOURCES = (
     "hwsim_head.v",
     "hwsim_axis_ctrl.v",
 )
+#: Added to an export with run-time weights (``weights = "runtime"``).
+LOADER_SOURCE = "hwsim_loader.v"
 #: RNN cell -> CELL parameter of hwsim_layer.
 CELL_CODE = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 
@@ -49,10 +50,10 @@ def templates_dir() -> Path:
     return Path(rt.__file__).resolve().parent
 
 
-def rtl_sources() -> list[Path]:
-    """Paths of the synthesizable blocks, in dependency order."""
+def rtl_sources(loader: bool = False) -> list[Path]:
+    """Paths of the synthesizable blocks, in dependency order (``loader``: with ``hwsim_loader.v``)."""
     d = templates_dir()
-    return [d / name for name in RTL_SOURCES]
+    return [d / name for name in RTL_SOURCES + ((LOADER_SOURCE,) if loader else ())]
 
 
 def _vint(v: Any) -> str:
@@ -197,30 +198,66 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     }
 
 
-def render_top(plan, top: str = "hwsim_top") -> str:
-    """The text of the generated top module for ``plan``."""
-    return environment().get_template("top.v.j2").render(**top_params(plan, top))
+def render_top(plan, top: str = "hwsim_top", loader: dict | None = None) -> str:
+    """The text of the generated top module for ``plan``; ``loader`` (``_image.loader_params``) adds
+    the run-time weight port."""
+    return environment().get_template("top.v.j2").render(**top_params(plan, top), loader=loader)
 
 
-def write_rtl(plan, out_dir: Path, manifest: dict) -> list[Path]:
+#: The library blocks' common name prefix; ``module_prefix`` replaces it (docs/rtl.md, "Packaging").
+BLOCK_PREFIX = "hwsim_"
+_BLOCK_NAME = re.compile(
+    r"\b" + BLOCK_PREFIX + "(" + "|".join(Path(n).stem[len(BLOCK_PREFIX):] for n in RTL_SOURCES + (LOADER_SOURCE,)) + r")\b"
+)
+
+
+def prefixed(text: str, prefix: str) -> str:
+    """``text`` with every library block's module name ``hwsim_X`` renamed ``{prefix}X`` (whole identifiers only)."""
+    return text if prefix == BLOCK_PREFIX else _BLOCK_NAME.sub(lambda m: prefix + m.group(1), text)
+
+
+def block_names(prefix: str = BLOCK_PREFIX, loader: bool = True) -> list[str]:
+    """The module names of the library blocks under ``prefix``."""
+    return [prefix + Path(n).stem[len(BLOCK_PREFIX):] for n in RTL_SOURCES + ((LOADER_SOURCE,) if loader else ())]
+
+
+def write_rtl(plan, out_dir: Path, manifest: dict, loader: dict | None = None) -> list[Path]:
     """Fill ``out_dir`` (an export's ``rtl/``) with the blocks and the generated top; return the paths.
 
     The top's name comes from ``manifest["rtl"]["top"]`` (default ``hwsim_top``); the ROM files are
-    found through its ``ROM_DIR`` parameter (default ``"../rom"``, see docs/rtl.md).
+    found through its ``ROM_DIR`` parameter (default ``"../rom"``, see docs/rtl.md). ``loader``
+    (``_image.loader_params``) makes the memories writable behind a load port (``hwsim_loader.v``).
+    ``manifest["rtl"]["module_prefix"]`` (default ``hwsim_``) names the blocks and their files
+    (``hwsim_rom`` becomes ``{prefix}rom``), so two exports can live in one design.
     """
     rtl = manifest.get("rtl") or {}
     top = _vident(rtl.get("top", "hwsim_top"))
-    if top in {Path(n).stem for n in RTL_SOURCES}:
-        raise FormatError(f"top module name must differ from the library blocks ({', '.join(RTL_SOURCES)}), not {top!r}")
+    prefix = rtl.get("module_prefix", BLOCK_PREFIX)
+    if top in block_names(prefix) or top in block_names():
+        raise FormatError(f"top module name must differ from the library blocks ({', '.join(block_names(prefix))}), not {top!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = render_top(plan, top)
+    text = prefixed(render_top(plan, top, loader), prefix)
     written = []
-    for src in rtl_sources():
-        dst = out_dir / src.name
-        shutil.copyfile(src, dst)
+    for src in rtl_sources(loader is not None):
+        dst = out_dir / prefixed(src.name, prefix)
+        dst.write_text(prefixed(src.read_text(encoding="utf-8"), prefix), encoding="utf-8")
         written.append(dst)
     top_path = out_dir / f"{top}.v"
     top_path.write_text(text, encoding="utf-8")
     written.append(top_path)
     return written
+
+
+#: Clock constraint templates written to ``DIR/constraints/`` (docs/rtl.md, "Packaging").
+CLOCK_MHZ = 100.0
+
+
+def constraint_files(top: str, mhz: float = CLOCK_MHZ) -> dict[str, bytes]:
+    """``constraints/<top>.xdc`` (Vivado) and ``.sdc`` (Quartus, and any SDC tool): the top's clock ``clk``."""
+    period = f"{1000.0 / mhz:.3f}"
+    head = (f"hwsim export {top}: clock constraint template ({mhz:g} MHz); set the period of your board's clock. "
+            "rst and the stream ports are synchronous to clk.")
+    xdc = (f"# {head}\ncreate_clock -name clk -period {period} [get_ports clk]\n")
+    sdc = (f"# {head}\ncreate_clock -name clk -period {period} [get_ports {{clk}}]\nderive_clock_uncertainty\n")
+    return {f"constraints/{top}.xdc": xdc.encode(), f"constraints/{top}.sdc": sdc.encode()}

@@ -113,8 +113,9 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     except ConfigError as e:
         raise error(str(e)) from None
     # weight_scales may be left out (manifests written before the key existed: "auto", which follows the
-    # model), and so may the stream keys at their defaults (one element a beat, every step's h)
-    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales", *STREAM_DEFAULTS})
+    # model), and so may weights ("rom": no load port) and the stream keys at their defaults (one
+    # element a beat, every step's h)
+    missing = sorted(set(ContractRecord.model_fields) - set(rec.contract) - {"weight_scales", "weights", *STREAM_DEFAULTS})
     if missing:  # the RTL was generated from the whole contract: no key may fall back to a default
         raise error(f"{source}: contract must give every key of the datapath contract, not lack {missing[0]!r}")
     roms = {r.name for r in rec.roms}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim._errors import FormatError, ToolError
+from ._rtl import prefixed as _prefixed
 
 #: Family -> (yosys command, LUT cells, flip-flop cell prefixes, block-RAM cells, DSP cells).
 TARGETS: dict[str, dict[str, Any]] = {
@@ -71,7 +72,7 @@ CAPACITY: dict[str, dict[str, dict[str, int]]] = {
 #: Family -> the device compared when none is named.
 DEFAULT_DEVICE = {"ice40": "up5k", "ecp5": "25k"}
 #: RTL modules whose multipliers would be weight products (rtl_templates/hwsim_lane.v).
-WEIGHT_PRODUCT_MODULES = ("hwsim_lane",)
+WEIGHT_PRODUCT_MODULES = ("hwsim_lane",)  # under the export's module prefix (docs/rtl.md, "Packaging")
 _PARAMOD = re.compile(r"^\$paramod\\([^\\]+)\\.*$|^\$paramod\$[0-9a-f]+\\(.+)$")
 
 
@@ -270,7 +271,9 @@ def synthesize(export_dir: str | Path, target: str, *, top: str | None = None, t
         **counts,
         cells=cells,
         multipliers=muls,
-        weight_multipliers=sum(n for m, n in muls.items() if m in WEIGHT_PRODUCT_MODULES),
+        weight_multipliers=sum(n for m, n in muls.items()
+                               if m in {_prefixed(w, (man.get("rtl") or {}).get("module_prefix", "hwsim_"))
+                                        for w in WEIGHT_PRODUCT_MODULES}),
         cycles_per_step=(man.get("schedule") or {}).get("cycles_per_step"),
         step_period=(man.get("schedule") or {}).get("step_period"),
         yosys=ver,

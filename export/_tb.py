@@ -193,6 +193,9 @@ def stimulus_lines(plan: Plan, x_int: np.ndarray, lengths=None) -> list[str]:
     return lines
 
 
-def render_harness(plan: Plan, top: str, *, netlist: bool = False) -> str:
-    """The Verilog of the stream harness for ``plan``'s top (``netlist``: no ROM_DIR parameter)."""
-    return environment().get_template("tb_stream.v.j2").render(**top_params(plan, top), netlist=netlist)
+def render_harness(plan: Plan, top: str, *, netlist: bool = False, loader: bool | None = None) -> str:
+    """The Verilog of the stream harness for ``plan``'s top (``netlist``: no ROM_DIR parameter;
+    ``loader``: the top has the run-time weight port, which the harness drives from LOAD_FILE;
+    default: the contract's ``weights == "runtime"``)."""
+    loader = plan.config.weights == "runtime" if loader is None else loader
+    return environment().get_template("tb_stream.v.j2").render(**top_params(plan, top), netlist=netlist, loader=loader)

@@ -93,6 +93,9 @@ _EXPORTS = {
     "decode_with_manifest": "hwsim.export",
     "rom_images": "hwsim.export",
     "synthesize": "hwsim.export",
+    # a real board: the UART host driver (docs/board.md)
+    "Board": "hwsim.board",
+    "BoardError": "hwsim.board",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -25,6 +25,11 @@ module hwsim_head #(
     parameter RSH_BITS      = 0,
     parameter RSH_MAX       = 0,
     parameter RSH_FILE      = "",
+    // run-time weights: the matvec's memories take writes from the load bus (hwsim_rom WRITABLE)
+    parameter WRITABLE      = 0,
+    parameter WMEM_ID       = 0,
+    parameter BMEM_ID       = 1,
+    parameter LD_DW         = 8,
     // EXT_H = 1 (one lane): h is read through the last layer's synchronous h port, not h_flat
     parameter EXT_H         = 0,
     parameter HAW           = ((HID) > 2 ? $clog2(HID) : 1)
@@ -38,7 +43,11 @@ module hwsim_head #(
     input  wire signed [H_BITS-1:0] h_q,
     output wire [NCLS*OUT_BITS-1:0] y_flat,
     output reg                      done,
-    output reg  [31:0]              sat_count
+    output reg  [31:0]              sat_count,
+    input  wire                    ld_we,
+    input  wire [7:0]              ld_sel,
+    input  wire [23:0]             ld_addr,
+    input  wire [LD_DW-1:0]        ld_data
 );
     localparam RG = (NCLS + ROWS - 1) / ROWS;
     localparam GW = ((RG) > 2 ? $clog2(RG) : 1);
@@ -55,12 +64,14 @@ module hwsim_head #(
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(OUT_BITS), .OUT_FRAC(OUT_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
         .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE),
-        .RSH_BITS(RSH_BITS), .RSH_MAX(RSH_MAX), .RSH_FILE(RSH_FILE), .EXT_H(EXT_H), .EXT_U(EXT_H), .HN(HID)
+        .RSH_BITS(RSH_BITS), .RSH_MAX(RSH_MAX), .RSH_FILE(RSH_FILE), .EXT_H(EXT_H),
+        .WRITABLE(WRITABLE), .WMEM_ID(WMEM_ID), .BMEM_ID(BMEM_ID), .LD_DW(LD_DW), .EXT_U(EXT_H), .HN(HID)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(h_flat), .h_flat({H_BITS{1'b0}}),
         .h_addr(h_addr), .h_en(h_en), .h_q(h_q),
         .wr_en(wr), .wr_acc(acc_unused), .wr_grp(grp), .wr_data(data), .wr_valid(valid), .wr_oor(oor),
-        .done(mv_done)
+        .done(mv_done),
+        .ld_we(ld_we), .ld_sel(ld_sel), .ld_addr(ld_addr), .ld_data(ld_data)
     );
 
     genvar gi;

@@ -45,6 +45,11 @@ module hwsim_layer #(
     parameter RSH_BITS      = 0,
     parameter RSH_MAX       = 0,
     parameter RSH_FILE      = "",
+    // run-time weights: the matvec's memories take writes from the load bus (hwsim_rom WRITABLE)
+    parameter WRITABLE      = 0,
+    parameter WMEM_ID       = 0,
+    parameter BMEM_ID       = 1,
+    parameter LD_DW         = 8,
     parameter SIG_FILE      = "",
     parameter TANH_FILE     = ""
 ) (
@@ -61,7 +66,11 @@ module hwsim_layer #(
     input  wire [((HID) > 2 ? $clog2(HID) : 1)-1:0] ext_addr,
     output wire signed [H_BITS-1:0] h_rd,
     output reg                     done,
-    output reg  [31:0]             sat_count
+    output reg  [31:0]             sat_count,
+    input  wire                    ld_we,
+    input  wire [7:0]              ld_sel,
+    input  wire [23:0]             ld_addr,
+    input  wire [LD_DW-1:0]        ld_data
 );
 
     localparam NACC = (CELL == 2 || CELL == 3) ? 4 : 1;
@@ -103,11 +112,13 @@ module hwsim_layer #(
         .ACC_BITS(ACC_BITS), .ACC_FRAC(ACC_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
         .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE),
         .WEIGHT_FILE(WEIGHT_FILE), .BIAS_FILE(BIAS_FILE),
-        .RSH_BITS(RSH_BITS), .RSH_MAX(RSH_MAX), .RSH_FILE(RSH_FILE), .EXT_H(EXT_H)
+        .RSH_BITS(RSH_BITS), .RSH_MAX(RSH_MAX), .RSH_FILE(RSH_FILE), .EXT_H(EXT_H),
+        .WRITABLE(WRITABLE), .WMEM_ID(WMEM_ID), .BMEM_ID(BMEM_ID), .LD_DW(LD_DW)
     ) u_mv (
         .clk(clk), .rst(rst), .start(start), .u_flat(u_flat), .h_flat(h_flat), .h_addr(mv_haddr), .h_en(mv_hen), .h_q(h_rd),
         .wr_en(mv_wr), .wr_acc(mv_acc), .wr_grp(mv_grp), .wr_data(mv_data), .wr_valid(mv_valid),
-        .wr_oor(mv_oor), .done(mv_done)
+        .wr_oor(mv_oor), .done(mv_done),
+        .ld_we(ld_we), .ld_sel(ld_sel), .ld_addr(ld_addr), .ld_data(ld_data)
     );
 
     // ---- pointwise sequencer --------------------------------------------------------------------

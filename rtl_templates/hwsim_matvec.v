@@ -55,6 +55,11 @@ module hwsim_matvec #(
     parameter EXT_H         = 0,
     // EXT_U = 1 (with EXT_H, no recurrent columns: the head): the u columns come through the port
     parameter EXT_U         = 0,
+    // run-time weights (hwsim_rom WRITABLE): both memories take writes from the load bus
+    parameter WRITABLE      = 0,
+    parameter WMEM_ID       = 0,
+    parameter BMEM_ID       = 1,
+    parameter LD_DW         = 8,
     // derived; not to be overridden
     parameter REC_W         = ((N_REC > 0) ? N_REC : 1) * H_BITS,
     parameter HN            = (EXT_U != 0) ? N_IN : N_REC,
@@ -76,7 +81,11 @@ module hwsim_matvec #(
     output reg  [ROWS*OUT_BITS-1:0]    wr_data,
     output reg  [ROWS-1:0]             wr_valid,
     output reg  [ROWS-1:0]             wr_oor,
-    output wire                        done
+    output wire                        done,
+    input  wire                        ld_we,
+    input  wire [7:0]                  ld_sel,
+    input  wire [23:0]                 ld_addr,
+    input  wire [LD_DW-1:0]            ld_data
 );
     function integer nin_of;
         input integer a;
@@ -209,8 +218,10 @@ module hwsim_matvec #(
 
     // ---- weights: one tile per beat --------------------------------------------------------------
     wire [TPW*TILE-1:0] rom_q;
-    hwsim_rom #(.WIDTH(TPW * TILE), .DEPTH(DEPTH), .ADDR_BITS(AB), .INIT_FILE(WEIGHT_FILE)) u_wrom (
-        .clk(clk), .addr(w), .q(rom_q)
+    hwsim_rom #(.WIDTH(TPW * TILE), .DEPTH(DEPTH), .ADDR_BITS(AB), .INIT_FILE(WEIGHT_FILE),
+                .WRITABLE(WRITABLE), .MEM_ID(WMEM_ID), .LD_DW(LD_DW)) u_wrom (
+        .clk(clk), .addr(w), .q(rom_q),
+        .ld_we(ld_we), .ld_sel(ld_sel), .ld_addr(ld_addr), .ld_data(ld_data)
     );
 
     // ---- operands: lane l reads column c*LANES + l, shifted into accumulator units ----------------
@@ -364,8 +375,10 @@ module hwsim_matvec #(
     wire [BAW-1:0] ba_r;
     hwsim_delay #(.W(BAW), .N(TL)) u_db (.clk(clk), .rst(rst), .d(ba), .q(ba_r));
     wire [ROWS*ACC_BITS-1:0] bias_q;
-    hwsim_rom #(.WIDTH(ROWS * ACC_BITS), .DEPTH(NB), .ADDR_BITS(BAW), .INIT_FILE(BIAS_FILE)) u_brom (
-        .clk(clk), .addr(ba_r), .q(bias_q)
+    hwsim_rom #(.WIDTH(ROWS * ACC_BITS), .DEPTH(NB), .ADDR_BITS(BAW), .INIT_FILE(BIAS_FILE),
+                .WRITABLE(WRITABLE), .MEM_ID(BMEM_ID), .LD_DW(LD_DW)) u_brom (
+        .clk(clk), .addr(ba_r), .q(bias_q),
+        .ld_we(ld_we), .ld_sel(ld_sel), .ld_addr(ld_addr), .ld_data(ld_data)
     );
     reg [ROWS*ACC_BITS-1:0] bias_qr;  // the block-RAM output register: no RAM read into the adder
     always @(posedge clk) bias_qr <= bias_q;

@@ -26,7 +26,7 @@ FLOORS = [
     ["hwsim.datapath"],
     ["hwsim.sim"],
     ["hwsim.analysis", "hwsim.export"],
-    ["hwsim.hdl"],
+    ["hwsim.hdl", "hwsim.board"],
     ["hwsim.training"],
     ["hwsim.flow"],
     ["hwsim.sweep", "hwsim.torch"],

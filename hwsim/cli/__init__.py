@@ -26,6 +26,8 @@ COMMANDS = {
     "export": ("hwsim.cli._export", "export", "Write weight ROMs, manifest and Verilog for an FPGA."),
     "synth": ("hwsim.cli._synth", "synth", "Synthesize an exported design with yosys and report resources."),
     "cosim": ("hwsim.cli._cosim", "cosim", "Co-simulate exported RTL under Icarus against the simulator."),
+    "board": ("hwsim.cli._board", "board", "Build a bitstream for an iCEBreaker or ULX3S board (UART bridge, PLL, LEDs)."),
+    "board-run": ("hwsim.cli._board", "board_run", "Run sequences on a board over its serial port; compare with the simulator."),
     "report": ("hwsim.cli._report", "report", "Write the HTML report for a model."),
     "demo": ("hwsim.cli._demo", "demo", "Run the whole flow on the shipped default model."),
     "sweep": ("hwsim.cli._sweep", "sweep", "Explore a grid of datapath design points on Dask; Pareto report."),

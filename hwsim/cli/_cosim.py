@@ -41,14 +41,17 @@ NETLIST_CHOICES = ("generic", "ice40", "ecp5")
 @click.option("--rtl-dir", "rtl_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Simulate the *.v files of this directory (your edited RTL) instead of EXPORT_DIR/rtl; "
                    "the manifest's hashes then do not apply to the RTL.")
+@click.option("--load-weights", "load_weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Load this quantized model (the export's shape and contract) through the run-time weight port "
+                   "(export with --weights runtime) and compare with its simulator.")
 @click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JUnit XML here; its verdict is the comparison's (a mismatch is a failure).")
 @click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the simulator build here (default: a temporary directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @user_errors
-def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simulator, netlist, target, rtl_dir, junit,
-          build_dir, as_json) -> None:
+def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simulator, netlist, target, rtl_dir,
+          load_weights, junit, build_dir, as_json) -> None:
     """Run the exported RTL in EXPORT_DIR on sequences and compare every value with the simulator.
 
     Exit status: 0 when every value and cycle count agrees, 1 on a mismatch, 2 on bad input or a
@@ -64,10 +67,18 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         raise click.UsageError("--target applies to --netlist only; add --netlist")
     if junit is not None and not (junit.parent if str(junit.parent) else Path(".")).is_dir():
         fail(f"JUnit file's directory must exist, not found: {junit.parent}")
-    name = f"{export_dir.name}" + (f"[netlist:{target}]" if netlist else "") + ("[rtl-dir]" if rtl_dir else "")
+    name = (f"{export_dir.name}" + (f"[netlist:{target}]" if netlist else "") + ("[rtl-dir]" if rtl_dir else "")
+            + (f"[load:{load_weights.name}]" if load_weights else ""))
     t0 = time.perf_counter()
     try:
         plan, _ = plan_from_export(export_dir, verify_rtl=rtl_dir is None)
+        load_model = None
+        if load_weights is not None:
+            from ..hdl._cosim import plan_for_load
+            from ..model._modelfile import load_model as read_model
+
+            load_model = read_model(load_weights)
+            plan, _ = plan_for_load(plan, load_model)  # refused here, before any simulator runs
         cfg = plan.config
         lengths = None
         if data is not None:
@@ -95,7 +106,8 @@ def cosim(export_dir: Path, data, random_n, sequences, steps, seed, stall, simul
         progress = not as_json and sys.stderr.isatty()  # per sequence (up to 32 updates) on a terminal
         rep = run_cosim(export_dir, x_int, build_dir=build_dir, stall_in=stall, stall_out=stall, seed=seed + 1,
                         chunk=cosim_chunk(x_int.shape[0], CHUNK) if progress else CHUNK, progress=progress,
-                        simulator=simulator, rtl_dir=rtl_dir, netlist=target if netlist else None, lengths=lengths)
+                        simulator=simulator, rtl_dir=rtl_dir, netlist=target if netlist else None, lengths=lengths,
+                        load_model=load_model)
     except HwsimError as e:
         if junit is not None:
             write_junit(junit, junit_xml(None, name, seconds=time.perf_counter() - t0, error=str(e)))

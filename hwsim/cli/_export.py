@@ -29,9 +29,15 @@ from . import user_errors
 @click.option("--out-mode", "out_mode", type=click.Choice(["steps", "last", "head"]), default=None,
               help="What the output stream carries (overrides the contract): every step's h then the head's result, "
                    "the last step's h then the head's, or only the head's.")
+@click.option("--weights", "weights", type=click.Choice(("rom", "runtime")), default=None,
+              help="rom: weights baked into ROMs; runtime: writable memories behind a load port, the model's image "
+                   "in rom/weights.bin (overrides the contract's weights; default rom).")
 @click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
+@click.option("--module-prefix", "module_prefix", default="hwsim_", show_default=True,
+              help="Prefix of the library blocks' module and file names (hwsim_rom becomes PREFIXrom): give each "
+                   "export its own to put two in one design.")
 @cell_option()
 @click.option("--tb-sequences", "tb_sequences", type=click.IntRange(min=0), default=None,
               help="Golden sequences in tb/ (default: 4 random + 2 saturating; with --tb-data: the data set's first N "
@@ -43,7 +49,8 @@ from . import user_errors
               "(with lengths in the .npz: each sequence of its own length).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
 @user_errors
-def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, formats, top_name,
+def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, weights,
+           formats, top_name, module_prefix,
            cell, tb_sequences, tb_steps, tb_data, force):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
@@ -56,16 +63,17 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
     from ..model._modelfile import load_model
     from ..export import check_formats, write_export
     from .._fsutil import prepare_output_dir
-    from ..export._export import check_identifier, check_output_path
+    from ..export._export import check_identifier, check_module_prefix, check_output_path
 
     # Cheap checks first, so bad arguments fail before the model is even read.
     fmts = check_formats(formats)
     check_identifier(top_name)
+    check_module_prefix(module_prefix, top_name)
     check_output_path(output)
     prepare_output_dir(output, force=force)
     cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
     knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units),
-             ("in_elems", in_elems), ("out_elems", out_elems), ("out_mode", out_mode))
+             ("in_elems", in_elems), ("out_elems", out_elems), ("out_mode", out_mode), ("weights", weights))
     changes = {k: v for k, v in knobs if v is not None}
     if changes:
         cfg = cfg.replace(**changes)
@@ -80,7 +88,7 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
 
         tb_inputs = default_tb_inputs(lower(model, cfg), tb_sequences or None, tb_steps)
     res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name, tb=tb_sequences != 0,
-                       tb_inputs=tb_inputs, tb_lengths=tb_lengths)
+                       tb_inputs=tb_inputs, tb_lengths=tb_lengths, module_prefix=module_prefix)
     man = res.manifest
     click.echo(
         f"{man['model']['cell']} {man['model']['method']} ({man['model']['code_bits']}-bit codes), "

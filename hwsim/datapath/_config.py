@@ -29,6 +29,9 @@ OUT_MODES = ("steps", "last", "head")
 #: Keys of the contract that shape the AXI4-Stream ports only; at their defaults they are left out of
 #: ``to_dict`` (a contract that does not name them keeps the dict it always had).
 STREAM_DEFAULTS = {"in_elems": 1, "out_elems": 1, "out_mode": "steps"}
+#: Where an export keeps its weights: "rom" (memory files baked in at synthesis) or "runtime"
+#: (writable memories behind a load port, the files as power-on contents; docs/rtl.md "Run-time weights").
+WEIGHT_STORES = ("rom", "runtime")
 
 #: Integer code of each rounding / overflow mode / activation, as passed to the Numba kernels and
 #: written into RTL parameters (ROUND_MODE, OVERFLOW_MODE, ACT_KIND).
@@ -167,6 +170,7 @@ class DatapathConfig:
     in_elems: int = 1  # x elements per input beat (1..I)
     out_elems: int = 1  # h / head elements per output beat
     out_mode: str = "steps"  # one of OUT_MODES: what the output stream carries
+    weights: str = "rom"  # one of WEIGHT_STORES: ROMs, or memories loadable at run time
     #: Per-layer precision (docs/datapath.md, "Per-layer precision"); empty: one contract for all.
     layers: tuple[Override, ...] = ()
     head: Override | None = None
@@ -178,7 +182,7 @@ class DatapathConfig:
             if not isinstance(v, FixedFormat):
                 raise TypeError(f"format {name!r} must be a FixedFormat, not {type(v).__name__}")
         for name, allowed in (("rounding", ROUNDINGS), ("overflow", OVERFLOWS), ("activation", ACTIVATIONS),
-                              ("weight_scales", WEIGHT_SCALES), ("out_mode", OUT_MODES)):
+                              ("weight_scales", WEIGHT_SCALES), ("out_mode", OUT_MODES), ("weights", WEIGHT_STORES)):
             v = getattr(self, name)
             if v not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
@@ -313,8 +317,8 @@ class DatapathConfig:
             elif f.name == "head":
                 if v is not None:
                     d["head"] = v.to_dict()
-            elif f.name == "weight_scales":
-                if v != "auto":  # likewise: the dict of a contract that does not name it is unchanged
+            elif f.name in ("weight_scales", "weights"):
+                if v != f.default:  # likewise: the dict of a contract that does not name it is unchanged
                     d[f.name] = v
             elif f.name in STREAM_DEFAULTS:
                 if v != STREAM_DEFAULTS[f.name]:  # and of one that keeps one element a beat, every step's h

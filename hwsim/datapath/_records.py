@@ -54,3 +54,4 @@ class ContractRecord(Strict):
     in_elems: Int64 = None  # type: ignore[assignment]
     out_elems: Int64 = None  # type: ignore[assignment]
     out_mode: StrictStr = None  # type: ignore[assignment]
+    weights: StrictStr = None  # type: ignore[assignment]

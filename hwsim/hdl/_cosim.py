@@ -210,6 +210,7 @@ class Record:
     timed_out: bool
     first_in: list[int] = field(default_factory=list)  # cycle of each sequence's first input beat
     last_out: list[int] = field(default_factory=list)  # cycle of each output beat with tlast
+    load: tuple[int, int] | None = None  # (load_ok, load_err) at the end, run-time weights only
 
     def end_to_end(self) -> list[int]:
         """Cycles of each sequence from its first input beat to its last output beat (inclusive)."""
@@ -226,7 +227,7 @@ def parse_record(text: str, plan: Plan) -> Record:
     m_w = -(-max(hb[-1], out_bits) // 8) * 8  # one lane of m_axis_tdata
     hs, cs, beats = [], [] if lstm else None, []
     first_in, last_out = [], []
-    end = None
+    end, load = None, None
     for line in text.splitlines():
         f = line.split()
         if not f:
@@ -243,11 +244,13 @@ def parse_record(text: str, plan: Plan) -> Record:
                 last_out.append(int(f[4]))
         elif f[0] == "I":
             first_in.append(int(f[1]))
+        elif f[0] == "W":
+            load = (int(f[1]), int(f[2]))
         elif f[0] in ("E", "T"):
             end = (f[0] == "T", *(int(v) for v in f[1:5]))
     if end is None:
         raise ToolError("the co-simulation harness ended without its summary line (simulator crash?)")
-    return Record(hs, cs, beats, end[1], end[2], end[3], end[4], end[0], first_in, last_out)
+    return Record(hs, cs, beats, end[1], end[2], end[3], end[4], end[0], first_in, last_out, load)
 
 
 @dataclass
@@ -263,8 +266,9 @@ class Harness:
 
 def build_harness(sources: list[Path], build_dir: Path, plan: Plan, top: str, *, simulator: str, rom_dir: Path,
                   capacity: int, stall_in: int = 0, stall_out: int = 0, seed: int = 1, defines: dict | None = None,
-                  netlist: bool = False) -> Harness:
-    """Render the harness and compile it with ``sources`` under ``simulator``."""
+                  netlist: bool = False, load_image: bytes | None = None) -> Harness:
+    """Render the harness and compile it with ``sources`` under ``simulator``; ``load_image`` (run-time
+    weights) goes through the load port before the first input beat of every run."""
     from ._simulators import build
 
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -285,6 +289,11 @@ def build_harness(sources: list[Path], build_dir: Path, plan: Plan, top: str, *,
     }
     if not netlist:
         params["ROM_DIR"] = _vstr(rom_dir.resolve())
+    if load_image:
+        load = build_dir / "load.hex"
+        n = len(load_image)
+        load.write_text("".join(f"{((i == n - 1) << 8) | b:03x}\n" for i, b in enumerate(load_image)), encoding="ascii")
+        params.update(LOAD_FILE=_vstr(load.resolve()), LOAD_BYTES=n)
     cmd = build(simulator, [*sources, tb], "hwsim_tb_stream", build_dir, parameters=params, defines=defines)
     return Harness(simulator, cmd, build_dir, max(1, capacity), rec)
 
@@ -386,6 +395,7 @@ def cosim(
     rtl_dir: str | os.PathLike | None = None,
     netlist: str | None = None,
     lengths=None,
+    load_model=None,
 ) -> CosimReport:
     """Co-simulate the export in ``export_dir`` on integer inputs ``x_int`` (N, T, I) of the x format.
 
@@ -398,7 +408,10 @@ def cosim(
     cover only the ROMs and the contract). ``netlist`` (``"generic"``, ``"ice40"``, ``"ecp5"``)
     synthesizes the RTL with yosys first and simulates the gate-level netlist. ``lengths`` (N,)
     gives each sequence its own number of steps: the stream sends only those, with tlast on the
-    last (variable-length sequences, docs/datapath.md); default: all T.
+    last (variable-length sequences, docs/datapath.md); default: all T. ``load_model`` (a quantized
+    model of the export's shape; the export must have run-time weights) is lowered with the export's
+    contract, its load image goes through the load port before the inputs, and the RTL is compared
+    with the simulator of that model (``hwsim cosim --load-weights``).
     """
     import time
 
@@ -408,6 +421,9 @@ def cosim(
 
     d = Path(export_dir).resolve()
     plan, man = plan_from_export(d, verify_rtl=rtl_dir is None)
+    image = None
+    if load_model is not None:
+        plan, image = plan_for_load(plan, load_model)
     # Paths that reach Verilog strings, checked before anything is written ($readmemh cannot open
     # a non-ASCII path and would run the design on x values).
     check_hdl_path(d, "export directory path")
@@ -450,7 +466,7 @@ def cosim(
         m_max = min(chunk, n)
         harness = build_harness(sources, bdir, plan, top, simulator=sim_name, rom_dir=d / "rom",
                                 capacity=m_max * t * sched["input_beats"], stall_in=stall_in, stall_out=stall_out,
-                                seed=seed, defines=defines, netlist=netlist is not None)
+                                seed=seed, defines=defines, netlist=netlist is not None, load_image=image)
         t2 = time.perf_counter()
         seconds.update(synth=t1 - t0, build=t2 - t1)
         mism, first, sat_model, sat_rtl = 0, None, 0, 0
@@ -475,6 +491,10 @@ def cosim(
             rec = parse_record(text, plan)
             timed_out |= rec.timed_out
             k, f, s = compare(plan, xs, rec, seq0=c0, lengths=ls)
+            if image is not None and rec.load != (1, 0):  # the image must have been accepted
+                k += 1
+                f = f or {"sequence": c0, "step": None, "node": "load_ok,load_err", "index": 0, "expected": [1, 0],
+                          "actual": None if rec.load is None else list(rec.load)}
             mism += k
             if first is None:
                 first = f
@@ -517,6 +537,23 @@ def cosim(
         extra={"schedule": sched, "seconds": seconds, "cycles": cycles,
                "rtl_dir": str(Path(rtl_dir).resolve()) if rtl_dir is not None else None},
     )
+
+
+def plan_for_load(export_plan: Plan, model) -> tuple[Plan, bytes]:
+    """The plan of ``model`` under the export's contract and its load image; refuses (one line) an
+    export without run-time weights and a model that does not fit the export's RTL."""
+    from ..datapath._plan import lower
+    from ..export._export import check_exportable
+    from ..export._image import check_image_fits, plan_image
+
+    cfg = export_plan.config
+    if cfg.weights != "runtime":
+        raise FormatError(f"loading weights needs an export with run-time weights (hwsim export --weights runtime), "
+                          f"not weights = {cfg.weights!r}")
+    check_exportable(model, cfg)
+    plan = lower(model, cfg)
+    check_image_fits(plan, export_plan)
+    return plan, plan_image(plan)
 
 
 def verdict_lines(rep: CosimReport) -> list[str]:
