@@ -170,7 +170,7 @@ def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args,
             fmax = rep["fmax_mhz"]
             entry["sequences_per_s"] = round(fmax * 1e6 / entry["sequence_period"], 1)
             entry["end_to_end_weight_ops_per_s_per_lut_sequence"] = round(
-                STEPS * entry["weight_ops_per_step"] * entry["sequences_per_s"] / rep["luts"])
+                STEPS * entry["weight_ops_per_step"] * entry["sequences_per_s"] / _lc(rep))
         else:
             err = (r.stderr.strip().splitlines() or ["failed"])[-1]
             reason = ("fit" if "does not fit" in err else "timeout" if "did not finish" in err
@@ -261,8 +261,10 @@ def render(results: dict) -> str:
         "  every input from one scan shift register and XOR-folds every output, registered per level,",
         "  onto one pin (see docs/rtl.md). Its cost is in the figures: one FF per core input bit and about",
         "  a third of a LUT and FF per output bit (the demo top has 19 input and 116 output bits: ~60 cells).",
-        "- **LUT**: iCE40 logic cells (`ICESTORM_LC`: a LUT4, carry and FF each; used by a LUT, an FF or",
-        "  both); ECP5 LUT4 slots (`TRELLIS_COMB`, carry and distributed-RAM LUTs included). **FF**: iCE40",
+        "- **LC** (logic cells, `logic_cells` in `hwsim synth --pnr --json`): iCE40 `ICESTORM_LC` (a LUT4,",
+        "  carry and FF each; used by a LUT, an FF or both); ECP5 `TRELLIS_COMB` slots (carry and",
+        "  distributed-RAM LUTs included). `luts` in every JSON report, the sweep and `hwsim synth` is",
+        "  another figure: the LUT4 cells of the mapped netlist (`SB_LUT4` / `LUT4`). **FF**: iCE40",
         "  `SB_DFF*` cells of the netlist (the total is the logic cells), ECP5 `TRELLIS_FF`. **BRAM**:",
         "  `ICESTORM_RAM` (4 kbit) / `DP16KD` (18 kbit). **DSP**: `ICESTORM_DSP` / `MULT18X18D`.",
         "- **cycles/step**: `hwsim.datapath._schedule.cycles_per_step(plan)[\"step\"]`, the compute cycles of one time",
@@ -270,7 +272,7 @@ def render(results: dict) -> str:
         "- **weight-ops**: weights in the recurrent layers' accumulations, each used once per step: a",
         "  GRU layer has 3 H (I + H) (demo: 3,840; I=64, H=128: 73,728). The head, the biases and the",
         "  pointwise gate products are not counted. weight-ops/s = weight-ops per step / latency;",
-        "  per LUT divides by the LUT figure above.",
+        "  per LC divides by the logic cells.",
         "",
     ]
     lines += _targets_section(runs)
@@ -280,8 +282,8 @@ def render(results: dict) -> str:
             continue
         title = {"demo": "Demo GRU (ternary, I=8, H=32)", "gru64x128": "GRU I=64, H=128 (ternary)"}[model]
         lines += [f"## {title}", "",
-                  "| R x L x P | cycles/step | w-ops/cycle | target | result | Fmax MHz | LUT | FF | BRAM | DSP "
-                  "| us/step | M w-ops/s | k w-ops/s per LUT | critical path | P&R s | RTL |",
+                  "| R x L x P | cycles/step | w-ops/cycle | target | result | Fmax MHz | LC | FF | BRAM | DSP "
+                  "| us/step | M w-ops/s | k w-ops/s per LC | critical path | P&R s | RTL |",
                   "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
         order = {c: i for i, c in enumerate(CONFIGS[model])}
         for r in sorted(mine, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), list(TARGETS).index(r["target"]))):
@@ -291,10 +293,10 @@ def render(results: dict) -> str:
                 cp = r.get("critical_path") or {}
                 cps = f"{cp['delay_ns']:.1f} ns, {100 * cp['routing_ns'] / cp['delay_ns']:.0f} % routing" if cp else ""
                 lines.append(
-                    head + f"| routed | {r['fmax_mhz']:.1f} | {r['luts']:,} ({100 * r['luts'] / r['luts_total']:.0f} %) "
+                    head + f"| routed | {r['fmax_mhz']:.1f} | {_lc(r):,} ({100 * _lc(r) / r['luts_total']:.0f} %) "
                     f"| {r['ffs']:,} | {r['brams']}/{r['brams_total']} | {r['dsps']}/{r['dsps_total']} "
                     f"| {r['latency_us_per_step']:.3f} | {r['weight_ops_per_s'] / 1e6:.1f} "
-                    f"| {r['weight_ops_per_s_per_lut'] / 1e3:.1f} | {cps} | {r['wall_s']:.0f} | {r.get('rtl', '')} |"
+                    f"| {r['weight_ops_per_s'] / _lc(r) / 1e3:.1f} | {cps} | {r['wall_s']:.0f} | {r.get('rtl', '')} |"
                 )
             else:
                 util = r.get("utilization") or {}
@@ -310,17 +312,17 @@ def render(results: dict) -> str:
                       "Cycles from `hwsim.datapath._schedule` (exact: `hwsim cosim` measures them without stalls): "
                       "`step_period` a step of a long sequence, the first sequence's first input beat to last "
                       "output beat, and the period of back-to-back sequences; the head's own array R x L. "
-                      "End-to-end weight-ops/s per LUT = weight-ops per step x Fmax / step_period / LUT. "
+                      "End-to-end weight-ops/s per LC = weight-ops per step x Fmax / step_period / logic cells. "
                       "Load: the 1-minute load average before and after the run (2 shared cores).", "",
                       "| R x L x P | target | head R x L (cycles) | compute cycles/step | step_period | sequence: first | back-to-back "
-                      "| compute/seq | sequences/s | end-to-end k w-ops/s per LUT | load | export command | synth command |",
+                      "| compute/seq | sequences/s | end-to-end k w-ops/s per LC | load | export command | synth command |",
                       "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
             for r in sorted(e2e, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), r["target"])):
                 lines.append(
                     f"| {r['rows']} x {r['lanes']} x {r['pointwise']} | {r['target']} | {r['head_rows']} x {r['head_lanes']} "
                     f"({r['head_cycles']}) | {r['cycles_per_step']} | {r['step_period']} | {r['sequence_cycles']:,} "
                     f"| {r['sequence_period']:,} | {r['sequence_compute_cycles']:,} | {r['sequences_per_s']:,.0f} "
-                    f"| {r['end_to_end_weight_ops_per_s_per_lut'] / 1e3:.1f} "
+                    f"| {r['end_to_end_weight_ops_per_s'] / _lc(r) / 1e3:.1f} "
                     f"| {r['load_average_before']:.1f} / {r['load_average_after']:.1f} | `{r['export_command']}` | `{r['synth_command']}` |")
             lines.append("")
     lines += _ablation_section(runs, meta.get("dsp_lut_equivalent"))
@@ -336,6 +338,11 @@ def render(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _lc(r: dict) -> int:
+    """Logic cells of a routed record (records before ``logic_cells`` existed kept them as ``luts``)."""
+    return r.get("logic_cells", r["luts"])
 
 
 def _targets_section(runs: dict) -> list[str]:

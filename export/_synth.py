@@ -289,7 +289,7 @@ def format_report(rep: SynthReport) -> str:
     """A human-readable summary for the terminal."""
     lines = [
         f"{rep.top} on {rep.target} ({rep.yosys}, {rep.seconds:.1f} s)",
-        f"  LUTs {rep.luts}   FFs {rep.ffs}   BRAMs {rep.brams}   DSPs {rep.dsps}",
+        f"  LUTs {rep.luts} ({'/'.join(TARGETS[rep.target]['luts'])} cells)   FFs {rep.ffs}   BRAMs {rep.brams}   DSPs {rep.dsps}",
         f"  cycles per step: {rep.cycles_per_step if rep.cycles_per_step is not None else 'unknown'} compute, "
         f"{rep.step_period if rep.step_period is not None else 'unknown'} with the stream (I/O overlapped)",
         f"  multipliers before mapping: {rep.multipliers or 'none'} (weight products: {rep.weight_multipliers})",

@@ -204,6 +204,10 @@ class Divergence:
         return {"step": t, "node": name, "sequence": seq, "unit": unit, "error_lsb": err / self.lsb[name],
                 "budget_lsb": self.budget(name) / self.lsb[name]}
 
+    def last_error(self, name: str) -> float:
+        """The worst error of node ``name`` at the last step."""
+        return self.worst[name][-1][0]
+
     def describe(self) -> str:
         if self.tol_lsb is not None:
             return f"{self.tol_lsb:g} LSB of each node's format (--tol-lsb)"
@@ -212,6 +216,92 @@ class Divergence:
 
 
 # --------------------------------------------------------------------------------------------
+# verdicts: does a divergence or a saturation matter, and what to change when it does
+
+#: The activation function each pre-activation node feeds directly (absent: the value goes on
+#: into arithmetic, a state or the output, where a clipped value is a wrong value).
+_FEEDS = {
+    "rnn_tanh": {"pre_a": "tanh"},
+    "rnn_relu": {},
+    "gru": {"pre_r": "sigmoid", "pre_z": "sigmoid", "pre_n": "tanh"},
+    "lstm": {"pre_i": "sigmoid", "pre_f": "sigmoid", "pre_g": "tanh", "pre_o": "sigmoid", "pre_c": "tanh"},
+}
+
+
+def _unit_flat_from(cfg: DatapathConfig, func: str) -> float:
+    """The |input| (real units) beyond which the configured unit's output no longer changes."""
+    if cfg.activation == "lut":
+        return 2.0 ** (cfg.sigmoid_range_log2 if func == "sigmoid" else cfg.tanh_range_log2)
+    return 5.0 if func == "sigmoid" else 2.5  # PLAN: sigmoid flat from |x| = 5, tanh (PLAN(2|x|)) from 2.5
+
+
+def _layer_cfg(cfg: DatapathConfig, node: str) -> DatapathConfig:
+    return cfg if node in ("x", "out") else cfg.layer_config(int(node.split(".")[0][1:]))
+
+
+def advice_for(qmodel: RNNModel, cfg: DatapathConfig, observed: dict[str, float], node: str) -> str:
+    """What to change for ``node``: the width advisor's format for it (``--suggest-config``), or,
+    where the advisor keeps the format, the next lever (more bits)."""
+    from ._advise import _kind, suggest_config
+    from .._errors import ConfigError
+
+    if node not in observed:  # an activated gate: its act format
+        kind = "act"
+    else:
+        kind = _kind(node)
+    cur = getattr(_layer_cfg(cfg, node), kind)
+    try:
+        new = getattr(suggest_config(qmodel, observed, cfg), kind)
+    except ConfigError as e:
+        return f"{kind} {cur}: the width advisor cannot place it ({e})"
+    if new != cur:
+        return (f"{kind} {cur} -> {new} (the width advisor for this data's range: hwsim check --suggest-config OUT.toml, "
+                f"then --config OUT.toml)")
+    from ..datapath._config import MAX_FORMAT_BITS
+
+    wide = min(cur.bits + 2, MAX_FORMAT_BITS)
+    more = FixedFormat(wide, min(cur.frac + wide - cur.bits, wide - 1))
+    return (f"{kind} {cur} already holds this data's range with the most fraction bits its width allows: "
+            f"widen it (e.g. {more}; --suggest-config OUT.toml --suggest-bits {wide})"
+            + (" or raise lut_bits" if kind in ("act", "pre") and cfg.activation == "lut" else ""))
+
+
+def divergence_verdict(first: dict[str, Any], last_lsb: float, flips: float | None, advice: str) -> dict[str, Any]:
+    """Whether the first divergence matters: "within budget" when it flips no argmax (or the model
+    has no classifier) and its node's worst error is back within the budget by the last step (it
+    does not grow into the state); else "matters", with what to change."""
+    settles = last_lsb <= first["budget_lsb"]
+    harmless = (flips is None or flips == 0) and settles
+    why = ("no argmax flips" if flips == 0 else "no classifier output" if flips is None else f"argmax flips {flips:.3g}")
+    why += (f"; {first['node']}'s worst error at the last step is {last_lsb:.1f} LSB, "
+            + ("within" if settles else "above") + f" the {first['budget_lsb']:.1f} LSB budget")
+    return {"verdict": "within budget" if harmless else "matters", "why": why, "last_step_error_lsb": last_lsb,
+            "advice": None if harmless else advice}
+
+
+def saturation_verdict(qmodel: RNNModel, cfg: DatapathConfig, node: str, count: int, advice: str) -> dict[str, Any]:
+    """Whether ``count`` out-of-range values at ``node`` change anything.
+
+    Harmless exactly when the node feeds an activation unit directly, its format saturates (does
+    not wrap) and its range reaches where the unit is already flat: the clipped value and the true
+    one give the same output bit for bit. Anywhere else (states, sums, the input, the output, a
+    ReLU, wrap-around) a clipped value is a wrong value.
+    """
+    lc = _layer_cfg(cfg, node)
+    func = _FEEDS[qmodel.cell].get(node.split(".")[-1])
+    if func is not None and lc.overflow == "saturate":
+        flat = _unit_flat_from(lc, func)
+        if lc.pre.max_int * 2.0**-lc.pre.frac >= flat - 2.0**-lc.pre.frac:
+            return {"count": count, "verdict": "harmless", "advice": None,
+                    "why": f"feeds {func}, which is flat beyond |x| = {flat:g}, inside pre {lc.pre}'s range: "
+                           "the clipped value gives the same output"}
+        why = f"feeds {func}, but pre {lc.pre} ends before the unit is flat (|x| = {flat:g})"
+    elif func is not None:
+        why = f"feeds {func}, but overflow wraps: a wrapped value changes sign"
+    else:
+        why = {"x": "the input is clipped", "out": "the outputs are clipped (argmax ties, wrong logits)"}.get(
+            node, "a clipped value goes on into the state or the sum")
+    return {"count": count, "verdict": "matters", "why": why, "advice": advice}
 
 
 def run_check(
@@ -327,6 +417,11 @@ def run_check(
         for name, v in _observed(qmodel, x, qf, y_q).items():
             observed[name] = max(observed.get(name, 0.0), v)
 
+    flip_rate = flips / flip_count if flip_count else None
+    first = divergence.first()
+    if first is not None:
+        first.update(divergence_verdict(first, divergence.last_error(first["node"]) / divergence.lsb[first["node"]],
+                                        flip_rate, advice_for(qmodel, cfg, observed, first["node"])))
     bounds = interval_bounds(qmodel, plan, n_steps)
     widths = {}
     for node in node_names(plan):
@@ -358,7 +453,7 @@ def run_check(
         "quant_metric": metrics["quant"].value(),
         "fixed_metric": metrics["fixed"].value(),
         "mae": {k: m.mae() for k, m in metrics.items()} if regression else None,
-        "argmax_flips": flips / flip_count if flip_count else None,
+        "argmax_flips": flip_rate,
         "max_abs_err_h": max(err_max[f"l{k}.h"] for k in range(L)),
         "max_abs_err_y": max_err_y if has_head else None,
         "mean_abs_err_y": sum_err_y / (n_seq * (n_steps if all_steps else 1) * qmodel.num_classes) if has_head else None,
@@ -368,8 +463,10 @@ def run_check(
         "threshold_lsb": None if threshold_lsb is None else float(threshold_lsb),
         "activation_error": divergence.unit_error,
         "threshold_text": divergence.describe(),
-        "first_divergence": divergence.first(),
+        "first_divergence": first,
         "saturations": sat,
+        "saturation_verdicts": {node: saturation_verdict(qmodel, cfg, node, n, advice_for(qmodel, cfg, observed, node))
+                                for node, n in sat.items() if n},
         "suggested_widths": widths,
         "quantization_loss": loss_src,
     }
@@ -411,6 +508,10 @@ def format_report(r: dict[str, Any]) -> str:
             f"{fd['error_lsb']:.1f} LSB of its format > {fd.get('budget_lsb', r['threshold_lsb']):.1f} "
             f"(budget: {what})"
         )
+        if "verdict" in fd:
+            lines.append(f"  verdict: {fd['verdict']} ({fd['why']})")
+            if fd.get("advice"):
+                lines.append(f"  change: {fd['advice']}")
     d = r["drift"]
     idx = sorted({0, len(d) // 4, len(d) // 2, (3 * len(d)) // 4, len(d) - 1})
     lines.append("drift (mean |h err| by step): " + ", ".join(f"t{t} {d[t]:.3g}" for t in idx))
@@ -420,6 +521,9 @@ def format_report(r: dict[str, Any]) -> str:
             f"{name:<14}{w['format']:>9}{r['saturations'].get(name, 0):>11}{w['interval']:>10}{w['observed']:>10}"
         )
     lines.append("(interval: bits for the worst case of any input; observed: bits for this data's range)")
+    for name, v in (r.get("saturation_verdicts") or {}).items():
+        lines.append(f"saturation at {name} ({v['count']}): {v['verdict']}: {v['why']}"
+                     + (f"; change: {v['advice']}" if v.get("advice") else ""))
     lines += _format_quantization_loss(r.get("quantization_loss"))
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from ._options import (
     split_option,
 )
 from . import PositiveFloat, fail, user_errors
+from ..data._datasets import SPLITS
 
 
 @click.command("check")
@@ -37,13 +38,16 @@ from . import PositiveFloat, fail, user_errors
               help="Write the width advisor's contract (formats placed for this data's ranges) to this TOML, for --config.")
 @click.option("--suggest-bits", type=click.IntRange(4, 24), default=None,
               help="With --suggest-config: make every format this wide (default: keep each format's width).")
+@click.option("--calibrate-split", "calibrate_split", type=click.Choice(SPLITS), default=None,
+              help="With --suggest-config: place the formats on this split's ranges (e.g. train) and score them on "
+                   "--split, so the advisor is not judged on the data it was fitted to. Default: the scored data.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a self-contained HTML report to REPORT/index.html (a report hwsim wrote there is replaced; other files are refused).")
 @user_errors
 def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None, cell: str | None, split: str | None,
-          limit: int | None, threshold_lsb: float | None, suggest_path: Path | None, suggest_bits: int | None, as_json: bool,
-          report_dir: Path | None) -> None:
+          limit: int | None, threshold_lsb: float | None, suggest_path: Path | None, suggest_bits: int | None,
+          calibrate_split: str | None, as_json: bool, report_dir: Path | None) -> None:
     """Compare QMODEL's bit-accurate datapath with float inference on a data set."""
     from ..analysis._check import format_report, run_check
     from ..datapath._config import DEFAULT_CONFIG, DatapathConfig
@@ -52,6 +56,10 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
     from ..model._modelfile import load_model
 
     resolve_split(data, split)  # a --split the data cannot honour: refused before any work
+    if calibrate_split is not None:
+        if suggest_path is None:
+            fail(f"--calibrate-split needs --suggest-config OUT.toml, not --calibrate-split {calibrate_split} alone")
+        resolve_split(data, calibrate_split)
     if report_dir is not None:
         from .._fsutil import prepare_output_dir
 
@@ -66,7 +74,11 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
         ds = ds.head(limit)
     report = run_check(qm, ds, cfg, float_model=fm, threshold_lsb=threshold_lsb)
     if suggest_path is not None:
-        report["suggested_config"] = _suggest(qm, ds, cfg, fm, suggest_path, suggest_bits, qmodel, data, split, limit)
+        cal = ds if calibrate_split is None else load_data(data, split=calibrate_split, input_size=qm.input_size)
+        if calibrate_split is not None and limit is not None:
+            cal = cal.head(limit)
+        report["suggested_config"] = _suggest(qm, ds, cfg, fm, suggest_path, suggest_bits, qmodel, data, split, limit,
+                                              cal, calibrate_split)
     elif suggest_bits is not None:
         fail(f"--suggest-bits needs --suggest-config OUT.toml, not --suggest-bits {suggest_bits} alone")
     path = None
@@ -84,20 +96,22 @@ def check(qmodel: Path, data: str, float_model: Path | None, config: Path | None
 
 
 def _suggest(qm, ds, cfg, fm, path: Path, bits: int | None, qmodel: Path, data: str, split: str | None,
-             limit: int | None):
-    """Write the width advisor's contract for ``qm`` on ``ds`` and check it: its metric goes in the report."""
+             limit: int | None, cal, calibrate_split: str | None):
+    """Write the width advisor's contract for ``qm``, placed on ``cal``'s ranges and checked on ``ds``:
+    its metric goes in the report."""
     from ..analysis._advise import observed_ranges, suggest_config, write_config_toml
     from ..analysis._check import run_check
 
-    new = suggest_config(qm, observed_ranges(qm, ds.x), cfg, bits=bits)
+    new = suggest_config(qm, observed_ranges(qm, cal.x), cfg, bits=bits)
     r = run_check(qm, ds, new, float_model=fm)
     lim = f" --limit {limit}" if limit is not None else ""
     sp = f" --split {split}" if split is not None else ""
     write_config_toml(path, new, (
-        f"hwsim check --suggest-config: formats placed for the ranges of {qmodel.name} on {ds.label}"
+        f"hwsim check --suggest-config: formats placed for the ranges of {qmodel.name} on {cal.label}"
         + (f", {bits} bits each" if bits is not None else ""),
-        f"{r['metric']}: fixed {r['fixed_metric']!r}, quant {r['quant_metric']!r} on {len(ds)} sequences",
+        f"{r['metric']}: fixed {r['fixed_metric']!r}, quant {r['quant_metric']!r} on {len(ds)} sequences of {ds.label}",
         f"reproduce: hwsim check {qmodel} --data {data}{sp}{lim} --config {path.name}",
     ))
     return {"path": str(path), "config": new.to_dict(), "fixed_metric": r["fixed_metric"],
-            "saturations": sum(r["saturations"].values())}
+            "saturations": sum(r["saturations"].values()), "calibrated_on": cal.label,
+            "calibrate_split": calibrate_split, "scored_on": ds.label}

@@ -25,7 +25,9 @@ from . import PositiveFloat, fail, user_errors
               help="Target clock in MHz for timing-driven placement (--pnr; default 50 on ice40, 150 on ecp5).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the report as JSON (keys luts, ffs, brams, dsps, cycles_per_step, ...; with --pnr also "
-                   "fmax_mhz, routed, latency_us_per_step, weight_ops_per_s, end_to_end_weight_ops_per_s_per_lut, *_total).")
+                   "fmax_mhz, routed, logic_cells, latency_us_per_step, weight_ops_per_s, end_to_end_weight_ops_per_s_per_lut, "
+                   "*_total; when place and route fails, still an object: routed false, fits, reason, error and the "
+                   "partial counts, exit status 2).")
 @click.option("--timeout", type=PositiveFloat(), default=3600, show_default=True,
               help="Seconds the whole run (yosys, and nextpnr with --pnr) may take.")
 @user_errors
@@ -47,7 +49,12 @@ def synth(export_dir, target, top, pnr, device, seed, freq, as_json, timeout):
         rep = synthesize(export_dir, target, top=top, timeout=timeout, device=device)
         click.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_report(rep))
         return
-    from ..export._pnr import format_pnr, place_and_route
+    from ..export._pnr import PnrError, format_pnr, place_and_route
 
-    rep = place_and_route(export_dir, target, device=device, seed=seed, freq=freq, timeout=timeout, top=top)
+    try:
+        rep = place_and_route(export_dir, target, device=device, seed=seed, freq=freq, timeout=timeout, top=top)
+    except PnrError as e:
+        if as_json:  # a CI job parses why: the object on stdout, the one line on stderr, exit 2
+            click.echo(json.dumps(e.to_dict(), indent=1))
+        raise
     click.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_pnr(rep))

@@ -63,10 +63,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._simd import HAS_AVX512F, LANES, lut16, vdot, vload, vstore, vzero
+from ._simd import HAS_AVX2, HAS_AVX512F, LANES, add32, lut8, and32, lut16, max32, min32, mul32, shl32, sra32, vdot, vload, vstore, vzero
 
 #: Table reads by ``vpgatherdd`` (a compile-time constant of the kernels).
 GATHER = HAS_AVX512F
+#: int32 table reads 8 at a time by AVX2 ``vpgatherdd`` (``lut32_pass``).
+GATHER8 = HAS_AVX2
 
 # ---- parameter vector of a layer (int64), filled by hwsim.sim._sim._layer_params ---------------------
 P_CELL = 0  # 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm
@@ -91,7 +93,8 @@ P_TANH_SHIFT = 18
 P_NARROW = 19  # 1: int16 operands, int32 dot products
 P_RECORD = 20  # 1: write the activated gates
 P_HIDDEN = 21
-N_PARAMS = 22
+P_I32 = 22  # 1: the tile's pointwise passes run in int32 (the wrapper proved every value fits)
+N_PARAMS = 23
 
 # ---- parameter vector of the head ----------------------------------------------------------------
 Q_ROUND = 0
@@ -237,10 +240,12 @@ def matvec(w, v, out, narrow):
 
 
 # ---- register-blocked int16 GEMM (hwsim.sim._simd) -----------------------------------------------------
-#: Rows (sequences) and 16-lane column vectors of one register block: 4 x 4 int32 accumulators,
-#: 4 weight vectors and one broadcast per pair of columns, 21 of the 32 zmm registers.
+#: Rows (sequences) and column vectors of one register block. AVX-512 (16 lanes): 4 x 4 int32
+#: accumulators, 4 weight vectors and one broadcast per pair of columns, 21 of the 32 zmm
+#: registers. AVX2 (8 lanes, 16 ymm registers): 4 x 2 accumulators, 2 weight vectors and a
+#: broadcast, 11 registers (4 x 4 would need 21 and spill to the stack every step).
 MR = 4
-NR = 4
+NR = 4 if LANES == 16 else 2
 #: Output columns of one register block; the packed weights' column count is a multiple of it.
 NB = NR * LANES
 
@@ -253,11 +258,11 @@ def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
     ``a[r, s, q]``. ``wp`` is the packed (K/2, n_cols) int32 weights, flattened: ``wp[q * n_cols +
     j]`` holds W[2q, j] (low half) and W[2q + 1, j] (high half), so one 16-lane load of ``wp``
     meets one broadcast ``a[r, s, q]`` in the dot primitive ``dot`` (``hwsim.sim._simd.dot_vnni`` or
-    ``dot_portable``, called through ``vdot``). m_rows is a multiple of MR, n_cols of NB. ``c`` is (>= m_rows, >= n_cols)
+    ``dot_portable``, called through ``vdot``). m_rows is a multiple of MR, n_cols of 4 * LANES. ``c`` is (>= m_rows, >= n_cols)
     int32. Only called when the wrapper proved every sum (and so every partial sum) below 2**31.
     """
     n_pairs = a.shape[2]
-    for nb in range(0, n_cols, NB):
+    for nb in range(0, n_cols, 4 * LANES):
         for mb in range(0, m_rows, MR):
             a0, a1, a2, a3 = a[r0 + mb, s], a[r0 + mb + 1, s], a[r0 + mb + 2, s], a[r0 + mb + 3, s]
             c00, c01, c02, c03 = vzero(), vzero(), vzero(), vzero()
@@ -289,6 +294,38 @@ def gemm_i16(dot, a, s, r0, m_rows, wp, n_cols, c):
                 vstore(row, nb + LANES, v1)
                 vstore(row, nb + 2 * LANES, v2)
                 vstore(row, nb + 3 * LANES, v3)
+
+
+@jit
+def gemm_i16_n2(dot, a, s, r0, m_rows, wp, n_cols, c):
+    """``gemm_i16`` with 4 x 2 vector blocks (NR = 2: AVX2's 16 registers); same arguments and
+    result, n_cols a multiple of 2 * LANES."""
+    n_pairs = a.shape[2]
+    for nb in range(0, n_cols, 2 * LANES):
+        for mb in range(0, m_rows, MR):
+            a0, a1, a2, a3 = a[r0 + mb, s], a[r0 + mb + 1, s], a[r0 + mb + 2, s], a[r0 + mb + 3, s]
+            c00, c01, c10, c11 = vzero(), vzero(), vzero(), vzero()
+            c20, c21, c30, c31 = vzero(), vzero(), vzero(), vzero()
+            for q in range(n_pairs):
+                o = q * n_cols + nb
+                w0 = vload(wp, o)
+                w1 = vload(wp, o + LANES)
+                x = a0[q]
+                c00, c01 = vdot(dot, c00, x, w0), vdot(dot, c01, x, w1)
+                x = a1[q]
+                c10, c11 = vdot(dot, c10, x, w0), vdot(dot, c11, x, w1)
+                x = a2[q]
+                c20, c21 = vdot(dot, c20, x, w0), vdot(dot, c21, x, w1)
+                x = a3[q]
+                c30, c31 = vdot(dot, c30, x, w0), vdot(dot, c31, x, w1)
+            for i, (v0, v1) in enumerate(((c00, c01), (c10, c11), (c20, c21), (c30, c31))):
+                row = c[mb + i]
+                vstore(row, nb, v0)
+                vstore(row, nb + LANES, v1)
+
+
+#: The GEMM of this CPU's register block (a compile-time choice).
+gemm = gemm_i16 if NR == 4 else gemm_i16_n2
 
 
 @jit
@@ -671,6 +708,191 @@ def lstm_tile_lut(p, gi, gh, b_in, sig_table, tanh_table, hp, c, h_out, c_out, c
     store_rows(pre, hp, h_out, n0, t, R, H)
 
 
+# ---- int32 tile passes (AVX2: 8 native lanes instead of 4 emulated int64 ones) ---------------------
+# The same arithmetic as the int64 passes above, in the int32 operations of ``hwsim.sim._simd``
+# (``add32`` ...), which keep LLVM's loops on 32-bit lanes. Only taken when the wrapper proved
+# (``hwsim.sim._sim.int32_ok``) that every accumulator, product, rounding sum and wrap-around
+# difference of the layer stays inside int32: then no operation wraps and every result equals the
+# int64 one bit for bit (the tests compare both with the naive twin).
+
+
+@jit
+def rq32_site(from_frac, bits, frac, rounding, overflow):
+    """``rqv_site``'s constants as int32 (hi - lo is the wrap mask)."""
+    ls, rs, a0, e1, m2, lo, hi, wm = rqv_site(from_frac, bits, frac, rounding, overflow)
+    return (np.int32(ls), np.int32(rs), np.int32(a0), np.int32(e1), np.int32(m2), np.int32(lo), np.int32(hi),
+            np.int32(wm), np.int32(hi - lo))
+
+
+@jit
+def rq32_pass(v, s, out, n):
+    """``rqv_pass`` on int32 arrays: out[j] = rq(v[j]) for j < n; returns the out-of-range count."""
+    ls, rs, a0, e1, m2, lo, hi, wm, span = s
+    o = np.int32(0)
+    if e1 == 0 and m2 == 0 and wm == 0:
+        for j in range(n):
+            q = sra32(add32(shl32(v[j], ls), a0), rs)
+            qs = min32(max32(q, lo), hi)
+            o = add32(o, qs != q)
+            out[j] = qs
+        return np.int64(o)
+    for j in range(n):
+        q = shl32(v[j], ls)
+        q = sra32(add32(add32(add32(q, a0), and32(sra32(q, rs), e1)), and32(sra32(q, 31), m2)), rs)
+        o = add32(o, (q < lo) | (q > hi))
+        qs = min32(max32(q, lo), hi)
+        qw = add32(and32(add32(q, -lo), span), lo)
+        out[j] = add32(qs, and32(add32(qw, -qs), wm))
+    return np.int64(o)
+
+
+@jit
+def rq32_rows(v, s, out, rows, valid, width):
+    """``rq32_pass`` over ``rows`` rows; only the first ``valid`` count (``rqv_rows``)."""
+    o = rq32_pass(v, s, out, valid * width)
+    rq32_pass(v[valid * width :], s, out[valid * width :], (rows - valid) * width)
+    return o
+
+
+@jit
+def lut32_pass(table, x, lo, hi, index_shift, out, n):
+    """``lut_pass`` on int32 arrays: 8 reads at a time by AVX2's ``vpgatherdd`` where present."""
+    lo32, hi32, sh = np.int32(lo), np.int32(hi), np.int32(index_shift)
+    j0 = 0
+    if GATHER8:
+        j0 = n - n % 8
+        for i in range(0, j0, 8):
+            lut8(table, x, out, i, lo32, hi32, sh)
+    for j in range(j0, n):
+        out[j] = table[sra32(add32(min32(max32(x[j], lo32), hi32), -lo32), sh)]
+
+
+@jit
+def acc32_rows(b, bg, g, g0, s, out, rows, width):
+    """out[i * width + j] = b[bg + j] + (g[i, g0 + j] << s) in int32: one part's accumulators."""
+    br = b[bg:]
+    s32 = np.int32(s)
+    for i in range(rows):
+        gr = g[i, g0:]
+        o = out[i * width :]
+        for j in range(width):
+            o[j] = add32(br[j], shl32(gr[j], s32))
+
+
+@jit
+def acc32_2rows(b, gi, gh, g0, s_in, s_rec, out, rows, width):
+    """``acc2_rows`` in int32: accumulators that read both parts."""
+    br = b[g0:]
+    si, sr = np.int32(s_in), np.int32(s_rec)
+    for i in range(rows):
+        gir, ghr = gi[i, g0:], gh[i, g0:]
+        o = out[i * width :]
+        for j in range(width):
+            o[j] = add32(add32(br[j], shl32(gir[j], si)), shl32(ghr[j], sr))
+
+
+@jit
+def gru_tile32(p, gi, gh, b_in, b_rec, sig_table, tanh_table, hp, h_out, cnt, n0, valid, t, sc):
+    """``gru_tile_lut`` in int32 (b_in, b_rec int32; sc int32 scratch (8, >= rows * H))."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    sig_lo = -(np.int64(1) << (p[P_SIG_R] + pre_f))
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    one = np.int32(np.int64(1) << act_f)
+    align = act_f + max(act_f, h_f)
+    sh_n = np.int32(align - 2 * act_f)
+    sh_h = np.int32(align - act_f - h_f)
+    af = np.int32(act_f)
+    s_pre = rq32_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    acc, pr, pz, pnx, pnh, r, z, v = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
+    acc32_2rows(b_in, gi, gh, 0, s_in, s_rec, acc, R, H)
+    cnt[0] += rq32_rows(acc, s_pre, pr, R, valid, H)
+    acc32_2rows(b_in, gi, gh, H, s_in, s_rec, acc, R, H)
+    cnt[1] += rq32_rows(acc, s_pre, pz, R, valid, H)
+    acc32_rows(b_in, 2 * H, gi, 2 * H, s_in, acc, R, H)
+    cnt[2] += rq32_rows(acc, s_pre, pnx, R, valid, H)
+    acc32_rows(b_rec, 2 * H, gh, 2 * H, s_rec, acc, R, H)
+    cnt[3] += rq32_rows(acc, s_pre, pnh, R, valid, H)
+    n = R * H
+    lut32_pass(sig_table, pr, sig_lo, -sig_lo - 1, p[P_SIG_SHIFT], r, n)
+    lut32_pass(sig_table, pz, sig_lo, -sig_lo - 1, p[P_SIG_SHIFT], z, n)
+    for j in range(n):
+        acc[j] = add32(shl32(pnx[j], af), mul32(r[j], pnh[j]))
+    cnt[4] += rq32_rows(acc, rq32_site(pre_f + act_f, pre_b, pre_f, rnd, ovf), pr, R, valid, H)
+    lut32_pass(tanh_table, pr, tanh_lo, -tanh_lo - 1, p[P_TANH_SHIFT], pz, n)  # pz = n
+    for i in range(R):
+        hr, zr, nr, vr = hp[i, 0], z[i * H :], pz[i * H :], v[i * H :]
+        for j in range(H):
+            vr[j] = add32(shl32(mul32(add32(one, -zr[j]), nr[j]), sh_n), shl32(mul32(zr[j], hr[j]), sh_h))
+    cnt[5] += rq32_rows(v, rq32_site(align, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    store_rows(acc, hp, h_out, n0, t, R, H)
+
+
+@jit
+def rnn_tile32(p, gi, gh, b_in, tanh_table, hp, h_out, cnt, n0, valid, t, sc):
+    """``rnn_tile_lut`` in int32 (arguments as ``gru_tile32``)."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    n = R * H
+    acc, pre, act = sc[0], sc[1], sc[2]
+    acc32_2rows(b_in, gi, gh, 0, s_in, s_rec, acc, R, H)
+    cnt[0] += rq32_rows(acc, rq32_site(acc_frac, pre_b, pre_f, rnd, ovf), pre, R, valid, H)
+    if p[P_CELL] == 1:
+        z = np.int32(0)
+        for j in range(n):
+            act[j] = max32(pre[j], z)
+        cnt[1] += rq32_rows(act, rq32_site(pre_f, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    else:
+        lut32_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, p[P_TANH_SHIFT], act, n)
+        cnt[1] += rq32_rows(act, rq32_site(act_f, h_b, h_f, rnd, ovf), acc, R, valid, H)
+    store_rows(acc, hp, h_out, n0, t, R, H)
+
+
+@jit
+def lstm_tile32(p, gi, gh, b_in, sig_table, tanh_table, hp, c, h_out, c_out, cnt, n0, valid, t, sc, v64):
+    """``lstm_tile_lut`` with the gates and h in int32 (arguments as ``gru_tile32``); the cell
+    update f * c + i * g and c itself stay int64 (c is usually wider: ``v64`` int64 scratch)."""
+    rnd, ovf, acc_frac, s_in, s_rec = p[P_ROUND], p[P_OVF], p[P_ACC_FRAC], p[P_SHIFT_IN], p[P_SHIFT_REC]
+    pre_b, pre_f, act_f, h_b, h_f = p[P_PRE_BITS], p[P_PRE_FRAC], p[P_ACT_FRAC], p[P_H_BITS], p[P_H_FRAC]
+    c_b, c_f = p[P_C_BITS], p[P_C_FRAC]
+    sig_sh, tanh_sh = p[P_SIG_SHIFT], p[P_TANH_SHIFT]
+    sig_lo = -(np.int64(1) << (p[P_SIG_R] + pre_f))
+    tanh_lo = -(np.int64(1) << (p[P_TANH_R] + pre_f))
+    align = act_f + max(c_f, act_f)
+    sh_fc = align - act_f - c_f
+    sh_ig = align - 2 * act_f
+    s_pre = rq32_site(acc_frac, pre_b, pre_f, rnd, ovf)
+    H = p[P_HIDDEN]
+    R = gi.shape[0]
+    n = R * H
+    acc, pre, ig, fg, gg, og, tc = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6]
+    for g in range(4):
+        acc32_2rows(b_in, gi, gh, g * H, s_in, s_rec, acc, R, H)
+        cnt[g] += rq32_rows(acc, s_pre, pre, R, valid, H)
+        if g == 2:
+            lut32_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, tanh_sh, gg, n)
+        else:
+            lut32_pass(sig_table, pre, sig_lo, -sig_lo - 1, sig_sh, ig if g == 0 else fg if g == 1 else og, n)
+    for j in range(n):
+        v64[j] = ((np.int64(fg[j]) * c[j]) << sh_fc) + (np.int64(mul32(ig[j], gg[j])) << sh_ig)
+    cnt[4] += rqv_rows(v64, rqv_site(align, c_b, c_f, rnd, ovf), c, R, valid, H)
+    for i in range(R):
+        cr, cor = c[i * H :], c_out[n0 + i, t]
+        for j in range(H):
+            cor[j] = cr[j]
+    cnt[5] += rqv_rows(c, rqv_site(c_f, pre_b, pre_f, rnd, ovf), pre, R, valid, H)  # int64 -> int32 pre
+    lut32_pass(tanh_table, pre, tanh_lo, -tanh_lo - 1, tanh_sh, tc, n)
+    for j in range(n):
+        acc[j] = mul32(og[j], tc[j])
+    cnt[6] += rq32_rows(acc, rq32_site(2 * act_f, h_b, h_f, rnd, ovf), pre, R, valid, H)
+    store_rows(pre, hp, h_out, n0, t, R, H)
+
+
 @jit
 def lstm_step(p, gi, gh, b_in, sig_table, tanh_table, h, c, h_out, c_out, gates, cnt, t):
     """LSTM: i, f, g, o leave their accumulators; c', tanh(c'), h' as docs/datapath.md."""
@@ -802,6 +1024,8 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
     record = p[P_RECORD] == 1
     # the tile passes that vectorize: LUT unit (ReLU RNN: any unit), gates not recorded
     fast = not record and (p[P_ACT] == 0 or cell == 1)
+    i32 = fast and p[P_I32] == 1
+    b_in32, b_rec32 = b_in.astype(np.int32), b_rec.astype(np.int32)  # used only when i32 (values proved to fit)
     for k in prange(n_seq // tile):
         n0 = k * tile
         gi = np.empty((tile, n_cols), dtype=np.int32)
@@ -809,13 +1033,21 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
         hp = np.zeros((tile, 1, 2 * ((H + 1) // 2)), dtype=np.int16)  # h of the tile, even width
         h32 = hp.view(np.int32)
         c = np.zeros((tile, H), dtype=np.int64)
-        sc = np.empty((8, tile * H) if fast else (1, 1), dtype=np.int64)
+        sc = np.empty((8, tile * H) if fast and not i32 else (1, 1), dtype=np.int64)
+        sc32 = np.empty((8, tile * H) if i32 else (1, 1), dtype=np.int32)
+        v64 = np.empty(tile * H if i32 and cell == 3 else 1, dtype=np.int64)
         valid = min(tile, n_valid - n0)  # the rest of the tile is padding: not counted
         for t in range(n_steps):
-            gemm_i16(dot, u, t, n0, tile, wp_in, n_cols, gi)
-            gemm_i16(dot, h32, 0, 0, tile, wp_rec, n_cols, gh)
+            gemm(dot, u, t, n0, tile, wp_in, n_cols, gi)
+            gemm(dot, h32, 0, 0, tile, wp_rec, n_cols, gh)
             cnt = counts[n0]  # a tile's passes count into its first row
-            if fast and cell <= 1:
+            if i32 and cell <= 1:
+                rnn_tile32(p, gi, gh, b_in32, tanh_table, hp, h_out, cnt, n0, valid, t, sc32)
+            elif i32 and cell == 2:
+                gru_tile32(p, gi, gh, b_in32, b_rec32, sig_table, tanh_table, hp, h_out, cnt, n0, valid, t, sc32)
+            elif i32:
+                lstm_tile32(p, gi, gh, b_in32, sig_table, tanh_table, hp, c.reshape(-1), h_out, c_out, cnt, n0, valid, t, sc32, v64)
+            elif fast and cell <= 1:
                 rnn_tile_lut(p, gi, gh, b_in, tanh_table, hp, h_out, cnt, n0, valid, t, sc)
             elif fast and cell == 2:
                 gru_tile_lut(p, gi, gh, b_in, b_rec, sig_table, tanh_table, hp, h_out, cnt, n0, valid, t, sc)

@@ -125,6 +125,55 @@ def narrow_ok(plan: Plan) -> bool:
     return True
 
 
+def int32_ok(plan: Plan, k: int, tables: tuple[np.ndarray, np.ndarray]) -> bool:
+    """True when the int16 path's pointwise passes of layer ``k`` may run in int32 (``K.gru_tile32``
+    ...): every accumulator, product, rounding sum and wrap difference of the layer is bounded
+    below 2**31 and every shift below 31, so int32 arithmetic never wraps and equals int64's.
+
+    Bounds: the dot products by ``_dot_bound`` (every operand of its format), the biases by their
+    largest magnitude, formats by their ranges, activations by the tables' largest entry.
+    """
+    top = (1 << 31) - 1
+    cfg = plan.layer_config(k)
+    lp = plan.layers[k]
+    cell = plan.cell
+    in_bits = lp.in_fmt.bits
+    b_in = max((int(np.abs(a.bias).max(initial=0)) for a in lp.accums), default=0)
+    b_in_bits = max((_dot_bound(a.m[:, : a.n_in], in_bits) for a in lp.accums), default=0)
+    b_rec_bits = max((_dot_bound(a.m[:, a.n_in :], cfg.h.bits) for a in lp.accums), default=0)
+    pb, pf, af, hb, hf = cfg.pre.bits, cfg.pre.frac, cfg.act.frac, cfg.h.bits, cfg.h.frac
+    P = 1 << (pb - 1)
+    A = P if cell == "rnn_relu" else max(int(np.abs(t).max(initial=0)) for t in tables)
+    shifts = [lp.shift_in, lp.shift_rec]
+    sites = []  # (largest |value| in, from_frac, to format)
+
+    def site(bound, from_frac, fmt):
+        sites.append((bound, from_frac, fmt))
+
+    site(b_in + (b_in_bits << lp.shift_in) + (b_rec_bits << lp.shift_rec), lp.acc_frac, cfg.pre)
+    if cell == "gru":
+        align = af + max(af, hf)
+        sh_n, sh_h = align - 2 * af, align - af - hf
+        shifts += [af, sh_n, sh_h]
+        site((P << af) + A * P, pf + af, cfg.pre)
+        site((((1 << af) + A) * A << sh_n) + (A * (1 << (hb - 1)) << sh_h), align, cfg.h)
+    elif cell == "lstm":
+        site(A * A, 2 * af, cfg.h)
+        shifts.append(max(cfg.c.frac, af) - af)  # sh_ig of the int64 cell update (A * A in int32 first)
+    elif cell == "rnn_relu":
+        site(P, pf, cfg.h)
+    else:
+        site(A, af, cfg.h)
+    for bound, from_frac, fmt in sites:
+        d = from_frac - fmt.frac
+        ls, rs = max(-d, 0), max(d, 0)
+        shifts += [ls, rs]
+        if (bound << ls) + (1 << rs) + (1 << fmt.bits) > top or fmt.bits > 31:
+            return False
+    r_max = max(cfg.sigmoid_range_log2, cfg.tanh_range_log2) + pf
+    return max(shifts) <= 30 and r_max <= 30 and A * A <= top
+
+
 def _pack_layer(plan: Plan, k: int, dtype: np.dtype):
     """PyTorch-order (G*H, n_in) and (G*H, H) multipliers and the two bias vectors of layer k."""
     lp = plan.layers[k]
@@ -155,11 +204,12 @@ DOT_PATHS = {"vnni": _simd.dot_vnni, "portable": _simd.dot_portable}
 dot_path = "vnni" if _simd.HAS_VNNI else "portable"
 
 
-def _pack_pairs(w: np.ndarray) -> np.ndarray:
+def _pack_pairs(w: np.ndarray, nb: int = K.NB) -> np.ndarray:
     """(rows, K) multipliers -> ``gemm_i16``'s packed weights: W = w.T as int16 pairs along K,
-    (ceil(K/2), n_cols) int32 flattened, zero-padded to an even K and n_cols = rows rounded up to NB."""
+    (ceil(K/2), n_cols) int32 flattened, zero-padded to an even K and n_cols = rows rounded up to
+    ``nb`` (the register block's columns)."""
     rows, k = w.shape
-    n_cols = -(-max(rows, 1) // K.NB) * K.NB
+    n_cols = -(-max(rows, 1) // nb) * nb
     wt = np.zeros((k + (k & 1), n_cols), dtype=np.int16)
     wt[:k, :rows] = w.T
     pairs = wt.reshape(-1, 2, n_cols).transpose(0, 2, 1)  # [q, j, 0 | 1] = W[2q | 2q + 1, j]
@@ -205,6 +255,7 @@ def _layer_params(plan: Plan, k: int, narrow: bool, record: bool) -> np.ndarray:
     p[K.P_NARROW] = int(narrow)
     p[K.P_RECORD] = int(record)
     p[K.P_HIDDEN] = plan.hidden_size
+    p[K.P_I32] = int(narrow and not record and int32_ok(plan, k, plan.layer_tables(k)))
     return p
 
 

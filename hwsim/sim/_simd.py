@@ -41,20 +41,27 @@ from numba.core import cgutils
 from numba.extending import NativeValue, intrinsic, models, overload, register_model, typeof_impl, unbox
 
 
-LANES = 16
-
 _FEATURES = llvm_binding.get_host_cpu_features()
-#: True when the CPU that Numba compiles for has AVX-512 VNNI (``vpdpwssd`` on zmm registers).
-HAS_VNNI = bool(_FEATURES.get("avx512vnni", False))
+#: True when the CPU that Numba compiles for has AVX-512BW (``vpmaddwd`` on zmm registers): the
+#: vector type is then one zmm register (16 lanes), else one ymm register (8 lanes: AVX2, where
+#: a 16-lane value would take two of the 16 ymm registers and the GEMM's blocks would spill).
+HAS_AVX512BW = bool(_FEATURES.get("avx512bw", False))
+#: int32 lanes of the vector type, chosen for the CPU at import.
+LANES = 16 if HAS_AVX512BW else 8
+#: True when the CPU has a ``vpdpwssd`` of the vector type's width: AVX-512 VNNI (zmm) with
+#: 16 lanes, AVX-VNNI (VEX, ymm) with 8.
+HAS_VNNI = bool(_FEATURES.get("avx512vnni", False)) if LANES == 16 else bool(_FEATURES.get("avxvnni", False))
 #: True when it has AVX-512F (``vpgatherdd`` on zmm registers, used by ``lut16``).
-HAS_AVX512F = bool(_FEATURES.get("avx512f", False))
+HAS_AVX512F = bool(_FEATURES.get("avx512f", False)) and LANES == 16
+#: The CPU's vector features as the benchmarks print them.
+VECTOR_FEATURES = tuple(sorted(k for k, v in _FEATURES.items() if v and k.startswith(("avx", "fma", "sse4"))))
 
 
 class I32x16Type(types.Type):
-    """Numba type of a ``<16 x i32>`` value (one AVX-512 register)."""
+    """Numba type of a ``<LANES x i32>`` value (one AVX-512 or AVX2 register)."""
 
     def __init__(self):
-        super().__init__(name="I32x16")
+        super().__init__(name=f"I32x{LANES}")
 
 
 i32x16 = I32x16Type()
@@ -157,7 +164,7 @@ def _vdot_vnni(typingctx, acc, x, w):
     def codegen(context, builder, sig, args):
         a, xs, wv = args
         fnty = ir.FunctionType(_V, [_V, _V16, _V16])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.vpdpwssd.512")
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.x86.avx512.vpdpwssd.{32 * LANES}")
         xb = builder.bitcast(_broadcast(builder, xs), _V16)
         return builder.call(fn, [a, xb, builder.bitcast(wv, _V16)])
 
@@ -289,3 +296,145 @@ def _ov_vdot(dot, acc, x, w):
         fn = _vdot_vnni if dot.kind == "vnni" else _vdot_portable
         return lambda dot, acc, x, w: fn(acc, x, w)
     return None
+
+
+# ---- int32 scalar arithmetic that stays int32 -------------------------------------------------------
+# Numba widens every integer operation to int64 (at least intp), and LLVM cannot narrow an arithmetic
+# right shift, a clamp or a comparison of the widened values back: a loop over int32 arrays then runs
+# on 4 int64 lanes of an AVX2 register, with the 64-bit shift, min/max and multiply that AVX2 lacks
+# emulated in several instructions each. These operations take any integers, truncate them to int32
+# and compute in int32 (two's complement wrap, as the int32 instructions do), so the loops that use
+# them vectorize to 8 lanes of native vpaddd / vpmulld / vpsrad / vpminsd. A caller uses them only
+# where the wrapper proved that no value leaves int32 (then the wrap never happens and the results
+# equal the int64 arithmetic); under NUMBA_DISABLE_JIT they are the same functions on NumPy int32.
+def _w32(v):
+    return np.int32(((int(v) + (1 << 31)) % (1 << 32)) - (1 << 31))
+
+
+def add32(a, b):
+    """a + b in int32."""
+    return _w32(int(a) + int(b))
+
+
+def mul32(a, b):
+    """a * b in int32."""
+    return _w32(int(a) * int(b))
+
+
+def shl32(a, s):
+    """a << s in int32 (0 <= s < 32)."""
+    return _w32(int(a) << int(s))
+
+
+def sra32(a, s):
+    """a >> s (arithmetic) in int32 (0 <= s < 32)."""
+    return np.int32(int(_w32(a)) >> int(s))
+
+
+def min32(a, b):
+    return np.int32(min(int(_w32(a)), int(_w32(b))))
+
+
+def max32(a, b):
+    return np.int32(max(int(_w32(a)), int(_w32(b))))
+
+
+_I32 = ir.IntType(32)
+
+
+def _to32(builder, v):
+    w = v.type.width
+    return builder.trunc(v, _I32) if w > 32 else builder.sext(v, _I32) if w < 32 else v
+
+
+def _int32_op(emit):
+    """An intrinsic (a, b) -> int32 of two integers: ``emit(builder, a32, b32)``."""
+
+    @intrinsic
+    def op(typingctx, a, b):
+        if not (isinstance(a, (types.Integer, types.Boolean)) and isinstance(b, (types.Integer, types.Boolean))):
+            return None
+
+        def codegen(context, builder, sig, args):
+            a32 = _to32(builder, builder.zext(args[0], _I32) if args[0].type.width == 1 else args[0])
+            b32 = _to32(builder, builder.zext(args[1], _I32) if args[1].type.width == 1 else args[1])
+            return emit(builder, a32, b32)
+
+        return types.int32(a, b), codegen
+
+    return op
+
+
+_add32 = _int32_op(lambda b, x, y: b.add(x, y))
+_mul32 = _int32_op(lambda b, x, y: b.mul(x, y))
+_shl32 = _int32_op(lambda b, x, y: b.shl(x, y))
+_sra32 = _int32_op(lambda b, x, y: b.ashr(x, y))
+_min32 = _int32_op(lambda b, x, y: b.select(b.icmp_signed("<", x, y), x, y))
+_max32 = _int32_op(lambda b, x, y: b.select(b.icmp_signed(">", x, y), x, y))
+
+_and32 = _int32_op(lambda b, x, y: b.and_(x, y))
+
+
+def and32(a, b):
+    """a & b in int32."""
+    return np.int32(int(_w32(a)) & int(_w32(b)))
+
+
+def _register(py, nb):
+    @overload(py, inline="always")
+    def _ov(a, b):
+        return lambda a, b: nb(a, b)
+
+
+for _py, _nb in ((add32, _add32), (mul32, _mul32), (shl32, _shl32), (sra32, _sra32), (min32, _min32), (max32, _max32),
+                 (and32, _and32)):
+    _register(_py, _nb)
+
+
+#: True when the CPU has AVX2 (``vpgatherdd`` on ymm registers, used by ``lut8``).
+HAS_AVX2 = bool(_FEATURES.get("avx2", False))
+
+
+def lut8(table, x, out, i, lo, hi, shift):
+    """out[i + l] = table[(min(max(x[i + l], lo), hi) - lo) >> shift] for the 8 lanes l of int32
+    ``x`` and ``out``: one AVX2 ``vpgatherdd``. Every index the clamp allows must lie in ``table``."""
+    idx = (np.minimum(np.maximum(x[i : i + 8].astype(np.int64), lo), hi) - lo) >> shift
+    out[i : i + 8] = table[idx]
+
+
+@intrinsic
+def _lut8(typingctx, table, x, out, i, lo, hi, shift):
+    ok = all(isinstance(a, types.Array) and a.dtype == types.int32 and a.ndim == 1 for a in (table, x, out))
+    if not ok:
+        return None
+
+    def codegen(context, builder, sig, args):
+        tab, xa, oa, ii, lo_, hi_, sh_ = args
+        v8 = ir.VectorType(_I32, 8)
+
+        def splat(s):
+            s = _to32(builder, s)
+            v = builder.insert_element(ir.Constant(v8, ir.Undefined), s, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(v, ir.Constant(v8, ir.Undefined), ir.Constant(v8, [0] * 8))
+
+        xp = builder.bitcast(_elem_ptr(context, builder, sig.args[1], xa, ii), v8.as_pointer())
+        xv = builder.load(xp, align=4)
+        lo_v, hi_v = splat(lo_), splat(hi_)
+        c = builder.select(builder.icmp_signed("<", xv, lo_v), lo_v, xv)
+        c = builder.select(builder.icmp_signed(">", c, hi_v), hi_v, c)
+        idx = builder.ashr(builder.sub(c, lo_v), splat(sh_))
+        base = builder.bitcast(_elem_ptr(context, builder, sig.args[0], tab, ir.Constant(ir.IntType(64), 0)),
+                               ir.IntType(8).as_pointer())
+        fnty = ir.FunctionType(v8, [v8, ir.IntType(8).as_pointer(), v8, v8, ir.IntType(8)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.gather.d.d.256")
+        g = builder.call(fn, [ir.Constant(v8, [0] * 8), base, idx, ir.Constant(v8, [-1] * 8), ir.Constant(ir.IntType(8), 4)])
+        op = builder.bitcast(_elem_ptr(context, builder, sig.args[2], oa, ii), v8.as_pointer())
+        builder.store(g, op, align=4)
+        return context.get_dummy_value()
+
+    return types.none(table, x, out, i, lo, hi, shift), codegen
+
+
+@overload(lut8, inline="always")
+def _ov_lut8(table, x, out, i, lo, hi, shift):
+    return lambda table, x, out, i, lo, hi, shift: _lut8(table, x, out, i, lo, hi, shift)

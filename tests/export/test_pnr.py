@@ -85,7 +85,9 @@ def _check_report(rep: dict, cycles: int, target: str, device: str) -> None:
     assert rep["step_period"] == max(cycles, 4, 2)  # I/O overlapped: compute-bound
     assert rep["end_to_end_weight_ops_per_s_per_lut"] == pytest.approx(72 / rep["end_to_end_us_per_step"] * 1e6 / rep["luts"], rel=1e-3)
     assert rep["wrapper"] == {"scan_bits": 16 + 3, "fold_bits": 16 + 4 + 96, "pins": 4}
-    assert rep["utilization"][FAMILIES[target]["luts"]]["used"] == rep["luts"]
+    # one meaning per figure: luts = LUT4 cells of the netlist (as hwsim synth), logic_cells = placed cells
+    assert rep["utilization"][FAMILIES[target]["logic_cells"]]["used"] == rep["logic_cells"]
+    assert 0 < rep["luts"] <= rep["logic_cells"] <= rep["logic_cells_total"] == rep["luts_total"]
     assert rep["critical_path"]["delay_ns"] == pytest.approx(1e3 / rep["fmax_mhz"], rel=0.05)
     assert rep["tools"]["yosys"].startswith("Yosys") and "nextpnr" in rep["tools"]["nextpnr"]
 
@@ -119,6 +121,19 @@ def test_design_that_does_not_fit_is_a_one_line_error(make_model, tmp_path):
     assert e.value.reason == "fit" and e.value.partial["utilization"]["ICESTORM_LC"]["used"] > 512
     r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--pnr", "--device", "lp384:qn32"])
     assert r.exit_code == 2 and re.fullmatch(r"Error: design does not fit ice40 lp384: ICESTORM_LC \d+/384\n", r.output)
+    # --json: still one JSON object on stdout (a CI job parses why), the one line on stderr, exit 2
+    r = CliRunner(mix_stderr=False).invoke(main, ["synth", str(out), "--target", "ice40", "--pnr", "--device", "lp384", "--json"])
+    assert r.exit_code == 2 and r.stderr.startswith("Error: design does not fit")
+    rep = json.loads(r.stdout)
+    assert rep["routed"] is False and rep["fits"] is False and rep["reason"] == "fit"
+    assert rep["error"] == r.stderr.strip()[len("Error: "):]
+    assert rep["logic_cells"] > 512 and rep["logic_cells_total"] == 384 and rep["ffs"] >= 512 and rep["luts"] > 0
+
+
+def test_pnr_error_as_json_says_whether_it_fits():
+    assert PnrError("x", "route", {"luts": 3}).to_dict() == {"routed": False, "fits": True, "reason": "route", "error": "x", "luts": 3}
+    assert PnrError("y", "timeout").to_dict()["fits"] is None
+    assert PnrError("z", "fit").to_dict()["fits"] is False
 
 
 @needs_ice40

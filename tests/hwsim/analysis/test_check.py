@@ -228,3 +228,82 @@ def test_check_regression_reports_mse_and_mae_in_output_units(make_model, per_st
     with pytest.raises(DataError, match=r"^toy: regression targets must hold the model's 3 outputs per "
                        + ("step" if per_step else "sequence") + r", not 2$"):
         targets_fit(3, ds, error=DataError)
+
+
+def test_saturation_verdicts_say_whether_it_matters(make_model):
+    """Saturating a pre-activation whose format reaches the unit's flat region is exact (harmless);
+    with a pre format that ends before it, or at h / x, a clipped value is wrong (matters)."""
+    from hwsim.analysis._check import saturation_verdict
+
+    _, qm, ds = _classify(make_model, "gru")
+    big = Dataset("big", ds.x * 50, ds.y, ds.task, ds.num_classes)
+    cfg = DatapathConfig(pre=FixedFormat(8, 4))  # range +-8 reaches sigmoid's LUT range 2**3 and tanh's 2**2
+    r = run_check(qm, big, cfg)
+    v = r["saturation_verdicts"]
+    assert set(v) == {k for k, n in r["saturations"].items() if n} and v["x"]["verdict"] == "matters"
+    assert v["l0.pre_r"]["verdict"] == "harmless" and v["l0.pre_r"]["advice"] is None
+    # harmless means bit-exact: the same run with a pre format wide enough to never saturate r and z
+    # gives the same h whenever only such nodes saturated
+    wide = DatapathConfig(pre=FixedFormat(16, 4))
+    sat_nodes = {k for k, n in run_fixed(qm, big.x, cfg).saturations.items() if n}
+    if sat_nodes <= {"x", "l0.pre_r", "l0.pre_z", "l1.pre_r", "l1.pre_z"}:
+        assert np.array_equal(run_fixed(qm, big.x, cfg).h_int, run_fixed(qm, big.x, wide).h_int)
+    narrow = DatapathConfig(pre=FixedFormat(6, 4))  # +-2: sigmoid is not flat there
+    s = saturation_verdict(qm, narrow, "l0.pre_r", 5, "advice")
+    assert s["verdict"] == "matters" and "ends before" in s["why"] and s["advice"] == "advice"
+    assert saturation_verdict(qm, cfg.replace(overflow="wrap"), "l0.pre_r", 5, "a")["verdict"] == "matters"
+    assert saturation_verdict(qm, cfg, "l0.pre_n_x", 5, "a")["verdict"] == "matters"  # a sum, not a unit input
+    assert saturation_verdict(qm, cfg, "l0.h", 5, "a")["verdict"] == "matters"
+    assert re.search(r"^saturation at l0\.pre_r \(\d+\): harmless: feeds sigmoid", format_report(r), re.M)
+
+
+def test_divergence_verdict_and_advice(make_model):
+    """A first divergence is "within budget" only with no argmax flips and an error back within the
+    budget at the last step; else it "matters" and names the advisor's format for the node."""
+    from hwsim.analysis._check import divergence_verdict
+
+    fd = {"node": "l0.h", "budget_lsb": 10.0}
+    assert divergence_verdict(fd, 5.0, 0.0, "x")["verdict"] == "within budget"
+    assert divergence_verdict(fd, 5.0, None, "x")["verdict"] == "within budget"
+    grows = divergence_verdict(fd, 11.0, 0.0, "x")
+    assert grows["verdict"] == "matters" and grows["advice"] == "x" and "above the 10.0 LSB budget" in grows["why"]
+    assert divergence_verdict(fd, 5.0, 0.25, "x")["verdict"] == "matters"
+    _, qm, ds = _classify(make_model, "lstm")
+    cfg = DatapathConfig(h=FixedFormat(16, 14), act=FixedFormat(12, 10))
+    r = run_check(qm, ds, cfg, threshold_lsb=1.0)
+    fd = r["first_divergence"]
+    assert fd["verdict"] in ("within budget", "matters") and fd["last_step_error_lsb"] >= 0
+    assert (fd["advice"] is None) == (fd["verdict"] == "within budget")
+    text = format_report(r)
+    assert f"  verdict: {fd['verdict']} (" in text
+
+
+def test_advice_is_the_width_advisors_format(make_model):
+    from hwsim.analysis._advise import observed_ranges, suggest_config
+    from hwsim.analysis._check import advice_for
+
+    _, qm, ds = _classify(make_model, "gru")
+    cfg = DatapathConfig(h=FixedFormat(16, 8))  # h of a GRU needs 2 integer bits: the advisor moves the point
+    obs = observed_ranges(qm, ds.x)
+    new = suggest_config(qm, obs, cfg)
+    assert new.h != cfg.h and advice_for(qm, cfg, obs, "l0.h").startswith(f"h {cfg.h} -> {new.h} (the width advisor")
+    tight = suggest_config(qm, obs, DatapathConfig())
+    assert "already holds this data's range" in advice_for(qm, tight, obs, "l1.h")
+    assert advice_for(qm, cfg, obs, "l0.z").startswith("act ")  # an activated gate: its act format
+
+
+def test_cli_calibrate_split_fits_on_one_split_and_scores_another(tmp_path, make_model):
+    fm, qm, ds = _classify(make_model, n=20)
+    save_model(qm, tmp_path / "q.safetensors")
+    np.savez(tmp_path / "d.npz", x_train=ds.x[:10] * 4, y_train=ds.y[:10], x_test=ds.x[10:], y_test=ds.y[10:])
+    base = ["check", str(tmp_path / "q.safetensors"), "--data", str(tmp_path / "d.npz"), "--split", "test", "--json"]
+    outs = {}
+    for cal in ("train", "test"):
+        res = CliRunner().invoke(main, [*base, "--suggest-config", str(tmp_path / f"{cal}.toml"), "--calibrate-split", cal])
+        assert res.exit_code == 0, res.output
+        outs[cal] = json.loads(res.output)["suggested_config"]
+        assert outs[cal]["calibrate_split"] == cal and "test" in outs[cal]["scored_on"]
+    # train's inputs are 4x larger: x gets more integer bits there than from the test split itself
+    assert outs["train"]["config"]["x"]["frac"] < outs["test"]["config"]["x"]["frac"]
+    res = CliRunner().invoke(main, [*base[:-1], "--calibrate-split", "train"])
+    assert res.exit_code == 2 and "--calibrate-split needs --suggest-config" in res.output

@@ -81,17 +81,19 @@ def test_dot_primitive_equals_definition(dot):
 @pytest.mark.parametrize("dot", [S.dot_portable] + ([S.dot_vnni] if S.HAS_VNNI else []), ids=lambda d: d.__name__)
 @pytest.mark.parametrize("k", [1, 2, 7])
 @pytest.mark.parametrize("rows", [1, 65])
-def test_gemm_i16_equals_matmul(dot, k, rows):
-    """gemm_i16 on packed weights (odd K and a column count that is not a multiple of NB padded by
-    _pack_pairs) equals the int64 matrix product, in int32 where the sums fit."""
+@pytest.mark.parametrize("nr", [4, 2], ids=["4x4", "4x2"])
+def test_gemm_i16_equals_matmul(dot, k, rows, nr):
+    """Both register blocks (4 x 4 vectors for AVX-512, 4 x 2 for AVX2; the CPU's own is ``K.gemm``)
+    on packed weights (odd K and a column count that is not a multiple of the block padded by
+    _pack_pairs) equal the int64 matrix product, in int32 where the sums fit."""
     rng = np.random.default_rng(k * rows)
     m = rng.integers(-64, 65, size=(rows, k))
     a16 = rng.integers(-(1 << 15), 1 << 15, size=(2 * K.MR, 3, k + (k & 1))).astype(np.int16)
     a16[..., k:] = 0
-    wp = _pack_pairs(m)
+    wp = _pack_pairs(m, nr * S.LANES)
     n_cols = wp.size // ((k + 1) // 2)
     c = np.zeros((K.MR, n_cols), dtype=np.int32)
-    K.gemm_i16(dot, a16.view(np.int32), 1, K.MR, K.MR, wp, n_cols, c)
+    (K.gemm_i16 if nr == 4 else K.gemm_i16_n2)(dot, a16.view(np.int32), 1, K.MR, K.MR, wp, n_cols, c)
     assert_array_equal(c[:, :rows], a16[K.MR :, 1, :k].astype(np.int64) @ m.T)
     assert not c[:, rows:].any()
 
