@@ -120,7 +120,8 @@ def _fit(model, cfg, device: str, max_loss: float, data: str, split, limit):
                                                    + ("fits" if t.fits else "does not fit"), err=True))
     click.echo(format_fit(res))
     if res.config is None:
-        over = next((t.does_not_fit for t in res.trials if not t.fits), None)
+        smallest = max((t for t in res.trials if not t.fits), key=lambda t: t.cycles_per_step, default=None)
+        over = None if smallest is None else f"{smallest.label}, {smallest.folding}: {smallest.does_not_fit}"
         fail(f"nothing fits {res.target} {res.device} within {max_loss:g} of the contract's metric"
              + (f"; the smallest tried: {over}" if over else "; no width kept the accuracy"))
     return res.config

@@ -25,15 +25,30 @@ needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is
 @pytest.fixture(scope="module")
 def lstm():
     """A small 2-layer LSTM, ternary, and a data set labelled by its own fixed-point outputs (so the
-    default widths score 100 % and a narrower width can only lose)."""
+    default widths score 100 % and a narrower width can only lose). Weights are scaled up from
+    torch's init so that the gates leave the linear region and the classes differ (a one-bit table
+    scores ~42 %, lut_bits 6 ~94 %)."""
+    import dataclasses
+
     from helpers import make_model
 
-    qm = quantize_model(make_model("lstm", 3, 6, layers=2, classes=3, seed=1), "ternary")
+    m = make_model("lstm", 3, 6, layers=2, classes=3, seed=1)
+    m = dataclasses.replace(m, layers=tuple(dataclasses.replace(k, w_ih=4 * k.w_ih, w_hh=4 * k.w_hh) for k in m.layers),
+                            head=dataclasses.replace(m.head, weight=8 * m.head.weight, bias=0 * m.head.bias))
+    qm = quantize_model(m, "ternary")
     x = np.random.default_rng(0).normal(0, 1.5, (64, 6, 3)).astype(np.float32)
     from hwsim.sim._sim import run_fixed
 
     y = np.argmax(run_fixed(qm, x, DatapathConfig()).y, axis=-1).astype(np.int64)
     return qm, Dataset("self-labelled", x, y, "classify", 3)
+
+
+@pytest.fixture(scope="module")
+def widths(lstm):
+    """A few widths: the base, two smaller tables, the PWL unit and a one-bit table that must lose."""
+    base = DatapathConfig()
+    return [("base", base), ("lut_bits 8", base.replace(lut_bits=8)), ("lut_bits 6", base.replace(lut_bits=6)),
+            ("pwl", base.replace(activation="pwl")), ("lut_bits 1", base.replace(lut_bits=1))]
 
 
 def _fake_synth(calls):
@@ -80,6 +95,7 @@ def test_widths_start_with_the_base_and_are_distinct(lstm):
     labels = [lab for lab, _ in ws]
     assert "lut_bits 8" in labels and "pwl" in labels and "8-bit formats" in labels
     assert fixed_metric(qm, ds, base)[0] == 1.0  # the data are labelled by the base contract
+    assert fixed_metric(qm, ds, base.replace(lut_bits=1))[0] < 0.6
 
 
 def test_dominates_is_width_order():
@@ -88,10 +104,10 @@ def test_dominates_is_width_order():
     assert not dominates(a, a.replace(activation="pwl"))
 
 
-def test_search_finds_the_last_link_that_fits_with_few_syntheses(lstm):
+def test_search_finds_the_last_link_that_fits_with_few_syntheses(lstm, widths):
     qm, ds = lstm
     calls = []
-    res = fit_device(qm, ds, "up5k", max_loss=100.0, synth=_fake_synth(calls))
+    res = fit_device(qm, ds, "up5k", max_loss=100.0, widths=widths, synth=_fake_synth(calls))
     assert res.chosen is not None and res.chosen.fits
     # brute force: no accepted width fits any link beyond the chosen one
     synth = _fake_synth([])
@@ -107,20 +123,21 @@ def test_search_finds_the_last_link_that_fits_with_few_syntheses(lstm):
     json.dumps(res.to_dict())
 
 
-def test_loss_bound_drops_widths_and_keeps_the_base(lstm):
+def test_loss_bound_drops_widths_and_keeps_the_base(lstm, widths):
     qm, ds = lstm
-    res = fit_device(qm, ds, "up5k", max_loss=0.001, synth=_fake_synth([]))
+    res = fit_device(qm, ds, "up5k", max_loss=0.001, widths=widths, synth=_fake_synth([]))
     by = {w.label: w for w in res.widths}
     assert by["base"].accepted and by["base"].loss == 0.0
     dropped = [w for w in res.widths if not w.accepted]
-    assert dropped and all(w.loss > 0.001 and w.reason.startswith("loses ") for w in dropped)
+    assert "lut_bits 1" in [w.label for w in dropped]
+    assert all(w.loss > 0.001 and w.reason.startswith("loses ") for w in dropped)
     assert res.chosen is None or by[res.chosen.label].accepted
     assert all(by[t.label].accepted for t in res.trials)
 
 
-def test_nothing_fits_gives_no_choice(lstm):
+def test_nothing_fits_gives_no_choice(lstm, widths):
     qm, ds = lstm
-    res = fit_device(qm, ds, "lp384", max_loss=100.0, synth=_fake_synth([]))
+    res = fit_device(qm, ds, "lp384", max_loss=100.0, widths=widths, synth=_fake_synth([]))
     assert res.chosen is None and res.config is None
     assert res.trials and not any(t.fits for t in res.trials)
 
