@@ -29,7 +29,7 @@ FLOORS = [
     ["hwsim.hdl", "hwsim.board"],
     ["hwsim.training"],
     ["hwsim.flow"],
-    ["hwsim.sweep", "hwsim.torch"],
+    ["hwsim.sweep", "hwsim.fit", "hwsim.torch"],
     ["hwsim.cli"],
     ["hwsim.__main__"],
 ]

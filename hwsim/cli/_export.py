@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from ..export._tb import DEFAULT_STEPS, default_tb_inputs
-from ._options import cell_option, config_option
-from . import user_errors
+from ._options import cell_option, config_option, data_option, limit_option, split_option
+from . import PositiveFloat, fail, user_errors
 
 
 @click.command("export")
@@ -48,10 +48,20 @@ from . import user_errors
               help="Golden inputs from a data set (.npz with x, or a built-in name), quantized into the x format "
               "(with lengths in the .npz: each sequence of its own length).")
 @click.option("--force", is_flag=True, help="Replace an existing export directory that hwsim wrote (never one of your own files).")
+@click.option("--fit", "fit", default=None, metavar="DEVICE",
+              help="Choose the folding and widths: the fewest cycles per step whose yosys counts fit DEVICE "
+              "(up5k, 25k, ... as `hwsim synth --device`; or FAMILY:DEVICE) within --max-loss of the contract's "
+              "fixed-point metric on --data. Prints what it tried; nothing fits: exit 2.")
+@click.option("--max-loss", "max_loss", type=PositiveFloat(), default=None,
+              help="With --fit: the accuracy points (bits per symbol, mean squared error) a narrower width may lose "
+              "against the contract's widths. Default 1.")
+@data_option(required=False, help="With --fit: the data set the accuracy is measured on (an .npz or a built-in name).")
+@split_option()
+@limit_option()
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, weights,
            formats, top_name, module_prefix,
-           cell, tb_sequences, tb_steps, tb_data, force):
+           cell, tb_sequences, tb_steps, tb_data, force, fit, max_loss, data, split, limit):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
     Writes rom/ (weights, biases and activation tables in $readmemh hex, $readmemb, Xilinx .coe,
@@ -79,7 +89,19 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
         cfg = cfg.replace(**changes)
     if tb_data is not None and tb_sequences == 0:
         raise click.UsageError("--tb-data needs --tb-sequences of at least 1, not 0")
+    if fit is None:
+        for name, v in (("--max-loss", max_loss), ("--data", data), ("--split", split), ("--limit", limit)):
+            if v is not None:
+                fail(f"{name} goes with --fit DEVICE, not alone ({name} {v})")
+    else:
+        folded = [f"--{k.replace('_', '-')} {v}" for k, v in knobs[1:4] if v is not None]
+        if folded:
+            fail(f"--fit chooses the folding; give --fit or {folded[0]}, not both")
+        if data is None:
+            fail(f"--fit {fit} needs --data: the data set its accuracy bound is measured on")
     model = load_model(qmodel, cell=cell)
+    if fit is not None:
+        cfg = _fit(model, cfg, fit, 1.0 if max_loss is None else max_loss, data, split, limit)
     tb_inputs = tb_lengths = None
     if tb_data is not None:
         tb_inputs, tb_lengths = _tb_data_inputs(tb_data, model.input_size, cfg, tb_sequences or 8)
@@ -97,6 +119,28 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
     )
     for r in man["roms"]:
         click.echo(f"  {r['name']:<14} {r['depth']:>8} x {r['word_bits']:>4} bits  {', '.join(r['files'])}")
+
+
+def _fit(model, cfg, device: str, max_loss: float, data: str, split, limit):
+    """Run the --fit search, print its account, and return the chosen contract (exit 2: none fits)."""
+    from ..data._datasets import load_data, resolve_split
+    from ..fit import device_family, fit_device, format_fit
+
+    device_family(device)  # a bad name is refused before any work
+    resolve_split(data, split)
+    ds = load_data(data, split=split, input_size=model.input_size)
+    if limit is not None:
+        ds = ds.head(limit)
+    res = fit_device(model, ds, device, max_loss=max_loss, base=cfg,
+                     on_trial=lambda t: click.echo(f"  yosys {t.label}, {t.folding}: "
+                                                   + ("fits" if t.fits else "does not fit"), err=True))
+    click.echo(format_fit(res))
+    if res.config is None:
+        smallest = max((t for t in res.trials if not t.fits), key=lambda t: t.cycles_per_step, default=None)
+        over = None if smallest is None else f"{smallest.label}, {smallest.folding}: {smallest.does_not_fit}"
+        fail(f"nothing fits {res.target} {res.device} within {max_loss:g} of the contract's metric"
+             + (f"; the smallest tried: {over}" if over else "; no width kept the accuracy"))
+    return res.config
 
 
 def _tb_data_inputs(data: str, input_size: int, cfg, n: int):
