@@ -190,11 +190,13 @@ module hwsim_axis_ctrl #(
 
     // a finished step (RUN seeing done, or WAIT) whose h is sent copies h out when the shift
     // register is free and holds no older y, and ends then; one whose h is not sent (OUT_MODE) ends
-    // at once. The head's y is copied when the head is done (or as soon as the register is free).
+    // at once, unless it is a sequence's last and the previous head's y still waits to be copied
+    // (its head would overwrite that y). The head's y is copied when the head is done (or as soon
+    // as the register is free).
     wire fin = ((state == S_RUN) & step_done) | (state == S_WAIT);
     wire y_req = ypend | ((state == S_HEAD) & head_done);
     wire emit_h = (OUT_MODE == 0) | ((OUT_MODE == 1) & cur_last);
-    wire adv = fin & (~emit_h | (o_free & ~y_req));   // the step ends at this edge
+    wire adv = fin & (emit_h ? (o_free & ~y_req) : ~(cur_last & y_req));   // the step ends at this edge
     always @(*) begin
         load_y = y_req & o_free;
         load_h = adv & emit_h;

@@ -195,8 +195,9 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
     after its last input beat (or after the clear that ends a sequence); the output shift register
     takes a job (a step's ``h``, the head's result: ``n`` beats of ``out_elems`` words, in stream
     order) at the first cycle it asks and the previous job has left, and its beats leave 2 .. n + 1
-    cycles after the copy. A step whose ``h`` is not sent (``out_mode``) ends at its done. A step's
-    ``x`` takes ``input_beats`` beats.
+    cycles after the copy. A step whose ``h`` is not sent (``out_mode``) ends at its done, or, the
+    last of a sequence, the cycle after the previous head's ``y`` was copied if that is later (its
+    head would overwrite that ``y``). A step's ``x`` takes ``input_beats`` beats.
     ``steps`` may also be a list of each sequence's own step count (variable-length sequences, one
     ``tlast`` each); ``sequences`` is then its length.
     """
@@ -213,6 +214,7 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
     copy: list[int] = []      # the cycle each step's h is copied out (its x buffer is freed then)
     starts: list[int] = []
     o_free = 0                # the first cycle the output shift register can take the next job
+    y_copy = -1               # the cycle the last head's y was copied into it
     out = []
     seq: dict[str, int] = {}
     resume = 0                # the first cycle IDLE can start the next step (after a clear)
@@ -234,6 +236,8 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
         if emits_h(plan, last):
             ld = max(done, o_free)
             o_free = ld + H
+        elif last:  # the head's start waits until the previous head's y has been copied out
+            ld = max(done, y_copy + 1)
         else:  # the step's h stays inside: the step ends (and frees its x buffer) when done
             ld = done
         copy.append(ld)
@@ -243,6 +247,7 @@ def stream_events(plan: Plan, steps, sequences: int = 1) -> list[dict[str, int]]
             continue
         if head:
             yd = max(ld + Hd, o_free)
+            y_copy = yd
             o_free = yd + C
             resume = ld + Hd + 1
             seq["last_out"] = yd + C + 1

@@ -194,6 +194,8 @@ STREAM_KNOBS = [
     Case("lstm", "exp", bits=4, inputs=5, hidden=6, classes=4, rows=2, lanes=3, layers=2, in_elems=3, out_elems=4,
          out_mode="last"),
     Case("rnn_tanh", "ternary", inputs=20, hidden=24, classes=None, rows=24, lanes=44, in_elems=20, out_elems=24),
+    # 40 head beats outlast a one-step sequence and its head: the next head waits for the last y
+    Case("rnn_tanh", "ternary", inputs=2, hidden=3, classes=40, rows=3, lanes=5, out_mode="head"),
 ]
 
 
