@@ -387,8 +387,10 @@ module hwsim_matvec #(
     wire [ROWS*RSW-1:0] rsh_q;
     generate
         if (RSH_BITS > 0) begin : g_rsh
+            // not on the load bus: run-time weights are refused for per-row-scale models (export)
             hwsim_rom #(.WIDTH(ROWS * RSH_BITS), .DEPTH(NB), .ADDR_BITS(BAW), .INIT_FILE(RSH_FILE)) u_srom (
-                .clk(clk), .addr(ba_r), .q(rsh_q)
+                .clk(clk), .addr(ba_r), .q(rsh_q),
+                .ld_we(1'b0), .ld_sel(8'd0), .ld_addr(24'd0), .ld_data({LD_DW{1'b0}})
             );
         end else begin : g_norsh
             assign rsh_q = {(ROWS * RSW){1'b0}};

@@ -543,14 +543,12 @@ def plan_for_load(export_plan: Plan, model) -> tuple[Plan, bytes]:
     """The plan of ``model`` under the export's contract and its load image; refuses (one line) an
     export without run-time weights and a model that does not fit the export's RTL."""
     from ..datapath._plan import lower
-    from ..export._export import check_exportable
     from ..export._image import check_image_fits, plan_image
 
     cfg = export_plan.config
     if cfg.weights != "runtime":
         raise FormatError(f"loading weights needs an export with run-time weights (hwsim export --weights runtime), "
                           f"not weights = {cfg.weights!r}")
-    check_exportable(model, cfg)
     plan = lower(model, cfg)
     check_image_fits(plan, export_plan)
     return plan, plan_image(plan)

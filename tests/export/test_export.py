@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hwsim.datapath._config import DatapathConfig
-from hwsim._errors import FormatError, HwsimError
+from hwsim._errors import ConfigError, FormatError, HwsimError
 from hwsim.model._modelfile import save_model
 from hwsim.model._quant import quantize_model
 from hwsim.cli import main
