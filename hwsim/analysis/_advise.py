@@ -17,14 +17,15 @@ import numpy as np
 
 from ..datapath._config import FORMAT_NAMES, MAX_FORMAT_BITS, DatapathConfig, FixedFormat
 from .._errors import ConfigError
+from ..datapath._plan import ACCUMS
 from ..model._model import RNNModel
+from ..sim._reference import sigmoid
 
 _BOUNDED_CELLS = ("rnn_tanh", "gru", "lstm")
 
 
 def observed_ranges(qmodel: RNNModel, x: np.ndarray, *, chunk: int = 256) -> dict[str, float]:
     """max |value| of every datapath node in the quantized-float run of ``qmodel`` on ``x`` (N, T, I)."""
-    from ._check import _observed
     from ._metric import head_logits
     from ..sim._reference import float_forward
 
@@ -35,6 +36,32 @@ def observed_ranges(qmodel: RNNModel, x: np.ndarray, *, chunk: int = 256) -> dic
         y = head_logits(qmodel, qf.h, False) if qmodel.head is not None else None
         for name, v in _observed(qmodel, xs, qf, y).items():
             obs[name] = max(obs.get(name, 0.0), v)
+    return obs
+
+
+def _observed(model: RNNModel, x: np.ndarray, qf, y: np.ndarray | None) -> dict[str, float]:
+    """max |value| of every node in the quantized-float run of one chunk (before any saturation)."""
+    obs = {"x": float(np.abs(x).max(initial=0.0))}
+    H = model.hidden_size
+    u = x
+    for k, layer in enumerate(model.layers):
+        hs = qf.h_layers[k]
+        h_prev = np.concatenate([np.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)
+        gi = u @ layer.w_ih.T + (0 if layer.b_ih is None else layer.b_ih)
+        gh = h_prev @ layer.w_hh.T + (0 if layer.b_hh is None else layer.b_hh)
+        for name, g, use_in, use_rec in ACCUMS[model.cell]:
+            rows = slice(g * H, (g + 1) * H)
+            v = (gi[..., rows] if use_in else 0) + (gh[..., rows] if use_rec else 0)
+            obs[f"l{k}.pre_{name}"] = float(np.abs(v).max(initial=0.0))
+        if model.cell == "gru":
+            r = sigmoid(gi[..., :H] + gh[..., :H])
+            obs[f"l{k}.pre_n"] = float(np.abs(gi[..., 2 * H :] + r * gh[..., 2 * H :]).max(initial=0.0))
+        if model.cell == "lstm":
+            obs[f"l{k}.c"] = obs[f"l{k}.pre_c"] = float(np.abs(qf.c_layers[k]).max(initial=0.0))
+        obs[f"l{k}.h"] = float(np.abs(hs).max(initial=0.0))
+        u = hs
+    if y is not None:
+        obs["out"] = float(np.abs(y).max(initial=0.0))
     return obs
 
 

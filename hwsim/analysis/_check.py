@@ -21,10 +21,11 @@ from ..datapath._config import DatapathConfig, FixedFormat
 from .._errors import DataError
 from ..model._model import RNNModel
 from ..datapath._plan import ACCUMS, Plan, lower
-from ..sim._reference import GATE_NAMES, float_forward, sigmoid
+from ..sim._reference import GATE_NAMES, float_forward
 from ..sim._sim import gate_frac, node_names, run_fixed
 from .._validate import targets_fit
 from ..data._datasets import PER_STEP_TASKS, REGRESSION_TASKS
+from ._advise import _observed
 from ._metric import Metric, head_logits, metric_name
 
 #: Sequences per chunk: bounds the memory of recorded gates (L * G * chunk * T * H values).
@@ -81,32 +82,6 @@ def interval_bounds(model: RNNModel, plan: Plan, steps: int) -> dict[str, float]
         b = np.zeros(model.num_classes) if model.head.bias is None else np.abs(model.head.bias)
         bounds["out"] = float(np.max(np.abs(model.head.weight).sum(axis=1) * u_max + b))
     return bounds
-
-
-def _observed(model: RNNModel, x: np.ndarray, qf, y: np.ndarray | None) -> dict[str, float]:
-    """max |value| of every node in the quantized-float run of one chunk (before any saturation)."""
-    obs = {"x": float(np.abs(x).max(initial=0.0))}
-    H = model.hidden_size
-    u = x
-    for k, layer in enumerate(model.layers):
-        hs = qf.h_layers[k]
-        h_prev = np.concatenate([np.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)
-        gi = u @ layer.w_ih.T + (0 if layer.b_ih is None else layer.b_ih)
-        gh = h_prev @ layer.w_hh.T + (0 if layer.b_hh is None else layer.b_hh)
-        for name, g, use_in, use_rec in ACCUMS[model.cell]:
-            rows = slice(g * H, (g + 1) * H)
-            v = (gi[..., rows] if use_in else 0) + (gh[..., rows] if use_rec else 0)
-            obs[f"l{k}.pre_{name}"] = float(np.abs(v).max(initial=0.0))
-        if model.cell == "gru":
-            r = sigmoid(gi[..., :H] + gh[..., :H])
-            obs[f"l{k}.pre_n"] = float(np.abs(gi[..., 2 * H :] + r * gh[..., 2 * H :]).max(initial=0.0))
-        if model.cell == "lstm":
-            obs[f"l{k}.c"] = obs[f"l{k}.pre_c"] = float(np.abs(qf.c_layers[k]).max(initial=0.0))
-        obs[f"l{k}.h"] = float(np.abs(hs).max(initial=0.0))
-        u = hs
-    if y is not None:
-        obs["out"] = float(np.abs(y).max(initial=0.0))
-    return obs
 
 
 # --------------------------------------------------------------------------------------------

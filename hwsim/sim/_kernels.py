@@ -44,6 +44,30 @@ Measured (CPU time, 1 thread, one Zen 4 core of a 2-core machine shared with oth
     the ratios are 0.04-0.08, but only because the 2-thread OpenBLAS baseline queues for cores
     on a loaded machine (3 s wall, 0.8 s CPU for 43 ms of work); that setting needs a quiet
     machine to mean anything.
+AVX2 (issue #25; AMD EPYC, AVX2 and FMA, no AVX-512, 2 cores shared with other jobs). The vector
+type is 8 lanes there (``_simd.LANES``): a 16-lane value took two ymm registers, so the 4 x 4
+block needed 32 of AVX2's 16 and spilled. ``gemm_i16_n2`` blocks 4 rows x 2 vectors (11
+registers); its inner loop is 8 ``vpmaddwd`` + 8 ``vpaddd`` per pair of K, and at one
+``vpmaddwd`` a cycle (this core's rate) that is ~40 G MAC/s, which it reaches (GRU GEMMs ~24 ms
+of 0.94 G MAC): the GEMM is at this core's int16 multiply limit, so the gains had to come from the
+pointwise passes. Those ran on int64 values, which AVX2 handles 4 to a register with no 64-bit
+arithmetic shift, min/max or multiply (each emulated in several instructions). Where
+``_sim.int32_ok`` proves every value of a layer within int32 (the default 16-bit contract with
+power-of-two or ternary weights: accumulators below 2**29.2), the tile passes run in int32
+(``gru_tile32``, ``lstm_tile32`` with the wider cell update in int64, ``rnn_tile32``; the ``_simd``
+int32 operations keep Numba from widening them) on 8 native lanes, and the LUT reads are AVX2
+``vpgatherdd`` (``lut8``). Profile, 1 thread, CPU time, load 6-12 (GEMMs / the rest, both with
+the 4 x 2 block):
+  GRU   int64 passes 24 / 34 ms   int32 passes + gather 25 / 18 ms
+  RNN   int64 passes  8 / 13 ms   int32 passes + gather  8-13 / 5 ms
+  LSTM  int64 passes 36 / 30 ms   int32 passes 36 / 34 ms (noisy; the int64 cell update and the
+        c requantizations remain)
+  benchmarks/bench_sim.py, 1 thread (wall ratio / CPU-time ratio against numpy float32 in the same
+  process; the issue's baseline on a quiet AVX2 machine: GRU 0.69, LSTM 0.71, RNN tanh 0.80):
+    load 10-13: GRU 0.421 / 0.441, LSTM 0.583 / 0.552, RNN tanh 0.478 / 0.467
+    load 6-7:   GRU 0.590 / 0.526, LSTM 0.535 / 0.540, RNN tanh 0.620 / 0.621
+  not yet the 0.4 target at 1 thread; at 2 threads 0.04-0.19, only because the 2-thread OpenBLAS
+  baseline queues for the busy cores.
 Rejected:
 - exact float GEMM through BLAS: provably exact in float64 here (|sum| <= 5933 * 2**15 < 2**53)
   but not in float32 (the bound is 1.9e8 > 2**24, so the per-accumulation float32 path would

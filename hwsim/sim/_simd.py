@@ -1,22 +1,27 @@
-"""Sixteen-lane int32 vectors for Numba kernels: the int16 multiply-accumulate at the SIMD limit.
+"""int32 vectors for Numba kernels: the int16 multiply-accumulate at the SIMD limit, per ISA.
 
 Numba has no vector type, and LLVM's auto-vectorizer does not turn a GEMM written with scalars
 into a register-blocked one (hwsim/_kernels.py lists what was measured). This module gives Numba
-a value type ``I32x16`` whose LLVM type is ``<16 x i32>`` (one zmm register), and the handful of
-operations a register-blocked int16 GEMM needs:
+a value type whose LLVM type is ``<LANES x i32>``: one zmm register (16 lanes) where the CPU has
+AVX-512BW, one ymm register (8 lanes) elsewhere (AVX2), chosen at import for the CPU Numba
+compiles for, and the handful of operations a register-blocked int16 GEMM needs:
 
 ``vzero()``                     all lanes 0
-``vload(a, i)``                 a[i : i + 16] of a 1-D int32 array (unaligned load)
-``vstore(a, i, v)``             a[i : i + 16] = v
-``vdot(dot_vnni, acc, x, w)``   VNNI ``vpdpwssd``: lane j += x.lo * w[j].lo + x.hi * w[j].hi, the
+``vload(a, i)``                 a[i : i + LANES] of a 1-D int32 array (unaligned load)
+``vstore(a, i, v)``             a[i : i + LANES] = v
+``vdot(dot_vnni, acc, x, w)``   VNNI ``vpdpwssd`` (AVX-512 VNNI on zmm, AVX-VNNI on ymm): lane j += x.lo * w[j].lo + x.hi * w[j].hi, the
                                 int16 halves of the int32 ``x`` (broadcast to every lane) and of
                                 lane j of ``w``; exact (the caller proves the sums fit int32)
 ``vdot(dot_portable, ...)``     the same sum in plain LLVM IR (sign-extend, multiply, add the even
-                                and odd lanes): LLVM selects ``vpmaddwd`` + ``vpaddd`` on AVX-512BW
-                                (and fuses them into ``vpdpwssd`` where VNNI is present) and
-                                splits it into narrower vectors elsewhere
+                                and odd lanes): LLVM selects ``vpmaddwd`` + ``vpaddd`` (zmm on
+                                AVX-512BW, fused into ``vpdpwssd`` where VNNI is present; ymm
+                                on AVX2)
 ``lut16(table, x, out, i, ...)``  16 table reads (clamp, offset, shift, one ``vpgatherdd``), for
                                 the LUT activation unit; AVX-512F only (``HAS_AVX512F``)
+``lut8(table, x, out, i, ...)``   the same for int32 x, 8 reads by AVX2's ``vpgatherdd``
+``add32``, ``mul32``, ``shl32``, ``sra32``, ``min32``, ``max32``, ``and32``
+                                scalar int32 arithmetic that Numba does not widen to int64,
+                                so loops over int32 arrays vectorize to 8 native AVX2 lanes
 
 A kernel takes the dot primitive as an argument (``dot_vnni`` or ``dot_portable``, values whose
 Numba type names the primitive; ``vdot(dot, acc, x, w)`` calls it), and each compiles its own

@@ -122,7 +122,7 @@ def test_design_that_does_not_fit_is_a_one_line_error(make_model, tmp_path):
     r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--pnr", "--device", "lp384:qn32"])
     assert r.exit_code == 2 and re.fullmatch(r"Error: design does not fit ice40 lp384: ICESTORM_LC \d+/384\n", r.output)
     # --json: still one JSON object on stdout (a CI job parses why), the one line on stderr, exit 2
-    r = CliRunner(mix_stderr=False).invoke(main, ["synth", str(out), "--target", "ice40", "--pnr", "--device", "lp384", "--json"])
+    r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--pnr", "--device", "lp384", "--json"])
     assert r.exit_code == 2 and r.stderr.startswith("Error: design does not fit")
     rep = json.loads(r.stdout)
     assert rep["routed"] is False and rep["fits"] is False and rep["reason"] == "fit"

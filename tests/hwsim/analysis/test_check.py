@@ -237,18 +237,18 @@ def test_saturation_verdicts_say_whether_it_matters(make_model):
 
     _, qm, ds = _classify(make_model, "gru")
     big = Dataset("big", ds.x * 50, ds.y, ds.task, ds.num_classes)
-    cfg = DatapathConfig(pre=FixedFormat(8, 4))  # range +-8 reaches sigmoid's LUT range 2**3 and tanh's 2**2
+    cfg = DatapathConfig(pre=FixedFormat(8, 4), lut_bits=7)  # range +-8 reaches sigmoid's LUT range 2**3 and tanh's 2**2
     r = run_check(qm, big, cfg)
     v = r["saturation_verdicts"]
     assert set(v) == {k for k, n in r["saturations"].items() if n} and v["x"]["verdict"] == "matters"
     assert v["l0.pre_r"]["verdict"] == "harmless" and v["l0.pre_r"]["advice"] is None
     # harmless means bit-exact: the same run with a pre format wide enough to never saturate r and z
     # gives the same h whenever only such nodes saturated
-    wide = DatapathConfig(pre=FixedFormat(16, 4))
+    wide = DatapathConfig(pre=FixedFormat(16, 4), lut_bits=7)
     sat_nodes = {k for k, n in run_fixed(qm, big.x, cfg).saturations.items() if n}
     if sat_nodes <= {"x", "l0.pre_r", "l0.pre_z", "l1.pre_r", "l1.pre_z"}:
         assert np.array_equal(run_fixed(qm, big.x, cfg).h_int, run_fixed(qm, big.x, wide).h_int)
-    narrow = DatapathConfig(pre=FixedFormat(6, 4))  # +-2: sigmoid is not flat there
+    narrow = DatapathConfig(pre=FixedFormat(6, 4), lut_bits=7)  # +-2: sigmoid is not flat there
     s = saturation_verdict(qm, narrow, "l0.pre_r", 5, "advice")
     assert s["verdict"] == "matters" and "ends before" in s["why"] and s["advice"] == "advice"
     assert saturation_verdict(qm, cfg.replace(overflow="wrap"), "l0.pre_r", 5, "a")["verdict"] == "matters"

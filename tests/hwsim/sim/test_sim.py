@@ -131,6 +131,16 @@ def assert_same(plan, x_int, head_all_steps):
         assert_array_equal(sim.y_int, ref["y"], err_msg="head")
     assert sim.saturations == ref["saturations"]
     assert list(sim.saturations) == node_names(plan)
+    # without recording, the int16 path takes the tile passes (int32 ones where int32_ok proves them
+    # exact): the same integers again
+    fast = simulate(plan, x_int, head_all_steps=head_all_steps)
+    for k in range(len(plan.layers)):
+        assert_array_equal(fast.h_layers_int[k], ref["h_layers"][k], err_msg=f"h of layer {k}, not recorded")
+        if plan.cell == "lstm":
+            assert_array_equal(fast.c_layers_int[k], ref["c_layers"][k], err_msg=f"c of layer {k}, not recorded")
+    if plan.head is not None:
+        assert_array_equal(fast.y_int, ref["y"], err_msg="head, not recorded")
+    assert fast.saturations == ref["saturations"]
     return sim
 
 
@@ -174,6 +184,40 @@ def test_kernel_equals_twin_int16_path(case):
 def test_kernel_equals_twin_long_sequences(case):
     """Longer sequences: recurrent feedback, accumulated saturation and wrap-around."""
     assert_same(*case)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_int32_pointwise_equals_int64_and_twin(cell, monkeypatch):
+    """The int32 tile passes (taken where ``int32_ok`` proves every value fits) give the integers of
+    the int64 passes and of the twin, saturation counts included, on inputs that saturate."""
+    from hwsim.sim import _sim as SM
+
+    rng = np.random.default_rng(5)
+    m = naive.random_quant_model(rng, cell, 6, 20, 2, 3, method="exp", bits=4)
+    for cfg in (DatapathConfig(), DatapathConfig(rounding="half_even", overflow="wrap"), DatapathConfig(rounding="zero")):
+        plan = lower(m, cfg)
+        assert narrow_ok(plan) and all(SM.int32_ok(plan, k, plan.layer_tables(k)) for k in range(2))
+        x = rng.integers(cfg.x.min_int, cfg.x.max_int + 1, size=(37, 9, 6))
+        fast = simulate(plan, x)
+        ref = naive.simulate(plan, x)
+        with monkeypatch.context() as mp:
+            mp.setattr(SM, "int32_ok", lambda *a: False)
+            wide = simulate(plan, x)
+        for k in range(2):
+            assert_array_equal(fast.h_layers_int[k], ref["h_layers"][k])
+            assert_array_equal(wide.h_layers_int[k], ref["h_layers"][k])
+        assert fast.saturations == wide.saturations == ref["saturations"]
+        assert sum(ref["saturations"].values()) > 0
+
+
+def test_int32_ok_refuses_what_int32_cannot_hold():
+    from hwsim.sim._sim import int32_ok
+
+    rng = np.random.default_rng(0)
+    m = naive.random_quant_model(rng, "gru", 5, 7, 1, 3, method="exp", bits=4)
+    plan = lower(m, DatapathConfig())
+    big = lower(m, DatapathConfig(act=FixedFormat(24, 22)))  # (ONE - z) * n needs 2**44
+    assert int32_ok(plan, 0, plan.layer_tables(0)) and not int32_ok(big, 0, big.layer_tables(0))
 
 
 def test_both_kernel_paths_are_exercised():
