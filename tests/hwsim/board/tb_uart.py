@@ -136,4 +136,8 @@ async def uart_driver(dut) -> None:
         np.testing.assert_array_equal(out["h2"], data["h2"])
         if data["y2"].size:
             np.testing.assert_array_equal(out["y2"], data["y2"])
+    last_y = data["y2"] if case.get("load") else data["y"]
+    if last_y.size:  # the class LEDs show the argmax of the last sequence's head outputs
+        leds = [int(getattr(dut, p).value) ^ int(low) for p, low in case["class_leds"]]
+        assert sum(b << k for k, b in enumerate(leds)) == int(np.argmax(last_y[-1])) & 0xF, leds
     dut._log.info("line bytes written %d", len(port.sent))

@@ -49,7 +49,8 @@ def run_uart_cosim(tmp_path: Path, board: str, out: Path, plan, x, extra: dict |
     np.savez(build / "case.npz", x=x, h=sim.h_int, y=y, **(npz_extra or {}))
     case = {"npz": str(build / "case.npz"), "clock": spec.clock.port, "reset": spec.reset.port,
             "reset_active_low": spec.reset.active_low, "rx": spec.rx.port, "tx": spec.tx.port, "cpb": CPB,
-            "limit": 200_000, "baud": info["baud"], "shape": [plan.input_size, plan.hidden_size, plan.num_classes or 0],
+            "limit": 200_000, "class_leds": [[p.port, p.active_low] for p in sorted(
+                (p for p in spec.leds if p.signal.startswith("class")), key=lambda p: p.signal)], "baud": info["baud"], "shape": [plan.input_size, plan.hidden_size, plan.num_classes or 0],
             **(extra or {})}
     (build / "case.json").write_text(json.dumps(case))
     runner = get_runner("icarus")
