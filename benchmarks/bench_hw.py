@@ -201,7 +201,7 @@ endmodule
 """
 
 
-def dsp_lut_equivalent() -> int:
+def dsp_lut_equivalent(lock: Path | None = None) -> int:
     """LUT4s that the same yosys spends on one MULT18X18D's work when it may not use a DSP
     (``synth_ecp5 -nodsp`` of an 18 x 18 signed multiply; a CCU2C carry cell counts as 2 LUT4s):
     the price of a DSP block in the ablation's LUT+DSP equivalents."""
@@ -212,7 +212,7 @@ def dsp_lut_equivalent() -> int:
 
     with tempfile.TemporaryDirectory() as d:
         (Path(d) / "probe.v").write_text(_DSP_PROBE)
-        r = subprocess.run([yosys_path(), "-q", "-p", "read_verilog probe.v; synth_ecp5 -nodsp -top dsp_probe; tee -o stat.txt stat"],
+        r = subprocess.run((["flock", str(lock)] if lock else []) + [yosys_path(), "-q", "-p", "read_verilog probe.v; synth_ecp5 -nodsp -top dsp_probe; tee -o stat.txt stat"],
                            cwd=d, capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"yosys failed on the DSP probe: {r.stderr.strip()[-400:]}")
@@ -388,7 +388,7 @@ def run_ablation(results: dict, only: set[str] | None, args) -> None:
     """The weight-kind rows (``ablation/<kind>/R..xL..xP../ecp5-25k``); a row whose command lines
     and RTL match one already measured (the ternary rows and the demo table's) is copied, not rerun."""
     if "dsp_lut_equivalent" not in results["meta"]:
-        results["meta"]["dsp_lut_equivalent"] = dsp_lut_equivalent()
+        results["meta"]["dsp_lut_equivalent"] = dsp_lut_equivalent(args.lock)
     for method, bits in ABLATION_KINDS:
         kind = kind_name(method, bits)
         model_file, model_cmd = ablation_model(method, bits)
