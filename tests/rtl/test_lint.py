@@ -13,7 +13,7 @@ from rtl_util import RTL_DIR
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed")]
 
 BLOCKS = ["hwsim_rom", "hwsim_requant", "hwsim_delay", "hwsim_lane", "hwsim_act", "hwsim_matvec", "hwsim_pointwise",
-          "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl"]
+          "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl", "hwsim_loader"]
 
 
 def _lint(files, top, extra=()):
@@ -26,7 +26,7 @@ def _lint(files, top, extra=()):
 def test_templates_lint_clean(top):
     from hwsim.export._rtl import rtl_sources
 
-    rc, err = _lint(rtl_sources(), top)
+    rc, err = _lint(rtl_sources(loader=True), top)
     assert rc == 0 and "%Warning" not in err, err
 
 
@@ -49,13 +49,14 @@ def test_layer_variants_lint_clean(cell, act):
 @pytest.mark.parametrize("case", [Case("gru", "ternary", lanes=2, rows=3), Case("lstm", "uniform", bits=4, classes=None, layers=2),
                                   Case("rnn_relu", "exp", bits=5, word_bits=10, activation="pwl"),
                                   *[c for c in SWEEP if c.precision]], ids=lambda c: c.id)  # per-layer widths
-def test_exported_design_lint_clean(case, tmp_path):
+@pytest.mark.parametrize("weights", ["rom", "runtime"])
+def test_exported_design_lint_clean(case, weights, tmp_path):
     import json
 
     from hwsim.export import write_export
 
     out = tmp_path / "exp"
-    write_export(case.model(), out, case.config(), formats=("hex",))
+    write_export(case.model(), out, case.config().replace(weights=weights), formats=("hex",))
     files = [out / r for r in json.loads((out / "manifest.json").read_text())["rtl"]["files"]]
     rc, err = _lint(files, "hwsim_top")
     assert rc == 0 and "%Warning" not in err, err
