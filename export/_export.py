@@ -27,7 +27,7 @@ from ._image import IMAGE_FILE, image_summary, loader_params, plan_image
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._names import check_identifier, check_module_prefix, check_output_path  # noqa: F401  (re-exported)
 from ._pack import rom_images
-from ._rtl import constraint_files, top_params, write_rtl
+from ._rtl import ROM_NAMES, constraint_files, top_params, write_rtl
 from .._repr import short_repr
 from ._tb import default_tb_inputs, tb_files
 
@@ -90,6 +90,7 @@ def write_export(
     tb_inputs=None,
     tb_lengths=None,
     module_prefix: str = "hwsim_",
+    rom_names: str = "dir",
 ) -> ExportResult:
     """Export a quantized model: ROM files in ``formats``, ``manifest.json`` and (``rtl``) ``rtl/``
     with its file list ``rtl/files.f``, and (``rtl`` and ``tb``) the testbench ``tb/``.
@@ -98,7 +99,8 @@ def write_export(
     default: a few random sequences plus saturating ones (``export._tb``). ``tb_lengths`` (N,)
     gives each golden sequence its own number of steps (variable-length sequences, docs/datapath.md).
     ``module_prefix`` names the library blocks (``hwsim_rom`` becomes ``{prefix}rom``) so that two
-    exports can share one design; ``DIR/constraints/`` gets a clock constraint template (.xdc, .sdc).
+    exports can share one design; ``rom_names="bare"`` has the top name its ROM files without a
+    directory (Vivado and Quartus find files added to the project by name); ``DIR/constraints/`` gets a clock constraint template (.xdc, .sdc).
     ``hex`` is always written: the RTL's ``$readmemh`` reads it. Raises ``FormatError`` /
     ``ConfigError`` / ``QuantError`` before writing anything when the input is refused, and
     ``HwsimError`` when ``out_dir`` exists and ``force`` is false, or holds files hwsim did not
@@ -110,6 +112,8 @@ def write_export(
     fmts = check_formats(("hex",) + tuple(check_formats(formats)))
     check_identifier(top_name)
     check_module_prefix(module_prefix, top_name)
+    if rom_names not in ROM_NAMES:
+        raise FormatError(f"ROM file naming must be one of {', '.join(ROM_NAMES)}, not {rom_names!r}")
     out = check_output_path(out_dir)
     prepare_output_dir(out, force=force)  # the ownership rule (hwsim._fsutil), before anything is built
     plan = lower(model, cfg)
@@ -125,7 +129,8 @@ def write_export(
     loader = loader_params(plan, roms) if (runtime and rtl) else None
     manifest = build_manifest(model, plan, roms, fmts)
     manifest["runtime"] = image_summary(plan, roms) if runtime else None
-    manifest["rtl"] = {"top": top_name, "files": [], "module_prefix": module_prefix} if rtl else None
+    manifest["rtl"] = {"top": top_name, "files": [], "module_prefix": module_prefix,
+                       "rom_names": rom_names} if rtl else None
     manifest["tb"] = None
     manifest["schedule"] = _schedule(plan)
     if rtl:

@@ -198,10 +198,17 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
     }
 
 
-def render_top(plan, top: str = "hwsim_top", loader: dict | None = None) -> str:
+#: How the top names its ROM files: "dir" ({ROM_DIR, "/name.hex"}) or "bare" ("name.hex", for tools
+#: that find memory files added to the project by name: Vivado, Quartus).
+ROM_NAMES = ("dir", "bare")
+
+
+def render_top(plan, top: str = "hwsim_top", loader: dict | None = None, rom_names: str = "dir") -> str:
     """The text of the generated top module for ``plan``; ``loader`` (``_image.loader_params``) adds
-    the run-time weight port."""
-    return environment().get_template("top.v.j2").render(**top_params(plan, top), loader=loader)
+    the run-time weight port; ``rom_names`` (``ROM_NAMES``) how it names the ROM files."""
+    if rom_names not in ROM_NAMES:
+        raise FormatError(f"ROM file naming must be one of {', '.join(ROM_NAMES)}, not {rom_names!r}")
+    return environment().get_template("top.v.j2").render(**top_params(plan, top), loader=loader, rom_names=rom_names)
 
 
 #: The library blocks' common name prefix; ``module_prefix`` replaces it (docs/rtl.md, "Packaging").
@@ -237,7 +244,7 @@ def write_rtl(plan, out_dir: Path, manifest: dict, loader: dict | None = None) -
         raise FormatError(f"top module name must differ from the library blocks ({', '.join(block_names(prefix))}), not {top!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = prefixed(render_top(plan, top, loader), prefix)
+    text = prefixed(render_top(plan, top, loader, rtl.get("rom_names", "dir")), prefix)
     written = []
     for src in rtl_sources(loader is not None):
         dst = out_dir / prefixed(src.name, prefix)

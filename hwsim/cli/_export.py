@@ -35,6 +35,9 @@ from . import PositiveFloat, fail, user_errors
 @click.option("--formats", default="hex,memb,coe,mif,bin", show_default=True,
               help="Comma list of memory-file formats; hex is always written (the RTL reads it).")
 @click.option("--top-name", "top_name", default="hwsim_top", show_default=True, help="Name of the generated top module.")
+@click.option("--rom-names", "rom_names", type=click.Choice(("dir", "bare")), default="dir", show_default=True,
+              help="How the top names the ROM files: dir ({ROM_DIR, \"/NAME.hex\"}) or bare (NAME.hex: Vivado and "
+                   "Quartus find memory files added to the project by name).")
 @click.option("--module-prefix", "module_prefix", default="hwsim_", show_default=True,
               help="Prefix of the library blocks' module and file names (hwsim_rom becomes PREFIXrom): give each "
                    "export its own to put two in one design.")
@@ -60,7 +63,7 @@ from . import PositiveFloat, fail, user_errors
 @limit_option()
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, weights,
-           formats, top_name, module_prefix,
+           formats, top_name, rom_names, module_prefix,
            cell, tb_sequences, tb_steps, tb_data, force, fit, max_loss, data, split, limit):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
@@ -110,7 +113,8 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
 
         tb_inputs = default_tb_inputs(lower(model, cfg), tb_sequences or None, tb_steps)
     res = write_export(model, output, cfg, formats=fmts, force=force, top_name=top_name, tb=tb_sequences != 0,
-                       tb_inputs=tb_inputs, tb_lengths=tb_lengths, module_prefix=module_prefix)
+                       tb_inputs=tb_inputs, tb_lengths=tb_lengths, module_prefix=module_prefix,
+                       rom_names=rom_names)
     man = res.manifest
     click.echo(
         f"{man['model']['cell']} {man['model']['method']} ({man['model']['code_bits']}-bit codes), "

@@ -463,6 +463,10 @@ def cosim(
                                                  defines=defines)
             defines = {**(defines or {}), **sim_defines}
         t1 = time.perf_counter()
+        if man["rtl"].get("rom_names") == "bare" and netlist is None:  # $readmemh opens them in the run's directory
+            bdir.mkdir(parents=True, exist_ok=True)
+            for f in (d / "rom").glob("*.hex"):
+                shutil.copyfile(f, bdir / f.name)
         m_max = min(chunk, n)
         harness = build_harness(sources, bdir, plan, top, simulator=sim_name, rom_dir=d / "rom",
                                 capacity=m_max * t * sched["input_beats"], stall_in=stall_in, stall_out=stall_out,

@@ -191,3 +191,22 @@ def test_module_prefix_is_checked(make_model, tmp_path):
     with pytest.raises(FormatError, match=r"^module prefix must give block names .* \(net_rom\)$"):
         write_export(_q(make_model, "gru", 2, 3, 1, 2), tmp_path / "e", module_prefix="net_", top_name="net_rom")
     assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.rtl
+@pytest.mark.skipif(__import__("shutil").which("iverilog") is None, reason="needs Icarus Verilog")
+def test_bare_rom_names_cosim(make_model, tmp_path):
+    """--rom-names bare: the top opens "l0_weights.hex" (no directory), as Vivado and Quartus find
+    project memory files; cosim copies the files into the run directory and matches the simulator."""
+    from hwsim.export import write_export
+    from hwsim.hdl._cosim import cosim, random_inputs, plan_from_export
+
+    out = tmp_path / "e"
+    write_export(_q(make_model, "gru", 2, 3, 1, 2), out, formats=("hex",), rom_names="bare", tb=False)
+    top = (out / "rtl" / "hwsim_top.v").read_text()
+    assert '.WEIGHT_FILE("l0_weights.hex")' in top and "{ROM_DIR" not in top
+    plan, _ = plan_from_export(out)
+    rep = cosim(out, random_inputs(plan, 2, 3, 0), build_dir=tmp_path / "b", simulator="icarus")
+    assert rep.mismatches == 0 and rep.ok, rep.first_mismatch
+    with pytest.raises(FormatError, match=r"^ROM file naming must be one of dir, bare, not 'flat'$"):
+        write_export(_q(make_model, "gru", 2, 3, 1, 2), tmp_path / "f", rom_names="flat")

@@ -7,13 +7,14 @@ import subprocess
 
 import pytest
 
+from hwsim._errors import FormatError
 from cases import ROW, STREAM_KNOBS, SWEEP, Case
 from rtl_util import RTL_DIR
 
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed")]
 
 BLOCKS = ["hwsim_rom", "hwsim_requant", "hwsim_delay", "hwsim_lane", "hwsim_act", "hwsim_matvec", "hwsim_pointwise",
-          "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl"]
+          "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl", "hwsim_loader"]
 
 
 def _lint(files, top, extra=()):
@@ -26,7 +27,7 @@ def _lint(files, top, extra=()):
 def test_templates_lint_clean(top):
     from hwsim.export._rtl import rtl_sources
 
-    rc, err = _lint(rtl_sources(), top)
+    rc, err = _lint(rtl_sources(loader=True), top)
     assert rc == 0 and "%Warning" not in err, err
 
 
@@ -63,13 +64,18 @@ def test_row_shift_variants_lint_clean(top, rsh):
                                   *[c for c in SWEEP if c.precision],  # per-layer widths
                                   STREAM_KNOBS[0], STREAM_KNOBS[2],
                                   ROW[0], ROW[2]], ids=lambda c: c.id)  # lanes a beat, output modes
-def test_exported_design_lint_clean(case, tmp_path):
+@pytest.mark.parametrize("weights", ["rom", "runtime"])
+def test_exported_design_lint_clean(case, weights, tmp_path):
     import json
 
     from hwsim.export import write_export
 
     out = tmp_path / "exp"
-    write_export(case.model(), out, case.config(), formats=("hex",))
+    if weights == "runtime" and case.quant_kw.get("scale") == "row":  # the row shifts are not loadable
+        with pytest.raises(FormatError, match=r"^run-time weights need per-tensor weight scales"):
+            write_export(case.model(), out, case.config().replace(weights=weights), formats=("hex",))
+        return
+    write_export(case.model(), out, case.config().replace(weights=weights), formats=("hex",))
     files = [out / r for r in json.loads((out / "manifest.json").read_text())["rtl"]["files"]]
     rc, err = _lint(files, "hwsim_top")
     assert rc == 0 and "%Warning" not in err, err
