@@ -6,7 +6,7 @@ ternary weights (``hwsim train``), exports it at the default contract and counts
 folding and widths, and places and routes the chosen export with nextpnr (seed 1, one P&R at a time
 on the machine: ``flock /tmp/pnr.lock``). Every command it runs is printed, with the load average.
 
-    python benchmarks/fit_up5k.py OUT_DIR [--epochs 15] [--skip-pnr]
+    python benchmarks/fit_up5k.py OUT_DIR [--epochs 12] [--skip-pnr]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run(cmd: list[str], *, lock: bool = False) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--skip-pnr", action="store_true")
     a = ap.parse_args()
     out = a.out
@@ -68,7 +68,7 @@ def main() -> None:
     run([*hw, "export", model, "-o", out / "default", "--force", "--tb-sequences", 0])
     run([*hw, "synth", out / "default", "--target", "ice40", "--device", "up5k"])
     run([*hw, "export", model, "-o", out / "fit", "--force", "--tb-sequences", 0, "--fit", "up5k", "--data", data,
-         "--max-loss", 1])
+         "--max-loss", 1, "--fit-pnr"])
     run([*hw, "synth", out / "fit", "--target", "ice40", "--device", "up5k", "--json"])
     if not a.skip_pnr:
         run([*hw, "synth", out / "fit", "--target", "ice40", "--device", "up5k", "--pnr", "--seed", 1], lock=True)

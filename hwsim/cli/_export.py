@@ -58,13 +58,16 @@ from . import PositiveFloat, fail, user_errors
 @click.option("--max-loss", "max_loss", type=PositiveFloat(), default=None,
               help="With --fit: the accuracy points (bits per symbol, mean squared error) a narrower width may lose "
               "against the contract's widths. Default 1.")
+@click.option("--fit-pnr", "fit_pnr", is_flag=True,
+              help="With --fit: confirm the choice with place and route (nextpnr, seed 1); one it refuses counts as "
+              "not fitting and the search goes on. yosys counts are a lower bound of nextpnr's (iCE40 logic cells).")
 @data_option(required=False, help="With --fit: the data set the accuracy is measured on (an .npz or a built-in name).")
 @split_option()
 @limit_option()
 @user_errors
 def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, weights,
            formats, top_name, rom_names, module_prefix,
-           cell, tb_sequences, tb_steps, tb_data, force, fit, max_loss, data, split, limit):
+           cell, tb_sequences, tb_steps, tb_data, force, fit, max_loss, fit_pnr, data, split, limit):
     """Export the quantized model QMODEL to an FPGA-ready directory.
 
     Writes rom/ (weights, biases and activation tables in $readmemh hex, $readmemb, Xilinx .coe,
@@ -93,7 +96,8 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
     if tb_data is not None and tb_sequences == 0:
         raise click.UsageError("--tb-data needs --tb-sequences of at least 1, not 0")
     if fit is None:
-        for name, v in (("--max-loss", max_loss), ("--data", data), ("--split", split), ("--limit", limit)):
+        for name, v in (("--max-loss", max_loss), ("--fit-pnr", fit_pnr or None), ("--data", data), ("--split", split),
+                        ("--limit", limit)):
             if v is not None:
                 fail(f"{name} goes with --fit DEVICE, not alone ({name} {v})")
     else:
@@ -104,7 +108,7 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
             fail(f"--fit {fit} needs --data: the data set its accuracy bound is measured on")
     model = load_model(qmodel, cell=cell)
     if fit is not None:
-        cfg = _fit(model, cfg, fit, 1.0 if max_loss is None else max_loss, data, split, limit)
+        cfg = _fit(model, cfg, fit, 1.0 if max_loss is None else max_loss, data, split, limit, fit_pnr)
     tb_inputs = tb_lengths = None
     if tb_data is not None:
         tb_inputs, tb_lengths = _tb_data_inputs(tb_data, model.input_size, cfg, tb_sequences or 8)
@@ -125,17 +129,17 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
         click.echo(f"  {r['name']:<14} {r['depth']:>8} x {r['word_bits']:>4} bits  {', '.join(r['files'])}")
 
 
-def _fit(model, cfg, device: str, max_loss: float, data: str, split, limit):
+def _fit(model, cfg, device: str, max_loss: float, data: str, split, limit, pnr: bool):
     """Run the --fit search, print its account, and return the chosen contract (exit 2: none fits)."""
     from ..data._datasets import load_data, resolve_split
-    from ..fit import device_family, fit_device, format_fit
+    from ..fit import device_family, fit_device, format_fit, pnr_verdict
 
     device_family(device)  # a bad name is refused before any work
     resolve_split(data, split)
     ds = load_data(data, split=split, input_size=model.input_size)
     if limit is not None:
         ds = ds.head(limit)
-    res = fit_device(model, ds, device, max_loss=max_loss, base=cfg,
+    res = fit_device(model, ds, device, max_loss=max_loss, base=cfg, confirm=pnr_verdict if pnr else None,
                      on_trial=lambda t: click.echo(f"  yosys {t.label}, {t.folding}: "
                                                    + ("fits" if t.fits else "does not fit"), err=True))
     click.echo(format_fit(res))

@@ -5,7 +5,7 @@ accuracy bound of the default-width fixed-point metric (``hwsim export --fit DEV
 ("Fitting a device") says how it searches and what it measured.
 """
 
-from ._search import FitResult, Trial, WidthCandidate, device_family, fit_device, fixed_metric, folding_chain, format_fit
+from ._search import FitResult, Trial, WidthCandidate, device_family, fit_device, fixed_metric, folding_chain, format_fit, pnr_verdict
 
 __all__ = [
     "FitResult",
@@ -16,4 +16,5 @@ __all__ = [
     "fixed_metric",
     "folding_chain",
     "format_fit",
+    "pnr_verdict",
 ]

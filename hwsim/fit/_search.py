@@ -20,6 +20,7 @@ which the caller runs on the chosen export (``hwsim synth --pnr``).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,7 @@ class FitResult:
     trials: list[Trial] = field(default_factory=list)
     chosen: Trial | None = None
     config: DatapathConfig | None = None  # the chosen contract, folding included
+    confirmed: list[tuple[Trial, str | None]] = field(default_factory=list)  # place-and-route verdicts
 
     def to_dict(self) -> dict[str, Any]:
         w = {c.label: c for c in self.widths}
@@ -100,6 +102,8 @@ class FitResult:
                 "cycles_per_step": self.chosen.cycles_per_step, **self.chosen.counts,
                 "metric": w[self.chosen.label].metric, "loss": w[self.chosen.label].loss},
             "config": None if self.config is None else self.config.to_dict(),
+            "place_and_route": [{"label": t.label, "folding": t.folding, "does_not_fit": over}
+                                for t, over in self.confirmed],
         }
 
 
@@ -224,6 +228,26 @@ def synth_counts(qmodel, cfg: DatapathConfig, target: str, device: str) -> tuple
     return {"luts": rep.luts, "ffs": rep.ffs, "brams": rep.brams, "dsps": rep.dsps}, rep.does_not_fit
 
 
+def pnr_verdict(qmodel, cfg: DatapathConfig, target: str, device: str, *, seed: int = 1) -> str | None:
+    """Place and route ``qmodel`` under ``cfg`` on ``device`` (nextpnr, ``seed``): None when it is
+    placed and routed, else nextpnr's one line (e.g. ``ICESTORM_LC 6491/5280``). yosys counts are a
+    lower bound of what nextpnr packs (on iCE40 a LUT4 and a flip-flop share a logic cell only
+    when their nets allow), so this is the final word on a choice near the device's limits."""
+    from ..export import write_export
+    from ..export._pnr import PnrError, place_and_route
+
+    with tempfile.TemporaryDirectory(prefix="hwsim-fit-") as tmp:
+        ex = Path(tmp) / "export"
+        write_export(qmodel, ex, cfg, formats=("hex",), tb=False)
+        try:
+            place_and_route(ex, target, device=device, seed=seed)
+        except PnrError as e:
+            if e.reason in ("fit", "route"):
+                return str(e)
+            raise
+    return None
+
+
 def _width_cost(cfg: DatapathConfig) -> tuple[int, int]:
     """Sort key for which accepted width to search first: table bits (block RAM), then format bits."""
     from ..datapath._config import FORMAT_NAMES
@@ -243,14 +267,16 @@ def fit_device(
     chain: list[tuple[int, int, int, int]] | None = None,
     synth: Callable[[Any, DatapathConfig, str, str], tuple[dict[str, int], str | None]] | None = None,
     on_trial: Callable[[Trial], None] | None = None,
+    confirm: Callable[[Any, DatapathConfig, str, str], str | None] | None = None,
 ) -> FitResult:
     """Search widths and foldings (module docstring) for the fastest export of ``qmodel`` that fits
     ``device`` within ``max_loss`` (accuracy points; for bits per symbol and mean squared error,
     their increase) of the base contract's fixed-point metric on ``dataset``.
 
     ``widths``, ``chain`` and ``synth`` replace the candidate widths, the folding chain and the
-    yosys run (``synth_counts``); ``on_trial`` sees every synthesis as it finishes. The result's
-    ``chosen`` is None when nothing fits.
+    yosys run (``synth_counts``); ``on_trial`` sees every synthesis as it finishes. ``confirm``
+    (e.g. ``pnr_verdict``) checks a choice with place and route: a refusal (one line) marks that
+    link as not fitting and the search goes on. The result's ``chosen`` is None when nothing fits.
     """
     from ..analysis._loss import loss
     from ..analysis._metric import metric_name
@@ -288,28 +314,45 @@ def fit_device(
                 on_trial(t)
         return seen[(w.label, i)].fits
 
-    best: tuple[int, WidthCandidate] | None = None
-    order = sorted((w for w in scored if w.accepted), key=lambda w: _width_cost(w.config))
-    for w in order:
-        lo = 0 if best is None else best[0]  # only a width that reaches the best link so far matters
-        if any(not t.fits and j <= lo and dominates(w.config, by_label[v].config) for (v, j), t in seen.items()):
-            continue  # at least as wide as a width that does not fit there
-        if not fits(w, lo):
-            continue
-        hi = len(res.chain) - 1
-        while lo < hi:  # invariant: link lo fits; the answer is in [lo, hi]
-            mid = (lo + hi + 1) // 2
-            if fits(w, mid):
-                lo = mid
-            else:
-                hi = mid - 1
-        if best is None or lo > best[0] or (lo == best[0] and _better(w, best[1])):
-            best = (lo, w)
-    if best is not None:
+    def search() -> tuple[int, WidthCandidate] | None:
+        best: tuple[int, WidthCandidate] | None = None
+        order = sorted((w for w in scored if w.accepted), key=lambda w: _width_cost(w.config))
+        for w in order:
+            lo = 0 if best is None else best[0]  # only a width that reaches the best link so far matters
+            if any(not t.fits and j <= lo and dominates(w.config, by_label[v].config) for (v, j), t in seen.items()):
+                continue  # at least as wide as a width that does not fit there
+            if not fits(w, lo):
+                continue
+            hi = len(res.chain) - 1
+            while lo < hi:  # invariant: link lo fits; the answer is in [lo, hi]
+                mid = (lo + hi + 1) // 2
+                if fits(w, mid):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            if best is None or lo > best[0] or (lo == best[0] and _better(w, best[1])):
+                best = (lo, w)
+        return best
+
+    while True:
+        best = search()
+        if best is None:
+            return res
         i, w = best
-        res.chosen = seen[(w.label, i)]
         r, l, p, _ = res.chain[i]
-        res.config = w.config.replace(rows=r, lanes=l, pointwise_units=p)
+        cfg = w.config.replace(rows=r, lanes=l, pointwise_units=p)
+        if confirm is None:
+            break
+        # place and route has the final word: a choice it refuses counts as not fitting, and the
+        # search runs again (its syntheses are remembered, so only new links cost a yosys run)
+        over = confirm(qmodel, cfg, target, device)
+        t = seen[(w.label, i)]
+        res.confirmed.append((t, over))
+        if over is None:
+            break
+        seen[(w.label, i)] = dataclasses.replace(t, does_not_fit=over)
+    res.chosen = seen[(w.label, i)]
+    res.config = cfg
     return res
 
 
@@ -339,6 +382,8 @@ def format_fit(res: FitResult) -> str:
         lines.append(f"    {t.label:<28} {t.folding:<12} {t.cycles_per_step:>5} cyc/step  LUT {c.get('luts', 0):>6} "
                      f"FF {c.get('ffs', 0):>6} BRAM {c.get('brams', 0):>3} DSP {c.get('dsps', 0):>3}  "
                      + ("fits" if t.fits else t.does_not_fit.partition(";")[0]))
+    for t, over in res.confirmed:
+        lines.append(f"  place and route {t.label}, {t.folding}: " + ("placed and routed" if over is None else over))
     if res.chosen is not None:
         t = res.chosen
         w = next(w for w in res.widths if w.label == t.label)

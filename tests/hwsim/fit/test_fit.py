@@ -135,6 +135,23 @@ def test_loss_bound_drops_widths_and_keeps_the_base(lstm, widths):
     assert all(by[t.label].accepted for t in res.trials)
 
 
+def test_place_and_route_refusal_moves_the_choice_down(lstm, widths):
+    qm, ds = lstm
+    first = fit_device(qm, ds, "up5k", max_loss=100.0, widths=widths, synth=_fake_synth([]))
+    refused = []
+
+    def confirm(q, cfg, target, device):  # stands in for nextpnr: refuses the first choice only
+        refused.append((cfg.rows, cfg.lanes, cfg.pointwise))
+        return "design does not fit ice40 up5k: ICESTORM_LC 6491/5280" if len(refused) == 1 else None
+
+    res = fit_device(qm, ds, "up5k", max_loss=100.0, widths=widths, synth=_fake_synth([]), confirm=confirm)
+    assert refused[0] == (first.chosen.rows, first.chosen.lanes, first.chosen.pointwise_units)
+    assert len(res.confirmed) == 2 and res.confirmed[0][1].endswith("6491/5280") and res.confirmed[1][1] is None
+    assert (res.chosen.label, res.chosen.folding) != (first.chosen.label, first.chosen.folding)
+    assert res.chosen.cycles_per_step >= first.chosen.cycles_per_step
+    assert "place and route" in format_fit(res)
+
+
 def test_nothing_fits_gives_no_choice(lstm, widths):
     qm, ds = lstm
     res = fit_device(qm, ds, "lp384", max_loss=100.0, widths=widths, synth=_fake_synth([]))
@@ -145,6 +162,7 @@ def test_nothing_fits_gives_no_choice(lstm, widths):
 @pytest.mark.parametrize(("args", "message"), [
     (["--max-loss", "1"], r"^Error: --max-loss goes with --fit DEVICE, not alone \(--max-loss 1.0\)$"),
     (["--data", "digits"], r"^Error: --data goes with --fit DEVICE, not alone"),
+    (["--fit-pnr"], r"^Error: --fit-pnr goes with --fit DEVICE, not alone"),
     (["--fit", "up5k", "--data", "d.npz", "--rows", "2"], r"^Error: --fit chooses the folding; give --fit or --rows 2, not both$"),
     (["--fit", "up5k"], r"^Error: --fit up5k needs --data: "),
     (["--fit", "nope", "--data", "digits"], r"^Error: --fit device must be one of .*, not 'nope'$"),
