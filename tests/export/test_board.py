@@ -109,6 +109,7 @@ def test_unknown_board_and_bad_clock_are_one_line(tiny, tmp_path):
 
 
 @pytest.mark.slow  # a whole place and route of the tiny design
+@pytest.mark.long
 @needs_ice40
 def test_missed_clock_is_one_line_and_writes_nothing(tiny, tmp_path):
     """A clock the design cannot meet (icebreaker at 200 MHz): exit 2, one line, no build directory."""

@@ -183,6 +183,7 @@ def test_cli_refuses_bad_fit_arguments(lstm, tmp_path, args, message):
 @needs_yosys
 @pytest.mark.rtl
 @pytest.mark.slow  # several ice40 syntheses of a small LSTM
+@pytest.mark.long
 def test_cli_fit_exports_a_configuration_that_yosys_fits(tmp_path):
     from helpers import make_model
     from hwsim.export._manifest import read_manifest
