@@ -244,8 +244,8 @@ class BoardReport:
     fmax_mhz: float  # nextpnr's achieved Fmax of that clock
     baud: int
     clks_per_bit: int
-    luts: int
-    luts_total: int
+    logic_cells: int  # placed logic cells (ICESTORM_LC / TRELLIS_COMB), as ``synth --pnr``'s logic_cells
+    logic_cells_total: int
     brams: int
     brams_total: int
     dsps: int
@@ -345,12 +345,12 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
         if _run(pcmd, tmp, tmp / "pack.log", left(), timeout, pcmd[0], partial) or not (tmp / bit).exists():
             raise PnrError(f"{Path(pack).name} failed: {_first_error((tmp / 'pack.log').read_text())}", "failed", partial)
         full = report.get("utilization", {})
-        luts, luts_total = _used_total(full, fam["luts"])
+        logic_cells, logic_cells_total = _used_total(full, fam["logic_cells"])
         brams, brams_total = _used_total(full, fam["brams"])
         dsps, dsps_total = _used_total(full, fam["dsps"])
         rep = BoardReport(
             board=board, top=btop, bitstream=bit, clock_mhz=mhz, fmax_mhz=round(fmax, 2), baud=baud,
-            clks_per_bit=info["clks_per_bit"], luts=luts, luts_total=luts_total, brams=brams, brams_total=brams_total,
+            clks_per_bit=info["clks_per_bit"], logic_cells=logic_cells, logic_cells_total=logic_cells_total, brams=brams, brams_total=brams_total,
             dsps=dsps, dsps_total=dsps_total,
             utilization={k: v for k, v in sorted(full.items()) if v.get("used")}, info=info, seed=seed, tools=tools,
             seconds=round(time.perf_counter() - t0, 1),
@@ -385,6 +385,6 @@ def format_board(rep: BoardReport) -> str:
         f"{rep.board}: {rep.bitstream} ({i['family']} {i['device']} {i['package']}), seed {rep.seed}, {rep.seconds:.0f} s",
         f"  clock {rep.clock_mhz:g} MHz from the PLL, Fmax {rep.fmax_mhz:.1f} MHz; UART {rep.baud} baud "
         f"({rep.clks_per_bit} clocks a bit), runtime weights {'yes' if i['runtime_weights'] else 'no'}",
-        f"  LUTs {rep.luts}/{rep.luts_total}   BRAMs {rep.brams}/{rep.brams_total}   DSPs {rep.dsps}/{rep.dsps_total}",
+        f"  logic cells {rep.logic_cells}/{rep.logic_cells_total}   BRAMs {rep.brams}/{rep.brams_total}   DSPs {rep.dsps}/{rep.dsps_total}",
         f"  {rep.tools['yosys']}; {rep.tools['nextpnr']}",
     ])
