@@ -26,7 +26,7 @@ from ._formats import FORMATS, check_formats, format_words
 from ._image import IMAGE_FILE, image_summary, loader_params, plan_image
 from ._manifest import MANIFEST_NAME, build_manifest, dump_manifest, sha256_bytes
 from ._names import check_identifier, check_module_prefix, check_output_path  # noqa: F401  (re-exported)
-from ._pack import rom_images
+from ._pack import rom_check_image, rom_images
 from ._rtl import ROM_NAMES, constraint_files, top_params, write_rtl
 from .._repr import short_repr
 from ._tb import default_tb_inputs, tb_files
@@ -140,7 +140,7 @@ def write_export(
     try:
         files: dict[str, bytes] = {}
         (tmp / "rom").mkdir()
-        for rom in roms.values():
+        for rom in [*roms.values(), rom_check_image()]:  # the ROM check last (docs/rom_format.md, "ROM check")
             comment = f"hwsim {manifest['tool']['version']}: ROM {rom.name} ({rom.role}), {rom.width}-bit words, depth {rom.depth}"
             for fmt in fmts:
                 rel = f"rom/{rom.name}{FORMATS[fmt]}"

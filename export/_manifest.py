@@ -23,7 +23,7 @@ from hwsim._errors import FormatError
 from hwsim.datapath._plan import ACCUMS
 
 from ._formats import FORMATS, read_words
-from ._pack import Rom, unpack_codes, untile_codes, words_to_ints
+from ._pack import ROM_CHECK_BITS, ROM_CHECK_MAGIC, Rom, rom_check_image, unpack_codes, untile_codes, words_to_ints
 from ._schema import check_manifest
 
 MANIFEST_NAME = "manifest.json"
@@ -124,6 +124,27 @@ def _rom_entry(rom: Rom, formats, sources) -> dict[str, Any]:
     else:
         entry["segments"] = [{"name": s.name, "start": s.start, "rows": s.rows} for s in rom.segments]
     return entry
+
+
+ROM_CHECK_RULE = (
+    "rom_ok = 1 after reset when the top read magic from this file through the same path as every ROM "
+    "(ROM_DIR, or the bare name): it catches a ROM directory or search path the tool did not find, "
+    "not one ROM file missing alone"
+)
+
+
+def rom_check_entry(formats) -> dict[str, Any]:
+    """The manifest's ``rom_check``: the one-word memory the top compares with the magic (docs/rom_format.md)."""
+    rom = rom_check_image()
+    return {
+        "name": rom.name,
+        "files": {fmt: f"rom/{rom.name}{FORMATS[fmt]}" for fmt in formats},
+        "word_bits": ROM_CHECK_BITS,
+        "depth": rom.depth,
+        "magic": f"{ROM_CHECK_MAGIC:0{ROM_CHECK_BITS // 4}x}",
+        "port": "rom_ok",
+        "rule": ROM_CHECK_RULE,
+    }
 
 
 def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]:
@@ -238,6 +259,7 @@ def build_manifest(model, plan, roms: dict[str, Rom], formats) -> dict[str, Any]
         "activation": activation,
         "formats": list(formats),
         "roms": [_rom_entry(r, formats, sources) for r in roms.values()],
+        "rom_check": rom_check_entry(formats),
         "rtl": None,
         "files": {},
     }

@@ -27,6 +27,15 @@ from hwsim.datapath._schedule import head_folding
 #: Roles a ROM plays; the manifest records one per ROM.
 ROLES = ("weights", "bias", "row_shift", "sigmoid_lut", "tanh_lut")
 
+#: The ROM check (docs/rom_format.md, "ROM check"): one more memory file beside the ROMs, one word
+#: of ``ROM_CHECK_BITS`` holding ``ROM_CHECK_MAGIC`` (ASCII ``HWSR``). The top reads it through the
+#: same path as every ROM and drives ``rom_ok`` from the comparison, so a ROM directory (or search
+#: path) the tool did not find shows as ``rom_ok = 0`` instead of a core computing on zeros. The
+#: magic has 0 and 1 bits in every nibble: neither an all-zero, all-one nor undefined memory matches.
+ROM_CHECK_NAME = "rom_check"
+ROM_CHECK_BITS = 32
+ROM_CHECK_MAGIC = int.from_bytes(b"HWSR", "big")  # 0x48575352
+
 
 def word_bytes(width: int) -> int:
     """Bytes of one word in the in-memory image and in ``.bin`` files: ``ceil(W / 8)``."""
@@ -393,3 +402,10 @@ def rom_images(plan) -> dict[str, Rom]:
             roms[name] = Rom(name, f"{func}_lut", act_bits, pack_ints(table, act_bits), (Segment(func, 0, len(table)),))
     return roms
 
+
+
+def rom_check_image() -> Rom:
+    """The ROM-check memory: one ``ROM_CHECK_BITS`` word, ``ROM_CHECK_MAGIC`` (not one of ``rom_images``:
+    no engine reads it, and the load image does not carry it)."""
+    return Rom(ROM_CHECK_NAME, "rom_check", ROM_CHECK_BITS, words_from_ints([ROM_CHECK_MAGIC], ROM_CHECK_BITS),
+               (Segment("magic", 0, 1),), signed=False)

@@ -19,7 +19,7 @@ from hwsim.datapath._config import ACTIVATION_CODE, OUT_MODES, OVERFLOW_CODE, RO
 from hwsim._errors import FormatError
 from hwsim.datapath._schedule import head_folding
 
-from ._pack import row_shift_bits, tiles_per_word
+from ._pack import ROM_CHECK_BITS, ROM_CHECK_MAGIC, ROM_CHECK_NAME, row_shift_bits, tiles_per_word
 
 #: The synthesizable blocks copied into every export, in dependency order.
 RTL_SOURCES = (
@@ -203,12 +203,28 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
 ROM_NAMES = ("dir", "bare")
 
 
+def rom_check_params(params: dict[str, Any]) -> dict[str, Any]:
+    """What the top's ROM check reads (docs/rom_format.md, "ROM check"): the magic file, its word and
+    whether a load image writes every memory the core reads from a file (no activation tables), so
+    that an accepted image alone makes ``rom_ok`` 1 (docs/rtl.md, "ROM check")."""
+    tables = any(l["sig_file"] for l in params["layers"])  # the layers' tables: not in the image
+    return {
+        "file": f"{ROM_CHECK_NAME}.hex",
+        "bits": ROM_CHECK_BITS,
+        "magic_hex": f"{ROM_CHECK_MAGIC:0{ROM_CHECK_BITS // 4}x}",
+        "image_all": 0 if tables else 1,
+    }
+
+
 def render_top(plan, top: str = "hwsim_top", loader: dict | None = None, rom_names: str = "dir") -> str:
     """The text of the generated top module for ``plan``; ``loader`` (``_image.loader_params``) adds
     the run-time weight port; ``rom_names`` (``ROM_NAMES``) how it names the ROM files."""
     if rom_names not in ROM_NAMES:
         raise FormatError(f"ROM file naming must be one of {', '.join(ROM_NAMES)}, not {rom_names!r}")
-    return environment().get_template("top.v.j2").render(**top_params(plan, top), loader=loader, rom_names=rom_names)
+    params = top_params(plan, top)  # the ROM check stays out of these: they are the image's design key
+    return environment().get_template("top.v.j2").render(
+        **params, rom_check=rom_check_params(params), loader=loader, rom_names=rom_names
+    )
 
 
 #: The library blocks' common name prefix; ``module_prefix`` replaces it (docs/rtl.md, "Packaging").

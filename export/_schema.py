@@ -87,6 +87,11 @@ class _Rtl(Open):
     files: list[Name]
 
 
+class _RomCheck(Open):
+    name: Name
+    files: dict[Name, Name]
+
+
 class ManifestRecord(Open):
     """What ``hwsim cosim`` / ``hwsim synth`` read from ``manifest.json``."""
 
@@ -98,6 +103,7 @@ class ManifestRecord(Open):
     layers: Annotated[list[_Layer], Field(min_length=1)]
     head: _Head | None = None
     rtl: _Rtl | None = None
+    rom_check: _RomCheck | None = None  # absent in manifests from before the ROM check
     files: dict[Name, _FileEntry]
 
 
@@ -138,6 +144,7 @@ def check_manifest(man: Any, *, source: str, error: Type[E]) -> ManifestRecord:
     if rec.head is not None and "head" not in segments[rec.head.weights_rom]:
         raise error(f"{source}: ROM {rec.head.weights_rom!r} must hold a segment 'head'")
     read = [f for r in rec.roms for f in r.files.values()]
+    read += list(rec.rom_check.files.values()) if rec.rom_check is not None else []
     read += list(rec.rtl.files) if rec.rtl is not None else []
     for rel in [*read, *rec.files]:
         if Path(rel).is_absolute() or ".." in Path(rel).parts:
