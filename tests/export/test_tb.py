@@ -120,6 +120,16 @@ def test_tb_passes_without_hwsim_and_fails_on_a_changed_rom_word(export_dir, no_
 
 @pytest.mark.rtl
 @needs_icarus
+def test_tb_fails_when_the_rom_check_file_is_missing(export_dir, no_hwsim_env):
+    """rom/rom_check.hex removed (a ROM directory the simulator did not find): rom_ok is 0 after reset."""
+    (export_dir / "rom" / "rom_check.hex").unlink()
+    r = _run_tb(export_dir, no_hwsim_env, "--simulator", "icarus")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.match(r"FAIL \(icarus\): 1 mismatches; first: rom_ok = 0 after reset: the ROM files were not found", r.stdout), r.stdout
+
+
+@pytest.mark.rtl
+@needs_icarus
 def test_tb_fails_on_a_changed_rounding(export_dir, no_hwsim_env, tmp_path):
     """The user's copy of the RTL with half_up rounding broken into floor: the first mismatch is named."""
     mine = tmp_path / "myrtl"

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import cocotb
-from cocotb.triggers import RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
 
 HERE = Path(__file__).resolve().parent
 
@@ -88,12 +88,18 @@ def mismatches(got: dict, exp: dict, g: dict) -> list[str]:
 async def hwsim_stream(dut) -> None:
     """Stream the golden inputs through the design; every h, c, output beat and counter must match."""
     g = json.loads((HERE / "golden.json").read_text(encoding="utf-8"))
+    await FallingEdge(dut.rst)  # the ROM check (docs/rom_format.md): rom_ok is 1 from the first cycle after reset
+    await ClockCycles(dut.clk, 2)
+    record = Path(os.environ["HWSIM_TB_RECORD"])
+    if dut.rom_ok.value != 1:
+        bad = "rom_ok = 0 after reset: the ROM files were not found (ROM_DIR, docs/rom_format.md \"ROM check\")"
+        (record.parent / "mismatches.txt").write_text(bad + "\n", encoding="utf-8")
+        assert False, bad
     timeout = int(os.environ.get("HWSIM_TB_TIMEOUT_NS", "0"))
     if timeout > 0:
         await with_timeout(RisingEdge(dut.finished), timeout, "ns")
     else:
         await RisingEdge(dut.finished)
-    record = Path(os.environ["HWSIM_TB_RECORD"])
     got = read_record(record.read_text(encoding="ascii"), g)
     exp = read_record((HERE / "expected.txt").read_text(encoding="ascii"), g)
     bad = mismatches(got, exp, g)
