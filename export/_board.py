@@ -187,7 +187,7 @@ def render_board_top(spec: BoardSpec, top: str, ports: dict[str, dict[str, Any]]
     leds = [{"port": p.port, "expr": ("~" if p.active_low else "") + LED_SIGNALS[p.signal], "what": p.signal} for p in spec.leds]
     text = environment().get_template("board_top.v.j2").render(
         spec=spec, info=info, leds=leds, load=load, s_w=s_w, m_w=m_w, fifo_aw=FIFO_AW,
-        core_outputs=[n for n in ("step_cycles", "head_cycles", "sat_count") if n in ports],
+        core_outputs=[n for n in ("step_cycles", "head_cycles", "sat_count", "rom_ok") if n in ports],
     )
     return text, info
 

@@ -1,7 +1,8 @@
 // hwsim_uart_bridge: the board's byte protocol (docs/board.md) between a UART and the core's
 // AXI4-Stream ports. Received bytes go through a FIFO (2**FIFO_AW bytes, block RAM) to a command
 // parser:
-//   'I'                      -> 12-byte identity reply ('h', version, widths, sizes, status flags)
+//   'I'                      -> 12-byte identity reply ('h', version, widths, sizes, status flags:
+//                               bit 0 load port, 1 overrun, 2 load_ok, 3 load_err, 4 rom_ok)
 //   'X' n(u16 LE) then n beats of S_W/8 bytes (LE)  -> s_axis, tlast on the n-th beat
 //   'x' n(u16 LE) then n beats                      -> s_axis without tlast (a sequence goes on)
 //   'L' n(u32 LE) then n bytes                      -> s_load (LOAD = 1), tlast on the n-th byte;
@@ -42,6 +43,7 @@ module hwsim_uart_bridge #(
     output wire           s_load_tlast,
     input  wire           load_ok,
     input  wire           load_err,
+    input  wire           rom_ok,     // the core's ROM check (docs/rom_format.md)
     input  wire [31:0]    step_cycles,
     input  wire [31:0]    head_cycles,
     input  wire [31:0]    sat_count,
@@ -188,7 +190,7 @@ module hwsim_uart_bridge #(
 
     // ---- transmit: one message at a time, a reply or one output beat -------------------------
     wire [7:0] flags = {4'hA, 2'b00, m_axis_tlast, m_axis_tuser};
-    wire [7:0] status = {4'h0, load_err, load_ok, overrun, (LOAD != 0) ? 1'b1 : 1'b0};
+    wire [7:0] status = {3'h0, rom_ok, load_err, load_ok, overrun, (LOAD != 0) ? 1'b1 : 1'b0};
     reg  [8*MSG-1:0] reply;
     reg  [4:0]       reply_len;
     always @(*) begin

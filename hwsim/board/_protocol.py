@@ -37,6 +37,7 @@ class Identity:
     overrun: bool  # a received byte was lost since reset (the FIFO was full)
     load_ok: bool
     load_err: bool
+    rom_ok: bool  # the core found its ROM files (docs/rom_format.md, "ROM check")
     fifo_bytes: int
     input_size: int
     hidden_size: int
@@ -48,7 +49,7 @@ class Identity:
             raise ProtocolError(f"identity reply must be {ID_REPLY} bytes starting with 'h', not {reply.hex(' ')}")
         ver, sb, mb, st, aw = reply[1:6]
         i, h, c = struct.unpack("<HHH", reply[6:12])
-        return cls(ver, sb, mb, bool(st & 1), bool(st & 2), bool(st & 4), bool(st & 8), 1 << aw, i, h, c)
+        return cls(ver, sb, mb, bool(st & 1), bool(st & 2), bool(st & 4), bool(st & 8), bool(st & 16), 1 << aw, i, h, c)
 
 
 def decode_counters(reply: bytes) -> dict[str, int]:

@@ -127,6 +127,7 @@ async def uart_driver(dut) -> None:
     ident = out["identity"]
     assert (ident["input_size"], ident["hidden_size"], ident["classes"]) == tuple(case["shape"]), ident
     assert not ident["overrun"]
+    assert ident["rom_ok"], ident  # the board top passes the core's ROM check to status bit 4
     np.testing.assert_array_equal(out["h"], data["h"])
     if data["y"].size:
         np.testing.assert_array_equal(out["y"], data["y"])

@@ -31,6 +31,7 @@ def test_encode_load_and_decoders():
         "step_cycles": 7, "head_cycles": 3, "sat_count": 1}
     ident = Identity.decode(bytes([0x68, 1, 1, 2, 0b0101, 9, 8, 0, 32, 0, 10, 0]))
     assert (ident.s_bytes, ident.m_bytes, ident.runtime_weights, ident.load_ok, ident.fifo_bytes) == (1, 2, True, True, 512)
+    assert not ident.rom_ok and Identity.decode(bytes([0x68, 1, 1, 2, 0b10000, 9, 8, 0, 32, 0, 10, 0])).rom_ok
     assert (ident.input_size, ident.hidden_size, ident.classes, ident.overrun, ident.load_err) == (8, 32, 10, False, False)
 
 
