@@ -132,6 +132,8 @@ def write_export(
     manifest["rtl"] = {"top": top_name, "files": [], "module_prefix": module_prefix,
                        "rom_names": rom_names} if rtl else None
     manifest["tb"] = None
+    if not rtl:
+        manifest["rom_check"] = None
     manifest["schedule"] = _schedule(plan)
     if rtl:
         manifest["stream"] = stream_layout(plan)
@@ -140,7 +142,8 @@ def write_export(
     try:
         files: dict[str, bytes] = {}
         (tmp / "rom").mkdir()
-        for rom in [*roms.values(), rom_check_image()]:  # the ROM check last (docs/rom_format.md, "ROM check")
+        # the ROM check last, with the RTL that reads it (docs/rom_format.md, "ROM check")
+        for rom in [*roms.values(), *([rom_check_image()] if rtl else [])]:
             comment = f"hwsim {manifest['tool']['version']}: ROM {rom.name} ({rom.role}), {rom.width}-bit words, depth {rom.depth}"
             for fmt in fmts:
                 rel = f"rom/{rom.name}{FORMATS[fmt]}"
