@@ -106,7 +106,7 @@ def ablation_model(method: str, bits: int | None) -> tuple[str, str]:
     path = f"build/bench_hw/demo-{kind_name(method, bits)}.safetensors"
     cmd = ["hwsim", "quantize", MODEL_FILES["demo"], "-o", path, "--method", method, "--force"]
     if bits is not None:
-        cmd[6:6] = ["--bits", str(bits)]
+        cmd[7:7] = ["--bits", str(bits)]
     return path, " ".join(cmd)
 
 
