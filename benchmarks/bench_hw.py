@@ -52,7 +52,7 @@ from bench_sim import make_model  # noqa: E402  (the same random GRU as the simu
 
 ROOT = Path(__file__).resolve().parents[1]
 #: target name -> (family, nextpnr device)
-TARGETS = {"up5k": ("ice40", "up5k"), "hx8k": ("ice40", "hx8k"), "ecp5-25k": ("ecp5", "25k")}
+TARGETS = {"up5k": ("ice40", "up5k"), "hx8k": ("ice40", "hx8k"), "ecp5-25k": ("ecp5", "25k"), "ecp5-85k": ("ecp5", "85k")}
 #: model -> configurations (rows, lanes, pointwise units), smallest first. The demo's last is fully
 #: parallel (one beat per accumulation: rows = H, lanes = the widest accumulation's columns);
 #: (32, 8, 32) is the default P = R, recorded because its 32 pointwise units (3 multipliers and
@@ -74,6 +74,9 @@ STEPS = 8
 ABLATION_KINDS = [("ternary", None), ("pow2-ternary", None), ("exp", 4), ("uniform", 4), ("uniform", 8)]
 ABLATION_CONFIGS = [(1, 1, 1), (8, 8, 4)]
 ABLATION_TARGET = "ecp5-25k"
+#: where a kind that does not fit ABLATION_TARGET is placed again, so that its cost is measured (the
+#: uniform kinds' lane multipliers need more MULT18X18D than the 25F has at R8xL8xP4)
+ABLATION_LARGER = "ecp5-85k"
 #: the ablation's reference kind: LUT+DSP equivalents are given as a ratio against it
 ABLATION_BASE = "uniform8"
 
@@ -397,25 +400,31 @@ def run_ablation(results: dict, only: set[str] | None, args) -> None:
         for rows, lanes, pw in ABLATION_CONFIGS:
             if only is not None and f"R{rows}XL{lanes}XP{pw}" not in only:
                 continue
-            k = f"ablation/{kind}/R{rows}xL{lanes}xP{pw}/{ABLATION_TARGET}"
-            export_cmd, synth_cmd = commands(name, model_file, rows, lanes, pw, ABLATION_TARGET, args)
-            old = replayed(results, export_cmd, synth_cmd, model_cmd) if args.resume else None
-            if old is not None:
-                results["runs"][k] = {**old, "kind": kind, "ablation": True}
-                continue
-            if model is None:
-                if model_cmd:
-                    r = subprocess.run(model_cmd.split(), cwd=ROOT, capture_output=True, text=True)
-                    if r.returncode != 0:
-                        raise SystemExit(f"{model_cmd} failed: {r.stderr.strip()}")
-                model = load_model(ROOT / model_file)
-            print(f"{k} ...", end=" ", flush=True)
-            entry = run_one(model, name, rows, lanes, pw, ABLATION_TARGET, args, model_file)
-            entry.update(kind=kind, ablation=True, model_command=model_cmd)
-            results["runs"][k] = entry
-            save_results(args.json, results)
-            print(entry["status"], _fmt(entry.get("fmax_mhz"), ".1f"), "MHz", entry.get("luts", ""), "LUT",
-                  entry.get("dsps", ""), "DSP", f"{entry['wall_s']:.0f} s", entry.get("error", ""), flush=True)
+            for target in (ABLATION_TARGET, ABLATION_LARGER):
+                k = f"ablation/{kind}/R{rows}xL{lanes}xP{pw}/{target}"
+                if target != ABLATION_TARGET:  # only where the kind did not fit the ablation's part
+                    small = results["runs"].get(f"ablation/{kind}/R{rows}xL{lanes}xP{pw}/{ABLATION_TARGET}")
+                    if small is None or small["status"] != "fit":
+                        results["runs"].pop(k, None)
+                        continue
+                export_cmd, synth_cmd = commands(name, model_file, rows, lanes, pw, target, args)
+                old = replayed(results, export_cmd, synth_cmd, model_cmd) if args.resume else None
+                if old is not None:
+                    results["runs"][k] = {**old, "kind": kind, "ablation": True}
+                    continue
+                if model is None:
+                    if model_cmd:
+                        r = subprocess.run(model_cmd.split(), cwd=ROOT, capture_output=True, text=True)
+                        if r.returncode != 0:
+                            raise SystemExit(f"{model_cmd} failed: {r.stderr.strip()}")
+                    model = load_model(ROOT / model_file)
+                print(f"{k} ...", end=" ", flush=True)
+                entry = run_one(model, name, rows, lanes, pw, target, args, model_file)
+                entry.update(kind=kind, ablation=True, model_command=model_cmd)
+                results["runs"][k] = entry
+                save_results(args.json, results)
+                print(entry["status"], _fmt(entry.get("fmax_mhz"), ".1f"), "MHz", entry.get("luts", ""), "LUT",
+                      entry.get("dsps", ""), "DSP", f"{entry['wall_s']:.0f} s", entry.get("error", ""), flush=True)
 
 
 def _ablation_section(runs: dict, dsp_eq: int | None) -> list[str]:
@@ -443,19 +452,22 @@ def _ablation_section(runs: dict, dsp_eq: int | None) -> list[str]:
              "the LUT4s the same yosys spends on an 18 x 18 signed multiply without DSPs (`synth_ecp5 -nodsp`, carry "
              "cells as 2). `x vs uniform8`: uniform 8-bit's equivalents over the row's (above 1: cheaper). The DSPs "
              "of the pointwise units (3 per unit) are in every row; a uniform row's lane multipliers add theirs. "
-             "Counts of a design that does not fit are yosys/nextpnr's before it stopped.", "",
+             "A kind that does not fit the 25F at a folding is placed and routed again on the ECP5-85F (same flow "
+             "and seed) so that its cost is measured; the ratio then compares those counts.", "",
              "| weights | R x L x P | result | Fmax MHz | LUT | FF | DSP | BRAM | cycles/step | us/step "
              "| k w-ops/s per LUT | LUT+DSP eq. | x vs uniform8 | load | model command | export command | synth command |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"]
     for cfg in ABLATION_CONFIGS:
         mine = sorted([r for r in rows if (r["rows"], r["lanes"], r["pointwise"]) == cfg],
                       key=lambda r: order.index(r["kind"]) if r["kind"] in order else 99)
-        base = next((equiv(r) for r in mine if r["kind"] == ABLATION_BASE), None)
+        base = next((equiv(r) for r in mine if r["kind"] == ABLATION_BASE and equiv(r) is not None), None)
         for r in mine:
             lut, dsp = counts(r)
             eq = equiv(r)
             ratio = f"{base / eq:.2f}" if base and eq else ""
             what = {"routed": "routed", "fit": "does not fit", "route": "does not route", "timeout": "timed out"}.get(r["status"], r["status"])
+            if r["target"] != ABLATION_TARGET:
+                what += f" on the {r['device'].upper()} (larger part)"
             routed = r["status"] == "routed"
             lines.append(
                 f"| {r['kind']} | {r['rows']} x {r['lanes']} x {r['pointwise']} | {what} "
@@ -471,7 +483,7 @@ def _ablation_section(runs: dict, dsp_eq: int | None) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(CONFIGS))
-    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--targets", default=",".join(t for t in TARGETS if t != ABLATION_LARGER))
     ap.add_argument("--only", default=None, help="Comma list of configurations RxLxP (e.g. R1xL1xP1,R32xL8xP4).")
     ap.add_argument("--timeout", type=float, default=900.0, help="Seconds per place-and-route run (yosys included).")
     ap.add_argument("--seed", type=int, default=1)
