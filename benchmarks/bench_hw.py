@@ -278,7 +278,7 @@ def render(results: dict) -> str:
         "  per LC divides by the logic cells.",
         "",
     ]
-    lines += _targets_section(runs)
+    lines += _targets_section(runs, meta.get("dsp_lut_equivalent"))
     for model in CONFIGS:
         mine = [r for r in runs.values() if r["model"] == model and not r.get("ablation")]
         if not mine:
@@ -348,7 +348,7 @@ def _lc(r: dict) -> int:
     return r.get("logic_cells", r["luts"])
 
 
-def _targets_section(runs: dict) -> list[str]:
+def _targets_section(runs: dict, dsp_eq: int | None = None) -> list[str]:
     """The issue's targets, checked against the measured rows (failed runs said as such)."""
     def name(r: dict) -> str:
         return f"{r['model']} R{r['rows']} x L{r['lanes']} x P{r['pointwise']}"
@@ -356,6 +356,7 @@ def _targets_section(runs: dict) -> list[str]:
     def failed(rs: list[dict]) -> str:
         return "; ".join(f"{name(r)}: {r.get('error', r['status'])}" for r in rs) or "not measured"
 
+    ablation = [r for r in runs.values() if r.get("ablation") and r["status"] == "routed"]
     runs = {k: r for k, r in runs.items() if not r.get("ablation")}
     ok = [r for r in runs.values() if r["status"] == "routed"]
     lines = ["## Targets (issue #21)", "", "| target | measured | met |", "|---|---|---|"]
@@ -384,6 +385,22 @@ def _targets_section(runs: dict) -> list[str]:
         else:
             got, met = failed(small), False
         lines.append(f"| smallest demo config on {target} at >= {floor} MHz | {got} | {'yes' if met else 'no'} |")
+    if ablation and dsp_eq:
+        got, mets = [], []
+        for cfg in ABLATION_CONFIGS:
+            eq = {}
+            for r in ablation:  # the ablation's part first, the larger one where a kind did not fit it
+                if (r["rows"], r["lanes"], r["pointwise"]) == cfg and r["kind"] not in eq:
+                    eq[r["kind"]] = (r["luts"] + r["dsps"] * dsp_eq, r["target"])
+            if "ternary" in eq and ABLATION_BASE in eq:
+                ratio = eq[ABLATION_BASE][0] / eq["ternary"][0]
+                where = "" if eq[ABLATION_BASE][1] == ABLATION_TARGET else f" ({ABLATION_BASE} on {eq[ABLATION_BASE][1]}: it does not fit {ABLATION_TARGET})"
+                got.append(f"R{cfg[0]} x L{cfg[1]} x P{cfg[2]}: {ratio:.2f}x{where}")
+                mets.append(ratio >= 3)
+        met = "yes" if mets and all(mets) else ("no" if not any(mets) else "at " + ", ".join(
+            g.split(":")[0] for g, m in zip(got, mets) if m) + " only")
+        lines.append(f"| ablation: ternary >= 3x cheaper than uniform 8-bit in LUT+DSP equivalents, same folding "
+                     f"| {'; '.join(got) or 'not measured'} | {met} |")
     return lines + [""]
 
 
@@ -521,8 +538,10 @@ def main() -> None:
                     continue
                 for target in targets:
                     k = key(name, rows, lanes, pw, target)
-                    if args.resume and replayed(results, *commands(name, MODEL_FILES[name], rows, lanes, pw, target, args)):
-                        continue  # the same command lines on the same RTL: measured already
+                    old = replayed(results, *commands(name, MODEL_FILES[name], rows, lanes, pw, target, args)) if args.resume else None
+                    if old is not None:  # the same command lines on the same RTL: measured already (here or in the ablation)
+                        results["runs"][k] = {f: v for f, v in old.items() if f not in ("kind", "ablation", "model_command")}
+                        continue
                     # a configuration no smaller in any knob than one that did not fit is not tried
                     smaller = [r for r in results["runs"].values() if r["model"] == name and r["target"] == target
                                and r["status"] == "fit" and r["rows"] <= rows and r["lanes"] <= lanes and r["pointwise"] <= pw]
