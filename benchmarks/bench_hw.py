@@ -543,7 +543,7 @@ def main() -> None:
                         results["runs"][k] = {f: v for f, v in old.items() if f not in ("kind", "ablation", "model_command")}
                         continue
                     # a configuration no smaller in any knob than one that did not fit is not tried
-                    smaller = [r for r in results["runs"].values() if r["model"] == name and r["target"] == target
+                    smaller = [r for kk, r in results["runs"].items() if kk != k and r["model"] == name and r["target"] == target
                                and r["status"] == "fit" and r["rows"] <= rows and r["lanes"] <= lanes and r["pointwise"] <= pw]
                     if smaller:
                         s = smaller[0]

@@ -10,7 +10,7 @@ export HWSIM_NO_SKIPS=1  # every tool is installed above: a skipped test is a fa
 # Both runs always run; the script fails when either does (a failure in the first must not hide
 # the second's result, nor the second's success hide the first's failure).
 status=0
-echo "hwsim test: the whole suite (RTL co-simulation, lint and synthesis included; about 10 minutes)" >&2
+echo "hwsim test: the whole suite (RTL co-simulation, lint, synthesis and two small board bitstreams included; about 15 minutes on 2 cores)" >&2
 # -m "not long": the P&R searches marked long (a missed-clock board build, the --fit search) run
 # outside CI with `pytest -m long`; both board bitstreams of the smallest demo do run here.
 python -m pytest -q -m "not long" "$@" || status=$?
