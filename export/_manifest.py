@@ -23,7 +23,7 @@ from hwsim._errors import FormatError
 from hwsim.datapath._plan import ACCUMS
 
 from ._formats import FORMATS, read_words
-from ._pack import ROM_CHECK_BITS, ROM_CHECK_MAGIC, Rom, rom_check_image, unpack_codes, untile_codes, words_to_ints
+from ._pack import ROM_CHECK_BITS, ROM_CHECK_MAGIC_HEX, Rom, rom_check_image, unpack_codes, untile_codes, words_to_ints
 from ._schema import check_manifest
 
 MANIFEST_NAME = "manifest.json"
@@ -141,7 +141,7 @@ def rom_check_entry(formats) -> dict[str, Any]:
         "files": {fmt: f"rom/{rom.name}{FORMATS[fmt]}" for fmt in formats},
         "word_bits": ROM_CHECK_BITS,
         "depth": rom.depth,
-        "magic": f"{ROM_CHECK_MAGIC:0{ROM_CHECK_BITS // 4}x}",
+        "magic": ROM_CHECK_MAGIC_HEX,
         "port": "rom_ok",
         "rule": ROM_CHECK_RULE,
     }

@@ -35,6 +35,8 @@ ROLES = ("weights", "bias", "row_shift", "sigmoid_lut", "tanh_lut")
 ROM_CHECK_NAME = "rom_check"
 ROM_CHECK_BITS = 32
 ROM_CHECK_MAGIC = int.from_bytes(b"HWSR", "big")  # 0x48575352
+#: the magic as the manifest and the top write it: ROM_CHECK_BITS / 4 hex digits
+ROM_CHECK_MAGIC_HEX = f"{ROM_CHECK_MAGIC:0{ROM_CHECK_BITS // 4}x}"
 
 
 def word_bytes(width: int) -> int:
@@ -401,7 +403,6 @@ def rom_images(plan) -> dict[str, Rom]:
         for func, table, name in zip(("sigmoid", "tanh"), plan.layer_tables(k), names):
             roms[name] = Rom(name, f"{func}_lut", act_bits, pack_ints(table, act_bits), (Segment(func, 0, len(table)),))
     return roms
-
 
 
 def rom_check_image() -> Rom:

@@ -19,7 +19,7 @@ from hwsim.datapath._config import ACTIVATION_CODE, OUT_MODES, OVERFLOW_CODE, RO
 from hwsim._errors import FormatError
 from hwsim.datapath._schedule import head_folding
 
-from ._pack import ROM_CHECK_BITS, ROM_CHECK_MAGIC, ROM_CHECK_NAME, row_shift_bits, tiles_per_word
+from ._pack import ROM_CHECK_BITS, ROM_CHECK_MAGIC_HEX, ROM_CHECK_NAME, row_shift_bits, tiles_per_word
 
 #: The synthesizable blocks copied into every export, in dependency order.
 RTL_SOURCES = (
@@ -211,7 +211,7 @@ def rom_check_params(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "file": f"{ROM_CHECK_NAME}.hex",
         "bits": ROM_CHECK_BITS,
-        "magic_hex": f"{ROM_CHECK_MAGIC:0{ROM_CHECK_BITS // 4}x}",
+        "magic_hex": ROM_CHECK_MAGIC_HEX,
         "image_all": 0 if tables else 1,
     }
 
