@@ -256,6 +256,7 @@ class BoardReport:
     tools: dict[str, str]
     seconds: float
     files: list[str] = field(default_factory=list)
+    seeds_tried: list[int] = field(default_factory=list)  # seeds nextpnr could not legalise, before ``seed``
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -271,21 +272,32 @@ def _pack_tool(family: str) -> str:
     raise PnrError(f"the {family} bitstream needs {names[0]}: {hint}", "tool")
 
 
+#: Extra seeds tried when nextpnr cannot legalise a placement that fits (see ``build_board``).
+SEED_RETRIES = 2
+#: nextpnr's message when its placer gives up although every resource fits.
+LEGALISE_FAILED = "Unable to find legal placement"
+
+
 def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq: float | None = None,
                 baud: int = DEFAULT_BAUD, seed: int = 1, timeout: float = 3600, top: str | None = None,
-                force: bool | None = None) -> BoardReport:
+                force: bool | None = None, seed_retries: int = SEED_RETRIES) -> BoardReport:
     """Write ``out_dir``: the board top, its constraints, the bitstream and nextpnr's timing report.
 
     ``freq`` asks the PLL for at most that many MHz (default: the board's ``default_mhz``); the
     result must meet the clock it got. Raises ``PnrError`` (a ``ToolError``) when a tool is missing,
     the design does not fit, route or meet the clock, or time runs out; ``out_dir`` is then untouched.
+    When nextpnr cannot legalise a placement although every resource fits (nextpnr-ice40 0.4's HeAP
+    does that for some netlists near 80 % of the logic cells, seed-dependently), it is run again with
+    the next seed, up to ``seed_retries`` times; the report names the seed that placed.
     """
     from hwsim._fsutil import os_error, prepare_output_dir, replace_dir, sibling_tmp_dir
 
-    from ._synth import yosys_path
+    from ._synth import table_ports, yosys_path
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise FormatError(f"seed must be an integer >= 0, not {seed!r}")
+    if isinstance(seed_retries, bool) or not isinstance(seed_retries, int) or seed_retries < 0:
+        raise FormatError(f"seed_retries must be an integer >= 0, not {seed_retries!r}")
     spec = board_spec(board)
     fam = FAMILIES[spec.family]
     pnr, pack, yosys = nextpnr_path(spec.family), _pack_tool(spec.family), yosys_path()
@@ -314,24 +326,36 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
         synth = "synth_ice40 -dsp" if spec.family == "ice40" else "synth_ecp5"
         (tmp / "synth.ys").write_text(
             f"read_verilog -I. {' '.join(sources)} {blocks} {tmp / (btop + '.v')}\n"
+            f"{table_ports(spec.family, info['core'], [d / 'rtl' / f for f in sources])}\n"
             f"{synth} -top {btop} -json {net}\n")  # synth_* reads the PLL's cell library, then checks the hierarchy
         if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "yosys.log", left(), timeout, "yosys", partial):
             raise PnrError(f"yosys failed on the {board} top: {_first_error((tmp / 'yosys.log').read_text())}", "failed", partial)
         # nextpnr and the packer see only names relative to tmp (the yowasp wheels see that directory)
-        cmd = [pnr, f"--{spec.device}", "--package", spec.package, "--json", net.name, f"--{ext}", f"{btop}.{ext}",
-               "--report", "timing.json", "--seed", str(seed), "--freq", f"{mhz:g}", "--timing-allow-fail"]
         placed = "board.asc" if spec.family == "ice40" else "board.config"
-        cmd += ["--asc", placed] if spec.family == "ice40" else ["--textcfg", placed]
         log = tmp / "nextpnr.log"
-        rc = _run(cmd, tmp, log, left(), timeout, f"nextpnr-{spec.family}", partial)
-        ltext = log.read_text(errors="replace")
-        if rc != 0 or not (tmp / "timing.json").exists():
+        tried: list[int] = []
+        while True:
+            cmd = [pnr, f"--{spec.device}", "--package", spec.package, "--json", net.name, f"--{ext}", f"{btop}.{ext}",
+                   "--report", "timing.json", "--seed", str(seed), "--freq", f"{mhz:g}", "--timing-allow-fail"]
+            cmd += ["--asc", placed] if spec.family == "ice40" else ["--textcfg", placed]
+            rc = _run(cmd, tmp, log, left(), timeout, f"nextpnr-{spec.family}", partial)
+            ltext = log.read_text(errors="replace")
+            if rc == 0 and (tmp / "timing.json").exists():
+                break
             util = _log_utilization(ltext)
             over = [f"{k} {v['used']}/{v['available']}" for k, v in util.items() if v["used"] > v["available"]]
             err = _first_error(ltext)
             if over or "no BELs remaining" in err or "Unable to place" in err:
                 raise PnrError(f"design does not fit the {board} ({spec.family} {spec.device}): {', '.join(over) or err}",
                                "fit", partial)
+            if LEGALISE_FAILED in err and len(tried) < seed_retries:
+                tried.append(seed)
+                seed += 1
+                continue
+            if LEGALISE_FAILED in err:
+                raise PnrError(f"nextpnr-{spec.family} could not legalise a placement of the {board} top with seeds "
+                               f"{', '.join(map(str, tried + [seed]))} although every resource fits; try another --seed "
+                               f"or a smaller folding", "failed", partial)
             raise PnrError(f"nextpnr-{spec.family} failed on the {board} top: {err}", "failed", partial)
         report = json.loads((tmp / "timing.json").read_text())
         fmax = _clock_fmax(report, spec.clock.port)
@@ -352,7 +376,7 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
             board=board, top=btop, bitstream=bit, clock_mhz=mhz, fmax_mhz=round(fmax, 2), baud=baud,
             clks_per_bit=info["clks_per_bit"], logic_cells=logic_cells, logic_cells_total=logic_cells_total, brams=brams, brams_total=brams_total,
             dsps=dsps, dsps_total=dsps_total,
-            utilization={k: v for k, v in sorted(full.items()) if v.get("used")}, info=info, seed=seed, tools=tools,
+            utilization={k: v for k, v in sorted(full.items()) if v.get("used")}, info=info, seed=seed, tools=tools, seeds_tried=tried,
             seconds=round(time.perf_counter() - t0, 1),
             files=sorted([f"{btop}.v", f"{btop}.{ext}", bit, "timing.json", "nextpnr.log", "board.json"]),
         )
@@ -382,7 +406,9 @@ def _clock_fmax(report: dict[str, Any], osc: str) -> float | None:
 def format_board(rep: BoardReport) -> str:
     i = rep.info
     return "\n".join([
-        f"{rep.board}: {rep.bitstream} ({i['family']} {i['device']} {i['package']}), seed {rep.seed}, {rep.seconds:.0f} s",
+        f"{rep.board}: {rep.bitstream} ({i['family']} {i['device']} {i['package']}), seed {rep.seed}"
+        + (f" (nextpnr could not legalise seed {', '.join(map(str, rep.seeds_tried))})" if rep.seeds_tried else "")
+        + f", {rep.seconds:.0f} s",
         f"  clock {rep.clock_mhz:g} MHz from the PLL, Fmax {rep.fmax_mhz:.1f} MHz; UART {rep.baud} baud "
         f"({rep.clks_per_bit} clocks a bit), runtime weights {'yes' if i['runtime_weights'] else 'no'}",
         f"  logic cells {rep.logic_cells}/{rep.logic_cells_total}   BRAMs {rep.brams}/{rep.brams_total}   DSPs {rep.dsps}/{rep.dsps_total}",

@@ -30,6 +30,7 @@ TARGETS: dict[str, dict[str, Any]] = {
         "ffs": ("SB_DFF",),
         "brams": ("SB_RAM40_4K",),
         "dsps": ("SB_MAC16",),
+        "table_ports": 1,  # SB_RAM40_4K has one read port: one table copy per pointwise reader
     },
     "ecp5": {
         "synth": "synth_ecp5",
@@ -37,6 +38,7 @@ TARGETS: dict[str, dict[str, Any]] = {
         "ffs": ("TRELLIS_FF",),
         "brams": ("DP16KD", "PDPW16KD"),
         "dsps": ("MULT18X18D", "ALU54B"),
+        "table_ports": 2,  # DP16KD is true dual-port: one table copy serves two readers
     },
     "xilinx": {
         "synth": "synth_xilinx",
@@ -152,6 +154,17 @@ def yosys_path() -> str:
     return exe
 
 
+def table_ports(family: str, core: str, files: list[Path]) -> str:
+    """The yosys line that sets the core's ``TABLE_PORTS`` (read ports per activation-table copy) for
+    ``family``: 1 on iCE40, whose block RAM has one read port (yosys 0.23 maps a many-port ROM to
+    LUTs there), else the top's default, 2. Empty when no file of ``files`` declares the parameter
+    (a hand-written top, or an export made before it existed): ``chparam`` would fail on it."""
+    decl = re.compile(r"\bparameter\s+TABLE_PORTS\b")
+    if not any(decl.search(f.read_text(errors="replace")) for f in files if f.name == f"{core}.v" and f.is_file()):
+        return ""
+    return f"chparam -set TABLE_PORTS {TARGETS.get(family, {}).get('table_ports', 2)} {core}"
+
+
 def run_yosys(work_dir: Path, sources: list[str], top: str, target: str, *, timeout: float = 3600) -> tuple[dict, dict, str]:
     """Run yosys in ``work_dir`` on ``sources``; return (elaborated netlist, mapped ``stat -json``, version)."""
     if target not in TARGETS:
@@ -163,6 +176,7 @@ def run_yosys(work_dir: Path, sources: list[str], top: str, target: str, *, time
         elab, mapped = Path(tmp) / "elab.json", Path(tmp) / "stat.json"
         script = "\n".join([
             f"read_verilog -I. {' '.join(sources)}",
+            table_ports(target, top, [work_dir / f for f in sources]),
             f"hierarchy -check -top {top}",
             "proc",
             "opt_clean",

@@ -51,7 +51,10 @@ module hwsim_layer #(
     parameter BMEM_ID       = 1,
     parameter LD_DW         = 8,
     parameter SIG_FILE      = "",
-    parameter TANH_FILE     = ""
+    parameter TANH_FILE     = "",
+    // read ports per copy of an activation table (hwsim_act PPR): 2 where a block RAM has two read
+    // ports (ECP5, Xilinx, Intel), 1 on iCE40
+    parameter TABLE_PORTS   = 2
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -211,6 +214,11 @@ module hwsim_layer #(
     wire [PU*H_BITS-1:0] hn_flat;
     wire [PU*C_BITS-1:0] cn_flat;
     wire [3*PU-1:0]      pw_oor;
+    // the units' activation reads (hwsim_pointwise's slots: 3 sigmoid, 2 tanh per unit)
+    wire [3*PU*PRE_BITS-1:0] sx_all;
+    wire [3*PU*ACT_BITS-1:0] sy_all;
+    wire [2*PU*PRE_BITS-1:0] tx_all;
+    wire [2*PU*ACT_BITS-1:0] ty_all;
     generate
         for (gi = 0; gi < PU; gi = gi + 1) begin : g_pw
             // this unit's rows: issue k -> row k*P + gi, bank gi + P*kq at address kg
@@ -257,17 +265,72 @@ module hwsim_layer #(
             hwsim_pointwise #(
                 .CELL(CELL), .H_BITS(H_BITS), .H_FRAC(H_FRAC), .C_BITS(C_BITS), .C_FRAC(C_FRAC),
                 .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS), .ACT_FRAC(ACT_FRAC),
-                .ACT_KIND(ACT_KIND), .LUT_BITS(LUT_BITS), .SIG_RANGE(SIG_RANGE), .TANH_RANGE(TANH_RANGE),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE), .SIG_FILE(SIG_FILE), .TANH_FILE(TANH_FILE)
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
             ) u_pw (
                 .clk(clk), .p0(x0), .p1(x1), .p2(x2), .p3(x3), .h_old(ho), .c_old(co),
-                .h_new(hn), .c_new(cn), .oor(oo)
+                .h_new(hn), .c_new(cn), .oor(oo),
+                .sig_x(sx_all[3*gi*PRE_BITS +: 3*PRE_BITS]), .sig_y(sy_all[3*gi*ACT_BITS +: 3*ACT_BITS]),
+                .tanh_x(tx_all[2*gi*PRE_BITS +: 2*PRE_BITS]), .tanh_y(ty_all[2*gi*ACT_BITS +: 2*ACT_BITS])
             );
             localparam integer NKP_I = (HID - gi + P - 1) / P;   // issues that carry a row of this unit
             localparam [KW:0] NKP = NKP_I[KW:0];
             assign hn_flat[gi*H_BITS +: H_BITS] = hn;
             assign cn_flat[gi*C_BITS +: C_BITS] = cn;
             assign pw_oor[3*gi +: 3] = oo & {3{vh & ({1'b0, kh} < NKP)}};
+        end
+    endgenerate
+
+    // ---- activation tables, shared by the layer's units ----------------------------------------
+    // one hwsim_act per function with a read port per used slot of every unit (unit gi's slot s is
+    // port gi*NS + s), so a table copy serves TABLE_PORTS readers
+    localparam NS = (CELL == 2) ? 2 : (CELL == 3) ? 3 : 0;                 // sigmoid slots a unit uses
+    localparam NT = (CELL == 0 || CELL == 2) ? 1 : (CELL == 3) ? 2 : 0;    // tanh slots a unit uses
+    generate
+        if (NS > 0) begin : g_sig
+            wire [NS*PU*PRE_BITS-1:0] bx;
+            wire [NS*PU*ACT_BITS-1:0] by;
+            hwsim_act #(
+                .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
+                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE),
+                .NP(NS * PU), .PPR(TABLE_PORTS)
+            ) u_sig (.clk(clk), .x_flat(bx), .y_flat(by));
+            for (gi = 0; gi < PU; gi = gi + 1) begin : g_u
+                for (gn = 0; gn < 3; gn = gn + 1) begin : g_s
+                    if (gn < NS) begin : g_on
+                        assign bx[(gi*NS + gn)*PRE_BITS +: PRE_BITS] = sx_all[(3*gi + gn)*PRE_BITS +: PRE_BITS];
+                        assign sy_all[(3*gi + gn)*ACT_BITS +: ACT_BITS] = by[(gi*NS + gn)*ACT_BITS +: ACT_BITS];
+                    end else begin : g_off
+                        assign sy_all[(3*gi + gn)*ACT_BITS +: ACT_BITS] = {ACT_BITS{1'b0}};
+                        wire unused_x = ^sx_all[(3*gi + gn)*PRE_BITS +: PRE_BITS];
+                    end
+                end
+            end
+        end else begin : g_nosig
+            assign sy_all = {(3*PU*ACT_BITS){1'b0}};
+            wire unused_x = ^sx_all;
+        end
+        if (NT > 0) begin : g_tanh
+            wire [NT*PU*PRE_BITS-1:0] bx;
+            wire [NT*PU*ACT_BITS-1:0] by;
+            hwsim_act #(
+                .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
+                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE),
+                .NP(NT * PU), .PPR(TABLE_PORTS)
+            ) u_tanh (.clk(clk), .x_flat(bx), .y_flat(by));
+            for (gi = 0; gi < PU; gi = gi + 1) begin : g_u
+                for (gn = 0; gn < 2; gn = gn + 1) begin : g_s
+                    if (gn < NT) begin : g_on
+                        assign bx[(gi*NT + gn)*PRE_BITS +: PRE_BITS] = tx_all[(2*gi + gn)*PRE_BITS +: PRE_BITS];
+                        assign ty_all[(2*gi + gn)*ACT_BITS +: ACT_BITS] = by[(gi*NT + gn)*ACT_BITS +: ACT_BITS];
+                    end else begin : g_off
+                        assign ty_all[(2*gi + gn)*ACT_BITS +: ACT_BITS] = {ACT_BITS{1'b0}};
+                        wire unused_x = ^tx_all[(2*gi + gn)*PRE_BITS +: PRE_BITS];
+                    end
+                end
+            end
+        end else begin : g_notanh
+            assign ty_all = {(2*PU*ACT_BITS){1'b0}};
+            wire unused_x = ^tx_all;
         end
     endgenerate
 

@@ -5,6 +5,10 @@
 // row's out-of-range flags (oor, one per requant node after the matvec) at cycle LAT_H:
 //   rnn_tanh / rnn_relu  LAT_H 3     gru  LAT_H 10     lstm  LAT_C 5, LAT_H 10
 // CELL: 0 rnn_tanh, 1 rnn_relu, 2 gru, 3 lstm.
+// The activations are read through ports (the layer's shared tables, hwsim_act): sig_x / tanh_x
+// carry the inputs at a stage's cycle, sig_y / tanh_y return the results two cycles later.
+// Slots: rnn_tanh tanh 0 = tanh(p0); gru sig 0, 1 = sig(p_r), sig(p_z), tanh 0 = tanh(p_n);
+// lstm sig 0, 1, 2 = sig(p_i), sig(p_f), sig(p_o), tanh 0, 1 = tanh(p_g), tanh(pre_c).
 `default_nettype none
 module hwsim_pointwise #(
     parameter CELL          = 2,
@@ -16,14 +20,8 @@ module hwsim_pointwise #(
     parameter PRE_FRAC      = 11,
     parameter ACT_BITS      = 16,
     parameter ACT_FRAC      = 14,
-    parameter ACT_KIND      = 0,
-    parameter LUT_BITS      = 10,
-    parameter SIG_RANGE     = 3,
-    parameter TANH_RANGE    = 2,
     parameter ROUND_MODE    = 1,
-    parameter OVERFLOW_MODE = 0,
-    parameter SIG_FILE      = "",
-    parameter TANH_FILE     = ""
+    parameter OVERFLOW_MODE = 0
 ) (
     input  wire                       clk,
     input  wire signed [PRE_BITS-1:0] p0,
@@ -34,7 +32,11 @@ module hwsim_pointwise #(
     input  wire signed [C_BITS-1:0]   c_old,
     output reg  signed [H_BITS-1:0]   h_new,
     output wire signed [C_BITS-1:0]   c_new,
-    output wire [2:0]                 oor
+    output wire [2:0]                 oor,
+    output wire [3*PRE_BITS-1:0]      sig_x,
+    input  wire [3*ACT_BITS-1:0]      sig_y,
+    output wire [2*PRE_BITS-1:0]      tanh_x,
+    input  wire [2*ACT_BITS-1:0]      tanh_y
 );
     localparam ONE_W = ACT_BITS + 1;
     wire signed [ONE_W-1:0] one = {{(ONE_W - 1){1'b0}}, 1'b1} <<< ACT_FRAC;
@@ -47,10 +49,8 @@ module hwsim_pointwise #(
             reg                      oor_q;
             if (CELL == 0) begin : g_tanh
                 wire signed [ACT_BITS-1:0] t;
-                hwsim_act #(
-                    .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                    .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-                ) u_tanh (.clk(clk), .x(p0), .y(t));
+                assign tanh_x[0*PRE_BITS +: PRE_BITS] = p0;   // tanh(p0)
+                assign t = tanh_y[0*ACT_BITS +: ACT_BITS];
                 hwsim_requant #(.IN_W(ACT_BITS), .FROM_FRAC(ACT_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
                     .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(t), .dout(hq), .oor(h_oor));
             end else begin : g_relu
@@ -61,6 +61,8 @@ module hwsim_pointwise #(
                 end
                 hwsim_requant #(.IN_W(PRE_BITS), .FROM_FRAC(PRE_FRAC), .OUT_BITS(H_BITS), .OUT_FRAC(H_FRAC),
                     .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_h (.din(pr), .dout(hq), .oor(h_oor));
+                assign tanh_x[0 +: PRE_BITS] = {PRE_BITS{1'b0}};   // no table
+                wire unused_t = ^tanh_y[0 +: ACT_BITS];
             end
             always @(posedge clk) begin
                 h_new <= hq;
@@ -68,19 +70,17 @@ module hwsim_pointwise #(
             end
             assign oor = {2'b00, oor_q};
             assign c_new = {C_BITS{1'b0}};
-            wire unused_ok = ^{p1, p2, p3, h_old, c_old, one};
+            assign sig_x = {(3 * PRE_BITS){1'b0}};
+            assign tanh_x[PRE_BITS +: PRE_BITS] = {PRE_BITS{1'b0}};
+            wire unused_ok = ^{p1, p2, p3, h_old, c_old, one, sig_y, tanh_y[ACT_BITS +: ACT_BITS]};
         end else if (CELL == 2) begin : g_gru
             // 0-1: sig(p_r), sig(p_z)   2: r * p_nh, 1 - z   3: p_nx << act.frac + r p_nh   4: requant -> p_n
             // 5-6: tanh(p_n)   7: (1 - z) n, z h   8: sum   9: requant -> h'
             wire signed [ACT_BITS-1:0] r, z, n;
-            hwsim_act #(
-                .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
-            ) u_sr (.clk(clk), .x(p0), .y(r));
-            hwsim_act #(
-                .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
-            ) u_sz (.clk(clk), .x(p1), .y(z));
+            assign sig_x[0*PRE_BITS +: PRE_BITS] = p0;   // sigmoid(p_r)
+            assign r = sig_y[0*ACT_BITS +: ACT_BITS];
+            assign sig_x[1*PRE_BITS +: PRE_BITS] = p1;   // sigmoid(p_z)
+            assign z = sig_y[1*ACT_BITS +: ACT_BITS];
             localparam WN = PRE_BITS + ACT_BITS + 2;
             reg signed [PRE_BITS-1:0] nx1, nh1, nx2, nh2, nx3;
             reg signed [WN-1:0]       rn3, sn4;
@@ -107,10 +107,8 @@ module hwsim_pointwise #(
                 pn5 <= pn;
                 pn_oor5 <= pn_oor;
             end
-            hwsim_act #(
-                .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-            ) u_tn (.clk(clk), .x(pn5), .y(n));
+            assign tanh_x[0*PRE_BITS +: PRE_BITS] = pn5;   // tanh(p_n)
+            assign n = tanh_y[0*ACT_BITS +: ACT_BITS];
             // (1 - z), z and h wait for n (stage 7)
             wire signed [ONE_W-1:0]    omz7;
             wire signed [ACT_BITS-1:0] z7;
@@ -143,27 +141,21 @@ module hwsim_pointwise #(
             end
             assign oor = {1'b0, pn_oor10, h_oor10};
             assign c_new = {C_BITS{1'b0}};
-            wire unused_ok = ^{c_old};
+            assign sig_x[2*PRE_BITS +: PRE_BITS] = {PRE_BITS{1'b0}};
+            assign tanh_x[PRE_BITS +: PRE_BITS] = {PRE_BITS{1'b0}};
+            wire unused_ok = ^{c_old, sig_y[2*ACT_BITS +: ACT_BITS], tanh_y[ACT_BITS +: ACT_BITS]};
         end else begin : g_lstm
             // 0-1: sig(p_i), sig(p_f), tanh(p_g), sig(p_o)   2: f c, i g   3: sum   4: requant -> c'
             // 5: requant c' -> pre   6-7: tanh(pre_c)   8: o tanh   9: requant -> h'
             wire signed [ACT_BITS-1:0] gi, gf, gg, go, tc;
-            hwsim_act #(
-                .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
-            ) u_si (.clk(clk), .x(p0), .y(gi));
-            hwsim_act #(
-                .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
-            ) u_sf (.clk(clk), .x(p1), .y(gf));
-            hwsim_act #(
-                .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-            ) u_tg (.clk(clk), .x(p2), .y(gg));
-            hwsim_act #(
-                .FUNC(0), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(SIG_RANGE), .LUT_FILE(SIG_FILE)
-            ) u_so (.clk(clk), .x(p3), .y(go));
+            assign sig_x[0*PRE_BITS +: PRE_BITS] = p0;   // sigmoid(p_i)
+            assign gi = sig_y[0*ACT_BITS +: ACT_BITS];
+            assign sig_x[1*PRE_BITS +: PRE_BITS] = p1;   // sigmoid(p_f)
+            assign gf = sig_y[1*ACT_BITS +: ACT_BITS];
+            assign tanh_x[0*PRE_BITS +: PRE_BITS] = p2;   // tanh(p_g)
+            assign gg = tanh_y[0*ACT_BITS +: ACT_BITS];
+            assign sig_x[2*PRE_BITS +: PRE_BITS] = p3;   // sigmoid(p_o)
+            assign go = sig_y[2*ACT_BITS +: ACT_BITS];
             reg signed [C_BITS-1:0] c1, c2;
             always @(posedge clk) begin
                 c1 <= c_old;
@@ -204,10 +196,8 @@ module hwsim_pointwise #(
                 pc6 <= pc;
                 pc_oor6 <= pc_oor;
             end
-            hwsim_act #(
-                .FUNC(1), .ACT_KIND(ACT_KIND), .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS),
-                .ACT_FRAC(ACT_FRAC), .LUT_BITS(LUT_BITS), .RANGE_LOG2(TANH_RANGE), .LUT_FILE(TANH_FILE)
-            ) u_tc (.clk(clk), .x(pc6), .y(tc));
+            assign tanh_x[1*PRE_BITS +: PRE_BITS] = pc6;   // tanh(pre_c)
+            assign tc = tanh_y[1*ACT_BITS +: ACT_BITS];
             wire signed [ACT_BITS-1:0] go8;
             hwsim_delay #(.W(ACT_BITS), .N(6)) u_dgo (.clk(clk), .rst(1'b0), .d(go), .q(go8));
             localparam WO = 2 * ACT_BITS + 1;

@@ -24,18 +24,21 @@ from . import PositiveFloat, user_errors
                    "the design must meet it.")
 @click.option("--baud", type=click.IntRange(min=1), default=115200, show_default=True, help="UART baud rate (8N1).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="nextpnr placement seed.")
+@click.option("--seed-retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Seeds after --seed tried when nextpnr cannot legalise a placement that fits.")
 @click.option("--top", default=None, help="Top module of the export (default: the manifest's rtl.top).")
 @click.option("--timeout", type=PositiveFloat(), default=3600, show_default=True, help="Seconds the whole build may take.")
 @click.option("--force", is_flag=True, help="Replace an existing build directory that hwsim wrote.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report (board.json) as JSON.")
 @user_errors
-def board(export_dir, board, output, freq, baud, seed, top, timeout, force, as_json):
+def board(export_dir, board, output, freq, baud, seed, seed_retries, top, timeout, force, as_json):
     """Build a bitstream of EXPORT_DIR for a board: PLL, reset, UART bridge, LEDs, pins, yosys, nextpnr,
     icepack/ecppack. A design that does not fit or does not meet the clock is one line, exit 2, and
     nothing is written."""
     from ..export._board import build_board, format_board
 
-    rep = build_board(export_dir, board, output, freq=freq, baud=baud, seed=seed, timeout=timeout, top=top, force=force)
+    rep = build_board(export_dir, board, output, freq=freq, baud=baud, seed=seed, timeout=timeout, top=top, force=force,
+                      seed_retries=seed_retries)
     click.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_board(rep))
 
 

@@ -178,6 +178,8 @@ def synth_netlist(rtl_files: list[Path], rom_dir: Path, top: str, target: str, o
     """
     if target not in NETLIST_TARGETS:
         raise FormatError(f"netlist target must be one of {', '.join(NETLIST_TARGETS)}, not {target!r}")
+    from hwsim.export._synth import table_ports
+
     datdir = yosys_datdir()
     synth, models, sim_defines = NETLIST_TARGETS[target]
     model_paths = [datdir / m for m in models]
@@ -189,10 +191,12 @@ def synth_netlist(rtl_files: list[Path], rom_dir: Path, top: str, target: str, o
         s = str(p)
         if any(ch in '"\\;' or ch.isspace() or not ch.isprintable() for ch in s):
             raise FormatError(f"path must contain no quotes, backslashes, semicolons or spaces, not {s!r}")
+    tp = table_ports(target, top, [Path(f) for f in rtl_files])
     script = (
         f"read_verilog {' '.join(f'-D{k}={v}' for k, v in (defines or {}).items())} {' '.join(str(p) for p in rtl_files)}; "
         f"chparam -set ROM_DIR \"{rom_dir}\" {top}; "
-        f"{synth.format(top=top)}; "
+        + (f"{tp}; " if tp else "")
+        + f"{synth.format(top=top)}; "
         f"write_verilog -noattr {out}"
     )
     _run(["yosys", "-q", "-l", str(out.with_suffix(".log")), "-p", script], out.parent / "yosys.out", what="yosys")

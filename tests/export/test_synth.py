@@ -180,3 +180,25 @@ def test_cli_synth_compares_with_the_device(make_model, tmp_path):
     r = CliRunner().invoke(main, ["synth", str(out), "--target", "ice40", "--json"])
     rep = json.loads(r.output)
     assert rep["device"] == "up5k" and rep["does_not_fit"] is None and rep["capacity"]["luts"] == 5280
+
+
+@needs_yosys
+@pytest.mark.rtl
+@pytest.mark.slow  # three syntheses of a 4-unit GRU, ~15 s each on 2 cores
+def test_activation_tables_are_shared_by_the_pointwise_units(make_model, tmp_path, monkeypatch):
+    """A GRU layer with P = 4 units reads 8 sigmoids and 4 tanhs a cycle. On ECP5 (true dual-port
+    DP16KD) the layer holds 4 + 2 table copies; with one port per copy it would hold 12. On iCE40
+    (one read port) every reader keeps its own copy -- in block RAM, not in LUTs."""
+    from hwsim.datapath._config import DatapathConfig
+
+    model = quantize_model(make_model("gru", 3, 8, 1, 2, seed=5), "ternary")
+    out = tmp_path / "e"
+    write_export(model, out, DatapathConfig(rows=4, lanes=2, pointwise_units=4), formats="hex")
+    shared = synthesize(out, "ecp5")
+    monkeypatch.setitem(TARGETS["ecp5"], "table_ports", 1)
+    apart = synthesize(out, "ecp5")
+    # each 1024 x 16 table copy is one DP16KD; the matvec's memories are the same in both
+    assert apart.brams - shared.brams == 12 - (4 + 2)
+    ice = synthesize(out, "ice40")
+    assert ice.cells.get("SB_RAM40_4K", 0) >= 12 * 4  # 12 copies of 4 SB_RAM40_4K (256 x 16 each)
+    assert ice.luts < 4000  # a table mapped to LUTs would cost thousands of SB_LUT4

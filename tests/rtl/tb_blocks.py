@@ -87,19 +87,31 @@ async def act_block(dut) -> None:
                          sigmoid_range_log2=r, tanh_range_log2=r, activation="lut" if lut else "pwl")
     xs = np.arange(-(1 << (pb - 1)), 1 << (pb - 1), dtype=np.int64)
     exp = lut_eval(xs, func, cfg) if lut else pwl_eval(xs, func, cfg)
-    dut.x.value = 0
+    # NP ports share the table (PPR readers a copy); port q sees the inputs rotated by q * 7919 (a
+    # prime), so ports that share a block RAM read different words in the same cycle
+    n_p = _p(dut, "NP")
+    order = [np.roll(np.arange(len(xs)), -q * 7919) for q in range(n_p)]
+    mask = (1 << pb) - 1
+
+    def drive(i: int) -> None:
+        dut.x_flat.value = sum((int(xs[order[q][i]]) & mask) << (q * pb) for q in range(n_p))
+
+    drive(0)
     cocotb.start_soon(Clock(dut.clk, 10, "ns").start())
     await Timer(2, "ns")  # the first edge at t = 0 sampled an undriven input
     # a new input every cycle; y follows x by ACT_LATENCY edges (table read, output register)
     checked = 0
     for i in range(len(xs) + ACT_LATENCY - 1):
         if i < len(xs):
-            dut.x.value = int(xs[i]) & ((1 << pb) - 1)
+            drive(i)
         await RisingEdge(dut.clk)
         await Timer(1, "ns")
         j = i - (ACT_LATENCY - 1)
         if j >= 0:
-            got = _signed(int(dut.y.value), ab)
-            assert got == int(exp[j]), f"{func}({int(xs[j])}) ({'lut' if lut else 'pwl'}): expected {int(exp[j])}, got {got}"
+            y = int(dut.y_flat.value)
+            for q in range(n_p):
+                k = order[q][j]
+                got = _signed(y >> (q * ab), ab)
+                assert got == int(exp[k]), f"port {q}: {func}({int(xs[k])}) ({'lut' if lut else 'pwl'}): expected {int(exp[k])}, got {got}"
             checked += 1
     assert checked == len(xs)

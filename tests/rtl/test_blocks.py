@@ -33,21 +33,23 @@ def test_lane(p, tmp_path):
               "tb_blocks", tmp_path, env={"COCOTB_TEST_FILTER": "lane_block"})
 
 
-ACTS = [(0, 0, 10, 5, 12, 9, 6, 3), (1, 0, 10, 5, 12, 9, 6, 2), (0, 1, 10, 5, 12, 9, 0, 0), (1, 1, 10, 5, 12, 9, 0, 0),
-        (1, 0, 9, 6, 8, 6, 7, 1), (0, 1, 8, 3, 10, 5, 0, 0)]
+# (FUNC, ACT_KIND, pre, act, LUT_BITS, RANGE_LOG2, NP read ports, PPR ports per table copy): one
+# port; three ports on two dual-read copies; three ports each on its own copy (iCE40)
+ACTS = [(0, 0, 10, 5, 12, 9, 6, 3, 1, 2), (1, 0, 10, 5, 12, 9, 6, 2, 3, 2), (0, 1, 10, 5, 12, 9, 0, 0, 1, 2),
+        (1, 1, 10, 5, 12, 9, 0, 0, 2, 2), (1, 0, 9, 6, 8, 6, 7, 1, 3, 1), (0, 1, 8, 3, 10, 5, 0, 0, 1, 1)]
 
 
-@pytest.mark.parametrize("p", ACTS, ids=[f"{('sigmoid', 'tanh')[f]}-{('lut', 'pwl')[k]}-s{pb}.{pf}-s{ab}.{af}-lut{lb}r{r}"
-                                         for f, k, pb, pf, ab, af, lb, r in ACTS])
+@pytest.mark.parametrize("p", ACTS, ids=[f"{('sigmoid', 'tanh')[f]}-{('lut', 'pwl')[k]}-s{pb}.{pf}-s{ab}.{af}-lut{lb}r{r}-np{n}x{q}"
+                                         for f, k, pb, pf, ab, af, lb, r, n, q in ACTS])
 def test_act(p, tmp_path):
     from hwsim.datapath._activation import lut_table
     from hwsim.datapath._config import DatapathConfig, FixedFormat
     from hwsim.export._formats import format_words
     from hwsim.export._pack import pack_ints
 
-    func, kind, pb, pf, ab, af, lb, r = p
+    func, kind, pb, pf, ab, af, lb, r, n_p, ppr = p
     params = dict(FUNC=func, ACT_KIND=kind, PRE_BITS=pb, PRE_FRAC=pf, ACT_BITS=ab, ACT_FRAC=af,
-                  LUT_BITS=max(lb, 1), RANGE_LOG2=r)
+                  LUT_BITS=max(lb, 1), RANGE_LOG2=r, NP=n_p, PPR=ppr)
     if kind == 0:
         cfg = DatapathConfig(pre=FixedFormat(pb, pf), act=FixedFormat(ab, af), lut_bits=lb,
                              sigmoid_range_log2=r, tanh_range_log2=r)
