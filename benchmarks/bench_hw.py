@@ -55,8 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"up5k": ("ice40", "up5k"), "hx8k": ("ice40", "hx8k"), "ecp5-25k": ("ecp5", "25k"), "ecp5-85k": ("ecp5", "85k")}
 #: model -> configurations (rows, lanes, pointwise units), smallest first. The demo's last is fully
 #: parallel (one beat per accumulation: rows = H, lanes = the widest accumulation's columns);
-#: (32, 8, 32) is the default P = R, recorded because its 32 pointwise units (3 multipliers and
-#: their activation tables each) do not fit the ECP5-25F. The I=64, H=128 GRU stops where the
+#: (32, 8, 32) is the default P = R, recorded because its 32 pointwise units (3 multipliers each,
+#: and 96 table reads a cycle) do not fit the ECP5-25F. The I=64, H=128 GRU stops where the
 #: ECP5-25F is full.
 CONFIGS = {
     "demo": [(1, 1, 1), (2, 2, 1), (4, 4, 2), (8, 8, 4), (16, 8, 4), (32, 8, 4), (32, 8, 32), (32, 40, 8)],
