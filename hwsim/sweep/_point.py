@@ -149,6 +149,27 @@ def pnr_fmax(export_dir: Path, target: str) -> float | None:
     return None
 
 
+def warm_up(task: dict[str, Any]) -> None:
+    """Load into this process what computing ``task`` needs before any kernel runs: the modules,
+    the model and the data set (``_dataset`` keeps it), so that processes forked from this one
+    start with them. Runs no Numba kernel (see ``_run.fork_is_safe``); a refusal is left to the
+    point itself."""
+    from ..analysis import _check  # noqa: F401  the modules a point imports
+    from ..datapath import _plan, _schedule  # noqa: F401
+
+    try:  # what Numba imports when it first loads a cached kernel (scipy.linalg among them): ~0.3 s
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context.refresh()
+    except (ImportError, AttributeError):  # pragma: no cover - another Numba: the worker loads them
+        pass
+    try:
+        model = _load_model_bytes(task["model_bytes"], task["model_suffix"])
+        _dataset(task["data"], task["split"], task["limit"], model.input_size)
+    except HwsimError:
+        pass
+
+
 def compute_point(task: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:
     """Compute one point (see the module docstring); a refused configuration is a record with
     ``error`` set, not an exception, so the sweep goes on and the point counts as done."""

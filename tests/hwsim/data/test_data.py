@@ -207,6 +207,21 @@ def test_directory_is_refused_with_its_own_message(tmp_path):
         load_data(tmp_path)
 
 
+def test_digits_read_without_scikit_learn_equal_its_loader():
+    """hwsim reads scikit-learn's digits file itself (no 0.7 s import); the values must be its."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    from hwsim.data._datasets import _sklearn_digits
+
+    images, target = _sklearn_digits()
+    d = sk_digits()
+    np.testing.assert_array_equal(images, d.images)
+    np.testing.assert_array_equal(target, d.target)
+    full = load_data("digits", split="all")
+    np.testing.assert_array_equal(full.x, (d.images / 16.0).astype(np.float32))
+    np.testing.assert_array_equal(full.y, d.target)
+
+
 def test_digits_has_no_valid_split():
     with pytest.raises(DataError, match=r"^digits has no 'valid' split: "):
         load_data("digits", split="valid")

@@ -94,6 +94,53 @@ def test_external_scheduler_and_worker_on_localhost(tmp_path):
                 _stop(p)
 
 
+_FORK_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import hwsim.sweep._run as run_mod
+from hwsim.sweep import parse_grid, run_sweep
+model, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+grid = parse_grid({"axes": {"bits": [8, 12], "activation": ["lut", "pwl"]}})
+forked = run_sweep([model], "digits", grid, out / "fork", workers=2, limit=limit, progress=False)
+run_mod.fork_is_safe = lambda: False
+spawned = run_sweep([model], "digits", grid, out / "spawn", workers=2, limit=limit, progress=False)
+print(json.dumps({"start": [forked.start, spawned.start], "records": [forked.records, spawned.records]}))
+"""
+
+
+def test_workers_forked_from_a_fresh_client_compute_what_spawned_ones_do(tmp_path):
+    """``hwsim sweep`` in a fresh process forks its workers after loading the data (no Numba
+    thread is running yet); every record equals the one spawned workers compute."""
+    r = subprocess.run([sys.executable, "-c", _FORK_SCRIPT, str(DEFAULT), str(tmp_path), str(LIMIT)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["start"] == ["fork", "spawn"]
+    volatile = {"worker", "seconds", "finished", "model_file"}
+    forked, spawned = ([{k: v for k, v in rec.items() if k not in volatile} for rec in recs] for recs in out["records"])
+    assert len(forked) == 4 and all(rec["error"] is None for rec in forked)
+    assert forked == spawned
+
+
+def test_workers_are_spawned_once_this_process_has_started_numba_threads(tmp_path):
+    """GNU OpenMP does not survive a fork of a process that used it: after a kernel has run here,
+    the local cluster spawns its workers."""
+    import numpy as np
+
+    from hwsim.datapath._config import DatapathConfig
+    from hwsim.datapath._plan import lower
+    from hwsim.model._modelfile import load_model
+    from hwsim.sim._sim import simulate
+    from hwsim.sweep._run import fork_is_safe
+
+    plan = lower(load_model(DEFAULT), DatapathConfig())
+    simulate(plan, np.zeros((1, 2, plan.input_size), dtype=np.int64))
+    assert not fork_is_safe()
+    res = run_sweep([DEFAULT], "digits", parse_grid({"axes": {"activation": ["pwl"]}}), tmp_path, workers=1,
+                    limit=LIMIT, progress=False)
+    assert res.start == "spawn" and res.computed == 1 and res.records[0]["error"] is None
+
+
 def test_killed_sweep_restarts_and_computes_every_point_once(tmp_path):
     grid = tmp_path / "grid.toml"
     grid.write_text('[axes]\nmethod = ["given", "pow2-ternary"]\nbits = [8, 10, 12]\nactivation = ["lut", "pwl"]\n')
