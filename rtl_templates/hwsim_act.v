@@ -32,8 +32,6 @@ module hwsim_act #(
         if (ACT_KIND == 0) begin : g_lut
             localparam RB = RANGE_LOG2 + PRE_FRAC;            // |clamp bound| = 2**RB
             localparam WX = ((PRE_BITS > RB + 1) ? PRE_BITS : RB + 1) + 1;
-            wire signed [WX-1:0] lo = -(({{(WX - 1){1'b0}}, 1'b1}) <<< RB);
-            wire signed [WX-1:0] hi = (({{(WX - 1){1'b0}}, 1'b1}) <<< RB) - 1;
             for (gm = 0; gm < NM; gm = gm + 1) begin : g_copy
                 reg [ACT_BITS-1:0] mem [0:(1 << LUT_BITS) - 1];
                 initial begin
@@ -41,10 +39,15 @@ module hwsim_act #(
                 end
                 for (gp = gm * PPR; gp < NP && gp < (gm + 1) * PPR; gp = gp + 1) begin : g_port
                     wire signed [PRE_BITS-1:0] x = x_flat[gp*PRE_BITS +: PRE_BITS];
-                    wire signed [WX-1:0] xw = {{(WX - PRE_BITS){x[PRE_BITS-1]}}, x};
-                    wire signed [WX-1:0] xc = (xw < lo) ? lo : (xw > hi) ? hi : xw;
-                    wire [WX-1:0]        off = xc - lo;        // in [0, 2**(RB+1))
-                    wire [LUT_BITS-1:0]  idx = off[RB -: LUT_BITS];
+                    wire [WX-1:0] xw = {{(WX - PRE_BITS){x[PRE_BITS-1]}}, x};
+                    // clamp to [-2**RB, 2**RB - 1] and offset by 2**RB, in bit logic (no carry
+                    // chain: this was the path into the table's address): x is in range when its
+                    // bits from RB up are all equal, and then x + 2**RB flips bit RB; below the
+                    // range the offset is 0, above it all ones (the sign's complement).
+                    wire [WX-RB-1:0]     top = xw[WX-1:RB];
+                    wire                 inr = (&top) | ~(|top);
+                    wire [RB:0]          off = {~xw[RB], xw[RB-1:0]};   // in [0, 2**(RB+1))
+                    wire [LUT_BITS-1:0]  idx = inr ? off[RB -: LUT_BITS] : {LUT_BITS{~xw[WX-1]}};
                     wire                 unused_off = ^off;    // the index is a slice of it
                     reg [ACT_BITS-1:0] rd, y;
                     always @(posedge clk) begin

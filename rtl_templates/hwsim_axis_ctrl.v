@@ -71,7 +71,7 @@ module hwsim_axis_ctrl #(
     // Input path: two x buffers. The stream fills buffer `wb` (s_axis_tready while it is free),
     // the layers read buffer `rb`; a buffer is freed when its step ends (h copied out, or done).
     // Element gi arrives on lane gi % IN_ELEMS of the buffer's beat gi / IN_ELEMS.
-    reg [1:0]        full, lastb;
+    reg              full0, full1, last0, last1;   // buffer 0 / 1 holds a step's x; and the step is its sequence's last
     reg              wb, rb;
     reg [IW-1:0]     fidx;
     wire             s_fire;
@@ -185,7 +185,9 @@ module hwsim_axis_ctrl #(
     assign m_axis_tlast  = m_last;
     assign m_axis_tuser  = m_user;
 
-    assign s_axis_tready = ~full[wb];
+    // one register per buffer flag, selected explicitly: a dynamic bit write (full[wb] <= ...) became
+    // 32-bit index arithmetic in yosys 0.23, a carry chain that was the R1 x L1 critical path
+    assign s_axis_tready = ~(wb ? full1 : full0);
     assign s_fire = s_axis_tvalid & s_axis_tready;
 
     // a finished step (RUN seeing done, or WAIT) whose h is sent copies h out when the shift
@@ -203,19 +205,22 @@ module hwsim_axis_ctrl #(
     end
     // a buffer counts as complete from the edge of its last beat on, so a step can start then
     wire fill_done = s_fire & (fidx == I_M1);
-    wire cur_full  = full[rb] | (fill_done & (wb == rb));     // this step's x (IDLE)
-    wire cur_lastv = full[rb] ? lastb[rb] : s_axis_tlast;
-    wire nb_full   = rb ? full[0] : full[1];
+    wire rb_full   = rb ? full1 : full0;
+    wire cur_full  = rb_full | (fill_done & (wb == rb));     // this step's x (IDLE)
+    wire cur_lastv = rb_full ? (rb ? last1 : last0) : s_axis_tlast;
+    wire nb_full   = rb ? full0 : full1;
     wire next_full = nb_full | (fill_done & (wb != rb));      // the next step's x (after a copy)
-    wire next_last = nb_full ? (rb ? lastb[0] : lastb[1]) : s_axis_tlast;
+    wire next_last = nb_full ? (rb ? last0 : last1) : s_axis_tlast;
 
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
             cur_last <= 1'b0;
             ypend <= 1'b0;
-            full <= 2'b00;
-            lastb <= 2'b00;
+            full0 <= 1'b0;
+            full1 <= 1'b0;
+            last0 <= 1'b0;
+            last1 <= 1'b0;
             wb <= 1'b0;
             rb <= 1'b0;
             fidx <= {IW{1'b0}};
@@ -231,8 +236,13 @@ module hwsim_axis_ctrl #(
             if (s_fire) begin
                 if (fill_done) begin
                     fidx <= {IW{1'b0}};
-                    full[wb] <= 1'b1;
-                    lastb[wb] <= s_axis_tlast;
+                    if (wb) begin
+                        full1 <= 1'b1;
+                        last1 <= s_axis_tlast;
+                    end else begin
+                        full0 <= 1'b1;
+                        last0 <= s_axis_tlast;
+                    end
                     wb <= ~wb;
                 end else begin
                     fidx <= fidx + 1'b1;
@@ -248,7 +258,8 @@ module hwsim_axis_ctrl #(
                 S_RUN, S_WAIT: begin
                     if (state == S_RUN) step_cycles <= step_cycles + 32'd1;
                     if (adv) begin
-                        full[rb] <= 1'b0;   // this step's x is no longer read
+                        if (rb) full1 <= 1'b0;   // this step's x is no longer read
+                        else full0 <= 1'b0;
                         rb <= ~rb;
                         if (cur_last && NCLS > 0) begin
                             state <= S_HEAD;

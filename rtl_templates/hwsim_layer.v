@@ -155,7 +155,9 @@ module hwsim_layer #(
     wire [QW-1:0] kq1;
     wire          vh, vc;
     hwsim_delay #(.W(KW + QW), .N(1)) u_dk1 (.clk(clk), .rst(rst), .d({k, kq}), .q({k1, kq1}));
-    hwsim_delay #(.W(KW), .N(2 + LAT_H)) u_dkh (.clk(clk), .rst(rst), .d(k), .q(kh));
+    wire [KW-1:0] kh_e;   // kh one cycle early: the HRAM's one-hot valid-bit select is registered from it
+    hwsim_delay #(.W(KW), .N(1 + LAT_H)) u_dkh (.clk(clk), .rst(rst), .d(k), .q(kh_e));
+    hwsim_delay #(.W(KW), .N(1)) u_dkh1 (.clk(clk), .rst(rst), .d(kh_e), .q(kh));
     hwsim_delay #(.W(KW), .N(2 + LAT_C)) u_dkc (.clk(clk), .rst(rst), .d(k), .q(kc));
     hwsim_delay #(.W(1), .N(2 + LAT_H), .RST(1)) u_dvh (.clk(clk), .rst(rst), .d(pw_busy), .q(vh));
     hwsim_delay #(.W(1), .N(2 + LAT_C), .RST(1)) u_dvc (.clk(clk), .rst(rst), .d(pw_busy), .q(vc));
@@ -198,9 +200,19 @@ module hwsim_layer #(
                 if (wen) mem[kh[HAW-1:0]] <= hn_flat[H_BITS-1:0];
                 q <= mem[raddr];
             end
+            // the row kh is valid from its write on: a registered one-hot select (decoded a cycle
+            // early) rather than a dynamic bit write, whose index logic was the 1x1 critical path
+            wire [HID-1:0] hsel_d;
+            reg  [HID-1:0] hsel;
+            genvar gj;
+            for (gj = 0; gj < HID; gj = gj + 1) begin : g_hsel
+                localparam [HAW-1:0] J = gj;
+                assign hsel_d[gj] = kh_e[HAW-1:0] == J;
+            end
             always @(posedge clk) begin
+                hsel <= hsel_d;
                 if (rst || clear) hval <= {HID{1'b0}};
-                else if (wen) hval[kh[HAW-1:0]] <= 1'b1;
+                else if (wen) hval <= hval | hsel;
                 qv <= hval[raddr];
             end
             assign h_rd = qv ? q : {H_BITS{1'b0}};

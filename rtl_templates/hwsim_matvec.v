@@ -400,25 +400,34 @@ module hwsim_matvec #(
     always @(posedge clk) rsh_qr <= rsh_q;
 
     // ---- row PEs: products, adder tree, accumulator, requant --------------------------------------
-    wire [TILE-1:0] tile;
+    // the ROM word's output register; with TPW > 1 the whole word is registered and the beat's tile
+    // selected behind it (s1 registered alongside), not in front: the block RAM's clock-to-output
+    // followed by that select was the R1 x L1 critical path. Same tile, same cycle.
+    wire [TILE-1:0] tile_q;
     generate
         if (TPW == 1) begin : g_t1
-            assign tile = rom_q;
+            reg [TILE-1:0] word_q;
+            always @(posedge clk) word_q <= rom_q;
+            assign tile_q = word_q;
             wire unused_s1 = ^s1;
         end else begin : g_tn
+            reg [TPW*TILE-1:0] word_q;
+            reg [SW-1:0]       s2;
+            always @(posedge clk) begin
+                word_q <= rom_q;
+                s2 <= s1;
+            end
             wire [TILE-1:0] tiles [0:(1 << SW)-1];
             for (gk = 0; gk < (1 << SW); gk = gk + 1) begin : g_tw
                 if (gk < TPW) begin : g_in
-                    assign tiles[gk] = rom_q[gk*TILE +: TILE];
+                    assign tiles[gk] = word_q[gk*TILE +: TILE];
                 end else begin : g_out
                     assign tiles[gk] = {TILE{1'b0}};
                 end
             end
-            assign tile = tiles[s1];
+            assign tile_q = tiles[s2];
         end
     endgenerate
-    reg [TILE-1:0] tile_q;  // the ROM word's output register (and the TPW select behind it)
-    always @(posedge clk) tile_q <= tile;
 
     reg                  fin;
     reg  [1:0]           a_f;

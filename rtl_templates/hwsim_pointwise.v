@@ -81,7 +81,10 @@ module hwsim_pointwise #(
             assign r = sig_y[0*ACT_BITS +: ACT_BITS];
             assign sig_x[1*PRE_BITS +: PRE_BITS] = p1;   // sigmoid(p_z)
             assign z = sig_y[1*ACT_BITS +: ACT_BITS];
-            localparam WN = PRE_BITS + ACT_BITS + 2;
+            localparam WN = PRE_BITS + ACT_BITS + 3;   // one bit more than the sum: + half fits
+            // half_up's half goes into sn4 (its low ACT_FRAC bits are zero before rn3 is added, so it is
+            // an OR there, not a third adder input), not into an incrementer in the requant behind it
+            localparam [WN-1:0] HALF_N = (ROUND_MODE == 1 && ACT_FRAC > 0) ? ({{(WN - 1){1'b0}}, 1'b1} << (ACT_FRAC > 0 ? ACT_FRAC - 1 : 0)) : {WN{1'b0}};
             reg signed [PRE_BITS-1:0] nx1, nh1, nx2, nh2, nx3;
             reg signed [WN-1:0]       rn3, sn4;
             reg signed [ONE_W-1:0]    omz3;
@@ -95,12 +98,12 @@ module hwsim_pointwise #(
                 rn3 <= r * nh2;
                 omz3 <= one - z;
                 z3 <= z;
-                sn4 <= ({{(ACT_BITS + 2){nx3[PRE_BITS-1]}}, nx3} <<< ACT_FRAC) + rn3;
+                sn4 <= (({{(ACT_BITS + 3){nx3[PRE_BITS-1]}}, nx3} <<< ACT_FRAC) | $signed(HALF_N)) + rn3;   // its low bits are 0: | is +
             end
             wire signed [PRE_BITS-1:0] pn;
             wire                       pn_oor;
             hwsim_requant #(.IN_W(WN), .FROM_FRAC(PRE_FRAC + ACT_FRAC), .OUT_BITS(PRE_BITS), .OUT_FRAC(PRE_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)) u_pn (.din(sn4), .dout(pn), .oor(pn_oor));
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE), .HALF_IN(1)) u_pn (.din(sn4), .dout(pn), .oor(pn_oor));
             reg signed [PRE_BITS-1:0] pn5;
             reg                       pn_oor5;
             always @(posedge clk) begin

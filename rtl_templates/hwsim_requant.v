@@ -2,6 +2,9 @@
 // into the format sOUT_BITS.OUT_FRAC. One rounding of a right shift (or an exact left shift), then
 // saturate or wrap. `oor` is high when the rounded value lay outside the format's range.
 // ROUND_MODE: 0 floor, 1 half_up, 2 half_even, 3 zero.  OVERFLOW_MODE: 0 saturate, 1 wrap.
+// HALF_IN = 1 (half_up only): din already holds v + half (the caller added `half` in the adder
+// that produced it, see HALF), so the rounding is the floor and no incrementer (a carry chain)
+// stands between din and the saturation; same result, bit for bit.
 // Define HWSIM_FAULT_ROUNDING to break half_up into floor (used by the fault-injection test only).
 `default_nettype none
 module hwsim_requant #(
@@ -10,7 +13,8 @@ module hwsim_requant #(
     parameter OUT_BITS      = 16,
     parameter OUT_FRAC      = 11,
     parameter ROUND_MODE    = 1,
-    parameter OVERFLOW_MODE = 0
+    parameter OVERFLOW_MODE = 0,
+    parameter HALF_IN       = 0
 ) (
     input  wire signed [IN_W-1:0]     din,
     output wire signed [OUT_BITS-1:0] dout,
@@ -22,7 +26,14 @@ module hwsim_requant #(
     localparam W   = IN_W + LSH + 1;
     localparam WC  = ((W > OUT_BITS) ? W : OUT_BITS) + 1;
 
-    wire signed [W-1:0] v = {{(LSH + 1){din[IN_W-1]}}, din} <<< LSH;
+    localparam PRE = (HALF_IN != 0) && (ROUND_MODE == 1) && (RSH > 0);   // din = v + half
+    wire signed [W-1:0] v0 = {{(LSH + 1){din[IN_W-1]}}, din} <<< LSH;
+`ifdef HWSIM_FAULT_ROUNDING
+    // the fault (half_up becomes floor) where the half came in with din: take it off again
+    wire signed [W-1:0] v = PRE ? v0 - ({{(W - 1){1'b0}}, 1'b1} <<< (RSH > 0 ? RSH - 1 : 0)) : v0;
+`else
+    wire signed [W-1:0] v = v0;
+`endif
     wire signed [W-1:0] q;
 
     generate
@@ -41,7 +52,7 @@ module hwsim_requant #(
 `ifdef HWSIM_FAULT_ROUNDING
                     1:       inc = 1'b0;
 `else
-                    1:       inc = msb;                         // (v + half) >> k
+                    1:       inc = PRE ? 1'b0 : msb;            // (v + half) >> k
 `endif
                     2:       inc = msb & (below | fl[0]);       // ties to even
                     3:       inc = v[W-1] & any;                // towards zero

@@ -202,3 +202,21 @@ def test_activation_tables_are_shared_by_the_pointwise_units(make_model, tmp_pat
     ice = synthesize(out, "ice40")
     assert ice.cells.get("SB_RAM40_4K", 0) >= 12 * 4  # 12 copies of 4 SB_RAM40_4K (256 x 16 each)
     assert ice.luts < 4000  # a table mapped to LUTs would cost thousands of SB_LUT4
+
+
+@needs_yosys
+@pytest.mark.rtl
+@pytest.mark.slow  # two iCE40 syntheses, ~15 s each on 2 cores
+@pytest.mark.parametrize(("cell", "readers"), [("gru", 3), ("lstm", 5)])
+def test_ice40_keeps_every_pointwise_multiplier_and_table(make_model, tmp_path, cell, readers):
+    """Every multiplier of the pointwise unit lands in an SB_MAC16 and every table reader keeps its
+    own block-RAM copy. Guards a yosys 0.23 hazard met while cutting timing paths: a constant third
+    input of a sum behind registered products made `synth_ice40 -dsp` drop a multiplier and the
+    tables it fed (docs/rtl.md, "Timing without a cycle")."""
+    model = quantize_model(make_model(cell, 3, 8, 1, 2, seed=5), "ternary")
+    out = tmp_path / "e"
+    write_export(model, out, formats="hex")
+    ice = synthesize(out, "ice40")
+    assert ice.weight_multipliers == 0 and ice.multipliers.get("hwsim_pointwise", 0) >= 3
+    assert ice.dsps >= sum(ice.multipliers.values())  # (the LSTM maps one more product to a MAC16)
+    assert ice.cells.get("SB_RAM40_4K", 0) >= readers * 4  # a 1024 x 16 table is 4 SB_RAM40_4K
