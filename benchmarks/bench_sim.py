@@ -38,7 +38,7 @@ import time
 
 import numba
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 from hwsim.sim import _simd as S
 from hwsim.datapath._config import DatapathConfig
@@ -50,6 +50,11 @@ from hwsim.sim._reference import float_forward
 from hwsim.sim import _kernels as K
 from hwsim.sim._sim import dot_path, int32_ok, narrow_ok, simulate
 
+#: Untimed calls that open each block of timed ones (``interleaved``): OpenBLAS's idle workers
+#: spin for about 2**28 cycles (~0.1 s) after a call before they sleep, and a spinning worker holds
+#: the core that the next run's second thread needs (measured: the GRU simulator at 2 threads took
+#: 19.1 ms right after a 2-thread float run and 8.2 ms on its own).
+SETTLE_S = 0.15
 TARGET = 0.4  # issue #25: simulator time <= 0.4x numpy float32 time, every cell, both thread settings
 
 
@@ -96,20 +101,27 @@ def int16_peak(repeat: int) -> float:
     return reps * 12 * 2 * S.LANES / float(np.median(times))
 
 
-def interleaved(fns, repeat: int) -> tuple[list[float], list[float]]:
-    """Median wall and median process CPU time of each function, the functions called in turn
-    ``repeat`` times after one warm-up call each: the median, not the best, because the machine
-    may be shared."""
+def interleaved(fns, repeat: int, block: int = 3) -> tuple[list[float], list[float]]:
+    """Median wall and median process CPU time of each function over ``repeat`` timed calls, the
+    functions taking turns in blocks of ``block`` calls: the median, not the best, because the
+    machine may be shared, and turns so that both see the same load. Each block starts with
+    untimed calls of its function for ``SETTLE_S``: the other engine's idle pool threads spin on
+    a core for a while after its last call (OpenBLAS: ~2**28 cycles), and a plain sleep instead
+    lets this VM park the idle cores, whose first parallel run is then slow (both measured)."""
     for fn in fns:
         fn()
     wall = [[] for _ in fns]
     cpu = [[] for _ in fns]
-    for _ in range(repeat):
+    for _ in range(-(-repeat // block)):
         for i, fn in enumerate(fns):
-            t, c = time.perf_counter(), time.process_time()
-            fn()
-            wall[i].append(time.perf_counter() - t)
-            cpu[i].append(time.process_time() - c)
+            start = time.perf_counter()
+            while time.perf_counter() - start < SETTLE_S:
+                fn()
+            for _ in range(block):
+                t, c = time.perf_counter(), time.process_time()
+                fn()
+                wall[i].append(time.perf_counter() - t)
+                cpu[i].append(time.process_time() - c)
     return [float(np.median(ts)) for ts in wall], [float(np.median(ts)) for ts in cpu]
 
 
@@ -133,6 +145,7 @@ def main() -> None:
     x_int, _ = quantize_float(x, cfg.x, cfg.rounding, cfg.overflow)
     settings = ((a.blas_threads, a.numba_threads), (1, 1))
     peak = int16_peak(5)
+    blas = ThreadpoolController()
     rows = []
     for cell in a.cells.split(","):
         model = quantize_model(make_model(cell, a.input_size, a.hidden, 10, seed=0), "exp", bits=4)
@@ -142,12 +155,14 @@ def main() -> None:
         for blas_t, numba_t in settings:
             numba.set_num_threads(numba_t)
 
+            # The BLAS pool is sized by a controller made once: ``threadpool_limits`` scans the
+            # loaded libraries on every entry (0.67 ms here), which would be timed with each run.
             def run_float():
-                with threadpool_limits(limits=blas_t, user_api="blas"):
+                with blas.limit(limits=blas_t, user_api="blas"):
                     float_forward(model, x, dtype=np.float32)
 
             def run_sim():
-                with threadpool_limits(limits=1, user_api="blas"):  # BLAS idle while Numba's threads run
+                with blas.limit(limits=1, user_api="blas"):  # BLAS idle while Numba's threads run
                     simulate(plan, x_int)
 
             load = os.getloadavg()[0]

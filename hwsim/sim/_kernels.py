@@ -68,6 +68,31 @@ the 4 x 2 block):
     load 6-7:   GRU 0.590 / 0.526, LSTM 0.535 / 0.540, RNN tanh 0.620 / 0.621
   not yet the 0.4 target at 1 thread; at 2 threads 0.04-0.19, only because the 2-thread OpenBLAS
   baseline queues for the busy cores.
+How the ratio is measured (round 3, session 6; AMD EPYC Zen 4, AVX-512 VNNI, 2 cores). Until
+then ``bench_sim.py`` called the float run and the simulator run alternately, one call each. On
+this machine that timed the simulator right after a float call: OpenBLAS's idle workers spin for
+~2**28 cycles after a call, holding the core the simulator's second thread needs (GRU at 2 threads:
+19.1 ms right after a 2-thread float call, 8.2 ms on its own), and even at 1 thread a call right
+after the float run's large frees pays fresh pages for its outputs (GRU +2.7 ms, LSTM +3.3 ms:
+14.4 -> 17.1 and 20.8 -> 24.1 ms). The bench now times each engine in blocks of 3 calls, each
+block opened by 0.15 s of untimed calls of the same engine (a sleep instead lets the VM park the
+idle cores: the first parallel run after 0.25 s asleep was as slow as one thread), the engines
+still taking turns. threadpoolctl's ``threadpool_limits`` (0.67 ms a call: it scans the loaded
+libraries) is replaced by one ``ThreadpoolController``'s ``limit`` (9 us), as it was timed with
+every run of both engines. Figures, load 0.6-0.8 (ratio simulator / numpy float32, wall):
+    old method, old kernels: GRU 0.589 / 0.461, LSTM 0.645 / 0.515, RNN tanh 0.708 / 0.602
+      (2 threads / 1 thread)
+    new method, old kernels: GRU 0.289 / 0.376, LSTM 0.280 / 0.396, RNN tanh 0.402 / 0.522
+    new method, new wrapper: GRU 0.294 / 0.361, LSTM 0.269 / 0.391, RNN tanh 0.368 / 0.497
+The wrapper change: the input's range check (a min and a max pass) and its int16 conversion are
+one kernel pass (``int16_operands``) on the int16 path (RNN 5.83 -> 5.49 ms at 1 thread). The
+tanh RNN at 1 thread stays above 0.4: its profile (1 thread, 8 tiles x 50 steps) is the int16 GEMMs
+2.83 ms at the int16 peak (116 G MAC per CPU second, measured), the pointwise passes 1.35 ms (of
+which the table reads 0.61: ``vpgatherdd`` at 0.33 ns a read, the 16-lane zmm gather 0.38 and
+scalar reads 0.65, so the 8-lane gather stays on AVX-512 too; the scattered int16 h rows 0.25), the
+int64 copy of h for the result 0.28 ms and the input pass 0.31 ms, against 11.1 ms of float.
+Writing the int64 h rows in the kernel instead of copying them after was measured and dropped: a
+sequence's rows lie a step apart, and the int64 rows cost 1.1 ms more than the sequential copy.
 Rejected:
 - exact float GEMM through BLAS: provably exact in float64 here (|sum| <= 5933 * 2**15 < 2**53)
   but not in float32 (the bound is 1.9e8 > 2**24, so the per-accumulation float32 path would
@@ -780,7 +805,9 @@ def rq32_rows(v, s, out, rows, valid, width):
 
 @jit
 def lut32_pass(table, x, lo, hi, index_shift, out, n):
-    """``lut_pass`` on int32 arrays: 8 reads at a time by AVX2's ``vpgatherdd`` where present."""
+    """``lut_pass`` on int32 arrays: 8 reads at a time by AVX2's ``vpgatherdd`` where present, AVX-512
+    machines included (measured on Zen 4: 0.33 ns a read against 0.38 for the 16-lane zmm gather
+    and 0.65 for LLVM's own loop)."""
     lo32, hi32, sh = np.int32(lo), np.int32(hi), np.int32(index_shift)
     j0 = 0
     if GATHER8:
@@ -1089,6 +1116,23 @@ def layer_kernel_gemm(dot, u, wp_in, wp_rec, b_in, b_rec, p, sig_table, tanh_tab
                         gru_step(p, gi[i], gh[i], b_in, b_rec, sig_table, tanh_table, h, h_out[n], g_n, counts[n], t)
                     else:
                         lstm_step(p, gi[i], gh[i], b_in, sig_table, tanh_table, h, c[i], h_out[n], c_n, g_n, counts[n], t)
+
+
+@jit
+def int16_operands(x, lo, hi, out):
+    """out[n, t, :K] = x[n, t] as int16 where every value lies in [lo, hi]: one pass that checks the
+    input format's range and converts (``out`` (>= N, T, >= K) int16, its padding already zero).
+    Returns the number of values outside [lo, hi] (the caller raises)."""
+    n_seq, n_steps, k = x.shape
+    bad = np.int64(0)
+    for n in range(n_seq):
+        for t in range(n_steps):
+            xr, orow = x[n, t], out[n, t]
+            for j in range(k):
+                v = np.int64(xr[j])
+                bad += np.int64(v < lo) | np.int64(v > hi)
+                orow[j] = min(max(v, lo), hi)  # = v when in range; clamped, never wrapped
+    return bad
 
 
 @jit_parallel

@@ -306,6 +306,28 @@ def test_simulate_rejects_bad_inputs():
         simulate({}, np.zeros((1, 2, 3), np.int64))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64])
+def test_every_integer_input_dtype_gives_the_same_result(dtype):
+    """The int16 path checks and converts the input in one kernel pass for the dtypes it reads
+    exactly, and with NumPy for the rest (uint64); every dtype gives the int64 input's integers, on
+    an odd input width (the operand pairs are padded) and a non-contiguous input."""
+    rng = np.random.default_rng(8)
+    cfg = DatapathConfig(x=FixedFormat(8, 4))
+    plan = lower(naive.random_quant_model(rng, "gru", 3, 5, 1, 2), cfg)
+    assert narrow_ok(plan)
+    lo = 0 if np.dtype(dtype).kind == "u" else cfg.x.min_int
+    x = rng.integers(lo, cfg.x.max_int + 1, size=(7, 4, 6))[:, :, ::2]  # (7, 4, 3), strided
+    want = naive.simulate(plan, x.astype(np.int64))
+    got = simulate(plan, x if dtype == np.int64 else x.astype(dtype))
+    assert_array_equal(got.h_int, want["h_layers"][-1])
+    assert_array_equal(got.y_int, want["y"])
+    if dtype == np.int8:  # holds no value outside s8.4
+        return
+    x[3, 2, 1] = cfg.x.max_int + 1  # one value out of range, on either branch
+    with pytest.raises(ValueError, match=r"^x_int must lie in the x format s8\.4 range \[-128, 127\], not \[-?\d+, 128\]$"):
+        simulate(plan, x.astype(dtype))
+
+
 def test_run_fixed_quantizes_counts_x_and_dequantizes():
     rng = np.random.default_rng(5)
     model = naive.random_quant_model(rng, "rnn_tanh", 3, 5, 1, 2)
