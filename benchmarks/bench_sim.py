@@ -2,11 +2,12 @@
 
 Workloads (issues #3, #14): GRU (the target), LSTM and the tanh RNN, each I = 64, H = 128, 256
 sequences of 50 steps, exp (power-of-two) weights with 4-bit codes, the default 16-bit formats,
-LUT activations. For each workload and thread setting the float run and the simulator run
-alternate ``--repeat`` times after a warm-up (compilation, caches, thread pools), and each time is
-the median of its runs: on a machine that other jobs load, interleaving exposes both engines to
-the same load, and the ratio of the medians is the figure that counts. The load average is printed
-with the figures.
+LUT activations. For each workload and thread setting the float run and the simulator run take
+turns in blocks of 3 timed calls, ``--repeat`` calls each, after a warm-up (compilation, caches,
+thread pools); each block opens with 0.15 s of untimed calls of its own engine, so that neither is
+timed while the other's idle threads still spin (``interleaved``). Each time is the median of its
+runs: on a machine that other jobs load, taking turns exposes both engines to the same load, and
+the ratio of the medians is the figure that counts. The load average is printed with the figures.
 
 Threads: the machine's cores are used by one engine at a time, never both at once (no
 oversubscription). Two settings: each engine with its own pool at full size (BLAS under
