@@ -203,7 +203,11 @@ module hwsim_pointwise #(
             assign tc = tanh_y[1*ACT_BITS +: ACT_BITS];
             wire signed [ACT_BITS-1:0] go8;
             hwsim_delay #(.W(ACT_BITS), .N(6)) u_dgo (.clk(clk), .rst(1'b0), .d(go), .q(go8));
-            localparam WO = 2 * ACT_BITS + 1;
+            // exactly the product's width (|o tanh| <= 2^(2 ACT_BITS - 2)): a register one bit wider
+            // than the SB_MAC16's 32-bit output is absorbed into the MAC by yosys 0.23's ice40_dsp and
+            // left undriven, and synthesis then folds h' to a constant (found by the iCE40 DSP/table
+            // test when the requant behind it changed)
+            localparam WO = 2 * ACT_BITS;
             reg signed [WO-1:0] oh;
             always @(posedge clk) oh <= go8 * tc;
             wire signed [H_BITS-1:0] hq;
