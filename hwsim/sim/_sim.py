@@ -341,7 +341,9 @@ def simulate(plan: Plan, x_int: np.ndarray, *, record_gates: bool = False, head_
     op = np.dtype(np.int16 if narrow else np.int64)
     tile = _tile_rows(n_seq)
     n_rows = -(-n_seq // tile) * tile if narrow else n_seq  # the batch-major kernel's padded batch
-    if narrow and x_int.dtype in _NUMBA_INTS:  # the range check and the int16 operand pairs in one pass
+    # the range check and the int16 operand pairs in one pass; with lengths the batch may be split
+    # into groups that convert their own part, so only the check runs here
+    if narrow and x_int.dtype in _NUMBA_INTS and lengths is None:
         u = np.zeros((n_rows, n_steps, n_in + (n_in & 1)), dtype=np.int16)
         in_range = K.int16_operands(x_int, cfg.x.min_int, cfg.x.max_int, u) == 0
     else:
