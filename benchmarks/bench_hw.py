@@ -94,8 +94,13 @@ def build_model(name: str):
     raise SystemExit(f"model must be one of {', '.join(CONFIGS)}, not {name!r}")
 
 
-def key(model: str, rows: int, lanes: int, pw: int, target: str) -> str:
-    return f"{model}/R{rows}xL{lanes}xP{pw}/{target}"
+def mul_tag(ms: int) -> str:
+    """The name suffix of a configuration with two-cycle pointwise products (``--mul-stages 2``)."""
+    return "M2" if ms == 2 else ""
+
+
+def key(model: str, rows: int, lanes: int, pw: int, target: str, ms: int = 1) -> str:
+    return f"{model}/R{rows}xL{lanes}xP{pw}{mul_tag(ms)}/{target}"
 
 
 def kind_name(method: str, bits: int | None) -> str:
@@ -116,9 +121,10 @@ def ablation_model(method: str, bits: int | None) -> tuple[str, str]:
 def commands(name: str, model_file: str, rows: int, lanes: int, pw: int, target: str, args) -> tuple[list[str], list[str]]:
     """The export and synth command lines of one row (run from the repository root)."""
     family, device = TARGETS[target]
-    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}"
+    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}{mul_tag(args.mul_stages)}"
     export_cmd = ["hwsim", "export", model_file, "-o", out, "--rows", str(rows), "--lanes", str(lanes),
-                  "--pointwise-units", str(pw), "--formats", "hex", "--tb-sequences", "0", "--force"]
+                  "--pointwise-units", str(pw), *(["--mul-stages", "2"] if args.mul_stages == 2 else []),
+                  "--formats", "hex", "--tb-sequences", "0", "--force"]
     synth_cmd = ["hwsim", "synth", out, "--target", family, "--device", device, "--pnr", "--json",
                  "--seed", str(args.seed), "--timeout", f"{args.timeout:g}"]
     return export_cmd, synth_cmd
@@ -141,13 +147,14 @@ def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args,
     """Export and place and route one configuration with the CLI, from the repository root, and
     record the two command lines so that anyone can replay the row."""
     family, device = TARGETS[target]
-    cfg = DatapathConfig(rows=rows, lanes=lanes, pointwise_units=pw)
+    cfg = DatapathConfig(rows=rows, lanes=lanes, pointwise_units=pw, mul_stages=args.mul_stages)
     plan = lower(model, cfg)
     sched = cycles_per_step(plan)
-    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}"
+    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}{mul_tag(args.mul_stages)}"
     export_cmd, synth_cmd = commands(name, model_file or MODEL_FILES[name], rows, lanes, pw, target, args)
     entry = {
-        "model": name, "rows": rows, "lanes": lanes, "pointwise": cfg.pointwise, "target": target,
+        "model": name, "rows": rows, "lanes": lanes, "pointwise": cfg.pointwise, "mul_stages": cfg.mul_stages,
+        "target": target,
         "family": family, "device": device, "cycles_per_step": sched["step"],
         "head_cycles": sched["head"], "head_rows": sched["head_rows"], "head_lanes": sched["head_lanes"],
         "step_period": sched["step_period"], "steps": STEPS,
@@ -291,7 +298,7 @@ def render(results: dict) -> str:
         order = {c: i for i, c in enumerate(CONFIGS[model])}
         for r in sorted(mine, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), list(TARGETS).index(r["target"]))):
             cyc = r["cycles_per_step"]
-            head = f"| {r['rows']} x {r['lanes']} x {r['pointwise']} | {cyc} | {r['weight_ops_per_step'] / cyc:.1f} | {r['target']} "
+            head = f"| {r['rows']} x {r['lanes']} x {r['pointwise']}{_m(r)} | {cyc} | {r['weight_ops_per_step'] / cyc:.1f} | {r['target']} "
             if r["status"] == "routed":
                 cp = r.get("critical_path") or {}
                 cps = f"{cp['delay_ns']:.1f} ns, {100 * cp['routing_ns'] / cp['delay_ns']:.0f} % routing" if cp else ""
@@ -322,7 +329,7 @@ def render(results: dict) -> str:
                       "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
             for r in sorted(e2e, key=lambda r: (order.get((r["rows"], r["lanes"], r["pointwise"]), 99), r["target"])):
                 lines.append(
-                    f"| {r['rows']} x {r['lanes']} x {r['pointwise']} | {r['target']} | {r['head_rows']} x {r['head_lanes']} "
+                    f"| {r['rows']} x {r['lanes']} x {r['pointwise']}{_m(r)} | {r['target']} | {r['head_rows']} x {r['head_lanes']} "
                     f"({r['head_cycles']}) | {r['cycles_per_step']} | {r['step_period']} | {r['sequence_cycles']:,} "
                     f"| {r['sequence_period']:,} | {r['sequence_compute_cycles']:,} | {r['sequences_per_s']:,.0f} "
                     f"| {r['end_to_end_weight_ops_per_s'] / _lc(r) / 1e3:.1f} "
@@ -348,10 +355,15 @@ def _lc(r: dict) -> int:
     return r.get("logic_cells", r["luts"])
 
 
+def _m(r: dict) -> str:
+    """' (2-cycle products)' for a row exported with ``--mul-stages 2``."""
+    return " (2-cycle products)" if r.get("mul_stages", 1) == 2 else ""
+
+
 def _targets_section(runs: dict, dsp_eq: int | None = None) -> list[str]:
     """The issue's targets, checked against the measured rows (failed runs said as such)."""
     def name(r: dict) -> str:
-        return f"{r['model']} R{r['rows']} x L{r['lanes']} x P{r['pointwise']}"
+        return f"{r['model']} R{r['rows']} x L{r['lanes']} x P{r['pointwise']}{_m(r)}"
 
     def failed(rs: list[dict]) -> str:
         return "; ".join(f"{name(r)}: {r.get('error', r['status'])}" for r in rs) or "not measured"
@@ -504,6 +516,8 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="Comma list of configurations RxLxP (e.g. R1xL1xP1,R32xL8xP4).")
     ap.add_argument("--timeout", type=float, default=900.0, help="Seconds per place-and-route run (yosys included).")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mul-stages", dest="mul_stages", type=int, choices=(1, 2), default=1,
+                    help="Export every configuration with this many cycles a pointwise product (rows named ...M2).")
     ap.add_argument("--json", type=Path, default=ROOT / "docs" / "hardware.json")
     ap.add_argument("--md", type=Path, default=ROOT / "docs" / "hardware.md")
     ap.add_argument("--resume", action="store_true", help="Keep runs already in the JSON and skip them.")
@@ -537,7 +551,7 @@ def main() -> None:
                 if only is not None and f"R{rows}XL{lanes}XP{pw}" not in only:
                     continue
                 for target in targets:
-                    k = key(name, rows, lanes, pw, target)
+                    k = key(name, rows, lanes, pw, target, args.mul_stages)
                     old = replayed(results, *commands(name, MODEL_FILES[name], rows, lanes, pw, target, args)) if args.resume else None
                     if old is not None:  # the same command lines on the same RTL: measured already (here or in the ablation)
                         results["runs"][k] = {f: v for f, v in old.items() if f not in ("kind", "ablation", "model_command")}

@@ -292,7 +292,7 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
     """
     from hwsim._fsutil import os_error, prepare_output_dir, replace_dir, sibling_tmp_dir
 
-    from ._synth import table_ports, yosys_path
+    from ._synth import read_rtl, table_ports, yosys_path
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise FormatError(f"seed must be an integer >= 0, not {seed!r}")
@@ -325,7 +325,7 @@ def build_board(export_dir: str | Path, board: str, out_dir: str | Path, *, freq
         net = tmp / "netlist.json"
         synth = "synth_ice40 -dsp" if spec.family == "ice40" else "synth_ecp5"
         (tmp / "synth.ys").write_text(
-            f"read_verilog -I. {' '.join(sources)} {blocks} {tmp / (btop + '.v')}\n"
+            f"{read_rtl(spec.family, ' '.join([*sources, blocks, str(tmp / (btop + '.v'))]))}\n"
             f"{table_ports(spec.family, info['core'], [d / 'rtl' / f for f in sources])}\n"
             f"{synth} -top {btop} -json {net}\n")  # synth_* reads the PLL's cell library, then checks the hierarchy
         if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "yosys.log", left(), timeout, "yosys", partial):

@@ -298,7 +298,7 @@ def place_and_route(
     result's ``fmax_mhz`` is what was achieved either way. ``timeout`` bounds the whole run.
     Raises ``PnrError`` when a tool is missing, the design does not fit or route, or time runs out.
     """
-    from ._synth import export_design, table_ports, yosys_path
+    from ._synth import export_design, read_rtl, table_ports, yosys_path
 
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise FormatError(f"seed must be an integer >= 0, not {seed!r}")
@@ -337,7 +337,7 @@ def place_and_route(
         synth = {"ice40": "synth_ice40" + (" -dsp" if dev.startswith("u") else ""), "ecp5": "synth_ecp5"}[target]
         net = tmp / "netlist.json"
         (tmp / "synth.ys").write_text(
-            f"{read} {tmp / 'hwsim_pnr_wrap.v'}\n{table_ports(target, top, [d / 'rtl' / f for f in sources])}\n"
+            f"{read_rtl(target, ' '.join([*sources, str(tmp / 'hwsim_pnr_wrap.v')]), dsp=target == 'ecp5' or dev.startswith('u'))}\n{table_ports(target, top, [d / 'rtl' / f for f in sources])}\n"
             f"hierarchy -check -top hwsim_pnr_wrap\n{synth} -top hwsim_pnr_wrap -json {net}\n"
         )
         if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "synth.log", left(), timeout, "yosys", partial):

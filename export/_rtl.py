@@ -28,6 +28,7 @@ RTL_SOURCES = (
     "hwsim_delay.v",
     "hwsim_lane.v",
     "hwsim_act.v",
+    "hwsim_mul.v",
     "hwsim_matvec.v",
     "hwsim_pointwise.v",
     "hwsim_layer.v",
@@ -116,6 +117,7 @@ def top_params(plan, top: str = "hwsim_top") -> dict[str, Any]:
         "lanes": cfg.lanes,
         "rows": cfg.rows,
         "pointwise_units": cfg.pointwise,
+        "mul_stages": cfg.mul_stages,
         "tiles_per_word": tiles_per_word(cfg.word_bits, cfg.rows * cfg.lanes * plan.codec.bits),
     }
     layers = []

@@ -26,6 +26,9 @@ from ._rtl import prefixed as _prefixed
 TARGETS: dict[str, dict[str, Any]] = {
     "ice40": {
         "synth": "synth_ice40 -dsp",  # -dsp: multipliers go to SB_MAC16 (iCE40 UltraPlus), not LUTs
+        # hwsim_mul: an SB_MAC16 with its input and product registers (UltraPlus parts only)
+        "defines": ("HWSIM_ICE40",),
+        "cells": "-D ICE40_HX +/ice40/cells_sim.v",
         "luts": ("SB_LUT4",),
         "ffs": ("SB_DFF",),
         "brams": ("SB_RAM40_4K",),
@@ -34,6 +37,9 @@ TARGETS: dict[str, dict[str, Any]] = {
     },
     "ecp5": {
         "synth": "synth_ecp5",
+        # hwsim_mul: a MULT18X18D with its own input and output registers (its cell library first)
+        "defines": ("HWSIM_ECP5",),
+        "cells": "+/ecp5/cells_bb.v",
         "luts": ("LUT4",),
         "ffs": ("TRELLIS_FF",),
         "brams": ("DP16KD", "PDPW16KD"),
@@ -110,6 +116,10 @@ def _base(name: str) -> str:
     return name.lstrip("\\")
 
 
+#: Multiplier primitives the RTL may instantiate itself (counted like ``$mul``).
+MUL_PRIMITIVES = ("MULT18X18D", "SB_MAC16")
+
+
 def _mul_by_module(netlist: dict[str, Any], top: str) -> dict[str, int]:
     """Instance-weighted count, per RTL module, of ``$mul`` cells whose two operands both vary.
 
@@ -128,6 +138,8 @@ def _mul_by_module(netlist: dict[str, Any], top: str) -> dict[str, int]:
                 conn = cell.get("connections", {})
                 if all(any(isinstance(b, int) for b in conn.get(port, [])) for port in ("A", "B")):
                     n += 1
+            elif typ in MUL_PRIMITIVES:  # instantiated by the RTL (hwsim_mul on ECP5 and iCE40)
+                n += 1
             elif typ in mods:
                 children[typ] = children.get(typ, 0) + 1
         own[name], subs[name] = n, list(children.items())
@@ -165,6 +177,16 @@ def table_ports(family: str, core: str, files: list[Path]) -> str:
     return f"chparam -set TABLE_PORTS {TARGETS.get(family, {}).get('table_ports', 2)} {core}"
 
 
+def read_rtl(family: str, files: str, *, dsp: bool = True) -> str:
+    """The yosys lines that read ``files`` for ``family``: its cell library where the RTL instantiates
+    a primitive, and the define that selects it (hwsim_mul: ECP5 ``-DHWSIM_ECP5``, a MULT18X18D;
+    iCE40 ``-DHWSIM_ICE40``, an SB_MAC16). ``dsp=False`` (a part without DSP blocks, such as the
+    iCE40 HX8K) reads the plain RTL."""
+    t = TARGETS.get(family, {}) if dsp else {}
+    lib = f"read_verilog -lib {t['cells']}\n" if "cells" in t else ""
+    return lib + f"read_verilog {''.join(f'-D{d} ' for d in t.get('defines', ()))}-I. {files}"
+
+
 def run_yosys(work_dir: Path, sources: list[str], top: str, target: str, *, timeout: float = 3600) -> tuple[dict, dict, str]:
     """Run yosys in ``work_dir`` on ``sources``; return (elaborated netlist, mapped ``stat -json``, version)."""
     if target not in TARGETS:
@@ -175,7 +197,7 @@ def run_yosys(work_dir: Path, sources: list[str], top: str, target: str, *, time
             raise ToolError(f"temporary directory path must contain no spaces or quotes, not {tmp!r}")
         elab, mapped = Path(tmp) / "elab.json", Path(tmp) / "stat.json"
         script = "\n".join([
-            f"read_verilog -I. {' '.join(sources)}",
+            read_rtl(target, ' '.join(sources)),
             table_ports(target, top, [work_dir / f for f in sources]),
             f"hierarchy -check -top {top}",
             "proc",

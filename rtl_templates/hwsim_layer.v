@@ -34,6 +34,7 @@ module hwsim_layer #(
     parameter LANES         = 1,
     parameter ROWS          = 1,
     parameter PW_UNITS      = 1,
+    parameter MUL_STAGES    = 1,   // cycles of a pointwise product (hwsim_mul), 1 or 2
     parameter TPW           = 1,
     parameter SHIFT_IN      = 0,
     parameter SHIFT_REC     = 0,
@@ -85,8 +86,8 @@ module hwsim_layer #(
     localparam GW   = ((G) > 2 ? $clog2(G) : 1);
     localparam KW   = ((NK) > 2 ? $clog2(NK) : 1);
     localparam QW   = ((Q) > 2 ? $clog2(Q) : 1);
-    localparam LAT_H = (CELL == 2 || CELL == 3) ? 10 : 3;   // hwsim_pointwise
-    localparam LAT_C = 5;
+    localparam LAT_H = (CELL == 2 || CELL == 3) ? 10 + 2 * (MUL_STAGES - 1) : 3;   // hwsim_pointwise
+    localparam LAT_C = 5 + (MUL_STAGES - 1);
     // one pointwise unit: h also lives in a block-RAM copy (one write a cycle) read through a
     // synchronous port by the pointwise pass and, with one lane, by the matvec: no wide selectors
     localparam HRAM  = (P == 1) ? 1 : 0;
@@ -277,7 +278,7 @@ module hwsim_layer #(
             hwsim_pointwise #(
                 .CELL(CELL), .H_BITS(H_BITS), .H_FRAC(H_FRAC), .C_BITS(C_BITS), .C_FRAC(C_FRAC),
                 .PRE_BITS(PRE_BITS), .PRE_FRAC(PRE_FRAC), .ACT_BITS(ACT_BITS), .ACT_FRAC(ACT_FRAC),
-                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE)
+                .ROUND_MODE(ROUND_MODE), .OVERFLOW_MODE(OVERFLOW_MODE), .MUL_STAGES(MUL_STAGES)
             ) u_pw (
                 .clk(clk), .p0(x0), .p1(x1), .p2(x2), .p3(x3), .h_old(ho), .c_old(co),
                 .h_new(hn), .c_new(cn), .oor(oo),

@@ -6,7 +6,7 @@
 
 Every configuration draws a cell, quantizer, code width, word width, the folding (rows and lanes
 from 1 to fully parallel, primes and non-divisors included; pointwise units among the divisors of
-rows), the stream (elements per input / output beat, output mode), per-row weight scales (a third
+rows; one- or two-cycle pointwise products), the stream (elements per input / output beat, output mode), per-row weight scales (a third
 of the binary and ternary draws, rows spread over up to 4 octaves so that the row shifts differ),
 sizes, rounding / overflow / activation modes, formats, input saturation and weight gain, exports the
 model, and co-simulates it (hwsim.hdl._cosim) with random stream stalls;
@@ -21,6 +21,7 @@ fastest installed); ``--netlist`` runs every design as a yosys netlist of that t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -66,7 +67,7 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
     # per-row weight scales for a third of the binary / ternary draws, rows spread over up to 4 octaves
     row = method in ROW_SCALE_METHODS and rng.random() < 1 / 3
     spread = int(rng.integers(0, 5)) if row else 0
-    return Case(
+    case = Case(
         cell=cell, method=method, bits=bits,
         inputs=inputs, hidden=hidden, layers=int(rng.integers(1, 3)),
         classes=classes, in_elems=in_elems, out_elems=out_elems, out_mode=out_mode,
@@ -82,6 +83,8 @@ def draw(rng: np.random.Generator, seed: int) -> Case:
         quant_kw={"scale": "row"} if row else {},
         row_spread=spread,
     )
+    # drawn last, so that the earlier draws (and the configurations they made) stay as they were
+    return dataclasses.replace(case, mul_stages=int(rng.choice([1, 2])))
 
 
 def main() -> int:

@@ -22,6 +22,10 @@ from . import PositiveFloat, fail, user_errors
 @click.option("--rows", type=int, default=None, help="Row PEs: output rows per beat (overrides the contract); any value >= 1.")
 @click.option("--pointwise-units", "pointwise_units", type=int, default=None,
               help="Parallel pointwise units (overrides the contract); divides --rows; 0: one per row PE.")
+@click.option("--mul-stages", "mul_stages", type=click.IntRange(1, 2), default=None,
+              help="Cycles of a pointwise product (overrides the contract): 1, or 2 with a register on its "
+                   "operands too (inside the DSP block on ECP5 and iCE40 UltraPlus): 2 more cycles a GRU/LSTM "
+                   "layer a step for a faster clock.")
 @click.option("--in-elems", "in_elems", type=int, default=None,
               help="x elements per input beat, 1..I (overrides the contract); s_axis_tdata grows to that many byte lanes.")
 @click.option("--out-elems", "out_elems", type=int, default=None,
@@ -65,7 +69,7 @@ from . import PositiveFloat, fail, user_errors
 @split_option()
 @limit_option()
 @user_errors
-def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_elems, out_elems, out_mode, weights,
+def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, mul_stages, in_elems, out_elems, out_mode, weights,
            formats, top_name, rom_names, module_prefix,
            cell, tb_sequences, tb_steps, tb_data, force, fit, max_loss, fit_pnr, data, split, limit):
     """Export the quantized model QMODEL to an FPGA-ready directory.
@@ -89,7 +93,7 @@ def export(qmodel, output, config, word_bits, lanes, rows, pointwise_units, in_e
     prepare_output_dir(output, force=force)
     cfg = DatapathConfig.from_toml(config) if config is not None else DatapathConfig()
     knobs = (("word_bits", word_bits), ("lanes", lanes), ("rows", rows), ("pointwise_units", pointwise_units),
-             ("in_elems", in_elems), ("out_elems", out_elems), ("out_mode", out_mode), ("weights", weights))
+             ("mul_stages", mul_stages), ("in_elems", in_elems), ("out_elems", out_elems), ("out_mode", out_mode), ("weights", weights))
     changes = {k: v for k, v in knobs if v is not None}
     if changes:
         cfg = cfg.replace(**changes)

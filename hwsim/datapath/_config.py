@@ -166,6 +166,9 @@ class DatapathConfig:
     lanes: int = 1  # columns per beat (shift-add lanes of every row PE)
     rows: int = 1  # row processing elements: output rows per beat
     pointwise_units: int = 0  # parallel pointwise units; 0: one per row PE (= rows)
+    #: cycles of a pointwise product: 1 (a product register), or 2 (an operand register too, both
+    #: inside the DSP block on ECP5 and iCE40 UltraPlus: a faster clock for 2 cycles a layer a step)
+    mul_stages: int = 1
     weight_scales: str = "auto"  # one of WEIGHT_SCALES: per-tensor or per-row weight scales
     in_elems: int = 1  # x elements per input beat (1..I)
     out_elems: int = 1  # h / head elements per output beat
@@ -187,7 +190,7 @@ class DatapathConfig:
             if v not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {v!r}")
         for name in ("lut_bits", "sigmoid_range_log2", "tanh_range_log2", "bias_int_bits", "word_bits", "lanes",
-                     "rows", "pointwise_units", "in_elems", "out_elems"):
+                     "rows", "pointwise_units", "mul_stages", "in_elems", "out_elems"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"{name} must be an int, not {type(v).__name__}")
@@ -221,6 +224,8 @@ class DatapathConfig:
                 raise ConfigError(
                     f"{name} must be at least 1, not {v}" if v < 1 else f"{name} must be at most {MAX_PARALLEL}, not {v}"
                 )
+        if self.mul_stages not in (1, 2):
+            raise ConfigError(f"mul_stages must be 1 or 2, not {self.mul_stages}")
         if self.pointwise_units < 0 or (self.pointwise_units and self.rows % self.pointwise_units):
             raise ConfigError(
                 f"pointwise_units must be 0 (one per row PE) or divide rows ({self.rows}), not {self.pointwise_units}"

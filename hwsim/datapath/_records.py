@@ -50,6 +50,7 @@ class ContractRecord(Strict):
     lanes: Int64 = None  # type: ignore[assignment]
     rows: Int64 = None  # type: ignore[assignment]
     pointwise_units: Int64 = None  # type: ignore[assignment]
+    mul_stages: Int64 = None  # type: ignore[assignment]
     weight_scales: StrictStr = None  # type: ignore[assignment]
     in_elems: Int64 = None  # type: ignore[assignment]
     out_elems: Int64 = None  # type: ignore[assignment]

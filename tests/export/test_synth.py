@@ -217,6 +217,6 @@ def test_ice40_keeps_every_pointwise_multiplier_and_table(make_model, tmp_path, 
     out = tmp_path / "e"
     write_export(model, out, formats="hex")
     ice = synthesize(out, "ice40")
-    assert ice.weight_multipliers == 0 and ice.multipliers.get("hwsim_pointwise", 0) >= 3
+    assert ice.weight_multipliers == 0 and ice.multipliers.get("hwsim_mul", 0) >= 3
     assert ice.dsps >= sum(ice.multipliers.values())  # (the LSTM maps one more product to a MAC16)
     assert ice.cells.get("SB_RAM40_4K", 0) >= readers * 4  # a 1024 x 16 table is 4 SB_RAM40_4K

@@ -32,6 +32,7 @@ class Case:
     lanes: int = 1
     rows: int = 1
     pointwise_units: int = 0
+    mul_stages: int = 1
     rounding: str = "half_up"
     overflow: str = "saturate"
     activation: str = "lut"
@@ -61,6 +62,8 @@ class Case:
             parts.append(f"{self.rounding}-{self.overflow}")
         if self.activation != "lut":
             parts.append(self.activation)
+        if self.mul_stages != 1:
+            parts.append(f"m{self.mul_stages}")
         if self.narrow:
             parts.append("narrow")
         if self.gain != 1.0:
@@ -82,7 +85,7 @@ class Case:
     def config(self) -> DatapathConfig:
         kw = dict(NARROW) if self.narrow else {}
         cfg = DatapathConfig(word_bits=self.word_bits, lanes=self.lanes, rows=self.rows,
-                             pointwise_units=self.pointwise_units, rounding=self.rounding,
+                             pointwise_units=self.pointwise_units, mul_stages=self.mul_stages, rounding=self.rounding,
                              overflow=self.overflow, activation=self.activation, in_elems=self.in_elems,
                              out_elems=self.out_elems, out_mode=self.out_mode, **kw)
         if self.precision:
@@ -193,6 +196,9 @@ STREAM_KNOBS = [
          out_mode="head"),
     Case("lstm", "exp", bits=4, inputs=5, hidden=6, classes=4, rows=2, lanes=3, layers=2, in_elems=3, out_elems=4,
          out_mode="last"),
+    # two-cycle pointwise products (mul_stages = 2): LAT_H 12, the LSTM's LAT_C 6
+    Case("gru", "ternary", inputs=4, hidden=6, classes=3, rows=3, lanes=2, pointwise_units=3, mul_stages=2),
+    Case("lstm", "ternary", inputs=3, hidden=4, classes=2, rows=2, lanes=2, layers=2, mul_stages=2, out_mode="last"),
     Case("rnn_tanh", "ternary", inputs=20, hidden=24, classes=None, rows=24, lanes=44, in_elems=20, out_elems=24),
     # 40 head beats outlast a one-step sequence and its head: the next head waits for the last y
     Case("rnn_tanh", "ternary", inputs=2, hidden=3, classes=40, rows=3, lanes=5, out_mode="head"),

@@ -38,8 +38,9 @@ def _vparam(v):
     return f'"{v}"' if isinstance(v, (str, Path)) else v
 
 
-def run_block(toplevel: str, sources: list[str], params: dict, tb_module: str, build_dir: Path, env: dict | None = None) -> None:
-    """Build ``toplevel`` from ``rtl_templates/<sources>`` with ``params`` and run the cocotb module.
+def run_block(toplevel: str, sources: list[str], params: dict, tb_module: str, build_dir: Path, env: dict | None = None,
+              defines: dict | None = None) -> None:
+    """Build ``toplevel`` from ``rtl_templates/<sources>`` with ``params`` (and ``defines``) and run the cocotb module.
 
     Raises AssertionError when a cocotb test failed.
     """
@@ -51,6 +52,7 @@ def run_block(toplevel: str, sources: list[str], params: dict, tb_module: str, b
         hdl_toplevel=toplevel,
         build_dir=str(build_dir),
         parameters={k: _vparam(v) for k, v in params.items()},
+        defines=dict(defines or {}),
         always=True,
         timescale=("1ns", "1ps"),
         log_file=str(build_dir / "build.log"),

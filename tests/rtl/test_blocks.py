@@ -33,6 +33,32 @@ def test_lane(p, tmp_path):
               "tb_blocks", tmp_path, env={"COCOTB_TEST_FILTER": "lane_block"})
 
 
+# (AW, BW): the GRU's r*p_nh, (1-z)*n, the widest the DSP primitive takes, the LSTM's f*c (too wide:
+# plain registers even on ECP5)
+MULS = [(16, 16), (17, 16), (18, 18), (16, 20), (2, 3)]
+
+
+@pytest.mark.parametrize("stages", [1, 2], ids=["s1", "s2"])
+@pytest.mark.parametrize("family", ["generic", "ecp5", "ice40"])
+@pytest.mark.parametrize("shape", MULS, ids=[f"{a}x{b}" for a, b in MULS])
+def test_mul(shape, family, stages, tmp_path):
+    """hwsim_mul: the product STAGES cycles after its operands, the same with the ECP5 MULT18X18D (its
+    input and output registers on; hwsim's model of the primitive) and the iCE40 SB_MAC16 (yosys's
+    own model) as with plain registers."""
+    from hwsim.hdl._simulators import yosys_datdir
+
+    aw, bw = shape
+    extra, defines, block = [], None, "g_regs"
+    if family == "ecp5":
+        extra, defines = ["sim/MULT18X18D.v"], {"HWSIM_ECP5": 1}
+        block = "g_dsp" if aw <= 18 and bw <= 18 else block
+    elif family == "ice40":
+        extra, defines = [str(yosys_datdir() / "ice40" / "cells_sim.v")], {"HWSIM_ICE40": 1, "NO_ICE40_DEFAULT_ASSIGNMENTS": 1}
+        block = "g_mac" if aw <= 16 and bw <= 16 else block
+    run_block("hwsim_mul", ["hwsim_mul.v", *extra], dict(AW=aw, BW=bw, STAGES=stages), "tb_blocks", tmp_path,
+              env={"COCOTB_TEST_FILTER": "mul_block", "HWSIM_EXPECT_BLOCK": block}, defines=defines)
+
+
 # (FUNC, ACT_KIND, pre, act, LUT_BITS, RANGE_LOG2, NP read ports, PPR ports per table copy): one
 # port; three ports on two dual-read copies; three ports each on its own copy (iCE40)
 ACTS = [(0, 0, 10, 5, 12, 9, 6, 3, 1, 2), (1, 0, 10, 5, 12, 9, 6, 2, 3, 2), (0, 1, 10, 5, 12, 9, 0, 0, 1, 2),

@@ -13,8 +13,8 @@ from rtl_util import RTL_DIR
 
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator is not installed")]
 
-BLOCKS = ["hwsim_rom", "hwsim_requant", "hwsim_delay", "hwsim_lane", "hwsim_act", "hwsim_matvec", "hwsim_pointwise",
-          "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl", "hwsim_loader"]
+BLOCKS = ["hwsim_rom", "hwsim_requant", "hwsim_delay", "hwsim_lane", "hwsim_act", "hwsim_mul", "hwsim_matvec",
+          "hwsim_pointwise", "hwsim_layer", "hwsim_head", "hwsim_axis_ctrl", "hwsim_loader"]
 
 
 def _lint(files, top, extra=()):
@@ -28,6 +28,23 @@ def test_templates_lint_clean(top):
     from hwsim.export._rtl import rtl_sources
 
     rc, err = _lint(rtl_sources(loader=True), top)
+    assert rc == 0 and "%Warning" not in err, err
+
+
+@pytest.mark.parametrize("cell", [2, 3], ids=["gru", "lstm"])
+def test_two_stage_pointwise_lint_clean(cell):
+    """mul_stages = 2: every product with a register on its operands too."""
+    from hwsim.export._rtl import rtl_sources
+
+    rc, err = _lint(rtl_sources(), "hwsim_pointwise", [f"-GCELL={cell}", "-GMUL_STAGES=2"])
+    assert rc == 0 and "%Warning" not in err, err
+
+
+def test_ecp5_multiplier_lint_clean():
+    """hwsim_mul as hwsim's ECP5 flows build it (HWSIM_ECP5: the MULT18X18D, here its simulation model)."""
+    from hwsim.export._rtl import rtl_sources, templates_dir
+
+    rc, err = _lint([*rtl_sources(), templates_dir() / "sim" / "MULT18X18D.v"], "hwsim_mul", ["-DHWSIM_ECP5"])
     assert rc == 0 and "%Warning" not in err, err
 
 

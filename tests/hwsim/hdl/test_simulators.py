@@ -65,3 +65,28 @@ def test_netlist_targets_have_their_cell_models():
             assert (d / m).is_file(), (target, m)
     with pytest.raises(FormatError, match=r"^netlist target must be one of generic, ice40, ecp5, not 'gowin'$"):
         sims.synth_netlist([], d, "top", "gowin", Path("x.v"))
+    from hwsim.export._rtl import templates_dir
+
+    for target, models in sims.OWN_MODELS.items():
+        for m in models:
+            assert (templates_dir() / "sim" / m).is_file(), (target, m)
+
+
+def test_models_with_includes_are_inlined(tmp_path):
+    """yosys's ecp5/cells_sim.v includes cells_ff.vh, which Icarus looks for in its working directory."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "inc.vh").write_text("module inc_mod; endmodule\n")
+    (lib / "cells.v").write_text('module a; endmodule\n`include "inc.vh"\n')
+    out = sims._inline_includes(lib / "cells.v", tmp_path)
+    assert out.parent == tmp_path and out.read_text() == "module a; endmodule\nmodule inc_mod; endmodule\n"
+    (lib / "plain.v").write_text("module b; endmodule\n")
+    assert sims._inline_includes(lib / "plain.v", tmp_path) == lib / "plain.v"
+
+
+def test_undefined_values_in_a_record_are_one_clear_error():
+    from hwsim.hdl._cosim import parse_record
+
+    with pytest.raises(ToolError, match=r"^the simulated design must drive every recorded value, but it gave "
+                                        r"undefined \(x/z\) values, first: 'S 0 zzzzzzzz'$"):
+        parse_record("I 3\nS 0 zzzzzzzz\nO 0 0 xxxx 25\n", None)
