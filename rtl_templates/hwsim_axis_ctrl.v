@@ -136,12 +136,19 @@ module hwsim_axis_ctrl #(
     wire           pop_last = o_last & (ocount == OC_1);
     wire           o_free = (ocount == {OCW{1'b0}}) | (pop & (ocount == OC_1));  // can load at this edge
     reg            load_h, load_y;  // load osr at this edge (set by the state machine below)
+    // pop again, as a register of its own: the shift enable of every osr word (NB x M_W flip-flops)
+    // comes from it, not through the skid's k_valid and the ocount compare (that was the worst path of
+    // the larger foldings on ECP5). Its input is pop's from the next values of k_valid and ocount.
+    wire [OCW-1:0] ocount_n = (load_h | load_y) ? (load_y ? OC_C : OC_H) : (pop ? ocount - OC_1 : ocount);
+    wire           k_valid_n = (m_axis_tready | ~m_valid) ? 1'b0 : (pop | k_valid);
+    reg            pop_q;
+    always @(posedge clk) pop_q <= ~rst & ~k_valid_n & (ocount_n != {OCW{1'b0}});
 
     integer oj;
     always @(posedge clk) begin
         if (load_h | load_y) begin
             for (oj = 0; oj < NB; oj = oj + 1) osr[oj] <= load_y ? y_words[oj*M_W +: M_W] : h_words[oj*M_W +: M_W];
-        end else if (pop) begin
+        end else if (pop_q) begin  // = pop
             for (oj = 0; oj < NB - 1; oj = oj + 1) osr[oj] <= osr[oj + 1];
         end
     end
