@@ -118,10 +118,15 @@ def ablation_model(method: str, bits: int | None) -> tuple[str, str]:
     return path, " ".join(cmd)
 
 
+def out_dir(name: str, rows: int, lanes: int, pw: int, args) -> str:
+    """One row's export directory, repository-relative."""
+    return f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}{mul_tag(args.mul_stages)}"
+
+
 def commands(name: str, model_file: str, rows: int, lanes: int, pw: int, target: str, args) -> tuple[list[str], list[str]]:
     """The export and synth command lines of one row (run from the repository root)."""
     family, device = TARGETS[target]
-    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}{mul_tag(args.mul_stages)}"
+    out = out_dir(name, rows, lanes, pw, args)
     export_cmd = ["hwsim", "export", model_file, "-o", out, "--rows", str(rows), "--lanes", str(lanes),
                   "--pointwise-units", str(pw), *(["--mul-stages", "2"] if args.mul_stages == 2 else []),
                   "--formats", "hex", "--tb-sequences", "0", "--force"]
@@ -150,7 +155,7 @@ def run_one(model, name: str, rows: int, lanes: int, pw: int, target: str, args,
     cfg = DatapathConfig(rows=rows, lanes=lanes, pointwise_units=pw, mul_stages=args.mul_stages)
     plan = lower(model, cfg)
     sched = cycles_per_step(plan)
-    out = f"build/bench_hw/{name}-R{rows}xL{lanes}xP{pw}{mul_tag(args.mul_stages)}"
+    out = out_dir(name, rows, lanes, pw, args)
     export_cmd, synth_cmd = commands(name, model_file or MODEL_FILES[name], rows, lanes, pw, target, args)
     entry = {
         "model": name, "rows": rows, "lanes": lanes, "pointwise": cfg.pointwise, "mul_stages": cfg.mul_stages,

@@ -334,10 +334,12 @@ def place_and_route(
         text, wrapper = render_wrapper(top, mods[top]["ports"])
         (tmp / "hwsim_pnr_wrap.v").write_text(text)
         # 2. synthesis of wrapper + core; DSPs only where the device has them (UltraPlus, ECP5)
-        synth = {"ice40": "synth_ice40" + (" -dsp" if dev.startswith("u") else ""), "ecp5": "synth_ecp5"}[target]
+        dsp = target == "ecp5" or dev.startswith("u")
+        synth = {"ice40": "synth_ice40" + (" -dsp" if dsp else ""), "ecp5": "synth_ecp5"}[target]
         net = tmp / "netlist.json"
+        read = read_rtl(target, " ".join([*sources, str(tmp / "hwsim_pnr_wrap.v")]), dsp=dsp)
         (tmp / "synth.ys").write_text(
-            f"{read_rtl(target, ' '.join([*sources, str(tmp / 'hwsim_pnr_wrap.v')]), dsp=target == 'ecp5' or dev.startswith('u'))}\n{table_ports(target, top, [d / 'rtl' / f for f in sources])}\n"
+            f"{read}\n{table_ports(target, top, [d / 'rtl' / f for f in sources])}\n"
             f"hierarchy -check -top hwsim_pnr_wrap\n{synth} -top hwsim_pnr_wrap -json {net}\n"
         )
         if _run([yosys, "-q", "-s", str(tmp / "synth.ys")], d / "rtl", tmp / "synth.log", left(), timeout, "yosys", partial):

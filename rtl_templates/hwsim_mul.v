@@ -1,7 +1,7 @@
 // A signed multiplier, p = a * b STAGES cycles after a and b: a register on the product, and with
 // STAGES = 2 one on the operands too (docs/rtl.md, "The pointwise multipliers' own registers"). Where hwsim's
-// yosys flows define the family, the product is the DSP primitive itself with both registers
-// inside it: ECP5 (HWSIM_ECP5, operands up to 18 bits) a MULT18X18D with its input and output
+// yosys flows define the family, the product is the DSP primitive itself with these registers
+// inside it: ECP5 (HWSIM_ECP5, operands up to 18 bits) a MULT18X18D with its output (and input)
 // registers, which yosys 0.23 does not infer from plain registers; iCE40 UltraPlus (HWSIM_ICE40,
 // up to 16 bits) an SB_MAC16 set up as yosys maps these registers, but instantiated, because
 // yosys 0.23's ice40_dsp inference also folds the sum behind the product into the MAC and drops

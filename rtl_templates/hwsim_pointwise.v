@@ -87,7 +87,7 @@ module hwsim_pointwise #(
             assign sig_x[1*PRE_BITS +: PRE_BITS] = p1;   // sigmoid(p_z)
             assign z = sig_y[1*ACT_BITS +: ACT_BITS];
             localparam WN = PRE_BITS + ACT_BITS + 3;   // one bit more than the sum: + half fits
-            // half_up's half goes into sn4 (its low ACT_FRAC bits are zero before rn3 is added, so it is
+            // half_up's half goes into sns (its low ACT_FRAC bits are zero before rns is added, so it is
             // an OR there, not a third adder input), not into an incrementer in the requant behind it
             localparam [WN-1:0] HALF_N = (ROUND_MODE == 1 && ACT_FRAC > 0) ? ({{(WN - 1){1'b0}}, 1'b1} << (ACT_FRAC > 0 ? ACT_FRAC - 1 : 0)) : {WN{1'b0}};
             wire signed [PRE_BITS-1:0] nxs, nh2;   // p_nx at 3+M, p_nh at 2
